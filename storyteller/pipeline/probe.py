@@ -1,0 +1,176 @@
+"""Media facts as plain frozen dataclasses, read with PyAV (imageio-ffmpeg ships no ffprobe).
+
+``probe(path)`` never parses ffmpeg's text output. It raises :class:`ProbeError`
+with a plain sentence for a missing, empty or damaged file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+
+class ProbeError(ValueError):
+    """The file could not be read as media; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    index: int
+    kind: str  # "video", "audio", "subtitle", "data"
+    codec: str
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    rotation: int = 0  # degrees clockwise the picture must be turned for display
+    sample_rate: int | None = None
+    channels: int | None = None
+    frames: int | None = None
+    profile: str | None = None
+    pix_fmt: str | None = None
+    bit_rate: int | None = None
+
+    @property
+    def display_size(self) -> tuple[int, int] | None:
+        """Width and height as shown to the viewer, rotation applied."""
+        if self.width is None or self.height is None:
+            return None
+        if self.rotation % 180 == 90:
+            return self.height, self.width
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    format_name: str
+    duration: float | None
+    size_bytes: int
+    streams: tuple[StreamInfo, ...] = ()
+    tags: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def video(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.kind == "video"), None)
+
+    @property
+    def audio(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.kind == "audio"), None)
+
+    @property
+    def subtitles(self) -> tuple[StreamInfo, ...]:
+        return tuple(s for s in self.streams if s.kind == "subtitle")
+
+    @property
+    def has_video(self) -> bool:
+        return self.video is not None
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+
+def _seconds(value, time_base) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _rotation(stream) -> int:
+    """Display rotation in degrees clockwise, from the stream's display matrix or tag."""
+    tag = (stream.metadata or {}).get("rotate")
+    if tag is not None:
+        try:
+            return int(tag) % 360
+        except ValueError:
+            pass
+    side = getattr(stream, "side_data", None)
+    if side:
+        for key, value in dict(side).items():
+            if "DISPLAYMATRIX" in str(key).upper() or "display" in str(key).lower():
+                try:
+                    # ffmpeg reports the counter-clockwise angle of the matrix.
+                    return int(round(-float(value))) % 360
+                except (TypeError, ValueError):
+                    pass
+    return 0
+
+
+def _stream_info(stream) -> StreamInfo:
+    cc = stream.codec_context
+    kind = stream.type
+    duration = _seconds(stream.duration, stream.time_base)
+    common = dict(
+        index=stream.index,
+        kind=kind,
+        codec=(cc.name if cc is not None else "unknown"),
+        duration=duration,
+        frames=(stream.frames or None),
+        bit_rate=(cc.bit_rate or None) if cc is not None else None,
+    )
+    if kind == "video":
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else None
+        return StreamInfo(
+            **common,
+            width=cc.width,
+            height=cc.height,
+            fps=fps if fps and math.isfinite(fps) else None,
+            rotation=_rotation(stream),
+            profile=getattr(cc, "profile", None),
+            pix_fmt=getattr(cc, "pix_fmt", None),
+        )
+    if kind == "audio":
+        return StreamInfo(
+            **common,
+            sample_rate=cc.sample_rate,
+            channels=cc.channels,
+            profile=getattr(cc, "profile", None),
+        )
+    return StreamInfo(**common)
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read the container and stream facts of ``path``."""
+    p = Path(path)
+    if not p.exists():
+        raise ProbeError(f"File not found: {p.name}")
+    size = p.stat().st_size
+    if size == 0:
+        raise ProbeError(f"The file {p.name} is empty.")
+    try:
+        with av.open(str(p), metadata_errors="ignore") as container:
+            streams = tuple(_stream_info(s) for s in container.streams)
+            duration = container.duration / av.time_base if container.duration else None
+            if duration is None:
+                durations = [s.duration for s in streams if s.duration]
+                duration = max(durations) if durations else None
+            tags = tuple(sorted((str(k), str(v)) for k, v in (container.metadata or {}).items()))
+            return MediaInfo(
+                path=str(p),
+                format_name=container.format.name,
+                duration=duration,
+                size_bytes=size,
+                streams=streams,
+                tags=tags,
+            )
+    except av.error.FFmpegError as exc:
+        raise ProbeError(f"The file {p.name} is damaged or is not a sound or video file.") from exc
+
+
+def stream_tags(path: str | Path) -> dict[str, dict[str, str]]:
+    """All metadata tags, container and per stream, for privacy checks."""
+    out: dict[str, dict[str, str]] = {}
+    with av.open(str(path)) as container:
+        out["format"] = dict(container.metadata or {})
+        for s in container.streams:
+            out[f"stream{s.index}"] = dict(s.metadata or {})
+    return out
+
+
+__all__ = ["MediaInfo", "StreamInfo", "ProbeError", "probe", "stream_tags", "Fraction"]

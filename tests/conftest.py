@@ -1,0 +1,31 @@
+"""Shared fixtures, flaskr style: every test gets its own temp data folder.
+
+The whole suite runs with non-loopback connections blocked (pytest-socket,
+configured in pyproject), so any network call at run time fails a test.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SHARED_DATA = SHARED / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test cleanly when it is absent."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared test data not present: {p}")
+    return p
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
