@@ -84,5 +84,59 @@ def models_status(data: Path | None) -> None:
         click.echo(f"{m.name}\t{m.path}")
 
 
+# ----------------------------------------------------------------- app
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it 127.0.0.1.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@click.option("--no-worker", is_flag=True, help="Do not start a background worker (one runs elsewhere).")
+def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
+    """Serve Storyteller with waitress and start a background worker."""
+    import atexit
+    import subprocess
+
+    from waitress import serve as waitress_serve
+
+    from storyteller.app import create_app
+
+    data_dir = (data or config.default_data_dir()).resolve()
+    app = create_app({"DATA_DIR": str(data_dir)})
+    if host not in LOOPBACK:
+        click.echo(f"WARNING: listening on {host} exposes stories to the network. Use 127.0.0.1 unless you are sure.", err=True)
+        app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], host]
+    worker = None
+    if not no_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir)])
+        atexit.register(lambda: (worker.terminate(), worker.wait(timeout=10)))
+    click.echo(f"Storyteller is running at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}/  (Ctrl+C to stop)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=4, ident="", clear_untrusted_proxy_headers=True)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            worker.wait(timeout=10)
+
+
+@main.command()
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@click.option("--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted.")
+def worker(data: Path | None, stale_after: float) -> None:
+    """Run the background worker (started for you by `serve`)."""
+    import logging
+
+    from storyteller.jobs.queue import run_worker
+    from storyteller.store.db import open_database
+    from storyteller.jobs.runner import db_path
+
+    logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
+    data_dir = (data or config.default_data_dir()).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    open_database(db_path(data_dir)).close()
+    run_worker(data_dir, stale_after=stale_after)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -27,7 +27,7 @@ class StreamInfo:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
-    rotation: int = 0  # degrees clockwise the picture must be turned for display
+    rotation: int = 0  # display rotation, degrees counter-clockwise (as PyAV Frame.rotation)
     sample_rate: int | None = None
     channels: int | None = None
     frames: int | None = None
@@ -81,27 +81,27 @@ def _seconds(value, time_base) -> float | None:
     return float(value * time_base)
 
 
-def _rotation(stream) -> int:
-    """Display rotation in degrees clockwise, from the stream's display matrix or tag."""
+def _rotation(container, stream) -> int:
+    """Display rotation in degrees counter-clockwise (ffmpeg's display-matrix convention).
+
+    PyAV exposes the display matrix only on decoded frames, so the first frame
+    is decoded; older files carry a ``rotate`` tag instead.
+    """
     tag = (stream.metadata or {}).get("rotate")
     if tag is not None:
         try:
-            return int(tag) % 360
+            return (-int(tag)) % 360
         except ValueError:
             pass
-    side = getattr(stream, "side_data", None)
-    if side:
-        for key, value in dict(side).items():
-            if "DISPLAYMATRIX" in str(key).upper() or "display" in str(key).lower():
-                try:
-                    # ffmpeg reports the counter-clockwise angle of the matrix.
-                    return int(round(-float(value))) % 360
-                except (TypeError, ValueError):
-                    pass
+    try:
+        for frame in container.decode(stream):
+            return int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except (av.error.FFmpegError, ValueError):
+        pass
     return 0
 
 
-def _stream_info(stream) -> StreamInfo:
+def _stream_info(container, stream) -> StreamInfo:
     cc = stream.codec_context
     kind = stream.type
     duration = _seconds(stream.duration, stream.time_base)
@@ -121,7 +121,7 @@ def _stream_info(stream) -> StreamInfo:
             width=cc.width,
             height=cc.height,
             fps=fps if fps and math.isfinite(fps) else None,
-            rotation=_rotation(stream),
+            rotation=_rotation(container, stream),
             profile=getattr(cc, "profile", None),
             pix_fmt=getattr(cc, "pix_fmt", None),
         )
@@ -145,7 +145,7 @@ def probe(path: str | Path) -> MediaInfo:
         raise ProbeError(f"The file {p.name} is empty.")
     try:
         with av.open(str(p), metadata_errors="ignore") as container:
-            streams = tuple(_stream_info(s) for s in container.streams)
+            streams = tuple(_stream_info(container, s) for s in container.streams)
             duration = container.duration / av.time_base if container.duration else None
             if duration is None:
                 durations = [s.duration for s in streams if s.duration]

@@ -1,0 +1,115 @@
+"""The Flask application factory.
+
+Storyteller runs on the participant's own laptop and is reached only at
+127.0.0.1. The factory wires the data folder (Flask's instance folder), the
+database, the job queue, CSRF protection and strict security headers, then
+registers the blueprints in ``storyteller.web``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from flask_wtf import CSRFProtect
+
+from storyteller import config
+from storyteller.fsutil import atomic_write_text
+from storyteller.jobs.queue import make_huey
+from storyteller.jobs.runner import db_path, vault_for
+from storyteller.store.db import open_database
+from storyteller.store.vault import Vault
+
+csrf = CSRFProtect()
+
+# OnionShare's policy, plus media from our own origin and blob: for recordings.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=(), interest-cohort=()",
+    # A story must not reappear from the browser cache after a quick exit.
+    "Cache-Control": "no-store",
+}
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if not path.exists():
+        atomic_write_text(path, secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; ``test_config`` may set DATA_DIR, JOBS_IMMEDIATE and Flask keys."""
+    test_config = test_config or {}
+    data_dir = Path(test_config.get("DATA_DIR") or config.default_data_dir()).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(data_dir),
+        template_folder=str(config.PROJECT_ROOT / "templates"),
+        static_folder=str(config.PROJECT_ROOT / "media" / "static"),
+    )
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(data_dir),
+        DATA_DIR=str(data_dir),
+        TRUSTED_HOSTS=["127.0.0.1", "localhost", "::1"],
+        MAX_CONTENT_LENGTH=1024 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_TIME_LIMIT=None,
+        JOBS_IMMEDIATE=False,
+    )
+    app.config.update(test_config)
+
+    open_database(db_path(data_dir)).close()  # create or migrate once at start
+    vault_for(data_dir).sweep_partials()
+    app.extensions["storyteller.huey"] = make_huey(data_dir, immediate=app.config["JOBS_IMMEDIATE"])
+
+    csrf.init_app(app)
+    app.teardown_appcontext(close_db)
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    from storyteller.web import home, jobs
+
+    app.register_blueprint(home.bp)
+    app.register_blueprint(jobs.bp)
+    return app
+
+
+def get_db() -> sqlite3.Connection:
+    """One connection per request, closed at teardown."""
+    if "db" not in g:
+        g.db = open_database(db_path(current_app.config["DATA_DIR"]))
+    return g.db
+
+
+def get_vault() -> Vault:
+    return vault_for(current_app.config["DATA_DIR"])
+
+
+def get_huey():
+    return current_app.extensions["storyteller.huey"]
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()

@@ -1,0 +1,93 @@
+"""The queue: huey carries job ids from the web process to the worker process.
+
+SqliteHuey in the data folder needs no setup; RedisHuey is used when
+``STORYTELLER_REDIS_URL`` is set, so workers can run on other machines. The
+queue only carries ``(job_id, data_dir)``; the job table is the source of
+truth (see ``jobs/state.py``). The worker re-queues pending rows when it
+starts and keeps sweeping for stale heartbeats while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+
+from storyteller.jobs import state
+from storyteller.jobs.runner import db_path, run_job
+from storyteller.store.db import open_database
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER_SECONDS = 20.0
+SWEEP_SECONDS = 5.0
+
+
+def make_huey(data_dir: str | Path, redis_url: str | None = None, immediate: bool = False) -> Huey:
+    """A huey instance for ``data_dir`` with the job task registered on it."""
+    redis_url = redis_url or os.environ.get("STORYTELLER_REDIS_URL")
+    if redis_url:
+        huey = RedisHuey("storyteller", url=redis_url, immediate=immediate)
+    else:
+        huey = SqliteHuey("storyteller", filename=str(Path(data_dir) / "queue.sqlite3"), immediate=immediate)
+
+    @huey.task(name="storyteller.run_job")
+    def run_job_task(job_id: int, data_dir: str) -> str:
+        from storyteller.jobs.tasks import HANDLERS
+
+        return run_job(job_id, data_dir, HANDLERS)
+
+    huey.run_job_task = run_job_task  # type: ignore[attr-defined]
+    return huey
+
+
+def enqueue(huey: Huey, job_id: int, data_dir: str | Path) -> None:
+    huey.run_job_task(job_id, str(data_dir))  # type: ignore[attr-defined]
+
+
+def requeue_pending(huey: Huey, data_dir: str | Path, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
+    """Interrupt stale running jobs and put every pending job back on the queue."""
+    conn = open_database(db_path(data_dir))
+    try:
+        state.recover_stale(conn, stale_after)
+        ids = state.pending_ids(conn)
+    finally:
+        conn.close()
+    for job_id in ids:
+        enqueue(huey, job_id, data_dir)
+    return ids
+
+
+def _sweeper(huey: Huey, data_dir: Path, stale_after: float, stop: threading.Event) -> None:
+    while not stop.wait(SWEEP_SECONDS):
+        try:
+            conn = open_database(db_path(data_dir))
+            try:
+                ids = state.recover_stale(conn, stale_after)
+            finally:
+                conn.close()
+            for job_id in ids:
+                log.warning("job %s lost its worker; queued again", job_id)
+                enqueue(huey, job_id, data_dir)
+        except Exception:  # keep sweeping; a locked DB now is fine later
+            log.exception("stale-job sweep failed")
+
+
+def run_worker(data_dir: str | Path, workers: int = 1, stale_after: float = STALE_AFTER_SECONDS) -> None:
+    """Run a huey consumer for ``data_dir`` until SIGINT/SIGTERM."""
+    data_dir = Path(data_dir).resolve()
+    huey = make_huey(data_dir)
+    requeued = requeue_pending(huey, data_dir, stale_after)
+    if requeued:
+        log.info("queued again after restart: %s", requeued)
+    stop = threading.Event()
+    threading.Thread(target=_sweeper, args=(huey, data_dir, stale_after, stop), daemon=True).start()
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, check_worker_health=True)
+    try:
+        consumer.run()
+    finally:
+        stop.set()

@@ -1,0 +1,131 @@
+"""Running one job: claim its row, beat a heartbeat, call its handler, record the end.
+
+A handler is a plain function ``handler(ctx, **params) -> dict``. It reports
+through ``ctx.progress(fraction, stage)`` and stops when ``ctx.cancelled()``
+turns True (the pipeline polls it through its ``cancel`` callback). Any
+exception whose message is meant for people (ValueError, RuntimeError,
+OSError) becomes the job's plain error; anything else is logged and shown as a
+generic sentence, because a traceback helps no participant.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storyteller.jobs import state
+from storyteller.store.db import open_database
+from storyteller.store.vault import Vault
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 2.0
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when the job was asked to stop."""
+
+
+def db_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "storyteller.sqlite3"
+
+
+def vault_for(data_dir: str | Path) -> Vault:
+    return Vault(Path(data_dir) / "vault")
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: where the data is, and how to report and check for a cancel."""
+
+    job_id: int
+    data_dir: Path
+    conn: sqlite3.Connection
+    vault: Vault
+    _last_cancel_check: float = field(default=0.0, repr=False)
+    _cancel_seen: bool = field(default=False, repr=False)
+    _last_report: float = field(default=0.0, repr=False)
+
+    def progress(self, fraction: float, stage: str | None = None) -> None:
+        now = time.monotonic()
+        # Throttle writes: the UI polls about once a second.
+        if stage is not None or now - self._last_report >= 0.25 or fraction >= 1.0:
+            state.report(self.conn, self.job_id, fraction, stage)
+            self._last_report = now
+
+    def stage_progress(self, stage: str, start: float, end: float) -> Callable[[float], None]:
+        """A 0..1 callback for one stage that maps into ``start..end`` of the whole job."""
+        self.progress(start, stage)
+        return lambda f: self.progress(start + (end - start) * min(1.0, max(0.0, f)))
+
+    def cancelled(self) -> bool:
+        now = time.monotonic()
+        if not self._cancel_seen and now - self._last_cancel_check >= 0.3:
+            self._last_cancel_check = now
+            self._cancel_seen = state.cancel_requested(self.conn, self.job_id)
+        return self._cancel_seen
+
+    def check_cancel(self) -> None:
+        if self.cancelled():
+            raise JobCancelled()
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps the job's heartbeat fresh even while a stage reports no progress."""
+
+    def __init__(self, path: Path, job_id: int):
+        super().__init__(daemon=True)
+        self.path, self.job_id = path, job_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        conn = open_database(self.path)
+        try:
+            while not self.stopped.wait(HEARTBEAT_SECONDS):
+                state.beat(conn, self.job_id)
+        finally:
+            conn.close()
+
+
+def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
+    """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
+    from storyteller.pipeline.ffmpeg import FFmpegCancelled
+
+    path = db_path(data_dir)
+    conn = open_database(path)
+    try:
+        if not state.claim(conn, job_id):
+            return "skipped"
+        job = state.get_job(conn, job_id)
+        handler = handlers.get(job.kind)
+        if handler is None:
+            state.fail(conn, job_id, f"Unknown kind of work: {job.kind}.")
+            return "failed"
+        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir))
+        beat = _Heartbeat(path, job_id)
+        beat.start()
+        try:
+            result = handler(ctx, **job.params)
+            state.finish(conn, job_id, result or {})
+            return "done"
+        except (JobCancelled, FFmpegCancelled):
+            state.mark_cancelled(conn, job_id)
+            return "cancelled"
+        except (ValueError, RuntimeError, OSError) as exc:
+            log.warning("job %s failed: %s", job_id, exc)
+            state.fail(conn, job_id, str(exc) or "The work could not be finished.")
+            return "failed"
+        except Exception:
+            log.exception("job %s crashed", job_id)
+            state.fail(conn, job_id, "Something went wrong. Your files are safe; please tell the facilitator.")
+            return "failed"
+        finally:
+            beat.stopped.set()
+            beat.join(timeout=5)
+    finally:
+        conn.close()

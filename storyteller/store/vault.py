@@ -1,0 +1,118 @@
+"""The media vault: the one seam for reading and writing participant media.
+
+Raw recordings and photos are the most dangerous data in a workshop. Every
+byte of them enters and leaves through this module, so that encryption at
+rest (a later issue) lands in one place. Names are random and carry no
+participant information. Writes are atomic (``storyteller.fsutil``): an upload
+streams into a ``.part`` file that is renamed only when complete, so a killed
+process or full disk never leaves half a recording under a real name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from storyteller.fsutil import atomic_output
+
+_NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
+_SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
+
+
+class VaultError(ValueError):
+    """A vault operation was refused; the message is plain language."""
+
+
+class TooLarge(VaultError):
+    pass
+
+
+class Vault:
+    """Media files under ``root``, addressed by random names such as ``3f2a….webm``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- naming ---------------------------------------------------------
+    @staticmethod
+    def _new_name(suffix: str) -> str:
+        suffix = suffix.lower()
+        if suffix and not _SAFE_SUFFIX.match(suffix):
+            raise VaultError(f"Unsupported file type {suffix!r}.")
+        return secrets.token_hex(16) + suffix
+
+    def path(self, name: str) -> Path:
+        """The file path of a stored item, for pipeline code that reads it."""
+        if not _NAME.match(name or ""):
+            raise VaultError("Unknown media name.")
+        p = self.root / name
+        if not p.is_file():
+            raise VaultError("This media file is missing from the vault.")
+        return p
+
+    def exists(self, name: str) -> bool:
+        return bool(_NAME.match(name or "")) and (self.root / name).is_file()
+
+    # -- writing --------------------------------------------------------
+    def put_stream(self, stream: BinaryIO, suffix: str, max_bytes: int | None = None) -> str:
+        """Copy ``stream`` into the vault in chunks; refuse beyond ``max_bytes``."""
+        name = self._new_name(suffix)
+        written = 0
+        with atomic_output(self.root / name) as tmp:
+            with open(tmp, "wb") as out:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise TooLarge(f"The file is larger than {max_bytes // (1 << 20)} MB.")
+                    out.write(chunk)
+        return name
+
+    def put_bytes(self, data: bytes, suffix: str) -> str:
+        name = self._new_name(suffix)
+        with atomic_output(self.root / name) as tmp:
+            tmp.write_bytes(data)
+        return name
+
+    def put_file(self, source: str | Path, suffix: str | None = None) -> str:
+        """Copy a file into the vault (the source is left untouched)."""
+        source = Path(source)
+        with open(source, "rb") as fh:
+            return self.put_stream(fh, suffix if suffix is not None else source.suffix)
+
+    @contextlib.contextmanager
+    def new_file(self, suffix: str) -> Iterator[tuple[str, Path]]:
+        """Reserve a name and yield ``(name, temp_path)`` for a tool such as ffmpeg to write.
+
+        The item appears under ``name`` only if the block finishes without error.
+        """
+        name = self._new_name(suffix)
+        with atomic_output(self.root / name) as tmp:
+            yield name, tmp
+
+    # -- reading and removing ---------------------------------------------
+    def open(self, name: str) -> BinaryIO:
+        return open(self.path(name), "rb")
+
+    def delete(self, name: str) -> None:
+        with contextlib.suppress(VaultError, FileNotFoundError):
+            self.path(name).unlink()
+
+    def sweep_partials(self) -> int:
+        """Remove ``.part`` files left by a killed process; returns how many."""
+        count = 0
+        for p in self.root.glob(".*.part"):
+            p.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    def export_copy(self, name: str, target: str | Path) -> Path:
+        """Copy a stored item out of the vault (for exports already stripped of metadata)."""
+        with atomic_output(target) as tmp, self.open(name) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return Path(target)

@@ -1,0 +1,37 @@
+import sqlite3
+
+import pytest
+
+from storyteller.store.db import MIGRATIONS, connect, migrate, open_database, schema_version
+
+
+def test_migrate_creates_tables_and_is_idempotent(data_dir):
+    conn = open_database(data_dir / "x.sqlite3")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"workshops", "participants", "stories", "assets", "jobs"} <= tables
+    assert schema_version(conn) == len(MIGRATIONS)
+    assert migrate(conn) == len(MIGRATIONS)
+
+
+def test_pragmas(data_dir):
+    conn = connect(data_dir / "x.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_foreign_keys_enforced(data_dir):
+    conn = open_database(data_dir / "x.sqlite3")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (999, 'A')")
+
+
+def test_failed_migration_rolls_back(data_dir, monkeypatch):
+    import storyteller.store.db as db
+
+    conn = db.open_database(data_dir / "x.sqlite3")
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + ("CREATE TABLE extra (id INTEGER); THIS IS NOT SQL",))
+    with pytest.raises(sqlite3.OperationalError):
+        db.migrate(conn)
+    assert db.schema_version(conn) == len(MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='extra'").fetchone()[0] == 0
