@@ -18,7 +18,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 
 from storyteller.jobs import state
-from storyteller.jobs.runner import db_path, run_job
+from storyteller.jobs.runner import db_path, run_job, vault_for
 from storyteller.store.db import open_database
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def _sweeper(huey: Huey, data_dir: Path, stale_after: float, stop: threading.Eve
             for job_id in ids:
                 log.warning("job %s lost its worker; queued again", job_id)
                 enqueue(huey, job_id, data_dir)
+            vault_for(data_dir).sweep_partials(idle_seconds=2 * stale_after)
         except Exception:  # keep sweeping; a locked DB now is fine later
             log.exception("stale-job sweep failed")
 

@@ -103,12 +103,23 @@ class Vault:
         with contextlib.suppress(VaultError, FileNotFoundError):
             self.path(name).unlink()
 
-    def sweep_partials(self) -> int:
-        """Remove ``.part`` files left by a killed process; returns how many."""
+    def sweep_partials(self, idle_seconds: float = 0.0) -> int:
+        """Remove ``.part`` files left by a killed process; returns how many.
+
+        A write in progress touches its file continuously, so a part file idle
+        for ``idle_seconds`` belongs to a process that died.
+        """
+        import time
+
         count = 0
+        cutoff = time.time() - idle_seconds
         for p in self.root.glob(".*.part"):
-            p.unlink(missing_ok=True)
-            count += 1
+            try:
+                if p.stat().st_mtime <= cutoff:
+                    p.unlink()
+                    count += 1
+            except FileNotFoundError:
+                pass
         return count
 
     def export_copy(self, name: str, target: str | Path) -> Path:

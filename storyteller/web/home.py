@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from storyteller.app import get_db
@@ -17,7 +18,7 @@ class WorkshopForm(FlaskForm):
     name = StringField("Workshop name", validators=[DataRequired(message="Give the workshop a name."), Length(max=120)])
     language = SelectField(
         "Main language",
-        choices=[(code, f"{english} — {own}" if english != own else english) for code, (english, own) in LANGUAGES.items()],
+        choices=[SelectChoice(code, f"{english} — {own}" if english != own else english) for code, (english, own) in LANGUAGES.items()],
     )
     place = StringField("Place (optional, kept on this laptop only)", validators=[Length(max=120)])
 

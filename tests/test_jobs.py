@@ -1,0 +1,163 @@
+"""Job state machine, and a real huey worker process running real jobs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from storyteller.jobs import state
+from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
+from storyteller.jobs.runner import db_path, run_job
+from storyteller.pipeline.probe import probe
+from storyteller.store.db import open_database
+from storyteller.store.vault import Vault
+
+
+@pytest.fixture
+def conn(data_dir):
+    return open_database(db_path(data_dir))
+
+
+def test_claim_is_exclusive(conn):
+    job_id = state.create_job(conn, "demo")
+    assert state.claim(conn, job_id)
+    assert not state.claim(conn, job_id)
+    assert state.get_job(conn, job_id).attempt == 1
+
+
+def test_handler_result_and_plain_failure(conn, data_dir):
+    ok = state.create_job(conn, "ok", {"n": 2})
+    bad = state.create_job(conn, "bad")
+    handlers = {
+        "ok": lambda ctx, n: (ctx.progress(0.5, "halfway"), {"double": n * 2})[1],
+        "bad": lambda ctx: (_ for _ in ()).throw(ValueError("The photo is damaged.")),
+    }
+    assert run_job(ok, str(data_dir), handlers) == "done"
+    assert state.get_job(conn, ok).result == {"double": 4}
+    assert run_job(bad, str(data_dir), handlers) == "failed"
+    assert state.get_job(conn, bad).error == "The photo is damaged."
+
+
+def test_unexpected_crash_hides_traceback(conn, data_dir):
+    job = state.create_job(conn, "boom")
+    run_job(job, str(data_dir), {"boom": lambda ctx: {}["missing"]})
+    error = state.get_job(conn, job).error
+    assert "Traceback" not in error and "files are safe" in error
+
+
+def test_cancel_before_start(conn, data_dir):
+    job = state.create_job(conn, "ok")
+    assert state.request_cancel(conn, job).state == "cancelled"
+    assert run_job(job, str(data_dir), {"ok": lambda ctx: {}}) == "skipped"
+
+
+def test_cancel_while_running(conn, data_dir):
+    job = state.create_job(conn, "slow")
+
+    def slow(ctx):
+        state.request_cancel(open_database(db_path(data_dir)), job)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            ctx.check_cancel()
+            time.sleep(0.05)
+        return {}
+
+    assert run_job(job, str(data_dir), {"slow": slow}) == "cancelled"
+
+
+def test_stale_running_job_is_interrupted_then_bounded(conn):
+    job = state.create_job(conn, "demo", max_attempts=2)
+    assert state.claim(conn, job)
+    conn.execute("UPDATE jobs SET heartbeat = heartbeat - 100 WHERE id = ?", (job,))
+    assert state.recover_stale(conn, stale_after=10) == [job]
+    assert state.get_job(conn, job).state == "interrupted"
+    assert state.claim(conn, job)  # second attempt
+    conn.execute("UPDATE jobs SET heartbeat = heartbeat - 100 WHERE id = ?", (job,))
+    assert state.recover_stale(conn, stale_after=10) == []
+    final = state.get_job(conn, job)
+    assert final.state == "failed" and "interrupted too many times" in final.error
+
+
+def test_requeue_pending_on_start(conn, data_dir):
+    job = state.create_job(conn, "demo")
+    huey = make_huey(data_dir)
+    assert requeue_pending(huey, data_dir) == [job]
+    assert huey.pending_count() == 1
+
+
+# ------------------------------------------------------------------ real worker process
+def _start_worker(data_dir, stale_after=3):
+    return subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(stale_after)],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def _stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=20)
+
+
+def _watch(conn, job_id, until, timeout):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = state.get_job(conn, job_id)
+        if not seen or (job.state, round(job.progress, 2)) != seen[-1]:
+            seen.append((job.state, round(job.progress, 2)))
+        if until(job):
+            return job, seen
+        time.sleep(0.05)
+    raise AssertionError(f"job did not get there in {timeout}s; saw {seen}")
+
+
+@pytest.mark.slow
+def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir):
+    job_id = state.create_job(conn, "demo", {"quality": "preview"})
+    assert state.get_job(conn, job_id).state == "queued"
+    enqueue(make_huey(data_dir), job_id, data_dir)
+    worker = _start_worker(data_dir)
+    try:
+        job, seen = _watch(conn, job_id, lambda j: j.finished, timeout=240)
+    finally:
+        _stop(worker)
+    assert job.state == "done", (job.error, seen)
+    states = [s for s, _ in seen]
+    assert states[0] == "queued" and "running" in states and states[-1] == "done"
+    progresses = [p for s, p in seen if s == "running"]
+    assert any(0 < p < 1 for p in progresses), seen
+    assert progresses == sorted(progresses)
+    video = Vault(data_dir / "vault").path(job.result["asset"])
+    info = probe(video)
+    assert info.has_video and info.has_audio
+
+
+@pytest.mark.slow
+def test_killed_worker_job_is_recovered(conn, data_dir):
+    job_id = state.create_job(conn, "demo", {"quality": "final"})
+    enqueue(make_huey(data_dir), job_id, data_dir)
+    worker = _start_worker(data_dir, stale_after=3)
+    try:
+        _watch(conn, job_id, lambda j: j.state == "running" and j.progress > 0, timeout=120)
+    finally:
+        _stop(worker, signal.SIGKILL)  # as if the laptop lost power mid-render
+    assert state.get_job(conn, job_id).state == "running"
+    worker = _start_worker(data_dir, stale_after=3)
+    try:
+        job, seen = _watch(conn, job_id, lambda j: j.finished, timeout=300)
+        # the dead render's half-written file is swept once idle
+        deadline = time.monotonic() + 30
+        while list((data_dir / "vault").glob(".*.part")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        _stop(worker)
+    assert job.state == "done", (job.error, seen)
+    assert job.attempt == 2
+    assert not list((data_dir / "vault").glob(".*.part"))
+    assert probe(Vault(data_dir / "vault").path(job.result["asset"])).has_video

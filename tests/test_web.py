@@ -1,0 +1,121 @@
+"""Home and facilitator pages, the job endpoint, and security regressions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from storyteller.app import create_app
+from storyteller.jobs import state
+from storyteller.store.vault import Vault
+
+
+def test_home_lists_workshops(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "No workshops yet" in page
+    r = client.post("/workshops/new", data={"name": "Lahore spring circle", "language": "ur", "place": ""}, follow_redirects=True)
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "Lahore spring circle" in page and "Urdu" in page
+
+
+def test_workshop_name_required(client):
+    r = client.post("/workshops/new", data={"name": "   ", "language": "ur"})
+    assert r.status_code == 200
+    assert "Give the workshop a name" in r.get_data(as_text=True)
+
+
+def test_workshop_language_must_be_offered(client):
+    r = client.post("/workshops/new", data={"name": "X", "language": "xx"})
+    assert "Not a valid choice" in r.get_data(as_text=True)
+
+
+def test_urdu_workshop_name_round_trips(client):
+    client.post("/workshops/new", data={"name": "ہماری کہانیاں", "language": "ur"})
+    assert "ہماری کہانیاں" in client.get("/").get_data(as_text=True)
+
+
+def test_job_progress_json(app, client):
+    from storyteller.app import get_db
+
+    with app.app_context():
+        job_id = state.create_job(get_db(), "demo", {"secret_path": "/home/x"})
+    data = client.get(f"/jobs/{job_id}.json").get_json()
+    assert data["state"] == "queued" and data["progress"] == 0
+    assert "secret_path" not in str(data)  # parameters never leave the server
+    assert client.get("/jobs/9999.json").status_code == 404
+
+
+def test_cancel_endpoint(app, client):
+    from storyteller.app import get_db
+
+    with app.app_context():
+        job_id = state.create_job(get_db(), "demo")
+    assert client.post(f"/jobs/{job_id}/cancel").get_json()["state"] == "cancelled"
+
+
+def test_media_serves_only_exports(app, client, data_dir):
+    from storyteller.app import get_db
+
+    vault = Vault(data_dir / "vault")
+    raw = vault.put_bytes(b"raw narration", ".webm")
+    with app.app_context():
+        get_db().execute("INSERT INTO assets (kind, vault_name) VALUES ('narration', ?)", (raw,))
+    assert client.get(f"/media/{raw}").status_code == 404
+    assert client.get("/media/..%2Fstoryteller.sqlite3").status_code == 404
+
+
+# ------------------------------------------------------------------ security regressions
+def test_security_headers(client):
+    r = client.get("/")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "form-action 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in r.headers["Cache-Control"]
+
+
+def test_no_inline_script_in_pages(client):
+    page = client.get("/").get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+    assert "http://" not in page.replace("http://127.0.0.1", "") and "https://" not in page  # no CDN
+
+
+def test_csrf_enforced(data_dir):
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)})
+    client = app.test_client()
+    assert client.post("/workshops/new", data={"name": "X", "language": "ur"}).status_code == 400
+    assert client.post("/demo").status_code == 400
+    page = client.get("/workshops/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    r = client.post("/workshops/new", data={"name": "X", "language": "ur", "csrf_token": token})
+    assert r.status_code == 302
+
+
+@pytest.mark.parametrize("host", ["evil.example", "192.168.1.5", "attacker.localhost.evil"])
+def test_dns_rebinding_blocked(client, host):
+    assert client.get("/", headers={"Host": host}).status_code == 400
+
+
+def test_loopback_hosts_accepted(client):
+    for host in ("127.0.0.1:5000", "localhost:5000"):
+        assert client.get("/", headers={"Host": host}).status_code == 200
+
+
+def test_quick_exit_clears_session(client):
+    with client.session_transaction() as s:
+        s["participant"] = 7
+    r = client.get("/exit")
+    assert r.status_code == 200 and "Storyteller" not in r.get_data(as_text=True)
+    with client.session_transaction() as s:
+        assert "participant" not in s
+
+
+def test_secret_key_is_random_and_private(data_dir):
+    create_app({"DATA_DIR": str(data_dir)})
+    key_file = data_dir / "secret_key"
+    assert len(key_file.read_text()) == 64
+    assert oct(key_file.stat().st_mode)[-3:] == "600"
