@@ -1,0 +1,123 @@
+"""End to end in a real Chromium: a facilitator sets up a workshop and checks the laptop.
+
+`storyteller serve` runs as a real process (waitress + worker) on a free
+loopback port with its own data folder; Playwright drives Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def server(data_dir):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (the CI script installs it)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir)],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("server did not start: " + proc.stdout.read().decode(errors="replace"))
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        page = context.new_page()
+        external = []
+        page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "blob:")) else None)
+        yield page
+        assert not external, f"the page tried to reach outside: {external}"
+        browser.close()
+
+
+def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_path):
+    page.goto(server + "/")
+    assert page.locator("#no-workshops").is_visible()
+    page.click("text=New workshop")
+    page.click("#create-workshop")  # empty name: a plain error, nothing lost
+    assert "Give the workshop a name" in page.inner_text("main")
+    page.fill("#name", "Peshawar story circle")
+    page.select_option("#language", "ps")
+    page.click("#create-workshop")
+    assert "Peshawar story circle" in page.inner_text("#workshops")
+    assert "Pashto" in page.inner_text("#workshops")
+    page.screenshot(path=str(tmp_path / "home.png"))
+
+    page.click("#make-sample")
+    page.wait_for_selector("#job-progress")
+    states = set()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        states.add(page.get_attribute("#job-stage", "data-state"))
+        if page.is_visible("#job-video"):
+            break
+        time.sleep(0.3)
+    assert page.is_visible("#job-video"), f"video never appeared; states seen {states}"
+    assert "running" in states or "queued" in states
+    # The browser can really play what we made.
+    page.wait_for_function("document.getElementById('job-video').readyState >= 1", timeout=20000)
+    duration = page.evaluate("document.getElementById('job-video').duration")
+    assert duration > 5
+    page.screenshot(path=str(tmp_path / "job.png"))
+    if os.environ.get("STORYTELLER_SCREENSHOTS"):
+        for name in ("home.png", "job.png"):
+            shutil.copy(tmp_path / name, Path(os.environ["STORYTELLER_SCREENSHOTS"]) / name)
+
+
+def test_quick_exit_with_escape_leaves_no_way_back(server, page):
+    page.goto(server + "/")
+    page.goto(server + "/workshops/new")
+    page.fill("#name", "private words")
+    page.keyboard.press("Escape")
+    page.wait_for_url("**/exit")
+    assert "Storyteller" not in page.content()
+    page.go_back()
+    # Back skips the replaced page: it lands on the home page, never the half-typed form.
+    assert "/workshops/new" not in page.url
+
+
+def test_no_external_requests_and_headers(server, page):
+    response = page.goto(server + "/")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
