@@ -12,7 +12,8 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel
 from flask_wtf import CSRFProtect
 
 from storyteller import config
@@ -23,6 +24,18 @@ from storyteller.store.db import open_database
 from storyteller.store.vault import Vault
 
 csrf = CSRFProtect()
+babel = Babel()
+
+UI_LANGUAGES = ("en", "ur")
+RTL_LANGUAGES = ("ur", "ps", "sd", "fa", "pa", "ar")
+
+
+def select_locale() -> str:
+    """The interface language: ?lang= (remembered in the session), else the browser's."""
+    asked = request.args.get("lang")
+    if asked in UI_LANGUAGES:
+        session["lang"] = asked
+    return session.get("lang") or request.accept_languages.best_match(UI_LANGUAGES) or "en"
 
 # OnionShare's policy, plus media from our own origin and blob: for recordings.
 CONTENT_SECURITY_POLICY = (
@@ -79,6 +92,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["storyteller.huey"] = make_huey(data_dir, immediate=app.config["JOBS_IMMEDIATE"])
 
     csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
+
+    @app.context_processor
+    def _language():
+        lang = select_locale()
+        return {"lang": lang, "dir": "rtl" if lang in RTL_LANGUAGES else "ltr"}
     app.teardown_appcontext(close_db)
 
     @app.after_request

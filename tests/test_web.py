@@ -119,3 +119,33 @@ def test_secret_key_is_random_and_private(data_dir):
     key_file = data_dir / "secret_key"
     assert len(key_file.read_text()) == 64
     assert oct(key_file.stat().st_mode)[-3:] == "600"
+
+
+def test_urdu_interface_is_rtl_and_translated(client):
+    page = client.get("/?lang=ur").get_data(as_text=True)
+    assert '<html lang="ur" dir="rtl">' in page
+    assert "ورکشاپس" in page and "فوراً باہر نکلیں" in page
+    # the choice is remembered
+    assert 'dir="rtl"' in client.get("/workshops/new").get_data(as_text=True)
+    r = client.post("/workshops/new", data={"name": "", "language": "ur"})
+    assert "ورکشاپ کا نام لکھیں۔" in r.get_data(as_text=True)
+
+
+def test_browser_language_is_used(client):
+    page = client.get("/", headers={"Accept-Language": "ur-PK,ur;q=0.9"}).get_data(as_text=True)
+    assert 'dir="rtl"' in page
+
+
+def test_compiled_translations_match_sources():
+    from pathlib import Path
+
+    from babel.messages.mofile import read_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parent.parent / "storyteller" / "translations" / "ur" / "LC_MESSAGES"
+    with open(folder / "messages.po", "rb") as fh:
+        po = {m.id: m.string for m in read_po(fh) if m.id}
+    with open(folder / "messages.mo", "rb") as fh:
+        mo = {m.id: m.string for m in read_mo(fh) if m.id}
+    assert po == mo, "run: .venv/bin/pybabel compile -d storyteller/translations"
+    assert all(po.values()), "every Urdu string is translated"

@@ -13,9 +13,6 @@
     if (e.target.closest && e.target.closest("#quick-exit")) { quickExit(e); }
   });
 
-  var STAGES = { queued: "Waiting to start…", running: "Working…", done: "Finished.",
-    failed: "It did not work.", interrupted: "Interrupted; starting again…", cancelled: "Stopped." };
-
   function csrfToken() {
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.content : "";
@@ -27,11 +24,12 @@
     var error = document.getElementById("job-error");
     var cancel = document.getElementById("job-cancel");
     var timer = null;
+    // Words come from the page, already in the participant's language.
+    function words(state) { return box.dataset["words" + state.charAt(0).toUpperCase() + state.slice(1)] || state; }
 
     function show(job) {
-      var words = STAGES[job.state] || job.state;
-      if (job.state === "running" && job.stage) { words = "Working: " + job.stage + "…"; }
-      stage.textContent = words + (job.state === "running" ? " " + Math.round(job.progress * 100) + "%" : "");
+      var percent = Math.round(job.progress * 100);
+      stage.textContent = words(job.state) + (job.state === "running" ? " " + percent.toLocaleString(document.documentElement.lang) + "%" : "");
       stage.dataset.state = job.state;
       bar.value = job.progress;
       if (job.error) { error.textContent = job.error; error.hidden = false; }
@@ -48,7 +46,7 @@
     function poll() {
       fetch(box.dataset.statusUrl, { cache: "no-store" })
         .then(function (r) { return r.json(); }).then(show)
-        .catch(function () { stage.textContent = "Lost contact with Storyteller; retrying…"; });
+        .catch(function () { stage.textContent = words("offline"); });
     }
     cancel.addEventListener("click", function () {
       cancel.disabled = true;

@@ -28,6 +28,10 @@ class Workshop:
     def language_name(self) -> str:
         return LANGUAGES.get(self.language, (self.language, self.language))[0]
 
+    @property
+    def language_own_name(self) -> str:
+        return LANGUAGES.get(self.language, (self.language, self.language))[1]
+
 
 def list_workshops(conn: sqlite3.Connection) -> list[Workshop]:
     rows = conn.execute("SELECT id, name, language, place, created_at FROM workshops ORDER BY created_at DESC, id DESC")
