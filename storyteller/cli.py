@@ -138,5 +138,80 @@ def worker(data: Path | None, stale_after: float) -> None:
     run_worker(data_dir, stale_after=stale_after)
 
 
+# ----------------------------------------------------------------- transcribe
+@main.command("transcribe")
+@click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--language", "-l", help="Spoken language code: ur, en, ps, pa, sd, fa, ... (required for multilingual models).")
+@click.option("--model", help="Speech model name or folder (default: the best installed).")
+@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The participant's script (UTF-8 text): subtitles use its exact words, timed by Whisper.")
+@click.option("--translate", is_flag=True, help="Also write English subtitles (Whisper translation) as OUT.en.EXT.")
+@click.option("--redact", "redact_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Words/phrases to hide, one per line; writes OUT.redacted.wav beside the subtitles.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Subtitle file to write: .srt, .vtt, .ass or .json (words, timing and confidence).")
+def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_path: Path | None, translate: bool,
+                   redact_path: Path | None, output: Path) -> None:
+    """Make subtitles for a narration (offline Whisper), optionally from the participant's script."""
+    import json
+
+    from storyteller.fsutil import atomic_write_text
+    from storyteller.pipeline import redact as redact_mod
+    from storyteller.pipeline import subtitles
+    from storyteller.pipeline.subtitle_tracks import make_subtitles
+
+    suffix = output.suffix.lower()
+    if suffix not in (".srt", ".vtt", ".ass", ".json"):
+        raise UserError("The output must end in .srt, .vtt, .ass or .json.")
+    if output.resolve() == audio.resolve():
+        raise UserError("The output would overwrite the recording; choose another file name.")
+    try:
+        if not language:
+            from storyteller import whisper_models
+
+            if whisper_models.resolve(config.models_dir(), model).multilingual:
+                raise UserError("Choose the spoken language with --language (for example ur or en).")
+            language = "en"
+        script = None
+        if script_path:
+            try:
+                script = script_path.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"The script {script_path.name} is not UTF-8 text; save it as UTF-8.") from exc
+            if not script.split():
+                raise UserError(f"The script {script_path.name} is empty.")
+        phrases = redact_mod.read_phrases(redact_path) if redact_path else []
+        update, bar = progress_bar(desc="transcribing")
+        try:
+            result = make_subtitles(audio, language, script=script, translate=translate, redact=phrases,
+                                    model=model, progress=update)
+        finally:
+            bar.close()
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not result.tracks[0].cues:
+            raise UserError(next((w for w in result.transcript.warnings), "No speech was found; no subtitles written."))
+        if suffix == ".json":
+            atomic_write_text(output, json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+            written = [output]
+        else:
+            written = [subtitles.write(result.tracks[0].cues, output)]
+            for track in result.tracks[1:]:
+                written.append(subtitles.write(track.cues, output.with_name(f"{output.stem}.{track.language}{output.suffix}")))
+        if result.redaction is not None:
+            update, bar = progress_bar(desc="redacting")
+            try:
+                written.append(redact_mod.redact_audio(audio, output.with_name(f"{output.stem}.redacted.wav"),
+                                                       result.redaction.spans, progress=update))
+            finally:
+                bar.close()
+    except UserError:
+        raise
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail_plainly(exc) from exc
+    for path in written:
+        click.echo(str(path))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

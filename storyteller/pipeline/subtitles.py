@@ -117,6 +117,14 @@ def _split_point(cur, rules: Rules):
             # The tail travels on to the next cue only if it still fits there.
             if _fits([t for _, _, t in tail], rules) and cur[-1][1] - tail[0][0] < rules.max_duration:
                 return cur[:i], tail
+    # No punctuation: break at the longest pause in the second half of the cue.
+    pauses = [(cur[i][0] - cur[i - 1][1], i) for i in range(1, len(cur))
+              if len(" ".join(t for _, _, t in cur[:i])) >= total * 0.5]
+    if pauses:
+        gap, i = max(pauses)
+        tail = cur[i:]
+        if gap >= 0.25 and _fits([t for _, _, t in tail], rules) and cur[-1][1] - tail[0][0] < rules.max_duration:
+            return cur[:i], tail
     return cur, []
 
 
