@@ -213,5 +213,52 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
         click.echo(str(path))
 
 
+# ----------------------------------------------------------------- render / demo
+def _render_errors() -> tuple[type[Exception], ...]:
+    from storyteller.pipeline.ffmpeg import FFmpegError
+
+    return (ValueError, RuntimeError, OSError, FFmpegError)
+
+
+def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | None):
+    from storyteller.pipeline.render import render_story
+
+    update, bar = progress_bar(desc="rendering")
+    try:
+        return render_story(story_dir, out, quality=quality, aspect=aspect, progress=update)
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except _render_errors() as exc:
+        raise fail_plainly(exc) from exc
+    finally:
+        bar.close()
+
+
+@main.command("render")
+@click.argument("story_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write.")
+@click.option("--quality", type=click.Choice(["preview", "final"]), default="final", show_default=True)
+@click.option("--aspect", type=click.Choice(["16:9", "9:16", "1:1"]), help="Override the story's aspect ratio.")
+def render_cmd(story_dir: Path, out: Path, quality: str, aspect: str | None) -> None:
+    """Render the story in STORY_DIR (its story.json) to an MP4, with .srt/.vtt beside it."""
+    result = _render_with_bar(story_dir, out, quality, aspect)
+    click.echo(str(result.path))
+
+
+@main.command("demo")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write (default: a random name in <data>/exports/).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@click.option("--quality", type=click.Choice(["preview", "final"]), default="final", show_default=True)
+def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
+    """Render the bundled sample story and print the path of the MP4."""
+    import secrets
+
+    sample = config.PROJECT_ROOT / "media" / "sample"
+    if out is None:
+        out = (data or config.default_data_dir()) / "exports" / f"{secrets.token_hex(8)}.mp4"
+    result = _render_with_bar(sample, out, quality, None)
+    click.echo(str(result.path.resolve()))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
