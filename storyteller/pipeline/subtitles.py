@@ -96,7 +96,7 @@ def segment(words: Iterable, rules: Rules = Rules(), end_limit: float | None = N
                     or (_ends_with(cur[-1][2], SENTENCE_END) and len(" ".join(t for _, _, t in cur)) >= 12)):
             groups.append(cur)  # a pause or a sentence end: a new cue
             cur = []
-        if cur and (not _fits([t for _, _, t in cur] + [item[2]], rules) or item[1] - cur[0][0] > rules.max_duration):
+        while cur and (not _fits([t for _, _, t in cur] + [item[2]], rules) or item[1] - cur[0][0] > rules.max_duration):
             head, cur = _split_point(cur, rules)
             groups.append(head)
         cur.append(item)
@@ -138,7 +138,7 @@ def _time(groups, rules: Rules, end_limit: float | None) -> list[Cue]:
         speech_end = min(max(g[-1][1], start), start + rules.max_duration)
         next_start = groups[k + 1][0][0] if k + 1 < len(groups) else float("inf")
         # Stay long enough to read (min duration, max cps), never into the next cue or past the audio.
-        want = min(max(speech_end, start + rules.min_duration, start + len(flat) / rules.max_cps), start + rules.max_duration)
+        want = min(max(speech_end, start + rules.min_duration, start + len(flat) / rules.max_cps + 0.001), start + rules.max_duration)
         end = min(max(speech_end, min(want, next_start - rules.gap)), limit)
         cues.append(Cue(round(start, 3), round(max(end, start + 0.01), 3), text))
     return cues
@@ -211,7 +211,8 @@ def write(cues: Sequence[Cue], target: str | Path) -> Path:
 _TIME = re.compile(
     r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})\s*-->\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})(?:\s+.*)?$"
 )
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|\{\\[^}]*\}")
+# Formatting tags of SRT/WebVTT and ASS overrides; other angle brackets are text.
+_TAG = re.compile(r"</?(?:b|i|u|s|font|c|v|lang|ruby|rt)(?:[\s.][^>]*)?>|<\d[\d:.]*>|\{\\[^}]*\}", re.IGNORECASE)
 
 
 def _seconds(h, m, s, ms) -> float:
@@ -221,6 +222,8 @@ def _seconds(h, m, s, ms) -> float:
 def parse(text: str, kind: str = "auto") -> list[Cue]:
     """Cues from SRT or WebVTT text (BOM, CRLF, tags and cue settings tolerated)."""
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise SubtitleError("The subtitle file holds no subtitles.")
     if kind == "auto":
         kind = "vtt" if text.lstrip().startswith("WEBVTT") else "srt"
     blocks = re.split(r"\n\s*\n", text.strip())
