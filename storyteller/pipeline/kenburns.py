@@ -13,10 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
-
 from storyteller.pipeline.story import Motion, Rect
+from storyteller.pipeline.yuv import Frame, Planes, warp_planes
 
 FULL = Rect(0.0, 0.0, 1.0, 1.0)
 
@@ -71,14 +69,9 @@ def view_at(start: View, end: View, u: float) -> View:
     return View(start.cx + (end.cx - start.cx) * e, start.cy + (end.cy - start.cy) * e, s)
 
 
-def warp(canvas: np.ndarray, view: View, out_w: int, out_h: int) -> np.ndarray:
-    """Crop ``view`` from the canvas and scale it to out_w x out_h in one sub-pixel warp."""
-    ch, cw = canvas.shape[:2]
-    scale = view.s * cw / out_w  # canvas pixels per output pixel
+def warp(canvas: Planes, view: View, out: Frame) -> None:
+    """Crop ``view`` from the canvas and scale it into ``out`` in one sub-pixel warp per plane."""
+    ch, cw = canvas.y.shape
     x0 = (view.cx - view.s / 2) * cw
     y0 = (view.cy - view.s / 2) * ch
-    # Map output pixel centres to canvas coordinates (the +0.5 terms keep centres aligned).
-    m = np.array([[scale, 0.0, x0 + 0.5 * scale - 0.5], [0.0, view.s * ch / out_h, y0 + 0.5 * view.s * ch / out_h - 0.5]])
-    return cv2.warpAffine(
-        canvas, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-    )
+    warp_planes(canvas, out, view.s * cw / out.w, view.s * ch / out.h, x0, y0)

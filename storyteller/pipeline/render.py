@@ -46,7 +46,8 @@ from storyteller.pipeline.probe import ProbeError, probe
 from storyteller.pipeline.sidecar import srt_text, vtt_text
 from storyteller.pipeline.story import Story, StoryError, load_story
 from storyteller.pipeline.subtitles import Cue
-from storyteller.pipeline.textlayout import Overlay, subtitle_overlay
+from storyteller.pipeline.textlayout import subtitle_image
+from storyteller.pipeline.yuv import COLOR_ARGS, Frame, Overlay, Planes
 
 SIZES = {"16:9": (1280, 720), "16:9-hd": (1920, 1080), "9:16": (720, 1280), "1:1": (1080, 1080)}
 PREVIEW_SHORT_SIDE = 360
@@ -168,10 +169,10 @@ def plan_timeline(story: Story, narration_seconds: float = 0.0, clip_seconds: di
 
 # ----------------------------------------------------------------- sources
 class _Still:
-    def __init__(self, frame: np.ndarray):
-        self._frame = frame
+    def __init__(self, rgb: np.ndarray):
+        self._frame = Frame.from_planes(Planes.from_rgb(rgb))
 
-    def frame(self, t: float) -> np.ndarray:
+    def frame(self, t: float) -> Frame:
         return self._frame.copy()  # callers draw subtitles in place
 
     def close(self) -> None:
@@ -179,12 +180,14 @@ class _Still:
 
 
 class _KenBurns:
-    def __init__(self, canvas: np.ndarray, start: kenburns.View, end: kenburns.View, duration: float, w: int, h: int):
+    def __init__(self, canvas: Planes, start: kenburns.View, end: kenburns.View, duration: float, w: int, h: int):
         self.canvas, self.start, self.end, self.duration, self.w, self.h = canvas, start, end, duration, w, h
 
-    def frame(self, t: float) -> np.ndarray:
+    def frame(self, t: float) -> Frame:
         view = kenburns.view_at(self.start, self.end, t / self.duration if self.duration > 0 else 0.0)
-        return kenburns.warp(self.canvas, view, self.w, self.h)
+        out = Frame(self.w, self.h)
+        kenburns.warp(self.canvas, view, out)
+        return out
 
     def close(self) -> None:
         self.canvas = None
@@ -205,16 +208,16 @@ class _Clip:
         except (av.error.FFmpegError, IndexError) as exc:
             raise RenderError(f"The video clip {path.name} is damaged or has no picture.") from exc
         self._next = None
-        self._current: np.ndarray | None = None
+        self._current: Frame | None = None
         self._done = False
 
-    def _to_rgb(self, vf) -> np.ndarray:
+    def _convert(self, vf) -> Frame:
         rgb = vf.to_ndarray(format="rgb24")
         if self.rotation % 360:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=-(self.rotation // 90) % 4))
-        return frame_photo(rgb, self.w, self.h, self.fit if self.fit != "auto" else "blur")
+        return Frame.from_planes(Planes.from_rgb(frame_photo(rgb, self.w, self.h, self.fit if self.fit != "auto" else "blur")))
 
-    def frame(self, t: float) -> np.ndarray:
+    def frame(self, t: float) -> Frame:
         while not self._done:
             if self._next is None:
                 try:
@@ -223,12 +226,12 @@ class _Clip:
                     self._done = True
                     break
             if self._current is None or (self._next.time or 0.0) <= t + 1e-3:
-                self._current = self._to_rgb(self._next)
+                self._current = self._convert(self._next)
                 self._next = None
             else:
                 break
         if self._current is None:
-            return np.zeros((self.h, self.w, 3), np.uint8)
+            return Frame.from_planes(Planes.from_rgb(np.zeros((self.h, self.w, 3), np.uint8)))
         return self._current.copy()
 
     def close(self) -> None:
@@ -257,7 +260,8 @@ class _CueTrack:
         if active is None:
             return None
         if active not in self._cache:
-            self._cache[active] = subtitle_overlay(self.cues[active].text, self.w, self.h, self.language, self.rtl or None)
+            img = subtitle_image(self.cues[active].text, self.w, self.h, self.language, self.rtl or None)
+            self._cache[active] = None if img is None else Overlay.from_rgba(*img)
         return self._cache[active]
 
 
@@ -304,13 +308,13 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
 
 def encode_args(w: int, h: int, fps: int, q: Quality, audio: Path, srt: Path | None, language: str, out: Path) -> list[str]:
     """The ffmpeg arguments for the final mux: raw RGB frames on stdin + soundtrack + soft subtitles."""
-    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-i", str(audio)]
+    args = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-i", str(audio)]
     if srt is not None:
         args += ["-i", str(srt)]
     args += ["-map", "0:v", "-map", "1:a"]
     if srt is not None:
         args += ["-map", "2:s"]
-    args += ["-c:v", "libx264", "-preset", q.preset, "-crf", str(q.crf), "-pix_fmt", "yuv420p"]
+    args += ["-c:v", "libx264", "-preset", q.preset, "-crf", str(q.crf), "-pix_fmt", "yuv420p", *COLOR_ARGS]
     if q.profile:
         args += ["-profile:v", q.profile]
     args += ["-g", str(fps * 4), *H264_STRIP_SEI]
@@ -413,7 +417,7 @@ def render_story(
         canvas = frame_photo(photo, canvas_w, canvas_h, scene.fit)
         del photo
         # A light blur before the warp stops fine detail shimmering when the canvas is sampled down.
-        canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=0.5 * CANVAS_SCALE)
+        canvas = Planes.from_rgb(cv2.GaussianBlur(canvas, (0, 0), sigmaX=0.5 * CANVAS_SCALE))
         start, end = kenburns.resolve_motion(scene.motion, seg.index)
         return _KenBurns(canvas, start, end, seg.duration, w, h)
 
@@ -451,7 +455,7 @@ def _frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor,
     def writer() -> None:
         try:
             while (item := frames.get()) is not None:
-                pipe.write(item)
+                pipe.write(item.buf)
         except BaseException as exc:  # surfaced in the main loop
             failure.append(exc)
             while frames.get() is not None:  # drain so the producer never blocks
@@ -488,7 +492,7 @@ def _frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor,
                 mix = (t - segments[b].start) / segments[b].overlap
                 fa = source(a).frame(t - segments[a].start)
                 fb = source(b).frame(t - segments[b].start)
-                frame = cv2.addWeighted(fa, 1.0 - mix, fb, mix, 0.0)
+                frame = fa.blend(fb, mix)
             else:
                 k = active[-1]
                 frame = source(k).frame(min(t - segments[k].start, segments[k].duration))
@@ -497,7 +501,7 @@ def _frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor,
                 overlay.blend_onto(frame)
             fade = min(1.0, (t + 0.5 / fps) / FADE_IN, (duration - t - 0.5 / fps) / FADE_OUT)
             if fade < 1.0:
-                frame = cv2.convertScaleAbs(frame, alpha=max(0.0, fade))
+                frame.fade(fade)
             while True:
                 try:
                     frames.put(frame, timeout=0.2)

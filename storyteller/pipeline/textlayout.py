@@ -315,44 +315,10 @@ def layout_text(
     return out
 
 
-@dataclass(frozen=True)
-class Overlay:
-    """A pre-rendered RGBA picture placed at (x, y) on the frame, ready for fast blending."""
-
-    x: int
-    y: int
-    premultiplied: np.ndarray  # uint16 HxWx3, colour * alpha (0..255*255)
-    inverse_alpha: np.ndarray  # uint16 HxWx1, 255 - alpha
-
-    @property
-    def width(self) -> int:
-        return self.premultiplied.shape[1]
-
-    @property
-    def height(self) -> int:
-        return self.premultiplied.shape[0]
-
-    @classmethod
-    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> "Overlay":
-        a = rgba[:, :, 3:4].astype(np.uint16)
-        return cls(x, y, rgba[:, :, :3].astype(np.uint16) * a, (255 - a))
-
-    def blend_onto(self, frame: np.ndarray) -> None:
-        """Alpha-blend in place onto an RGB uint8 frame (only the overlay's own rectangle)."""
-        h, w = frame.shape[:2]
-        x0, y0 = max(0, self.x), max(0, self.y)
-        x1, y1 = min(w, self.x + self.width), min(h, self.y + self.height)
-        if x0 >= x1 or y0 >= y1:
-            return
-        sx, sy = x0 - self.x, y0 - self.y
-        roi = frame[y0:y1, x0:x1]
-        mixed = roi.astype(np.uint16) * self.inverse_alpha[sy:sy + y1 - y0, sx:sx + x1 - x0]
-        mixed += self.premultiplied[sy:sy + y1 - y0, sx:sx + x1 - x0]
-        roi[:] = (mixed + 128) // 255
-
-
-def subtitle_overlay(text: str, frame_w: int, frame_h: int, language: str = "en", rtl: bool | None = None) -> Overlay | None:
-    """A subtitle on a translucent band, bottom-centred inside the title-safe area."""
+def subtitle_image(
+    text: str, frame_w: int, frame_h: int, language: str = "en", rtl: bool | None = None
+) -> tuple[np.ndarray, int, int] | None:
+    """A subtitle on a translucent band: (RGBA array, x, y), bottom-centred inside the title-safe area."""
     if not text.strip():
         return None
     short = min(frame_w, frame_h)
@@ -371,7 +337,7 @@ def subtitle_overlay(text: str, frame_w: int, frame_h: int, language: str = "en"
     bottom_margin = round(frame_h * (0.2 if frame_h > frame_w else 0.08))
     x = (frame_w - bw) // 2
     y = frame_h - bottom_margin - bh
-    return Overlay.from_rgba(np.asarray(band), x, max(0, y))
+    return np.asarray(band), x, max(0, y)
 
 
 def text_mask_rgba(mask: Image.Image, color: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:

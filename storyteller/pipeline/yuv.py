@@ -1,0 +1,153 @@
+"""Frames as I420 (planar YUV 4:2:0, BT.709, TV range): the format x264 encodes.
+
+Why the renderer works in YUV instead of RGB: the encoder wants yuv420p. Sending
+RGB would make ffmpeg convert every frame (swscale) and would move twice the bytes
+through the pipe; warping three full-size RGB channels also costs twice the work of
+one full-size Y plane and two quarter-size chroma planes. So each picture is
+converted once per scene (``Planes.from_rgb``) and every per-frame operation
+(warp, crossfade, subtitle blend, fade) runs on the planes directly.
+
+We also get the colours right: ffmpeg's default RGB->YUV uses the BT.601 matrix
+but leaves HD video untagged, which players read as BT.709 (shifted colours).
+Here the matrix is BT.709 and the output is tagged as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# BT.709, limited ("TV") range: Y in 16..235, Cb/Cr in 16..240 around 128.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1 - _KR - _KB
+_RGB_TO_YUV = np.array(
+    [
+        [219 / 255 * _KR, 219 / 255 * _KG, 219 / 255 * _KB, 16.0],
+        [224 / 255 * -_KR / (2 * (1 - _KB)), 224 / 255 * -_KG / (2 * (1 - _KB)), 224 / 255 * 0.5, 128.0],
+        [224 / 255 * 0.5, 224 / 255 * -_KG / (2 * (1 - _KR)), 224 / 255 * -_KB / (2 * (1 - _KR)), 128.0],
+    ],
+    dtype=np.float32,
+)
+COLOR_ARGS: tuple[str, ...] = (
+    "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+)
+BLACK = (16, 128, 128)
+
+
+def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 HxWx3 -> YUV uint8 HxWx3 (BT.709 TV range)."""
+    return cv2.transform(rgb, _RGB_TO_YUV)
+
+
+@dataclass
+class Planes:
+    """A picture as separate Y (full size) and U, V (half size) planes."""
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> "Planes":
+        h, w = rgb.shape[:2]
+        w2, h2 = w - w % 2, h - h % 2
+        yuv = rgb_to_yuv444(rgb[:h2, :w2])
+        uv = cv2.resize(yuv[:, :, 1:], (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
+        return cls(np.ascontiguousarray(yuv[:, :, 0]), np.ascontiguousarray(uv[:, :, 0]), np.ascontiguousarray(uv[:, :, 1]))
+
+
+class Frame:
+    """One I420 frame in a single buffer, laid out as ffmpeg's rawvideo yuv420p expects."""
+
+    __slots__ = ("w", "h", "buf", "y", "u", "v")
+
+    def __init__(self, w: int, h: int, buf: np.ndarray | None = None):
+        self.w, self.h = w, h
+        self.buf = np.empty(w * h * 3 // 2, np.uint8) if buf is None else buf
+        n = w * h
+        self.y = self.buf[:n].reshape(h, w)
+        self.u = self.buf[n:n + n // 4].reshape(h // 2, w // 2)
+        self.v = self.buf[n + n // 4:].reshape(h // 2, w // 2)
+
+    @classmethod
+    def from_planes(cls, p: Planes) -> "Frame":
+        f = cls(p.y.shape[1], p.y.shape[0])
+        f.y[:], f.u[:], f.v[:] = p.y, p.u, p.v
+        return f
+
+    def copy(self) -> "Frame":
+        return Frame(self.w, self.h, self.buf.copy())
+
+    def blend(self, other: "Frame", mix: float) -> "Frame":
+        """(1 - mix) * self + mix * other, as a new frame (a crossfade step)."""
+        return Frame(self.w, self.h, cv2.addWeighted(self.buf, 1.0 - mix, other.buf, mix, 0.0).reshape(-1))
+
+    def fade(self, k: float) -> None:
+        """Fade toward black by factor k (1 = unchanged, 0 = black), in place."""
+        k = max(0.0, min(1.0, k))
+        cv2.convertScaleAbs(self.y, dst=self.y, alpha=k, beta=16 * (1 - k))
+        cv2.convertScaleAbs(self.u, dst=self.u, alpha=k, beta=128 * (1 - k))
+        cv2.convertScaleAbs(self.v, dst=self.v, alpha=k, beta=128 * (1 - k))
+
+
+def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: float, y0: float) -> None:
+    """Sample ``src`` into ``dst``: output pixel (X, Y) shows source point (x0 + sx*X, y0 + sy*Y).
+
+    Coordinates are continuous (pixel centres at k + 0.5) in luma units; chroma uses
+    the same mapping at half resolution, so colour stays aligned with brightness.
+    """
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    for plane, out, div in ((src.y, dst.y, 1.0), (src.u, dst.u, 2.0), (src.v, dst.v, 2.0)):
+        m = np.array(
+            [[scale_x, 0.0, x0 / div + 0.5 * scale_x - 0.5], [0.0, scale_y, y0 / div + 0.5 * scale_y - 0.5]],
+            dtype=np.float64,
+        )
+        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """An RGBA picture (a subtitle) pre-converted for blending onto I420 frames."""
+
+    x: int  # even
+    y: int  # even
+    y_pre: np.ndarray  # uint16, Y * alpha
+    y_inv: np.ndarray  # uint16, 255 - alpha
+    uv_pre: np.ndarray  # uint16 (h/2, w/2, 2), (U, V) * alpha at half size
+    uv_inv: np.ndarray  # uint16 (h/2, w/2, 1)
+
+    @classmethod
+    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> "Overlay":
+        x, y = x - x % 2, y - y % 2
+        h, w = rgba.shape[:2]
+        h2, w2 = h - h % 2, w - w % 2
+        rgba = rgba[:h2, :w2]
+        yuv = rgb_to_yuv444(np.ascontiguousarray(rgba[:, :, :3]))
+        a = rgba[:, :, 3].astype(np.uint16)
+        small = cv2.resize(np.dstack([yuv[:, :, 1:], rgba[:, :, 3:4]]), (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
+        a2 = small[:, :, 2:3].astype(np.uint16)
+        return cls(
+            x, y,
+            yuv[:, :, 0].astype(np.uint16) * a, 255 - a,
+            small[:, :, :2].astype(np.uint16) * a2, 255 - a2,
+        )
+
+    def blend_onto(self, f: Frame) -> None:
+        """Alpha-blend in place onto the frame (only inside the overlay's rectangle)."""
+        h, w = self.y_pre.shape
+        x0, y0 = max(0, self.x), max(0, self.y)
+        x1, y1 = min(f.w, self.x + w), min(f.h, self.y + h)
+        if x0 >= x1 or y0 >= y1:
+            return
+        sx, sy = x0 - self.x, y0 - self.y
+        roi = f.y[y0:y1, x0:x1]
+        mixed = roi * self.y_inv[sy:sy + y1 - y0, sx:sx + x1 - x0] + self.y_pre[sy:sy + y1 - y0, sx:sx + x1 - x0]
+        roi[:] = (mixed + 128) // 255
+        cx0, cy0, cx1, cy1, csx, csy = x0 // 2, y0 // 2, x1 // 2, y1 // 2, sx // 2, sy // 2
+        inv = self.uv_inv[csy:csy + cy1 - cy0, csx:csx + cx1 - cx0, 0]
+        for c, plane in enumerate((f.u, f.v)):
+            roi = plane[cy0:cy1, cx0:cx1]
+            mixed = roi * inv + self.uv_pre[csy:csy + cy1 - cy0, csx:csx + cx1 - cx0, c]
+            roi[:] = (mixed + 128) // 255
