@@ -260,5 +260,42 @@ def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
     click.echo(str(result.path.resolve()))
 
 
+# ----------------------------------------------------------------- voice
+@main.command("voice")
+@click.argument("inp", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The WAV to write (never the original).")
+@click.option("--method", type=click.Choice(["disguise", "synthetic", "double", "pitch"]), default="disguise", show_default=True)
+@click.option("--seed", default="0", show_default=True, help="The story's secret: the same secret gives the same voice.")
+@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Her script (UTF-8), for --method synthetic.")
+@click.option("--language", default="en", show_default=True, help="Language of the words (en, ur, pa, sd, fa) for --method synthetic.")
+@click.option("--double", "double_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The second person's recording, for --method double.")
+@click.option("--denoise", is_flag=True, help="Also remove background sounds (spectral gating).")
+def voice_cmd(inp: Path, out: Path, method: str, seed: str, script_path: Path | None, language: str,
+              double_path: Path | None, denoise: bool) -> None:
+    """Anonymize the voice in IN and write a WAV to OUT."""
+    from storyteller.pipeline import voice
+
+    script = None
+    if script_path:
+        try:
+            script = script_path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UserError(f"The script {script_path.name} is not UTF-8 text; save it as UTF-8.") from exc
+    update, bar = progress_bar(desc=method)
+    try:
+        result = voice.anonymize(inp, out, method, seed, denoise=denoise, script=script, language=language,
+                                 double=double_path, progress=update)
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail_plainly(exc) from exc
+    finally:
+        bar.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{result.label} ({result.duration:.1f} s, {result.speed:.0f}x real time)", err=True)
+    click.echo(str(result.path))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

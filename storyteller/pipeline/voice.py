@@ -1,0 +1,397 @@
+"""Voice anonymization: four methods, each keyed by the story's secret.
+
+Methods (``METHODS``), strongest privacy last-but-one:
+
+* ``disguise`` (default): a stack of signal changes, each with its own secret
+  amount drawn from the story's secret: a WORLD-vocoder pitch move, a
+  vocal-tract-length and formant warp, and McAdams LPC pole warping on top.
+  An attacker who undoes one of them (say, shifts the pitch back) still faces
+  the others. Chosen and tuned by measurement with ``../shared/bench/voice_eval.py``
+  (see ``tests/bench/bench_voice.py``).
+* ``synthetic``: her words spoken by an offline synthetic voice (eSpeak NG),
+  each sentence stretched to the time she took to say it, so subtitles fit.
+  Nothing of her voice remains.
+* ``double``: a second person's recording of the script, fitted to the timing
+  of her speech.
+* ``pitch``: a plain pitch shift. It can be undone, so it always carries
+  ``PITCH_LABEL``.
+
+The same secret always gives the same voice (every take of a story sounds like
+the same person); another secret gives another voice. Long takes are streamed
+in blocks with overlap-add, so memory stays bounded and block edges do not
+click. The original file is never written to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from storyteller.pipeline import mcadams, world
+from storyteller.pipeline.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks
+from storyteller.pipeline.probe import ProbeError, probe
+
+ProgressFn = Callable[[float], None]
+CancelFn = Callable[[], bool]
+
+METHODS = ("disguise", "synthetic", "double", "pitch")
+DEFAULT_METHOD = "disguise"
+PITCH_LABEL = "changes the sound, does not hide who you are"
+LABELS = {
+    "disguise": "disguised voice: pitch, vocal tract and formants changed with a secret setting",
+    "synthetic": "synthetic voice reads her words: nothing of her voice remains",
+    "double": "another person reads her words",
+    "pitch": PITCH_LABEL,
+}
+
+SAMPLE_RATE = 16000  # speech band; WORLD and the verifier both work here
+BLOCK_SECONDS = 20.0
+PAD_SECONDS = 0.5  # context on each side of a block, so the edges are processed like the middle
+XFADE_SECONDS = 0.04  # raised-cosine crossfade where two blocks meet
+MIN_SECONDS = 0.2
+PREVIEW_SECONDS = 10.0
+
+
+class VoiceError(ValueError):
+    """The voice could not be processed; the message is a plain sentence."""
+
+
+class VoiceCancelled(RuntimeError):
+    """The caller cancelled; nothing was written."""
+
+
+@dataclass(frozen=True)
+class VoiceResult:
+    """What :func:`anonymize` wrote."""
+
+    path: Path
+    method: str
+    label: str
+    duration: float
+    sample_rate: int
+    seconds: float  # wall-clock processing time
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def speed(self) -> float:
+        """How many times faster than real time the processing ran."""
+        return self.duration / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Disguise:
+    """The secret settings of the ``disguise`` chain for one story."""
+
+    change: world.WorldChange
+    mcadams_alpha: float
+
+
+def secret_rng(secret: int | str | bytes, method: str) -> np.random.Generator:
+    """A random generator that depends only on (secret, method)."""
+    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
+    digest = hashlib.sha256(b"storyteller-voice\0" + method.encode() + b"\0" + raw).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+
+
+def _signed(rng: np.random.Generator, low: float, high: float) -> float:
+    """A value with random sign and magnitude in [low, high]: never near 'no change'."""
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(low, high))
+
+
+def disguise_settings(secret: int | str | bytes) -> Disguise:
+    """Draw the disguise's secret amounts. Each is kept away from 'no change'."""
+    rng = secret_rng(secret, "disguise")
+    semitones = _signed(rng, 3.0, 6.0)
+    vtl = float(2 ** (_signed(rng, 0.19, 0.26)))  # formants x0.84..0.88 or x1.14..1.2
+    change = world.WorldChange(
+        pitch_ratio=float(2 ** (semitones / 12)),
+        vtl=vtl,
+        warp_alpha=float(rng.uniform(0.85, 0.95)),
+        tilt_db=_signed(rng, 2.0, 6.0),
+        flatten=1.0,
+    )
+    return Disguise(change=change, mcadams_alpha=float(rng.uniform(0.8, 0.9)))
+
+
+def pitch_settings(secret: int | str | bytes) -> world.WorldChange:
+    """A plain pitch shift of 3 to 6 semitones up or down."""
+    rng = secret_rng(secret, "pitch")
+    return world.WorldChange(pitch_ratio=float(2 ** (_signed(rng, 3.0, 6.0) / 12)))
+
+
+# ------------------------------------------------------------------ per-block core
+class _Processor:
+    """Turns one block of mono 16 kHz audio into its anonymized twin (same length)."""
+
+    def __init__(self, method: str, secret: int | str | bytes, denoise: bool = False):
+        self.method = method
+        self.denoise = denoise
+        self.state = world.WorldState()
+        if method == "disguise":
+            self.settings: Disguise | world.WorldChange = disguise_settings(secret)
+        elif method == "pitch":
+            self.settings = pitch_settings(secret)
+        else:
+            raise VoiceError(f"The method {method!r} does not work block by block.")
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        if self.denoise:
+            y = scrub_background(y, SAMPLE_RATE)
+        if self.method == "pitch":
+            return world.change(y, SAMPLE_RATE, self.settings, self.state)
+        s = self.settings
+        out = world.change(y, SAMPLE_RATE, s.change, self.state)
+        return mcadams.mcadams(out, SAMPLE_RATE, s.mcadams_alpha)
+
+
+def scrub_background(y: np.ndarray, sr: int) -> np.ndarray:
+    """Spectral-gating noise reduction, so background sounds do not reveal a place."""
+    import noisereduce
+
+    if len(y) < sr // 4 or not np.any(y):
+        return y
+    return noisereduce.reduce_noise(y=y, sr=sr, stationary=True, prop_decrease=0.9).astype(np.float32)
+
+
+# ------------------------------------------------------------------ streaming
+def _with_context(blocks: Iterable[np.ndarray], pad: int) -> Iterator[tuple[np.ndarray, int, int]]:
+    """Yield (window, left, n): each block with up to ``pad`` samples of its neighbours.
+
+    A last block shorter than 2*pad is merged into the one before, so every
+    seam has full context and a full crossfade.
+    """
+    it = iter(blocks)
+    cur = next(it, None)
+    prev = np.zeros(0, np.float32)
+    nxt = next(it, None)
+    while cur is not None:
+        after = next(it, None) if nxt is not None else None
+        if nxt is not None and after is None and len(nxt) < 2 * pad:
+            cur, nxt = np.concatenate([cur, nxt]), None
+        left = prev[-pad:] if len(prev) else prev
+        right = nxt[:pad] if nxt is not None else np.zeros(0, np.float32)
+        yield np.concatenate([left, cur, right]), len(left), len(cur)
+        prev, cur, nxt = cur, nxt, after
+
+
+def stream_process(
+    blocks: Iterable[np.ndarray], fn: Callable[[np.ndarray], np.ndarray], sr: int = SAMPLE_RATE
+) -> Iterator[np.ndarray]:
+    """Apply ``fn`` block by block with overlap-add crossfades; yields output pieces.
+
+    The concatenated output has exactly the input's length. Memory is a few blocks.
+    """
+    pad = int(PAD_SECONDS * sr)
+    h = int(XFADE_SECONDS * sr) // 2
+    fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, 2 * h, dtype=np.float32))
+    pending = None  # previous block's output over [seam - h, seam + h]
+    for window, left, n in _with_context(blocks, pad):
+        out = fn(window)
+        right = len(window) - left - n
+        hl = h if pending is not None else 0
+        hr = h if right >= h else 0
+        seg = out[left - hl : left + n + hr]
+        if pending is not None:
+            yield pending * (1 - fade) + seg[: 2 * h] * fade
+            seg = seg[2 * h :]
+        if hr:
+            pending = seg[-2 * h :]
+            seg = seg[: -2 * h]
+        else:
+            pending = None
+        yield seg
+    if pending is not None:  # the input ended exactly at a seam; keep its samples
+        yield pending[:h]
+
+
+def _soft_limit(y: np.ndarray) -> np.ndarray:
+    """Keep peaks under full scale without hard clipping (a gentle knee above 0.9)."""
+    a = np.abs(y)
+    over = a > 0.9
+    if not over.any():
+        return y
+    y = y.copy()
+    y[over] = np.sign(y[over]) * (0.9 + 0.1 * np.tanh((a[over] - 0.9) / 0.1))
+    return y
+
+
+def _check_paths(inp: Path, out: Path) -> float:
+    if not inp.exists():
+        raise VoiceError(f"The recording {inp.name} was not found.")
+    try:
+        same = out.exists() and out.resolve().samefile(inp.resolve())
+    except OSError:
+        same = False
+    if same or out.resolve() == inp.resolve():
+        raise VoiceError("The output would overwrite the original recording. Choose another file name.")
+    try:
+        info = probe(inp)
+    except ProbeError as exc:
+        raise VoiceError(str(exc)) from exc
+    if not info.has_audio:
+        raise VoiceError(f"The file {inp.name} contains no sound.")
+    return float(info.duration or 0.0)
+
+
+def _input_warnings(stats: dict) -> tuple[str, ...]:
+    w = []
+    if stats["n"] and stats["clipped"] / stats["n"] > 0.001:
+        w.append("The recording is clipped (too loud in places); the result may sound rough. Record a little quieter if you can.")
+    if stats["peak"] < 1e-4:
+        w.append("The recording is silent: no voice was found, so the result is silent too.")
+    return tuple(w)
+
+
+def anonymize(
+    inp: str | Path,
+    out: str | Path,
+    method: str = DEFAULT_METHOD,
+    secret: int | str | bytes = 0,
+    *,
+    denoise: bool = False,
+    script: str | None = None,
+    language: str = "en",
+    double: str | Path | None = None,
+    models_root: Path | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> VoiceResult:
+    """Anonymize the voice in ``inp`` and write a 16 kHz mono WAV to ``out``.
+
+    ``secret`` is the story's secret (the CLI's ``--seed``). ``script`` (text)
+    and ``language`` feed ``synthetic``; ``double`` is the second person's
+    recording for ``double``. Raises :class:`VoiceError` with a plain sentence
+    for bad input; ``inp`` is only ever read.
+    """
+    inp, out = Path(inp), Path(out)
+    if method not in METHODS:
+        raise VoiceError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    duration = _check_paths(inp, out)
+    progress = progress or (lambda f: None)
+    cancel = cancel or (lambda: False)
+    t0 = time.perf_counter()
+    if method in ("synthetic", "double"):
+        from storyteller.pipeline import voice_replace
+
+        y = decode_audio(inp, SAMPLE_RATE)
+        stats = _stats(y)
+        if len(y) < MIN_SECONDS * SAMPLE_RATE:
+            raise VoiceError("The recording is too short to process (less than 0.2 seconds).")
+        if method == "synthetic":
+            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language, models_root=models_root,
+                                        progress=progress, cancel=cancel)
+        else:
+            if double is None:
+                raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
+            z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
+        if cancel():
+            raise VoiceCancelled("Stopped.")
+        from storyteller.pipeline.audio import write_wav
+
+        write_wav(out, _soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
+        total = len(y)
+    else:
+        proc = _Processor(method, secret, denoise)
+        stats = {"n": 0, "clipped": 0, "peak": 0.0}
+        expected = max(duration, 1e-3) * SAMPLE_RATE
+
+        def blocks() -> Iterator[np.ndarray]:
+            for b in iter_audio_blocks(inp, SAMPLE_RATE, 1, BLOCK_SECONDS):
+                if cancel():
+                    raise VoiceCancelled("Stopped.")
+                s = _stats(b)
+                stats["n"] += s["n"]
+                stats["clipped"] += s["clipped"]
+                stats["peak"] = max(stats["peak"], s["peak"])
+                yield b
+
+        total = 0
+        try:
+            with WavWriter(out, SAMPLE_RATE) as writer:
+                for piece in stream_process(blocks(), proc):
+                    writer.write(_soft_limit(piece))
+                    total += len(piece)
+                    progress(min(1.0, total / expected))
+                if total < MIN_SECONDS * SAMPLE_RATE:
+                    raise VoiceError("The recording is too short to process (less than 0.2 seconds).")
+        except AudioError as exc:
+            raise VoiceError(str(exc)) from exc
+    progress(1.0)
+    return VoiceResult(
+        path=out, method=method, label=LABELS[method], duration=total / SAMPLE_RATE, sample_rate=SAMPLE_RATE,
+        seconds=time.perf_counter() - t0, warnings=_input_warnings(stats),
+    )
+
+
+def _stats(y: np.ndarray) -> dict:
+    a = np.abs(y)
+    return {"n": len(y), "clipped": int(np.count_nonzero(a >= 0.999)), "peak": float(a.max()) if len(a) else 0.0}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A short before/after pair for listening (mono float32 at ``sample_rate``)."""
+
+    before: np.ndarray
+    after: np.ndarray
+    sample_rate: int
+    start: float
+    label: str
+
+
+def loudest_start(y: np.ndarray, sr: int, seconds: float) -> int:
+    """Start sample of the ``seconds``-long stretch with the most speech energy."""
+    n = int(seconds * sr)
+    if len(y) <= n:
+        return 0
+    hop = sr // 4
+    energy = np.convolve(np.add.reduceat(y.astype(np.float64) ** 2, np.arange(0, len(y), hop)), np.ones(n // hop), "valid")
+    return int(np.argmax(energy)) * hop
+
+
+def preview(
+    inp: str | Path, method: str = DEFAULT_METHOD, secret: int | str | bytes = 0, *, start: float | None = None,
+    seconds: float = PREVIEW_SECONDS, denoise: bool = False,
+) -> Preview:
+    """Process a short excerpt (10 s by default, the liveliest part unless ``start``) for before/after listening.
+
+    Only ``disguise`` and ``pitch`` can be previewed from the recording alone.
+    """
+    if method not in ("disguise", "pitch"):
+        raise VoiceError("A quick preview is available for 'disguise' and 'pitch'.")
+    inp = Path(inp)
+    try:
+        if start is None:
+            # decoding a long take just to choose the excerpt costs little next to processing it
+            y = decode_audio(inp, SAMPLE_RATE)
+            i = loudest_start(y, SAMPLE_RATE, seconds)
+            excerpt = y[i : i + int(seconds * SAMPLE_RATE)]
+            start = i / SAMPLE_RATE
+        else:
+            excerpt = _decode_range(inp, start, seconds)
+    except (AudioError, ProbeError) as exc:
+        raise VoiceError(str(exc)) from exc
+    if len(excerpt) < MIN_SECONDS * SAMPLE_RATE:
+        raise VoiceError("The recording is too short to preview.")
+    after = _soft_limit(_Processor(method, secret, denoise)(excerpt))
+    return Preview(before=excerpt, after=after, sample_rate=SAMPLE_RATE, start=float(start), label=LABELS[method])
+
+
+def _decode_range(inp: Path, start: float, seconds: float) -> np.ndarray:
+    skip = int(start * SAMPLE_RATE)
+    want = int(seconds * SAMPLE_RATE)
+    got: list[np.ndarray] = []
+    pos = 0
+    for b in iter_audio_blocks(inp, SAMPLE_RATE, 1, 10.0):
+        lo, hi = max(0, skip - pos), min(len(b), skip + want - pos)
+        if hi > lo:
+            got.append(b[lo:hi])
+        pos += len(b)
+        if pos >= skip + want:
+            break
+    return np.concatenate(got) if got else np.zeros(0, np.float32)

@@ -1,0 +1,140 @@
+"""WORLD vocoder changes: pitch level and contour, vocal-tract-length and formant warp.
+
+The WORLD vocoder (pyworld) splits speech into a pitch track (F0), a smooth
+spectral envelope and an aperiodicity map, and rebuilds it from them. Changing
+the three parts separately is what lets the disguise move a voice's pitch and
+its vocal tract independently, so undoing one (a pitch shift) leaves the other.
+Everything here works on one block of mono float audio and keeps its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyworld
+
+FRAME_MS = 5.0
+F0_FLOOR = 60.0
+F0_CEIL = 600.0
+
+
+@dataclass(frozen=True)
+class WorldChange:
+    """One set of WORLD changes. The identity is ``WorldChange()``.
+
+    ``pitch_ratio``     multiplies F0 (used when ``target_f0`` is None).
+    ``target_f0``       moves the speaker's median F0 to this value (Hz), hiding her own level.
+    ``contour``         scales the melody around the median (1 keeps it; <1 flattens it).
+    ``vtl``             vocal-tract-length factor: formants scale by it (>1 = shorter tract).
+    ``warp_alpha``      McAdams-style power warp of the envelope's frequency axis (1 keeps it).
+    ``tilt_db``         spectral tilt added, dB from 0 Hz to Nyquist.
+    ``flatten``         0..1, how much of the speaker's average spectral shape is removed.
+    """
+
+    pitch_ratio: float = 1.0
+    target_f0: float | None = None
+    contour: float = 1.0
+    vtl: float = 1.0
+    warp_alpha: float = 1.0
+    tilt_db: float = 0.0
+    flatten: float = 0.0
+
+
+@dataclass
+class WorldState:
+    """What a stream remembers between blocks, so the voice stays the same across a long take.
+
+    Bounded: a 1-cent histogram of voiced log-F0 and a running mean of the envelope.
+    """
+
+    f0_hist: np.ndarray = field(default_factory=lambda: np.zeros(1200 * 4, dtype=np.int64))
+    env_sum: np.ndarray | None = None
+    env_count: int = 0
+
+    def update_f0(self, f0: np.ndarray) -> None:
+        v = f0[f0 > 0]
+        if len(v):
+            cents = np.clip((1200 * np.log2(v / F0_FLOOR)).astype(int), 0, len(self.f0_hist) - 1)
+            self.f0_hist += np.bincount(cents, minlength=len(self.f0_hist))
+
+    def median_f0(self) -> float | None:
+        total = self.f0_hist.sum()
+        if total == 0:
+            return None
+        idx = int(np.searchsorted(np.cumsum(self.f0_hist), total / 2))
+        return float(F0_FLOOR * 2 ** (idx / 1200))
+
+
+def analyse(y: np.ndarray, sr: int):
+    """WORLD analysis (DIO + StoneMask pitch, CheapTrick envelope, D4C aperiodicity)."""
+    x = np.ascontiguousarray(y, dtype=np.float64)
+    f0, t = pyworld.dio(x, sr, f0_floor=F0_FLOOR, f0_ceil=F0_CEIL, frame_period=FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, t, sr)
+    sp = pyworld.cheaptrick(x, f0, t, sr, f0_floor=F0_FLOOR)
+    ap = pyworld.d4c(x, f0, t, sr)
+    return f0, sp, ap
+
+
+def _warp_index(nbins: int, vtl: float, alpha: float) -> np.ndarray:
+    """Fractional source bin for each output bin of the warped envelope."""
+    phi = np.linspace(0.0, np.pi, nbins)
+    src = phi / vtl  # formant at f moves to vtl * f
+    src = np.clip(src, 0.0, np.pi)
+    if alpha != 1.0:
+        # McAdams moves a pole at angle p to p**alpha; the envelope value at p**alpha is the old value at p
+        src = np.clip(src, 1e-6, np.pi) ** (1.0 / alpha)
+        src = np.clip(src, 0.0, np.pi)
+    return src / np.pi * (nbins - 1)
+
+
+def _warp(mat: np.ndarray, index: np.ndarray) -> np.ndarray:
+    i0 = np.floor(index).astype(int)
+    i1 = np.minimum(i0 + 1, mat.shape[1] - 1)
+    t = index - i0
+    return mat[:, i0] * (1 - t) + mat[:, i1] * t
+
+
+def change(y: np.ndarray, sr: int, ch: WorldChange, state: WorldState | None = None) -> np.ndarray:
+    """Apply ``ch`` to the block ``y`` and return audio of the same length."""
+    n = len(y)
+    if n < int(0.05 * sr):
+        return np.zeros(n, dtype=np.float32)
+    state = state if state is not None else WorldState()
+    f0, sp, ap = analyse(y, sr)
+    state.update_f0(f0)
+    voiced = f0 > 0
+
+    # pitch: either a ratio or a move of her median to a secret target, then the melody scaled
+    med = state.median_f0() or 150.0
+    lf0 = np.log(np.where(voiced, f0, med))
+    centre = np.log(ch.target_f0) if ch.target_f0 else np.log(med * ch.pitch_ratio)
+    new_f0 = np.exp(centre + ch.contour * (lf0 - np.log(med)))
+    new_f0 = np.where(voiced, np.clip(new_f0, F0_FLOOR, 800.0), 0.0)
+
+    logsp = np.log(np.maximum(sp, 1e-16))
+    if ch.flatten > 0 and voiced.any():
+        # the speaker's long-term average envelope is a strong identity cue; remove part of it
+        frame_mean = logsp[voiced].mean(axis=0)
+        if state.env_sum is None:
+            state.env_sum = np.zeros_like(frame_mean)
+        state.env_sum += logsp[voiced].sum(axis=0)
+        state.env_count += int(voiced.sum())
+        avg = state.env_sum / state.env_count
+        k = max(3, len(avg) // 40)
+        smooth = np.convolve(np.pad(avg, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "same")[k:-k]
+        del frame_mean
+        logsp = logsp - ch.flatten * (smooth - smooth.mean())
+    if ch.vtl != 1.0 or ch.warp_alpha != 1.0:
+        idx = _warp_index(sp.shape[1], ch.vtl, ch.warp_alpha)
+        logsp = _warp(logsp, idx)
+        ap = _warp(ap, idx)
+    if ch.tilt_db:
+        logsp = logsp + np.linspace(0.0, ch.tilt_db / 8.686, sp.shape[1])[None, :]
+    out = pyworld.synthesize(
+        np.ascontiguousarray(new_f0), np.ascontiguousarray(np.exp(logsp)), np.ascontiguousarray(np.clip(ap, 0.0, 1.0)), sr, FRAME_MS
+    )
+    out = out[:n] if len(out) >= n else np.pad(out, (0, n - len(out)))
+    rms_in = np.sqrt(np.mean(np.asarray(y, np.float64) ** 2) + 1e-12)
+    rms_out = np.sqrt(np.mean(out**2) + 1e-12)
+    return (out * (rms_in / rms_out)).astype(np.float32)
