@@ -1,0 +1,411 @@
+"""Face tracks through a video, so no face slips through for a frame or two.
+
+CenterFace sees each frame on its own; a face that scores 0.41 in one frame and
+0.38 in the next, that turns, rolls with the phone or shrinks as the camera pulls
+back, drops out for a few frames. Here detections become tracks, and every frame
+gets a box for every live track:
+
+- **Keyframes.** The full frame is searched on every k-th frame only (k = 1..``k_max``),
+  on a copy scaled to ``det_long`` pixels. Between two keyframes boxes are
+  interpolated when the track is confident (matched at both ends, little motion,
+  steady size); otherwise each frame in between is searched around the track.
+  k shrinks while anything is uncertain and grows back when all is calm.
+- **Lost faces.** A track that the keyframe search misses is looked for around
+  where it should be: upscaled (small faces) and in copies rotated by 45 and 90
+  degrees (a phone turned sideways rolls faces past what CenterFace can see).
+  Not found, its mask is held ``hold`` frames more, growing, then dropped.
+- **New faces.** A face first seen on a keyframe is searched for backwards on the
+  frames before it, and its mask starts ``lead`` frames before it was found.
+- **Fast motion.** Interpolated masks grow by the distance the face moves per frame.
+- **Scene cuts.** A jump in a small grey thumbnail ends the scene: the frame before
+  the cut becomes a keyframe, tracks are not carried across, and the frame after it
+  starts a new scene with a full search (rotated copies included).
+
+The look-ahead is one segment (at most ``k_max`` frames), so memory stays bounded
+for any length of video. This module only decides where boxes are; drawing and
+encoding happen in ``faces.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from storyteller.pipeline.facedetect import EMPTY, FaceDetector, nms
+
+# A box on one frame: x1, y1, x2, y2, score, track id, how it was found.
+SOURCES = ("detected", "region", "rotated", "interpolated", "held", "lead", "manual", "post-check")
+
+
+@dataclass
+class TrackBox:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float
+    track: int
+    source: str
+
+    @property
+    def xyxy(self) -> np.ndarray:
+        return np.array([self.x1, self.y1, self.x2, self.y2], np.float32)
+
+
+@dataclass
+class Track:
+    id: int
+    box: np.ndarray  # x1, y1, x2, y2 at ``seen``
+    score: float
+    seen: int  # last frame index where the face was actually found
+    vel: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))  # per frame
+    angle: int = 0  # roll at which it was last found (0 = upright search worked)
+    misses: int = 0  # consecutive keyframes without a find
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, >=4) and (M, >=4) boxes."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda m: (m[:, 2] - m[:, 0]) * (m[:, 3] - m[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-6)
+
+
+def _size(box) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
+def _centre_dist(a, b) -> float:
+    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
+
+
+def grow(box, factor: float, extra: float = 0.0) -> np.ndarray:
+    """``box`` scaled about its centre by ``factor`` plus ``extra`` pixels each side."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) / 2 * factor + extra, (box[3] - box[1]) / 2 * factor + extra
+    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
+
+
+def thumb(frame: np.ndarray) -> np.ndarray:
+    """A 32x18 grey thumbnail, the fingerprint used to spot scene cuts."""
+    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float = 38.0) -> bool:
+    """True when two thumbnails differ so much that the shot must have changed.
+
+    Mean absolute difference after removing the mean brightness change (a fade or
+    an exposure change is not a cut).
+    """
+    d = (cur - cur.mean()) - (prev - prev.mean())
+    return float(np.abs(d).mean()) > threshold
+
+
+def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU, then by centre distance for fast movers."""
+    pairs: list[tuple[int, int]] = []
+    if not len(pred) or not len(dets):
+        return pairs
+    m = iou_matrix(pred, dets)
+    used_t, used_d = set(), set()
+    for flat in np.argsort(-m, axis=None):
+        t, d = divmod(int(flat), m.shape[1])
+        if m[t, d] < min_iou:
+            break
+        if t not in used_t and d not in used_d:
+            pairs.append((t, d))
+            used_t.add(t)
+            used_d.add(d)
+    # A fast face overlaps its prediction little: accept a near centre of similar size.
+    for t in range(len(pred)):
+        if t in used_t:
+            continue
+        best, best_d = None, None
+        for d in range(len(dets)):
+            if d in used_d:
+                continue
+            dist = _centre_dist(pred[t], dets[d])
+            ratio = _size(dets[d]) / max(1.0, _size(pred[t]))
+            if dist < 0.9 * _size(pred[t]) and 0.5 < ratio < 2.0 and (best_d is None or dist < best_d):
+                best, best_d = d, dist
+        if best is not None:
+            pairs.append((t, best))
+            used_t.add(t)
+            used_d.add(best)
+    return pairs
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    threshold: float = 0.3  # full-frame keyframe search
+    region_threshold: float = 0.35  # searches around a track (fewer false finds in upscaled crops)
+    k_max: int = 4  # at most this many frames between full searches
+    det_long: int = 1280  # full-frame search on a copy at most this long (4K is scaled down)
+    hold: int = 12  # frames a lost face keeps its mask
+    lead: int = 2  # frames a new face's mask starts before it was found
+    rotated_every: int = 48  # also search rotated full frames this often (and at each scene start)
+    min_face: float = 8.0  # ignore smaller finds (noise)
+
+
+class FaceTracker:
+    """Streams ``(index, frame, boxes)`` for every input frame, boxes from tracks.
+
+    ``frames`` is any iterable of RGB uint8 arrays of one size. ``cancel()`` is
+    polled once per segment. Statistics for the report are in ``self.stats``.
+    """
+
+    def __init__(self, detector: FaceDetector, settings: TrackerSettings = TrackerSettings(), cancel: Callable[[], bool] | None = None):
+        self.det = detector
+        self.s = settings
+        self.cancel = cancel or (lambda: False)
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.stats = {"full_searches": 0, "region_searches": 0, "scene_cuts": 0, "keyframes": 0}
+        self._scale = 1.0
+        self._since_rotated = 0
+
+    # ------------------------------------------------------------ searches
+    def _full(self, frame: np.ndarray, rotated: bool = False) -> np.ndarray:
+        self.stats["full_searches"] += 1
+        boxes = self.det.run(frame, self.s.threshold, self._scale)
+        if rotated:
+            # Whole frame turned a quarter each way: faces of a phone held sideways.
+            H, W = frame.shape[:2]
+            for rot, back in ((cv2.ROTATE_90_CLOCKWISE, "cw"), (cv2.ROTATE_90_COUNTERCLOCKWISE, "ccw")):
+                self.stats["full_searches"] += 1
+                b = self.det.run(cv2.rotate(frame, rot), self.s.threshold, self._scale)
+                if not len(b):
+                    continue
+                b = b.copy()
+                if back == "cw":  # rotated (x', y') = (H - y, x)  ->  x = y', y = H - x'
+                    b[:, :4] = np.stack([b[:, 1], H - b[:, 2], b[:, 3], H - b[:, 0]], 1)
+                else:  # rotated (x', y') = (y, W - x)  ->  x = W - y', y = x'
+                    b[:, :4] = np.stack([W - b[:, 3], b[:, 0], W - b[:, 1], b[:, 2]], 1)
+                boxes = np.concatenate([boxes, b]) if len(boxes) else b
+            boxes = nms(boxes) if len(boxes) else boxes
+        return self._sane(boxes)
+
+    def _sane(self, boxes: np.ndarray) -> np.ndarray:
+        if not len(boxes):
+            return EMPTY
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        return boxes[(w >= self.s.min_face) & (h >= self.s.min_face)]
+
+    def _region(self, frame: np.ndarray, box: np.ndarray, angles=(0,), spread: float = 2.4) -> np.ndarray | None:
+        """Best face near ``box`` (centre within one face size), or None."""
+        self.stats["region_searches"] += len(angles)
+        area = grow(box, spread)
+        found = self._sane(self.det.region(frame, area, _size(box), self.s.region_threshold, angles))
+        best, best_d = None, None
+        for b in found:
+            d = _centre_dist(b, box)
+            ratio = _size(b) / max(1.0, _size(box))
+            if d < 1.0 * _size(box) + 4 and 0.4 < ratio < 2.5 and (best_d is None or d < best_d):
+                best, best_d = b, d
+        return best
+
+    @staticmethod
+    def _angles(track: Track) -> tuple[int, ...]:
+        if track.angle == 0:
+            return (0, 90, -90, 45, -45)
+        a = track.angle
+        return tuple(dict.fromkeys((a, 0, max(-90, min(90, a - 45 * np.sign(a))), -a)))
+
+    # ------------------------------------------------------------ main loop
+    def run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray, list[TrackBox]]]:
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        H, W = first.shape[:2]
+        self._scale = min(1.0, self.s.det_long / max(H, W))
+        k = self.s.k_max
+        idx0, frame0, th0 = 0, first, thumb(first)
+        yield idx0, frame0, self._start_scene(frame0, idx0)
+        pending: tuple[int, np.ndarray, np.ndarray] | None = None  # a read-ahead frame (after a cut)
+        done = False
+        while not done:
+            if self.cancel():
+                raise Cancelled()
+            seg: list[tuple[int, np.ndarray]] = []
+            prev_th = th0
+            cut_frame = None
+            while len(seg) < k:
+                if pending is not None:
+                    nxt, pending = pending, None
+                    cut_frame = nxt
+                    break
+                f = next(it, None)
+                if f is None:
+                    done = True
+                    break
+                i = idx0 + len(seg) + 1
+                th = thumb(f)
+                if is_cut(prev_th, th):
+                    if seg:
+                        pending = (i, f, th)
+                    else:
+                        cut_frame = (i, f, th)
+                    break
+                seg.append((i, f))
+                prev_th = th
+            if seg:
+                boxes, calm = self._segment(frame0, idx0, seg)
+                k = min(self.s.k_max, k + 1) if calm else max(1, k // 2)
+                for (i, f), b in zip(seg, boxes):
+                    yield i, f, b
+                idx0, frame0, th0 = seg[-1][0], seg[-1][1], prev_th
+            if cut_frame is not None and pending is None:
+                i, f, th = cut_frame
+                self.stats["scene_cuts"] += 1
+                self.tracks = []
+                yield i, f, self._start_scene(f, i)
+                idx0, frame0, th0 = i, f, th
+                k = self.s.k_max
+
+    def _start_scene(self, frame: np.ndarray, idx: int) -> list[TrackBox]:
+        self.stats["keyframes"] += 1
+        self._since_rotated = 0
+        dets = self._full(frame, rotated=True)
+        out = []
+        for d in dets:
+            t = Track(self.next_id, d[:4].copy(), float(d[4]), idx)
+            self.next_id += 1
+            self.tracks.append(t)
+            out.append(TrackBox(*map(float, d[:5]), t.id, "detected"))
+        return out
+
+    def _segment(self, frame0: np.ndarray, idx0: int, seg: list[tuple[int, np.ndarray]]):
+        """Boxes for each frame of ``seg`` (after keyframe ``idx0``); its last frame is the next keyframe."""
+        n = len(seg)
+        idx1, frame1 = seg[-1]
+        H, W = frame1.shape[:2]
+        self.stats["keyframes"] += 1
+        self._since_rotated += n
+        rotated = self._since_rotated >= self.s.rotated_every
+        if rotated:
+            self._since_rotated = 0
+        dets = self._full(frame1, rotated=rotated)
+        out: list[list[TrackBox]] = [[] for _ in range(n)]
+        calm = True
+
+        pred = np.array([t.box + t.vel * (idx1 - t.seen) for t in self.tracks], np.float32).reshape(-1, 4)
+        pairs = dict(match(pred, dets))
+        found_at_end: dict[int, tuple[np.ndarray, float, str]] = {}
+        for ti, t in enumerate(self.tracks):
+            if ti in pairs:
+                d = dets[pairs[ti]]
+                found_at_end[ti] = (d[:4].copy(), float(d[4]), "detected")
+                t.angle = 0
+                continue
+            # Missed by the full search: look around where it should be, upscaled and rotated.
+            b = self._region(frame1, pred[ti], self._angles(t))
+            if b is not None:
+                found_at_end[ti] = (b[:4].copy(), float(b[4]), "rotated" if b[5] else "region")
+                t.angle = int(b[5])
+        used = set(pairs.values())
+
+        survivors: list[Track] = []
+        for ti, t in enumerate(self.tracks):
+            start_box = t.box + t.vel * (idx0 - t.seen)
+            if ti in found_at_end:
+                end_box, score, src = found_at_end[ti]
+                motion = _centre_dist(start_box, end_box) / max(1.0, _size(end_box))
+                ratio = _size(end_box) / max(1.0, _size(start_box))
+                confident = (
+                    t.seen == idx0 and src == "detected" and motion < 0.35 and 0.8 < ratio < 1.25 and score >= 0.5
+                )
+                path = self._fill(seg, t, start_box, end_box, confident)
+                if not confident:
+                    calm = False
+                step = (end_box - start_box) / max(1, n)
+                pad = float(np.abs(step[:2] + step[2:]).max()) / 2 * 1.5
+                for j, (box, s2) in enumerate(path):
+                    b = grow(box, 1.0, pad) if s2 == "interpolated" else box
+                    out[j].append(TrackBox(*map(float, b), score, t.id, s2 if j < n - 1 else src))
+                t.vel = (end_box - t.box) / max(1, idx1 - t.seen) if t.seen == idx0 else step
+                t.box, t.score, t.seen, t.misses = end_box, score, idx1, 0
+                survivors.append(t)
+                continue
+            # Lost: search the frames in between, then hold the last box, growing.
+            calm = False
+            t.misses += 1
+            last, last_idx = start_box, idx0
+            for j, (i, f) in enumerate(seg[:-1]):
+                b = self._region(f, last + t.vel, self._angles(t)) if i - t.seen <= self.s.hold else None
+                if b is None:
+                    break
+                last, last_idx = b[:4].copy(), i
+                t.angle = int(b[5])
+                out[j].append(TrackBox(*map(float, b[:5]), t.id, "rotated" if b[5] else "region"))
+                t.box, t.seen = last, i
+            for j, (i, f) in enumerate(seg):
+                if i <= last_idx:
+                    continue
+                gone = i - t.seen
+                if gone > self.s.hold:
+                    break
+                b = grow(t.box + t.vel * gone, 1.0 + 0.06 * gone, 2 + float(np.abs(t.vel).max()) * gone * 0.5)
+                if b[2] <= 0 or b[3] <= 0 or b[0] >= W or b[1] >= H:
+                    break
+                out[j].append(TrackBox(*map(float, b), t.score * 0.5, t.id, "held"))
+            if idx1 - t.seen <= self.s.hold:
+                survivors.append(t)
+        self.tracks = survivors
+
+        # New faces: born on the keyframe; look back for them on the frames before.
+        for di, d in enumerate(dets):
+            if di in used:
+                continue
+            calm = False
+            t = Track(self.next_id, d[:4].copy(), float(d[4]), idx1)
+            self.next_id += 1
+            out[n - 1].append(TrackBox(*map(float, d[:5]), t.id, "detected"))
+            back = d[:4].copy()
+            lead = 0
+            for j in range(n - 2, -1, -1):
+                b = self._region(seg[j][1], back, (0,))
+                if b is not None:
+                    back = b[:4].copy()
+                    out[j].append(TrackBox(*map(float, b[:5]), t.id, "region"))
+                    continue
+                if lead >= self.s.lead:
+                    break
+                lead += 1
+                out[j].append(TrackBox(*map(float, grow(back, 1.15)), t.score * 0.5, t.id, "lead"))
+            self.tracks.append(t)
+        return out, calm
+
+    def _fill(self, seg, t: Track, start_box, end_box, confident: bool):
+        """Boxes for the frames between two finds of one track."""
+        n = len(seg)
+        path = []
+        for j in range(n):
+            a = (j + 1) / n
+            lerp = (1 - a) * start_box + a * end_box
+            if j == n - 1:
+                path.append((end_box, "detected"))
+            elif confident:
+                path.append((lerp, "interpolated"))
+            else:
+                b = self._region(seg[j][1], lerp, (t.angle,) if t.angle else (0,))
+                if b is None:
+                    # Not found in between: cover the whole way the face may have gone.
+                    prev = path[-1][0] if path else start_box
+                    u = np.concatenate([np.minimum(prev[:2], lerp[:2]), np.maximum(prev[2:], lerp[2:])])
+                    path.append((grow(u, 1.1), "interpolated"))
+                else:
+                    path.append((b[:4].copy(), "region"))
+        return path
+
+
+class Cancelled(Exception):
+    """``cancel()`` returned True; the caller discards partial output."""

@@ -1,0 +1,115 @@
+"""Drawing face masks and whole-frame fallbacks onto RGB frames (in place).
+
+A face box from the detector is tight around brow, eyes and chin. The mask is a
+padded ellipse (or rounded box) around it, shifted up a little and made taller
+than wide, so hair, ears and the jaw line are covered too; ``mask_scale`` grows it
+further. Three fills:
+
+- ``solid``: one flat colour (the story's palette). Cannot be undone. The default.
+- ``mosaic``: about six large blocks across the face. Large blocks cannot be undone.
+- ``blur``: a strong blur. Blur can be partly reversed, so callers warn about it.
+
+A solid fill whose colour happens to match the face (a grey fill over a grey
+face) would look untouched; then the second palette colour is used instead.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MASKS = ("solid", "mosaic", "blur")
+SHAPES = ("ellipse", "box")
+WHOLE_FRAME = ("blur", "pixelate", "silhouette")
+# Deep teal and warm cream: far from every skin tone and from each other.
+DEFAULT_COLOR = (38, 70, 83)
+ALT_COLOR = (233, 216, 166)
+# Ellipse half-axes as multiples of the half box: wide enough for ears, tall for hair.
+_AX_W, _AX_H, _LIFT = 1.75, 1.9, 0.1
+
+
+def mask_rect(box, shape_hw, mask_scale: float = 1.0) -> tuple[int, int, int, int, float, float, float, float]:
+    """Pixel rectangle (clipped) and ellipse centre/axes that a mask over ``box`` covers."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    w, h = max(1.0, x2 - x1), max(1.0, y2 - y1)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - _LIFT * h
+    ax, ay = w / 2 * _AX_W * mask_scale + 1, h / 2 * _AX_H * mask_scale + 1
+    H, W = shape_hw
+    X1, Y1 = int(max(0, np.floor(cx - ax))), int(max(0, np.floor(cy - ay)))
+    X2, Y2 = int(min(W, np.ceil(cx + ax) + 1)), int(min(H, np.ceil(cy + ay) + 1))
+    return X1, Y1, X2, Y2, cx, cy, ax, ay
+
+
+def _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape: str) -> np.ndarray:
+    st = np.zeros((Y2 - Y1, X2 - X1), np.uint8)
+    c = (round((cx - X1) * 4), round((cy - Y1) * 4))
+    if shape == "box":
+        r = int(min(ax, ay) * 0.35)
+        x1, y1 = int(cx - ax / _AX_W * 1.15) - X1, int(cy - ay / _AX_H * 1.15) - Y1
+        x2, y2 = int(cx + ax / _AX_W * 1.15) - X1, int(cy + ay / _AX_H * 1.15) - Y1
+        cv2.rectangle(st, (x1 + r, y1), (x2 - r, y2), 255, -1)
+        cv2.rectangle(st, (x1, y1 + r), (x2, y2 - r), 255, -1)
+        for px, py in ((x1 + r, y1 + r), (x2 - r, y1 + r), (x1 + r, y2 - r), (x2 - r, y2 - r)):
+            cv2.circle(st, (px, py), r, 255, -1)
+    else:
+        # Sub-pixel ellipse (shift=2) so tiny faces still get a round mask.
+        cv2.ellipse(st, c, (max(1, round(ax * 4)), max(1, round(ay * 4))), 0, 0, 360, 255, -1, cv2.LINE_8, 2)
+    return st
+
+
+def draw_mask(
+    frame: np.ndarray,
+    box,
+    mask: str = "solid",
+    mask_scale: float = 1.0,
+    color=DEFAULT_COLOR,
+    shape: str = "ellipse",
+) -> None:
+    """Cover one face box on an RGB uint8 ``frame`` in place."""
+    X1, Y1, X2, Y2, cx, cy, ax, ay = mask_rect(box, frame.shape[:2], mask_scale)
+    if X2 <= X1 or Y2 <= Y1:
+        return
+    roi = frame[Y1:Y2, X1:X2]
+    st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
+    if mask == "solid":
+        fill = np.array(color, np.uint8)
+        if np.abs(roi[st].mean(0) - fill).mean() < 45:
+            fill = np.array(ALT_COLOR if tuple(color) != ALT_COLOR else DEFAULT_COLOR, np.uint8)
+        roi[st] = fill
+        return
+    h, w = roi.shape[:2]
+    if mask == "mosaic":
+        # About six blocks across the face, never smaller than 8 px.
+        block = max(8, int(2 * ax / 6))
+        small = cv2.resize(roi, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+    elif mask == "blur":
+        k = max(3, int(max(ax, ay)) | 1)
+        out = cv2.GaussianBlur(cv2.blur(roi, (k, k)), (k, k), 0)
+    else:
+        raise ValueError(f"Unknown mask '{mask}'. Choose one of: {', '.join(MASKS)}.")
+    roi[st] = out[st]
+
+
+def whole_frame(frame: np.ndarray, mode: str) -> np.ndarray:
+    """The whole-frame fallback: nothing recognisable is left anywhere in the picture."""
+    h, w = frame.shape[:2]
+    if mode == "pixelate":
+        # 24 blocks across: scenes and shapes remain, faces do not.
+        bw = max(1, w // 24)
+        small = cv2.resize(frame, (max(1, w // bw), max(1, h // bw)), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+    if mode == "blur":
+        small = cv2.resize(frame, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), 2.5)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if mode == "silhouette":
+        # Two flat tones from a blurred brightness map: outlines of people, no features.
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        gray = cv2.GaussianBlur(gray, (0, 0), max(2.0, w / 200))
+        _, fg = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        out = np.empty_like(frame)
+        out[:] = ALT_COLOR
+        out[fg == 0] = DEFAULT_COLOR
+        return out
+    raise ValueError(f"Unknown whole-frame mode '{mode}'. Choose one of: {', '.join(WHOLE_FRAME)}.")
