@@ -297,5 +297,53 @@ def voice_cmd(inp: Path, out: Path, method: str, seed: str, script_path: Path | 
     click.echo(str(result.path))
 
 
+
+# ----------------------------------------------------------------- faces
+@main.command("faces")
+@click.argument("inp", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The photo (.jpg/.png) or video (.mp4/.mov/.webm) to write (never the original).")
+@click.option("--mask", type=click.Choice(["solid", "mosaic", "blur"]), default="solid", show_default=True, help="How faces are covered. Blur can be partly reversed.")
+@click.option("--color", default="264653", show_default=True, help="Solid mask colour (hex RGB, from the story's palette).")
+@click.option("--mask-scale", default=1.0, show_default=True, type=float, help="Make masks bigger (>1) or smaller (<1).")
+@click.option("--boxes", "boxes_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Boxes added or removed by hand (JSON), or a saved report.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the per-frame boxes and review list as JSON here.")
+@click.option("--keep-audio", is_flag=True, help="Keep the sound, disguised by the voice pipeline (default: drop it).")
+@click.option("--reviewed", is_flag=True, help="A person has looked at the frames the check flagged.")
+@click.option("--whole-frame", type=click.Choice(["blur", "pixelate", "silhouette"]), help="Hide the whole picture instead (dark, blurry or crowded clips).")
+def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, boxes_path: Path | None, report_path: Path | None,
+              keep_audio: bool, reviewed: bool, whole_frame: str | None) -> None:
+    """Mask every face in the photo or video IN and write OUT."""
+    from storyteller.fsutil import atomic_write_text
+    from storyteller.pipeline import faces
+
+    try:
+        rgb = tuple(int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+        if len(color.lstrip("#")) != 6:
+            raise ValueError
+    except ValueError:
+        raise UserError("The colour must be six hex digits, for example 264653.") from None
+    update, bar = progress_bar(desc="faces")
+    try:
+        edits = faces.load_edits(boxes_path) if boxes_path else faces.Edits()
+        result = faces.anonymize(inp, out, mask=mask, mask_scale=mask_scale, color=rgb, edits=edits, reviewed=reviewed,
+                                 whole_frame=whole_frame, keep_audio=keep_audio, progress=update)
+        if report_path:
+            atomic_write_text(report_path, result.to_json())
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail_plainly(exc) from exc
+    finally:
+        bar.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    covered = [h for h in result.check_hits if h.action == "covered"]
+    if covered:
+        click.echo(f"check: {len(covered)} more possible face(s) found after masking and covered; review frames "
+                   f"{', '.join(map(str, result.review_order[:10]))}", err=True)
+    n = len(result.frames)
+    click.echo(f"{result.face_count} face(s) masked in {n} frame(s), {result.seconds:.1f} s", err=True)
+    click.echo(str(out))
+
 if __name__ == "__main__":  # pragma: no cover
     main()
