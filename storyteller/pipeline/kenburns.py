@@ -69,6 +69,20 @@ def view_at(start: View, end: View, u: float) -> View:
     return View(start.cx + (end.cx - start.cx) * e, start.cy + (end.cy - start.cy) * e, s)
 
 
+def prepare_canvas(framed_rgb, downscale: float) -> Planes:
+    """The canvas as YUV planes, pre-filtered for sampling down by about ``downscale``.
+
+    A bilinear warp that shrinks by more than 1x skips source pixels, so a hard edge
+    would stall and then jump as the view glides (visible jitter). A light Gaussian
+    blur first (sigma 0.6 x the shrink factor) band-limits the picture so every
+    sub-pixel move shows.
+    """
+    import cv2
+
+    sigma = 0.6 * max(1.0, downscale)
+    return Planes.from_rgb(cv2.GaussianBlur(framed_rgb, (0, 0), sigmaX=sigma))
+
+
 def warp(canvas: Planes, view: View, out: Frame) -> None:
     """Crop ``view`` from the canvas and scale it into ``out`` in one sub-pixel warp per plane."""
     ch, cw = canvas.y.shape

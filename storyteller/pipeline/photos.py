@@ -32,11 +32,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         # 16-bit greyscale: Pillow's convert("L") would clip everything above 255 to white.
         a = np.asarray(img, dtype=np.uint32)
         a = (a >> 8) if a.max(initial=0) > 255 else a
-        return Image.fromarray(a.astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(a.astype(np.uint8)).convert("RGB")
     if img.mode == "F":
         a = np.asarray(img, dtype=np.float32)
         a = np.clip(a if a.max(initial=0) > 1.0 else a * 255.0, 0, 255)
-        return Image.fromarray(a.astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(a.astype(np.uint8)).convert("RGB")
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
@@ -77,7 +77,10 @@ def load_photo(path: str | Path, fit_within: tuple[int, int] | None = None) -> n
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"The picture {name} is too large to open safely.") from exc
+        raise ImageError(
+            f"The picture {name} is too large to open safely (more than {MAX_PIXELS // 1_000_000} megapixels). "
+            "Make it smaller and add it again."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(f"The picture {name} is damaged or is not a picture.") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -416,8 +416,7 @@ def render_story(
             raise ImageError(f"scenes[{seg.index}].image: {exc}") from exc
         canvas = frame_photo(photo, canvas_w, canvas_h, scene.fit)
         del photo
-        # A light blur before the warp stops fine detail shimmering when the canvas is sampled down.
-        canvas = Planes.from_rgb(cv2.GaussianBlur(canvas, (0, 0), sigmaX=0.5 * CANVAS_SCALE))
+        canvas = kenburns.prepare_canvas(canvas, CANVAS_SCALE)
         start, end = kenburns.resolve_motion(scene.motion, seg.index)
         return _KenBurns(canvas, start, end, seg.duration, w, h)
 

@@ -1,0 +1,216 @@
+"""The renderer: timeline, motion, framing, sound, subtitles, metadata, progress and cancel.
+
+Everything runs for real: Pillow/OpenCV frames piped into the bundled ffmpeg, read
+back with PyAV. Stories are a few seconds long and mostly rendered as previews.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import pyloudnorm
+
+from tests.render_helpers import make_story, tone
+from storyteller.pipeline import kenburns, photos
+from storyteller.pipeline.audio import decode_audio
+from storyteller.pipeline.ffmpeg import FFmpegCancelled
+from storyteller.pipeline.mix import SoundInput, mix_soundtrack
+from storyteller.pipeline.probe import probe, stream_tags
+from storyteller.pipeline.render import output_size, plan_timeline, render_story
+from storyteller.pipeline.story import Motion, Rect, load_story, story_from_dict
+from storyteller.pipeline.yuv import Frame, Planes
+
+
+def frame_at(path: Path, t: float) -> np.ndarray:
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            if f.time >= t:
+                return f.to_ndarray(format="rgb24")
+    raise AssertionError("no frame")
+
+
+# ----------------------------------------------------------------- pure parts
+def test_output_sizes() -> None:
+    assert output_size("16:9", False, "final") == (1280, 720)
+    assert output_size("16:9", True, "final") == (1920, 1080)
+    assert output_size("9:16", False, "final") == (720, 1280)
+    assert output_size("1:1", False, "final") == (1080, 1080)
+    assert output_size("16:9", True, "preview") == (640, 360)
+    assert output_size("9:16", False, "preview") == (360, 640)
+
+
+def test_auto_scenes_follow_the_narration() -> None:
+    s = story_from_dict({"title": "T", "end_card": "E", "scenes": [{"image": "a.jpg"}, {"image": "b.jpg"}, {"image": "c.jpg"}],
+                         "narration": {"file": "n.wav", "start": 1.0}})
+    tl = plan_timeline(s, narration_seconds=20.0)
+    assert tl.duration == pytest.approx(21.0, abs=1e-6)
+    scenes = [g for g in tl.segments if g.kind == "scene"]
+    assert len({round(g.duration, 6) for g in scenes}) == 1  # shared equally
+    for a, b in zip(tl.segments, tl.segments[1:]):
+        assert b.start == pytest.approx(a.end - b.overlap)
+
+
+def test_narration_longer_than_fixed_scenes_extends_the_last_scene() -> None:
+    s = story_from_dict({"scenes": [{"image": "a.jpg", "duration": 2}, {"image": "b.jpg", "duration": 2}],
+                         "narration": {"file": "n.wav"}, "transition_seconds": 0.5})
+    tl = plan_timeline(s, narration_seconds=9.0)
+    assert tl.duration == pytest.approx(9.0)
+    assert tl.segments[-1].duration > 2
+
+
+def test_no_narration_gives_default_lengths_and_cut_has_no_overlap() -> None:
+    s = story_from_dict({"scenes": [{"image": "a.jpg"}, {"image": "b.jpg", "transition": "cut"}]})
+    tl = plan_timeline(s)
+    assert tl.duration == pytest.approx(10.0) and tl.segments[1].overlap == 0.0
+
+
+def test_ken_burns_moves_smoothly_with_sub_pixel_steps() -> None:
+    """A slow pan: the edge must move by nearly the same fraction of a pixel every frame (no jitter)."""
+    rgb = np.zeros((540, 960, 3), np.uint8)
+    rgb[:, 480:] = 255
+    canvas = kenburns.prepare_canvas(rgb, 1.2)
+    start, end = kenburns.view_of(Rect(0.0, 0.1, 0.8, 0.8)), kenburns.view_of(Rect(0.02, 0.1, 0.8, 0.8))
+    positions = []
+    for i in range(50):
+        out = Frame(640, 360)
+        # Linear part of the move only (the middle of the eased curve), like a slow drift.
+        kenburns.warp(canvas, kenburns.view_at(start, end, 0.4 + 0.2 * i / 49), out)
+        row = (out.y[180].astype(np.float64) - 16) / 219  # 0 black .. 1 white
+        positions.append(row.size - row.sum())  # sub-pixel edge position: where the white begins
+    steps = np.diff(positions)
+    mean = abs(steps.mean())
+    assert mean < 0.5  # sub-pixel motion per frame
+    # Every frame moves (no stall-then-jump), and evenly: what is left is OpenCV's 1/32-pixel grid.
+    assert np.all(steps < -0.3 * mean), steps
+    assert steps.std() < 0.3 * mean, steps
+
+
+@pytest.mark.parametrize("size", [(300, 900), (1600, 400), (64, 64)])
+def test_other_shapes_are_framed_not_stretched(size) -> None:
+    """A circle stays a circle when a portrait, panorama or square picture is framed into 16:9."""
+    w, h = size
+    img = np.full((h, w, 3), 30, np.uint8)
+    r = min(w, h) // 3
+    import cv2
+
+    cv2.circle(img, (w // 2, h // 2), r, (255, 255, 255), -1)
+    framed = photos.frame_photo(img, 1280, 720)
+    mask = framed[:, :, 0] > 200
+    ys, xs = np.nonzero(mask)
+    bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert abs(bw / bh - 1.0) < 0.06, (bw, bh)
+    assert framed.shape == (720, 1280, 3)
+
+
+def test_ducking_and_loudness(tmp_path: Path) -> None:
+    """Music is pulled down under the voice, and the mix lands near -16 LUFS."""
+    voice = tone(tmp_path / "v.wav", 6.0, 1000.0, amp=0.2, on=(1.0, 3.0))
+    music = tone(tmp_path / "m.wav", 6.0, 220.0, amp=0.2)
+    out = mix_soundtrack(SoundInput(voice), SoundInput(music), 6.0, tmp_path / "mix.wav")
+    x = decode_audio(out, 48000, 1)
+    assert len(x) == 6 * 48000
+
+    def level_220(a: float, b: float) -> float:
+        seg = x[int(a * 48000):int(b * 48000)]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
+        freqs = np.fft.rfftfreq(seg.size, 1 / 48000)
+        return 20 * np.log10(spec[(freqs > 200) & (freqs < 240)].max())
+
+    assert level_220(4.0, 5.0) - level_220(1.8, 2.8) > 6.0  # at least 6 dB of ducking
+    stereo = decode_audio(out, 48000, 2)
+    assert pyloudnorm.Meter(48000).integrated_loudness(stereo) == pytest.approx(-16.0, abs=1.0)
+    assert np.abs(stereo).max() < 10 ** (-1.5 / 20)
+
+
+# ----------------------------------------------------------------- real renders
+SPECIAL = "Colon: it's a \\ back-slash, 100% sure 🙂"
+
+
+@pytest.mark.slow
+def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
+    folder = make_story(
+        tmp_path / "s", scenes=2, seconds="auto", narration=5.0, music=True,
+        subtitles=[{"start": 0.2, "end": 1.4, "text": SPECIAL}, {"start": 1.5, "end": 2.9, "text": "ہم سب کی آواز اہم ہے"}],
+        title={"text": "میری کہانی", "duration": 1.0},
+    )
+    fractions: list[float] = []
+    out = tmp_path / "out" / "story.mp4"
+    result = render_story(folder, out, quality="final", progress=fractions.append)
+    info = probe(out)
+    assert result.path == out and (result.width, result.height) == (1280, 720)
+    assert info.video.codec == "h264" and info.video.profile == "High" and info.video.pix_fmt == "yuv420p"
+    assert info.audio.codec == "aac" and info.audio.bit_rate >= 128_000
+    assert [s.codec for s in info.subtitles] == ["mov_text"]
+    assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
+    # faststart: the index (moov) comes before the media data (mdat).
+    head = out.read_bytes()[:4096]
+    assert 0 <= head.find(b"moov") < 200 and b"mdat" not in head[:head.find(b"moov")]
+    # no metadata
+    for where, tags in stream_tags(out).items():
+        assert not {"encoder", "creation_time", "comment", "title"} & {k.lower() for k in tags}, (where, tags)
+    assert b"x264" not in out.read_bytes() and b"Lavf" not in out.read_bytes()
+    # sidecars keep the text exactly
+    srt = result.srt_path.read_text(encoding="utf-8")
+    vtt = result.vtt_path.read_text(encoding="utf-8")
+    assert SPECIAL in srt and SPECIAL in vtt and "ہم سب کی آواز اہم ہے" in srt
+    assert "00:00:00,200 --> 00:00:01,400" in srt and "00:00:00.200 --> 00:00:01.400" in vtt
+    # progress rises to 1
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    # the burned-in subtitle band darkens the bottom middle of the frame while a cue shows
+    with_sub, without = frame_at(out, 0.8), frame_at(out, 4.0)
+    band = (slice(560, 680), slice(500, 780))
+    assert with_sub[band].std() > without[band].std() + 5  # white text on a dark band
+    assert not list(out.parent.glob(".*part")) and not list(out.parent.glob(".render-*"))
+
+
+@pytest.mark.parametrize("aspect, size", [("9:16", (360, 640)), ("1:1", (360, 360)), ("16:9", (640, 360))])
+def test_preview_in_each_aspect(tmp_path: Path, aspect: str, size) -> None:
+    folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
+    result = render_story(folder, tmp_path / "p.mp4", quality="preview", aspect=aspect)
+    info = probe(result.path)
+    assert (info.video.width, info.video.height) == size
+    assert info.has_audio  # a silent track, so every player is happy
+    assert result.srt_path is None
+
+
+@pytest.mark.slow
+def test_cancel_stops_within_two_seconds_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = make_story(tmp_path / "s", scenes=2, seconds=60.0)
+    out = tmp_path / "out" / "c.mp4"
+    set_at: list[float] = []
+
+    def cancel() -> bool:
+        if time.monotonic() - start > 1.5:
+            if not set_at:
+                set_at.append(time.monotonic())
+            return True
+        return False
+
+    start = time.monotonic()
+    with pytest.raises(FFmpegCancelled):
+        render_story(folder, out, quality="final", cancel=cancel)
+    assert time.monotonic() - set_at[0] < 2.0
+    assert not out.exists() and not list(out.parent.glob("*"))
+
+
+def test_progress_is_reported_about_every_second(tmp_path: Path) -> None:
+    folder = make_story(tmp_path / "s", scenes=2, seconds=4.0)
+    stamps: list[float] = []
+    render_story(folder, tmp_path / "p.mp4", quality="preview", progress=lambda f: stamps.append(time.monotonic()))
+    gaps = np.diff(stamps[1:-1]) if len(stamps) > 3 else np.array([1.0])
+    assert (gaps >= 0.95).all()  # throttled: not flooding the job table
+
+
+def test_story_object_and_custom_motion_render(tmp_path: Path) -> None:
+    folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
+    story = load_story(folder)
+    scene = story.scenes[0]
+    from dataclasses import replace
+
+    story = replace(story, scenes=(replace(scene, motion=Motion("custom", Rect(0, 0, 1, 1), Rect(0.5, 0.5, 0.5, 0.5))),))
+    result = render_story(story, tmp_path / "m.mp4", quality="preview")
+    assert probe(result.path).video.height == 360
