@@ -153,8 +153,9 @@ def mask_words(words: Sequence, phrases: Sequence[str], spans: Iterable[tuple[fl
             out.append(words[n])
             n += 1
             continue
-        k = n
-        while k < len(words) and hidden[k]:
+        k = n + 1
+        # One mark per run of hidden words, but a sentence or phrase end inside the run is kept.
+        while k < len(words) and hidden[k] and words[k - 1].text == words[k - 1].text.rstrip(_TRAIL):
             k += 1
         last = words[k - 1].text
         trail = last[len(last.rstrip(_TRAIL)):]

@@ -35,12 +35,12 @@ ARABIC_SCRIPT_LANGUAGES = frozenset({"ur", "ps", "sd", "fa", "pa", "ar"})
 
 # A short prompt in the right script nudges the decoder towards it on retry.
 _SCRIPT_PROMPTS = {
-    "ur": "یہ میری کہانی ہے۔ میں آپ کو بتاتی ہوں۔",
-    "ps": "دا زما کیسه ده. زه به تاسو ته ووایم.",
+    "ur": "یہ میری کہانی ہے۔",
+    "ps": "دا زما کیسه ده.",
     "sd": "هي منهنجي ڪهاڻي آهي.",
-    "fa": "این داستان من است. برای شما می‌گویم.",
-    "pa": "ایہہ میری کہانی اے۔ میں تہانوں دسدی آں۔",
-    "ar": "هذه قصتي. سأحكيها لكم.",
+    "fa": "این داستان من است.",
+    "pa": "ایہہ میری کہانی اے۔",
+    "ar": "هذه قصتي.",
 }
 
 LANGUAGE_NAMES = {
@@ -285,6 +285,9 @@ def _segments_of(model, samples: np.ndarray, offset: float, language: str, task:
         # Conditioning on earlier text makes Whisper repeat itself on noise; the
         # story's sentences stand on their own.
         condition_on_previous_text=False,
+        # Fewer fallback temperatures: on noise or a wrong language each one costs a
+        # full re-decode with 5 samples, and the later ones rarely help.
+        temperature=(0.0, 0.3, 0.6),
     )
     if suppress:
         kwargs["suppress_tokens"] = [-1, *suppress]
@@ -346,6 +349,7 @@ def transcribe(
     segments: list[Segment] = []
     warnings: list[str] = []
     retried = still_wrong = False
+    other_language: set[str] = set()
     end_seen = 0.0
     try:
         for offset, samples in _chunks(audio, chunk_seconds):
@@ -360,7 +364,12 @@ def transcribe(
                 if cancel():
                     raise TranscriptionCancelled("Transcription was cancelled.")
             bad = wrong_script(" ".join(s.text for s in chunk), language) if check_script else None
-            if bad:
+            heard_as = _sounds_like(whisper, samples, language) if bad else None
+            if heard_as:
+                # The speech is another language (e.g. English chosen as Urdu): forcing
+                # the script would only make Whisper invent Urdu. Keep it, and say so.
+                other_language.add(heard_as)
+            elif bad:
                 retried = True
                 # Ban the Indic scripts' byte prefix and prompt in the right script.
                 retry = list(_segments_of(
@@ -370,6 +379,8 @@ def transcribe(
                 ))
                 if cancel():
                     raise TranscriptionCancelled("Transcription was cancelled.")
+                prompt = _SCRIPT_PROMPTS.get(language, "")
+                retry = [s for s in retry if not _is_prompt_echo(s.text, prompt)]
                 if wrong_script(" ".join(s.text for s in retry), language):
                     still_wrong = True
                 else:
@@ -387,6 +398,11 @@ def transcribe(
             f"Whisper could not write this recording in {name} script (it may not be {name}, or the model is too small). "
             "Give the participant's script with --script, or install a larger model."
         )
+    for other in sorted(other_language):
+        warnings.append(
+            f"This recording sounds like {LANGUAGE_NAMES.get(other, other)}, not {name}. "
+            f"Check the language chosen (the text above is what Whisper heard)."
+        )
     if not segments:
         warnings.append(_no_speech_message(duration))
     progress(1.0)
@@ -394,6 +410,30 @@ def transcribe(
         language=out_language, duration=round(duration, 3), segments=tuple(segments), task=task,
         source_language=language, model=info.name, warnings=tuple(warnings),
     )
+
+
+# Languages Whisper confuses with each other when spoken (same speech, other script).
+_SOUND_ALIKE = {
+    "ur": {"hi", "pa", "sd"}, "pa": {"hi", "ur"}, "sd": {"ur", "hi", "pa"},
+    "ps": {"fa", "ur", "ar"}, "fa": {"ps", "ar", "ur"}, "ar": {"fa", "ur"},
+}
+
+
+def _sounds_like(model, samples: np.ndarray, language: str) -> str | None:
+    """The language the speech clearly is, if it is not ``language`` nor a close neighbour."""
+    try:
+        detected, prob, _ = model.detect_language(samples, vad_filter=True)
+    except (RuntimeError, ValueError, IndexError):
+        return None
+    if detected == language or detected in _SOUND_ALIKE.get(language, set()) or prob < 0.6:
+        return None
+    return detected
+
+
+def _is_prompt_echo(text: str, prompt: str) -> bool:
+    # On unclear audio Whisper may repeat its prompt; that text was never spoken.
+    squash = lambda x: "".join(ch for ch in x if ch.isalpha())  # noqa: E731
+    return bool(prompt) and bool(squash(text)) and squash(text) in squash(prompt)
 
 
 def _no_speech_message(duration: float) -> str:

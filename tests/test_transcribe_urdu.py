@@ -1,0 +1,130 @@
+"""Urdu narration with a known script (espeak-ng's Urdu voice), timed by multilingual Whisper base.
+
+Script-guided subtitles must reproduce the script exactly and stay within the
+audio; a wrong language, a foreign script and mixed Urdu+English must not crash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from storyteller.pipeline import transcribe as tx
+from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.subtitle_tracks import make_subtitles
+from storyteller.pipeline.subtitles import to_srt
+from tests.conftest import shared_data
+from tests.speech_tts import speak, speak_to_wav
+
+BASE = "whisper-base"
+SCRIPT = """میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔
+جب میں دس سال کی تھی، میں نے اسکول جانا شروع کیا۔ مجھے پڑھنا بہت پسند تھا، لیکن راستہ بہت لمبا تھا۔
+آج میں ایک استانی ہوں اور میں چاہتی ہوں کہ ہر لڑکی اسکول جائے۔"""
+
+pytestmark = pytest.mark.slow
+
+
+def _base_or_skip():
+    from storyteller import config, whisper_models
+
+    try:
+        whisper_models.resolve(config.models_dir(), BASE)
+    except whisper_models.ModelError:
+        pytest.skip("multilingual Whisper base not installed (run `storyteller models install`)")
+
+
+@pytest.fixture(scope="module")
+def narration(tmp_path_factory):
+    _base_or_skip()
+    return speak_to_wav(SCRIPT, tmp_path_factory.mktemp("urdu") / "narration.wav", voice="ur")
+
+
+@pytest.fixture(scope="module")
+def story(narration):
+    return make_subtitles(narration, "ur", script=SCRIPT, model=BASE)
+
+
+def test_script_guided_subtitles_reproduce_the_script_exactly(story):
+    track = story.tracks[0]
+    assert track.source == "script" and story.alignment.used_script
+    shown = " ".join(c.text.replace("\n", " ") for c in track.cues)
+    assert shown == " ".join(SCRIPT.split())
+    # The recogniser really contributed anchors (it is not all interpolation).
+    assert story.alignment.match_ratio >= 0.3
+
+
+def test_cues_stay_within_the_audio_and_follow_sentences(story):
+    cues = story.tracks[0].cues
+    assert all(0 <= c.start < c.end <= story.duration for c in cues)
+    assert all(a.end <= b.start for a, b in zip(cues, cues[1:]))
+    # Every cue ends at a sentence or phrase mark of the script (۔ or ،) in this short story.
+    assert all(c.text[-1] in "۔،" for c in cues)
+    assert "-->" in to_srt(cues)
+
+
+def test_whisper_writes_urdu_in_arabic_script(story):
+    t = story.transcript
+    assert t.language == "ur" and t.segments
+    assert tx.script_shares(t.text)["arabic"] > 0.8
+    assert tx.wrong_script(t.text, "ur") is None
+
+
+def test_translation_track_is_english(narration):
+    story = make_subtitles(narration, "ur", translate=True, model=BASE)
+    assert [t.language for t in story.tracks] == ["ur", "en"]
+    en = story.tracks[1]
+    assert en.source == "translation" and en.cues
+    assert tx.script_shares(" ".join(c.text for c in en.cues))["latin"] > 0.8
+    assert story.translation.task == "translate" and story.translation.source_language == "ur"
+
+
+def test_mixed_urdu_and_english(tmp_path):
+    _base_or_skip()
+    ur, rate = speak("میں لاہور میں رہتی ہوں۔ میرا اسکول بہت اچھا تھا۔", voice="ur")
+    en, rate_en = speak("My teacher said: never stop learning.", voice="en")
+    assert rate == rate_en
+    gap = np.zeros(rate // 2, dtype=np.float32)
+    wav = write_wav(tmp_path / "mixed.wav", np.concatenate([gap, ur, gap, en, gap]), rate)
+    script = "میں لاہور میں رہتی ہوں۔ میرا اسکول بہت اچھا تھا۔ My teacher said: never stop learning."
+    story = make_subtitles(wav, "ur", script=script, model=BASE)
+    shown = " ".join(c.text.replace("\n", " ") for c in story.tracks[0].cues)
+    if story.alignment.used_script:
+        assert shown == script
+    else:
+        assert any("does not match" in w for w in story.warnings)
+    assert all(c.end <= story.duration for c in story.tracks[0].cues)
+
+
+def test_wrong_language_chosen_does_not_crash_and_is_explained():
+    """English speech with Urdu chosen: Whisper answers in some script; a Latin answer is retried, then explained."""
+    _base_or_skip()
+    clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
+    t = tx.transcribe(clip, "ur", model=BASE)
+    if tx.wrong_script(t.text, "ur"):
+        assert any("sounds like English, not Urdu" in w or "could not write this recording in Urdu script" in w
+                   for w in t.warnings)
+    assert all(w.end <= t.duration + 0.05 for w in t.words)
+
+
+def test_script_for_another_recording_falls_back_with_warning():
+    _base_or_skip()
+    clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
+    story = make_subtitles(clip, "en", script=SCRIPT, model=BASE)
+    assert story.tracks[0].source == "transcript"
+    assert any("does not match the recording" in w for w in story.warnings)
+    shown = " ".join(c.text for c in story.tracks[0].cues)
+    assert tx.script_shares(shown)["latin"] > 0.9
+
+
+def test_hour_long_file_streams_in_bounded_chunks(tmp_path):
+    """An hour of audio is never held at once: chunks stay under chunk_seconds plus the carried tail."""
+    sr = 16000
+    minute = (0.01 * np.random.default_rng(1).standard_normal(sr * 60)).astype(np.float32)
+    from storyteller.pipeline.audio import WavWriter
+
+    with WavWriter(tmp_path / "hour.wav", sr) as w:
+        for _ in range(60):
+            w.write(minute)
+    sizes = [len(c) for _, c in tx._chunks(tmp_path / "hour.wav", 600.0)]
+    assert sum(sizes) == 60 * 60 * sr
+    assert len(sizes) >= 6 and max(sizes) <= (600 + 8) * sr
