@@ -104,7 +104,7 @@ def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: flo
             [[scale_x, 0.0, x0 / div + 0.5 * scale_x - 0.5], [0.0, scale_y, y0 / div + 0.5 * scale_y - 0.5]],
             dtype=np.float64,
         )
-        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
 
 
 @dataclass(frozen=True)
