@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +133,6 @@ class _Processor:
     def __init__(self, method: str, secret: int | str | bytes, denoise: bool = False):
         self.method = method
         self.denoise = denoise
-        self.state = world.WorldState()
         if method == "disguise":
             self.settings: Disguise | world.WorldChange = disguise_settings(secret)
         elif method == "pitch":
@@ -143,9 +144,9 @@ class _Processor:
         if self.denoise:
             y = scrub_background(y, SAMPLE_RATE)
         if self.method == "pitch":
-            return world.change(y, SAMPLE_RATE, self.settings, self.state)
+            return world.change(y, SAMPLE_RATE, self.settings)
         s = self.settings
-        out = world.change(y, SAMPLE_RATE, s.change, self.state)
+        out = world.change(y, SAMPLE_RATE, s.change)
         return mcadams.mcadams(out, SAMPLE_RATE, s.mcadams_alpha)
 
 
@@ -180,31 +181,45 @@ def _with_context(blocks: Iterable[np.ndarray], pad: int) -> Iterator[tuple[np.n
 
 
 def stream_process(
-    blocks: Iterable[np.ndarray], fn: Callable[[np.ndarray], np.ndarray], sr: int = SAMPLE_RATE
+    blocks: Iterable[np.ndarray], fn: Callable[[np.ndarray], np.ndarray], sr: int = SAMPLE_RATE, workers: int = 2
 ) -> Iterator[np.ndarray]:
     """Apply ``fn`` block by block with overlap-add crossfades; yields output pieces.
 
-    The concatenated output has exactly the input's length. Memory is a few blocks.
+    The concatenated output has exactly the input's length. ``workers`` blocks
+    are processed at once (WORLD releases the GIL, so two cores are used); at
+    most ``workers + 1`` blocks are held in memory. ``fn`` must depend only on
+    its window, so the result does not depend on the thread timing.
     """
     pad = int(PAD_SECONDS * sr)
     h = int(XFADE_SECONDS * sr) // 2
     fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, 2 * h, dtype=np.float32))
     pending = None  # previous block's output over [seam - h, seam + h]
-    for window, left, n in _with_context(blocks, pad):
-        out = fn(window)
-        right = len(window) - left - n
-        hl = h if pending is not None else 0
-        hr = h if right >= h else 0
-        seg = out[left - hl : left + n + hr]
-        if pending is not None:
-            yield pending * (1 - fade) + seg[: 2 * h] * fade
-            seg = seg[2 * h :]
-        if hr:
-            pending = seg[-2 * h :]
-            seg = seg[: -2 * h]
-        else:
-            pending = None
-        yield seg
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        queue: deque = deque()
+
+        def drain(limit: int) -> Iterator[np.ndarray]:
+            nonlocal pending
+            while len(queue) > limit:
+                fut, window_len, left, n = queue.popleft()
+                out = fut.result()
+                right = window_len - left - n
+                hl = h if pending is not None else 0
+                hr = h if right >= h else 0
+                seg = out[left - hl : left + n + hr]
+                if pending is not None:
+                    yield pending * (1 - fade) + seg[: 2 * h] * fade
+                    seg = seg[2 * h :]
+                if hr:
+                    pending = seg[-2 * h :]
+                    seg = seg[: -2 * h]
+                else:
+                    pending = None
+                yield seg
+
+        for window, left, n in _with_context(blocks, pad):
+            queue.append((pool.submit(fn, window), len(window), left, n))
+            yield from drain(max(1, workers) - 1)
+        yield from drain(0)
     if pending is not None:  # the input ended exactly at a seam; keep its samples
         yield pending[:h]
 
@@ -378,7 +393,10 @@ def preview(
         raise VoiceError(str(exc)) from exc
     if len(excerpt) < MIN_SECONDS * SAMPLE_RATE:
         raise VoiceError("The recording is too short to preview.")
-    after = _soft_limit(_Processor(method, secret, denoise)(excerpt))
+    # two halves on two cores, joined with the same crossfade as a full take
+    half = (len(excerpt) + 1) // 2
+    proc = _Processor(method, secret, denoise)
+    after = _soft_limit(np.concatenate(list(stream_process([excerpt[:half], excerpt[half:]], proc))))
     return Preview(before=excerpt, after=after, sample_rate=SAMPLE_RATE, start=float(start), label=LABELS[method])
 
 

@@ -1,0 +1,277 @@
+"""Voice anonymization: secrets, streaming seams, bad input, real speech, CLI.
+
+Real parts run: WORLD, the LPC warp, eSpeak NG, ffmpeg decoding. The privacy
+figures themselves are measured by tests/bench/bench_voice.py, not here.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from storyteller.cli import main as cli
+from storyteller.pipeline import voice, voice_replace
+from storyteller.pipeline.audio import decode_audio, write_wav
+from storyteller.pipeline.ffmpeg import run_ffmpeg
+from tests.conftest import shared_data
+
+SR = voice.SAMPLE_RATE
+
+
+def vowel(seconds: float, sr: int = SR, f0: float = 140.0, amp: float = 0.3) -> np.ndarray:
+    """A voiced, vowel-like test sound: a gliding harmonic series through two formant peaks."""
+    t = np.arange(int(seconds * sr)) / sr
+    f = f0 * (1 + 0.1 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    y = np.zeros_like(t)
+    for k in range(1, 30):
+        fk = k * f0
+        if fk > sr / 2 - 200:
+            break
+        gain = np.exp(-((fk - 700) / 250) ** 2) + 0.6 * np.exp(-((fk - 1200) / 300) ** 2) + 0.05
+        y += gain * np.sin(k * phase)
+    env = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * 1.5 * t))  # syllables and pauses
+    y = y * env
+    return (amp * y / np.abs(y).max()).astype(np.float32)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
+    with wave.open(str(path)) as w:
+        raw = w.readframes(w.getnframes())
+        return np.frombuffer(raw, "<i2").astype(np.float32) / 32768, w.getframerate(), w.getnchannels()
+
+
+@pytest.fixture
+def take(tmp_path: Path) -> Path:
+    p = tmp_path / "take.wav"
+    write_wav(p, vowel(3.0), SR)
+    return p
+
+
+# ------------------------------------------------------------------ secrets
+def test_same_secret_same_voice_other_secret_other_voice(take: Path, tmp_path: Path):
+    a1 = voice.anonymize(take, tmp_path / "a1.wav", secret=11).path.read_bytes()
+    a2 = voice.anonymize(take, tmp_path / "a2.wav", secret=11).path.read_bytes()
+    b = voice.anonymize(take, tmp_path / "b.wav", secret=12).path.read_bytes()
+    assert a1 == a2
+    assert a1 != b
+    x, y = (np.frombuffer(v[44:], "<i2").astype(float) for v in (a1, b))
+    # not just a different dither: the two voices differ audibly
+    assert np.corrcoef(x, y)[0, 1] < 0.9
+
+
+def test_secret_settings_stay_away_from_no_change():
+    for s in range(200):
+        d = voice.disguise_settings(s)
+        assert abs(np.log2(d.change.pitch_ratio) * 12) >= 3 - 1e-9
+        assert abs(np.log2(d.change.vtl)) >= 0.19 - 1e-9
+        assert 0.8 <= d.mcadams_alpha <= 0.9
+    assert len({voice.disguise_settings(s) for s in range(50)}) == 50
+    assert voice.disguise_settings("story-a") == voice.disguise_settings("story-a")
+
+
+@pytest.mark.parametrize("method", ["disguise", "pitch"])
+def test_output_keeps_length_and_level(take: Path, tmp_path: Path, method: str):
+    res = voice.anonymize(take, tmp_path / "o.wav", method=method, secret=3)
+    y, sr, ch = read_wav(res.path)
+    x = decode_audio(take, SR)
+    assert (sr, ch) == (SR, 1)
+    assert abs(len(y) - len(x)) <= 1
+    rms = lambda v: float(np.sqrt(np.mean(v**2)))
+    assert 0.5 < rms(y) / rms(x) < 2.0
+    assert res.label == voice.LABELS[method]
+
+
+def test_pitch_is_labelled_honestly():
+    assert voice.LABELS["pitch"] == "changes the sound, does not hide who you are"
+
+
+# ------------------------------------------------------------------ streaming
+def test_stream_identity_is_exact():
+    x = np.random.default_rng(0).standard_normal(int(SR * 7.3)).astype(np.float32)
+    blocks = [x[i : i + SR * 2] for i in range(0, len(x), SR * 2)]
+    y = np.concatenate(list(voice.stream_process(blocks, lambda w: w)))
+    assert len(y) == len(x)
+    assert np.allclose(y, x, atol=1e-6)
+
+
+def test_stream_seams_do_not_click(monkeypatch, tmp_path: Path):
+    """Blocks of 1 s through the real disguise: no jump at the seams bigger than inside the blocks."""
+    monkeypatch.setattr(voice, "BLOCK_SECONDS", 1.0)
+    monkeypatch.setattr(voice, "PAD_SECONDS", 0.25)
+    src = tmp_path / "in.wav"
+    write_wav(src, vowel(4.5), SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", secret=5)
+    y, _, _ = read_wav(res.path)
+    assert len(y) == int(4.5 * SR)
+    d = np.abs(np.diff(y))
+    seams = np.concatenate([d[k * SR - 80 : k * SR + 80] for k in (1, 2, 3, 4)])
+    assert seams.max() <= d.max() + 1e-6
+    assert seams.max() < 4 * np.percentile(d[d > 0], 99.5)
+
+
+# ------------------------------------------------------------------ bad input
+def test_refuses_to_overwrite_the_original(take: Path):
+    before = take.read_bytes()
+    with pytest.raises(voice.VoiceError, match="overwrite the original"):
+        voice.anonymize(take, take)
+    with pytest.raises(voice.VoiceError, match="overwrite the original"):
+        voice.anonymize(take, take.parent / "." / take.name)
+    assert take.read_bytes() == before
+
+
+def test_corrupt_and_missing_files(tmp_path: Path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 10)
+    with pytest.raises(voice.VoiceError, match="damaged|not a"):
+        voice.anonymize(bad, tmp_path / "o.wav")
+    with pytest.raises(voice.VoiceError, match="not found"):
+        voice.anonymize(tmp_path / "nope.wav", tmp_path / "o.wav")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_silence_gives_silence_and_says_so(tmp_path: Path):
+    src = tmp_path / "quiet.wav"
+    write_wav(src, np.zeros(SR * 2, np.float32), SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", secret=1)
+    y, _, _ = read_wav(res.path)
+    assert len(y) == 2 * SR and not np.any(y)
+    assert any("silent" in w for w in res.warnings)
+
+
+def test_short_take_works_and_tiny_take_is_refused(tmp_path: Path):
+    src = tmp_path / "short.wav"
+    write_wav(src, vowel(0.3), SR)
+    y, _, _ = read_wav(voice.anonymize(src, tmp_path / "o.wav", secret=1).path)
+    assert len(y) == int(0.3 * SR) and np.any(y)
+    tiny = tmp_path / "tiny.wav"
+    write_wav(tiny, vowel(0.1), SR)
+    with pytest.raises(voice.VoiceError, match="too short"):
+        voice.anonymize(tiny, tmp_path / "t.wav")
+    assert not (tmp_path / "t.wav").exists()
+
+
+def test_clipped_input_is_flagged_and_output_not_hard_clipped(tmp_path: Path):
+    src = tmp_path / "loud.wav"
+    write_wav(src, np.clip(vowel(2.0) * 8, -1, 1), SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", secret=2)
+    y, _, _ = read_wav(res.path)
+    assert any("clipped" in w for w in res.warnings)
+    assert np.abs(y).max() < 1.0
+
+
+@pytest.mark.parametrize("rate,channels", [(8000, 1), (48000, 2), (44100, 2)])
+def test_other_rates_and_stereo(tmp_path: Path, rate: int, channels: int):
+    src = tmp_path / f"in_{rate}_{channels}.wav"
+    mono = vowel(2.0, sr=rate)
+    write_wav(src, np.stack([mono] * channels, axis=1) if channels > 1 else mono, rate)
+    y, sr, ch = read_wav(voice.anonymize(src, tmp_path / "o.wav", secret=4).path)
+    assert (sr, ch) == (SR, 1)
+    assert abs(len(y) - 2 * SR) <= 2 and np.any(y)
+
+
+def test_compressed_input_through_ffmpeg(tmp_path: Path, take: Path):
+    m4a = tmp_path / "take.m4a"
+    run_ffmpeg(["-y", "-i", str(take), "-c:a", "aac", str(m4a)])
+    y, _, _ = read_wav(voice.anonymize(m4a, tmp_path / "o.wav", secret=4).path)
+    assert abs(len(y) - 3 * SR) < 0.1 * SR
+
+
+def test_cancel_writes_nothing(take: Path, tmp_path: Path):
+    with pytest.raises(voice.VoiceCancelled):
+        voice.anonymize(take, tmp_path / "o.wav", cancel=lambda: True)
+    assert not (tmp_path / "o.wav").exists()
+
+
+# ------------------------------------------------------------------ preview, denoise
+def test_preview_is_ten_seconds_of_the_lively_part(tmp_path: Path):
+    """Preview speed (< 2 s) is measured by tests/bench/bench_voice.py, not timed here."""
+    src = tmp_path / "long.wav"
+    write_wav(src, np.concatenate([np.zeros(SR * 5, np.float32), vowel(25.0)]), SR)
+    p = voice.preview(src, secret=1)
+    assert len(p.before) == len(p.after) == 10 * SR
+    assert p.start >= 4.0  # the silent opening is skipped
+    q = voice.preview(src, secret=1, start=0.0, seconds=2.0)
+    assert q.start == 0.0 and len(q.after) == 2 * SR and not np.any(q.before)
+    with pytest.raises(voice.VoiceError):
+        voice.preview(src, method="synthetic")
+
+
+def test_denoise_reduces_steady_noise(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    clean = vowel(3.0)
+    noisy = clean + 0.05 * rng.standard_normal(len(clean)).astype(np.float32)
+    out = voice.scrub_background(noisy, SR)
+    gaps = clean == 0  # the pauses between syllables hold only noise
+    assert np.std(out[gaps]) < 0.5 * np.std(noisy[gaps])
+
+
+# ------------------------------------------------------------------ replacement voices
+def test_synthetic_from_script_fits_the_timing(tmp_path: Path):
+    src = tmp_path / "her.wav"
+    write_wav(src, vowel(4.0), SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", method="synthetic", secret=9,
+                          script="This is my story. I want to be heard.", language="en")
+    y, _, _ = read_wav(res.path)
+    assert len(y) == 4 * SR
+    regions = voice_replace.speech_regions(vowel(4.0), SR)
+    inside = np.concatenate([y[a:b] for a, b in regions])
+    assert np.sqrt(np.mean(inside**2)) > 0.02
+
+
+def test_synthetic_speaks_urdu_and_refuses_unknown_language(tmp_path: Path):
+    from storyteller.pipeline import tts
+
+    a, sr = tts.synthesize("یہ میری کہانی ہے۔", tts.Voice(language="ur"))
+    assert 0.5 < len(a) / sr < 5 and np.abs(a).max() > 0.1
+    src = tmp_path / "her.wav"
+    write_wav(src, vowel(2.0), SR)
+    with pytest.raises(ValueError, match="no offline synthetic voice"):
+        voice.anonymize(src, tmp_path / "o.wav", method="synthetic", script="x", language="xx")
+
+
+def test_script_timing_spreads_sentences_over_speech():
+    regions = [(0, 16000), (32000, 64000)]
+    t = voice_replace.script_timing("One two. Three four five six seven eight.", regions)
+    assert len(t) == 2
+    assert t[0][0] == 0 and t[-1][1] == 64000
+    assert t[0][1] <= t[1][0]
+
+
+def test_double_is_fitted_to_her_timing(tmp_path: Path):
+    her = vowel(4.0)
+    other = np.concatenate([np.zeros(SR, np.float32), vowel(6.0, f0=210.0)])
+    out = voice_replace.fit_double(her, other, SR)
+    assert len(out) == len(her)
+    mine = voice_replace.speech_regions(her, SR)
+    theirs = voice_replace.speech_regions(out, SR)
+    assert abs(sum(b - a for a, b in theirs) - sum(b - a for a, b in mine)) < 0.25 * SR
+
+
+# ------------------------------------------------------------------ real speech
+@pytest.mark.slow
+def test_real_speech_disguise_keeps_length_and_is_not_silent(tmp_path: Path):
+    src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
+    x = decode_audio(src, SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", secret=1000)
+    y, _, _ = read_wav(res.path)
+    assert abs(len(y) - len(x)) <= 1
+    assert np.sqrt(np.mean(y**2)) > 0.3 * np.sqrt(np.mean(x**2))
+    assert abs(np.corrcoef(x[: len(y)], y[: len(x)])[0, 1]) < 0.5  # a different waveform, not a copy
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_voice(take: Path, tmp_path: Path):
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "o.wav"), "--seed", "7"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o.wav").exists()
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(take)])
+    assert r.exit_code == 1 and "overwrite" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "p.wav"), "--method", "pitch"])
+    assert r.exit_code == 0 and "does not hide who you are" in r.output
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "d.wav"), "--method", "double"])
+    assert r.exit_code == 1 and "second person" in r.output
