@@ -3,7 +3,7 @@
 A temp file is written in the destination folder (so the final rename never
 crosses a filesystem), flushed and fsynced, then moved over the target with
 os.replace. A killed process or a full disk leaves the old file untouched and at
-worst a stray ``.part`` file that the next cleanup removes.
+worst a stray ``.NAME.HEX.part.EXT`` file that the next cleanup removes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.stem}.{secrets.token_hex(6)}{target.suffix}.part"
+    # The real suffix stays last: tools such as ffmpeg pick the format from it.
+    tmp = target.parent / f".{target.stem}.{secrets.token_hex(6)}.part{target.suffix}"
     try:
         yield tmp
         if not tmp.exists():
@@ -54,6 +55,11 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def is_partial(path: Path) -> bool:
+    """True for a temp file of :func:`atomic_output` (a write that has not finished)."""
+    return path.name.startswith(".") and ".part" in path.suffixes
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:

@@ -153,11 +153,12 @@ def test_killed_worker_job_is_recovered(conn, data_dir):
         job, seen = _watch(conn, job_id, lambda j: j.finished, timeout=300)
         # the dead render's half-written file is swept once idle
         deadline = time.monotonic() + 30
-        while list((data_dir / "vault").glob(".*.part")) and time.monotonic() < deadline:
+        while list((data_dir / "vault").glob(".*.part*")) and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         _stop(worker)
     assert job.state == "done", (job.error, seen)
     assert job.attempt == 2
-    assert not list((data_dir / "vault").glob(".*.part"))
+    assert not list((data_dir / "vault").glob(".*.part*"))
+    assert not any((data_dir / "work").iterdir())  # no scratch copies linger
     assert probe(Vault(data_dir / "vault").path(job.result["asset"])).has_video

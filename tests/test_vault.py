@@ -54,8 +54,10 @@ def test_new_file_appears_only_on_success(tmp_path):
 
 def test_sweep_partials(tmp_path):
     v = Vault(tmp_path)
-    (tmp_path / ".abc.123.wav.part").write_bytes(b"x")
+    (tmp_path / ".abc.123.part.wav").write_bytes(b"x")
+    (tmp_path / ("0" * 32 + ".wav")).write_bytes(b"kept")
     assert v.sweep_partials() == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["0" * 32 + ".wav"]
 
 
 def test_full_disk_is_plain(tmp_path, monkeypatch):
@@ -70,4 +72,4 @@ def test_full_disk_is_plain(tmp_path, monkeypatch):
     with pytest.raises(fsutil.DiskFullError, match="disk is full"):
         atomic_write_bytes(tmp_path / "a.bin", b"x")
     monkeypatch.setattr(fsutil.os, "replace", real_replace)
-    assert not any(p.name.endswith(".part") for p in tmp_path.iterdir())
+    assert not any(".part" in p.name for p in tmp_path.iterdir())

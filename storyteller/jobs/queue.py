@@ -18,7 +18,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 
 from storyteller.jobs import state
-from storyteller.jobs.runner import db_path, run_job, vault_for
+from storyteller.jobs.runner import db_path, run_job, sweep_workdirs, vault_for
 from storyteller.store.db import open_database
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def _sweeper(huey: Huey, data_dir: Path, stale_after: float, stop: threading.Eve
             conn = open_database(db_path(data_dir))
             try:
                 ids = state.recover_stale(conn, stale_after)
+                sweep_workdirs(conn, data_dir)
             finally:
                 conn.close()
             for job_id in ids:

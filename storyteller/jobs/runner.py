@@ -11,6 +11,7 @@ generic sentence, because a traceback helps no participant.
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -47,6 +48,7 @@ class JobContext:
     data_dir: Path
     conn: sqlite3.Connection
     vault: Vault
+    workdir: Path  # private scratch folder, wiped when the job ends whatever happens
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancel_seen: bool = field(default=False, repr=False)
     _last_report: float = field(default=0.0, repr=False)
@@ -92,6 +94,20 @@ class _Heartbeat(threading.Thread):
             conn.close()
 
 
+def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
+    """Remove scratch folders of jobs that are not running (left by a killed worker).
+
+    They may hold copies of raw media, so they must not linger.
+    """
+    work = Path(data_dir) / "work"
+    if not work.is_dir():
+        return
+    running = {f"job-{r[0]}" for r in conn.execute("SELECT id FROM jobs WHERE state = 'running'")}
+    for folder in work.iterdir():
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
     """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
     from storyteller.pipeline.ffmpeg import FFmpegCancelled
@@ -106,7 +122,10 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         if handler is None:
             state.fail(conn, job_id, f"Unknown kind of work: {job.kind}.")
             return "failed"
-        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir))
+        workdir = Path(data_dir) / "work" / f"job-{job_id}"
+        shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed attempt
+        workdir.mkdir(parents=True)
+        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir)
         beat = _Heartbeat(path, job_id)
         beat.start()
         try:
@@ -127,5 +146,6 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         finally:
             beat.stopped.set()
             beat.join(timeout=5)
+            shutil.rmtree(workdir, ignore_errors=True)
     finally:
         conn.close()

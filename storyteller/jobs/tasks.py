@@ -18,8 +18,8 @@ def render_demo(ctx: JobContext, quality: str = "preview") -> dict:
     from storyteller.pipeline.render import render_story
 
     report = ctx.stage_progress("rendering", 0.0, 1.0)
-    with ctx.vault.new_file(".mp4") as (name, tmp):
-        result = render_story(SAMPLE_STORY, tmp, quality=quality, progress=report, cancel=ctx.cancelled)
+    result = render_story(SAMPLE_STORY, ctx.workdir / "sample.mp4", quality=quality, progress=report, cancel=ctx.cancelled)
+    name = ctx.vault.adopt(result.path, ".mp4")
     ctx.conn.execute(
         "INSERT INTO assets (kind, vault_name, original_name, media_type, size_bytes) VALUES ('export', ?, 'sample.mp4', 'video/mp4', ?)",
         (name, ctx.vault.path(name).stat().st_size),

@@ -11,6 +11,7 @@ process or full disk never leaves half a recording under a real name.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from storyteller.fsutil import atomic_output
+from storyteller.fsutil import atomic_output, is_partial
 
 _NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
@@ -85,6 +86,13 @@ class Vault:
         with open(source, "rb") as fh:
             return self.put_stream(fh, suffix if suffix is not None else source.suffix)
 
+    def adopt(self, source: str | Path, suffix: str | None = None) -> str:
+        """Move a finished file (on the same disk, e.g. a job's work folder) into the vault."""
+        source = Path(source)
+        name = self._new_name(suffix if suffix is not None else source.suffix)
+        os.replace(source, self.root / name)
+        return name
+
     @contextlib.contextmanager
     def new_file(self, suffix: str) -> Iterator[tuple[str, Path]]:
         """Reserve a name and yield ``(name, temp_path)`` for a tool such as ffmpeg to write.
@@ -113,7 +121,9 @@ class Vault:
 
         count = 0
         cutoff = time.time() - idle_seconds
-        for p in self.root.glob(".*.part"):
+        for p in self.root.glob(".*"):
+            if not is_partial(p):
+                continue
             try:
                 if p.stat().st_mtime <= cutoff:
                     p.unlink()
