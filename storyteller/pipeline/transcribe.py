@@ -266,14 +266,19 @@ def _chunks(path: Path, chunk_seconds: float) -> Iterator[tuple[float, np.ndarra
     """(offset seconds, samples) blocks of about ``chunk_seconds``, split at quiet moments."""
     carry = np.zeros(0, dtype=np.float32)
     offset = 0.0
+    pending = None  # one block of look-ahead: the last block is never cut
     for block in iter_audio_blocks(path, SAMPLE_RATE, 1, block_seconds=chunk_seconds):
-        block = np.concatenate([carry, block]) if len(carry) else block
-        cut = _quiet_cut(block)
-        yield offset, block[:cut]
-        offset += cut / SAMPLE_RATE
-        carry = block[cut:]
-    if len(carry):
-        yield offset, carry
+        if pending is not None:
+            pending = np.concatenate([carry, pending]) if len(carry) else pending
+            cut = _quiet_cut(pending)
+            yield offset, pending[:cut]
+            offset += cut / SAMPLE_RATE
+            carry = pending[cut:]
+        pending = block
+    if pending is not None:
+        last = np.concatenate([carry, pending]) if len(carry) else pending
+        if len(last):
+            yield offset, last
 
 
 # ----------------------------------------------------------------- transcribe
@@ -313,7 +318,7 @@ def transcribe(
     cpu_threads: int = 0,
     beam_size: int = 5,
     initial_prompt: str | None = None,
-    chunk_seconds: float = 900.0,
+    chunk_seconds: float = 600.0,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> Transcript:
@@ -341,7 +346,15 @@ def transcribe(
     if not media.has_audio:
         raise TranscriptionError(f"The file {audio.name} contains no sound.")
     duration = float(media.audio.duration or media.duration or 0.0)
-    progress = progress or (lambda _f: None)
+    report = progress or (lambda _f: None)
+    done = [0.0]
+
+    def progress(fraction: float) -> None:
+        # Never step backwards (a chunk's tail may be reported before its end).
+        if fraction > done[0]:
+            done[0] = fraction
+            report(fraction)
+
     cancel = cancel or (lambda: False)
     out_language = "en" if task == "translate" else language
     check_script = task == "transcribe" and language in ARABIC_SCRIPT_LANGUAGES
