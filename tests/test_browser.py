@@ -96,9 +96,12 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
     assert page.is_visible("#job-video"), f"video never appeared; states seen {states}"
     assert "running" in states or "queued" in states
     # The browser can really play what we made.
-    page.wait_for_function("document.getElementById('job-video').readyState >= 1", timeout=20000)
+    deadline = time.monotonic() + 20
+    while page.evaluate("document.getElementById('job-video').readyState") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
     duration = page.evaluate("document.getElementById('job-video').duration")
     assert duration > 5
+    assert not page.is_visible("#job-cancel")  # nothing left to stop
     page.screenshot(path=str(tmp_path / "job.png"))
     if os.environ.get("STORYTELLER_SCREENSHOTS"):
         for name in ("home.png", "job.png"):
@@ -121,3 +124,24 @@ def test_no_external_requests_and_headers(server, page):
     response = page.goto(server + "/")
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def _wait_for_state(page, wanted: str, timeout: float) -> None:
+    # Polled from Python: our CSP forbids the string eval that wait_for_function uses.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.get_attribute("#job-stage", "data-state") == wanted:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"job never reached {wanted}; last {page.get_attribute('#job-stage', 'data-state')}")
+
+
+def test_stop_button_cancels_running_job(server, page):
+    page.goto(server + "/")
+    page.click("#make-sample")
+    _wait_for_state(page, "running", 60)
+    started = time.monotonic()
+    page.click("#job-cancel")
+    _wait_for_state(page, "cancelled", 10)
+    assert time.monotonic() - started < 5
+    assert not page.is_visible("#job-video")
