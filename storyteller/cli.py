@@ -220,12 +220,12 @@ def _render_errors() -> tuple[type[Exception], ...]:
     return (ValueError, RuntimeError, OSError, FFmpegError)
 
 
-def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | None):
+def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | None, hd: bool | None = None):
     from storyteller.pipeline.render import render_story
 
     update, bar = progress_bar(desc="rendering")
     try:
-        return render_story(story_dir, out, quality=quality, aspect=aspect, progress=update)
+        return render_story(story_dir, out, quality=quality, aspect=aspect, hd=hd, progress=update)
     except KeyboardInterrupt:
         raise click.Abort() from None
     except _render_errors() as exc:
@@ -239,9 +239,10 @@ def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | Non
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write.")
 @click.option("--quality", type=click.Choice(["preview", "final"]), default="final", show_default=True)
 @click.option("--aspect", type=click.Choice(["16:9", "9:16", "1:1"]), help="Override the story's aspect ratio.")
-def render_cmd(story_dir: Path, out: Path, quality: str, aspect: str | None) -> None:
+@click.option("--hd/--no-hd", default=None, help="16:9 at 1920x1080 instead of 1280x720 (default: the story's setting).")
+def render_cmd(story_dir: Path, out: Path, quality: str, aspect: str | None, hd: bool | None) -> None:
     """Render the story in STORY_DIR (its story.json) to an MP4, with .srt/.vtt beside it."""
-    result = _render_with_bar(story_dir, out, quality, aspect)
+    result = _render_with_bar(story_dir, out, quality, aspect, hd)
     click.echo(str(result.path))
 
 

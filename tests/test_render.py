@@ -6,6 +6,7 @@ back with PyAV. Stories are a few seconds long and mostly rendered as previews.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -214,3 +215,19 @@ def test_story_object_and_custom_motion_render(tmp_path: Path) -> None:
     story = replace(story, scenes=(replace(scene, motion=Motion("custom", Rect(0, 0, 1, 1), Rect(0.5, 0.5, 0.5, 0.5))),))
     result = render_story(story, tmp_path / "m.mp4", quality="preview")
     assert probe(result.path).video.height == 360
+
+
+def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
+    from storyteller.pipeline.ffmpeg import run_ffmpeg
+
+    folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-pix_fmt", "yuv420p",
+                "-c:v", "libx264", "-preset", "ultrafast", "-y", str(folder / "clip.mp4")])
+    data = json.loads((folder / "story.json").read_text())
+    data["scenes"].append({"video": "clip.mp4", "transition": "cut"})  # duration "auto": the clip's own
+    (folder / "story.json").write_text(json.dumps(data))
+    result = render_story(folder, tmp_path / "v.mp4", quality="preview")
+    assert probe(result.path).duration == pytest.approx(3.0, abs=0.1)
+    # testsrc2 is colourful and moving: two frames half a second apart differ
+    a, b = frame_at(result.path, 1.5), frame_at(result.path, 2.0)
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 2

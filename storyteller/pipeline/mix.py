@@ -100,12 +100,14 @@ K_WEIGHTING = (
 
 def integrated_loudness(k_weighted: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     """BS.1770 gated integrated loudness (LUFS) of K-weighted samples (n, channels); -inf if silent."""
-    block, hop = int(0.4 * rate), int(0.1 * rate)
-    if len(k_weighted) < block:
+    hop = int(0.1 * rate)
+    m = len(k_weighted) // hop
+    if m < 4:
         return float("-inf")
-    sq = np.cumsum(np.concatenate([np.zeros((1, k_weighted.shape[1])), k_weighted.astype(np.float64) ** 2]), axis=0)
-    starts = np.arange(0, len(k_weighted) - block + 1, hop)
-    power = ((sq[starts + block] - sq[starts]) / block).sum(axis=1)  # channel weights are 1 for L and R
+    # Sum of squares per 100 ms hop (no big temporaries), then 400 ms blocks overlapping by 75%.
+    hops = k_weighted[: m * hop].reshape(m, hop, -1)
+    energy = np.einsum("ijk,ijk->i", hops, hops, dtype=np.float64)
+    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * hop)  # channel weights 1 (L, R)
     with np.errstate(divide="ignore"):
         loud = -0.691 + 10 * np.log10(power)
     gated = power[loud > -70.0]  # absolute gate
@@ -149,23 +151,24 @@ def mix_soundtrack(
     """Write the soundtrack (16-bit stereo WAV, 48 kHz) to ``out``, a private work file."""
     out = Path(out)
     names = " and ".join(s.path.name for s in (narration, music) if s is not None) or "silence"
+    channels = 4 if (narration or music) else 2
+    want = int(round(duration * SAMPLE_RATE))
+    # Filled in place: a 3-minute, 4-channel float mix is 140 MB, so no growing buffers or copies.
+    x = np.zeros((want, channels), np.float32)
+    raw = x.reshape(-1).view(np.uint8)
+    filled = 0
     try:
-        raw = bytearray()
         for chunk in read_ffmpeg(mix_args(narration, music, duration), timeout=1800):
-            raw += chunk
+            n = min(len(chunk), raw.size - filled)
+            raw[filled:filled + n] = np.frombuffer(chunk, np.uint8, count=n)
+            filled += n
             if cancel is not None and cancel():
                 raise FFmpegCancelled("Stopped on request.")
     except FFmpegCancelled:
         raise
     except FFmpegError as exc:
         raise MixError(f"The sound ({names}) could not be mixed: {exc}") from exc
-    channels = 4 if (narration or music) else 2
-    usable = len(raw) - len(raw) % (4 * channels)
-    x = np.frombuffer(bytes(raw[:usable]), dtype="<f4").reshape(-1, channels)
-    want = int(round(duration * SAMPLE_RATE))
-    if len(x) < want:  # the pad filters should make it exact; never hand over a short track
-        x = np.concatenate([x, np.zeros((want - len(x), channels), np.float32)])
-    x = x[:want]
+    # Whatever ffmpeg did not fill stays silent: never hand over a short track.
     if channels == 4:
         x = normalize_loudness(np.ascontiguousarray(x[:, :2]), integrated_loudness(x[:, 2:]))
     write_wav(out, x, SAMPLE_RATE)

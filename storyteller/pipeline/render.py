@@ -346,13 +346,15 @@ def render_story(
     *,
     quality: str = "final",
     aspect: str | None = None,
+    hd: bool | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> RenderResult:
     """Render ``story`` (a Story or a story folder) to ``out_path`` (.mp4), plus .srt/.vtt beside it.
 
     ``quality`` is "final" (H.264 High, AAC 160k) or "preview" (360p, fastest).
-    ``aspect`` overrides the story's own ("16:9", "9:16", "1:1"). ``progress(fraction)``
+    ``aspect`` overrides the story's own ("16:9", "9:16", "1:1"); ``hd`` picks 1920x1080
+    for 16:9 (default: the story's setting). ``progress(fraction)``
     is called about once a second; ``cancel()`` is polled several times a second and
     stops the render (FFmpegCancelled) within a moment, leaving no partial file.
     Raises StoryError, ImageError or RenderError with a plain message on bad input.
@@ -366,7 +368,7 @@ def render_story(
         raise RenderError(f'aspect: must be "16:9", "9:16" or "1:1", not "{aspect}"')
     aspect = aspect or story.aspect
     q = QUALITIES[quality]
-    w, h = output_size(aspect, story.hd, quality)
+    w, h = output_size(aspect, story.hd if hd is None else hd, quality)
     fps = story.fps
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".mp4":

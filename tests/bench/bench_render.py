@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -85,9 +86,20 @@ def make_story(folder: Path, seconds: float, photos: int) -> Path:
     return folder
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) used so far by this process and its finished children (ffmpeg)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+CPU: list[float] = []  # CPU seconds of the last timed() call
+
+
 def timed(fn) -> float:
-    t = time.monotonic()
+    """Wall seconds of fn(); its CPU seconds (whole process tree) are appended to CPU."""
+    c, t = _cpu(), time.monotonic()
     fn()
+    CPU.append(_cpu() - c)
     return time.monotonic() - t
 
 
@@ -100,15 +112,21 @@ def reencode(src: Path, dst: Path) -> None:
 def bench_ratio(tmp: Path, runs: int) -> None:
     story = make_story(tmp / "s60", 60.0, 8)
     out = tmp / "r60.mp4"
-    renders, encodes = [], []
+    renders, encodes, cpu_r, cpu_e = [], [], [], []
     for _ in range(runs):
         renders.append(timed(lambda: render_story(story, out, quality="final")))
+        cpu_r.append(CPU[-1])
         encodes.append(timed(lambda: reencode(out, tmp / "re60.mp4")))
-        print(f"  run: render {renders[-1]:.1f} s, x264 re-encode {encodes[-1]:.1f} s, ratio {renders[-1] / encodes[-1]:.2f}", flush=True)
+        cpu_e.append(CPU[-1])
+        print(f"  run: render {renders[-1]:.1f} s wall / {cpu_r[-1]:.1f} s CPU; x264 re-encode {encodes[-1]:.1f} s wall / "
+              f"{cpu_e[-1]:.1f} s CPU; wall ratio {renders[-1] / encodes[-1]:.2f}, CPU ratio {cpu_r[-1] / cpu_e[-1]:.2f}",
+              flush=True)
     info = probe(out)
     mr, me = statistics.median(renders), statistics.median(encodes)
+    cr, ce = statistics.median(cpu_r), statistics.median(cpu_e)
     print(f"(a) 60 s 720p final ({info.duration:.1f} s, {info.video.width}x{info.video.height}): "
-          f"render median {mr:.1f} s, re-encode median {me:.1f} s, ratio {mr / me:.2f} (target <= 1.3)")
+          f"render median {mr:.1f} s, re-encode median {me:.1f} s, wall ratio {mr / me:.2f} (target <= 1.3); "
+          f"CPU median {cr:.1f} s vs {ce:.1f} s, CPU ratio {cr / ce:.2f} (less sensitive to a shared machine)")
 
 
 def bench_three_minutes(tmp: Path, runs: int) -> None:
@@ -117,7 +135,8 @@ def bench_three_minutes(tmp: Path, runs: int) -> None:
     for _ in range(runs):
         finals.append(timed(lambda: render_story(story, tmp / "f180.mp4", quality="final")))
         previews.append(timed(lambda: render_story(story, tmp / "p180.mp4", quality="preview")))
-        print(f"  run: final {finals[-1]:.1f} s, preview {previews[-1]:.1f} s", flush=True)
+        print(f"  run: final {finals[-1]:.1f} s (CPU {CPU[-2]:.1f} s), preview {previews[-1]:.1f} s (CPU {CPU[-1]:.1f} s)",
+              flush=True)
     print(f"(b) 3 min 720p: final median {statistics.median(finals):.1f} s (target < 120), "
           f"preview median {statistics.median(previews):.1f} s (target < 20)")
 
