@@ -91,6 +91,7 @@ def test_progress_and_cancel():
         tx.transcribe(shared_data(*CLIP), "en", model=TINY, cancel=cancel_after_first_segment)
 
 
+@pytest.mark.slow
 def test_long_audio_is_streamed_in_chunks(tmp_path):
     """Chunks stay bounded and cut at quiet moments; times are offset across chunks."""
     _models_or_skip()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from storyteller.pipeline import transcribe as tx
-from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.audio import decode_audio, write_wav
 from storyteller.pipeline.subtitle_tracks import make_subtitles
 from storyteller.pipeline.subtitles import to_srt
 from tests.conftest import shared_data
@@ -128,3 +128,18 @@ def test_hour_long_file_streams_in_bounded_chunks(tmp_path):
     sizes = [len(c) for _, c in tx._chunks(tmp_path / "hour.wav", 600.0)]
     assert sum(sizes) == 60 * 60 * sr
     assert len(sizes) >= 6 and max(sizes) <= (600 + 8) * sr
+
+
+def test_devanagari_answer_is_retried_in_urdu_script(narration, tmp_path):
+    """Provoke the known failure (Urdu speech written in Hindi script) with a Devanagari prompt.
+
+    The guard notices, bans the Indic byte prefix, prompts in Urdu and retries:
+    the result is in Arabic script, with a warning saying what happened.
+    """
+    samples = decode_audio(narration)[: 16000 * 12]
+    clip = write_wav(tmp_path / "clip.wav", samples, 16000)
+    t = tx.transcribe(clip, "ur", model=BASE, initial_prompt="मेरा नाम आयशा है। मैं एक छोटे से गाँव में पैदा हुई।")
+    assert t.segments
+    assert not any(0x0900 <= ord(c) <= 0x097F for c in t.text)
+    assert tx.script_shares(t.text)["arabic"] > 0.9
+    assert any("wrong script" in w for w in t.warnings)
