@@ -204,6 +204,13 @@ def test_cli_writes_srt_and_json(tmp_path):
     assert track["source"] == "script"
     assert " ".join(c["text"].replace("\n", " ") for c in track["cues"]) == CLIP_TEXT.lower()
     assert data["transcript"]["segments"][0]["words"][0]["probability"] > 0
+    hide = tmp_path / "hide.txt"
+    hide.write_text("harshly\n", encoding="utf-8")
+    res = runner.invoke(main, ["transcribe", str(clip), "--model", TINY, "--redact", str(hide), "-o", str(tmp_path / "r.vtt")])
+    assert res.exit_code == 0, res.output
+    vtt = (tmp_path / "r.vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT") and "harshly" not in vtt.lower() and "▇▇▇" in vtt
+    assert (tmp_path / "r.redacted.wav").stat().st_size > 100_000
 
 
 def test_cli_bad_input_is_one_plain_line(tmp_path, bad_audio):

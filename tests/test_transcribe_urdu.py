@@ -41,7 +41,8 @@ def narration(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def story(narration):
-    return make_subtitles(narration, "ur", script=SCRIPT, model=BASE)
+    # One transcription and one translation, shared by the tests below.
+    return make_subtitles(narration, "ur", script=SCRIPT, translate=True, model=BASE)
 
 
 def test_script_guided_subtitles_reproduce_the_script_exactly(story):
@@ -69,8 +70,7 @@ def test_whisper_writes_urdu_in_arabic_script(story):
     assert tx.wrong_script(t.text, "ur") is None
 
 
-def test_translation_track_is_english(narration):
-    story = make_subtitles(narration, "ur", translate=True, model=BASE)
+def test_translation_track_is_english(story):
     assert [t.language for t in story.tracks] == ["ur", "en"]
     en = story.tracks[1]
     assert en.source == "translation" and en.cues
