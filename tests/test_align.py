@@ -141,3 +141,11 @@ def test_times_stay_within_audio():
     heard = [W(0.0, 0.2, "a"), W(9.5, 12.0, "h")]  # a word reported past the end
     al = align(script, heard, duration=10, min_ratio=0.1)
     assert all(0 <= w.start <= w.end <= 10 for w in al.words)
+
+
+def test_unrelated_text_in_the_same_language_is_detected():
+    """Shared function words (the, and, of) alone must not pass as a match."""
+    script = "it was the best of times it was the worst of times it was the age of wisdom it was the age of foolishness"
+    heard = spoken("I walked to the school every morning with my sister and we talked about the future and what we would do")
+    al = align(script, heard, duration=20)
+    assert not al.used_script and al.match_ratio < 0.2
