@@ -368,3 +368,264 @@ def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[Chec
         boxes.append(FaceBox(*box, float(h[4]), 2000 + len(hits), "post-check"))
         hits.append(CheckHit(0, box, float(h[4]), "covered"))
     return hits
+
+
+# ----------------------------------------------------------------- video
+def _video_facts(inp: Path):
+    """Probe the input and turn every way it can be unusable into one plain sentence."""
+    from storyteller.pipeline.probe import ProbeError, probe
+
+    try:
+        info = probe(inp)
+    except ProbeError as exc:
+        raise FaceError(str(exc)) from exc
+    v = info.video
+    if v is None:
+        raise FaceError(f"The file {inp.name} has no picture (no video stream), so there are no faces to mask.")
+    if not v.width or not v.height:
+        raise FaceError(f"The video {inp.name} is damaged: its picture size is unknown.")
+    return info, v
+
+
+def _decode(inp: Path, rotation: int, vfr: list) -> Iterator[np.ndarray]:
+    """Upright RGB frames. ``vfr`` gets one True appended if frame spacing varies."""
+    import av
+
+    rot = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(rotation % 360)
+    gaps: set[int] = set()
+    last = None
+    try:
+        with av.open(str(inp), metadata_errors="ignore") as c:
+            s = c.streams.video[0]
+            s.thread_type = "AUTO"
+            for frame in c.decode(s):
+                if frame.pts is not None:
+                    if last is not None and len(gaps) < 64:
+                        gaps.add(int(frame.pts - last))
+                    last = frame.pts
+                img = frame.to_ndarray(format="rgb24")
+                yield cv2.rotate(img, rot) if rot is not None else img
+    except av.error.FFmpegError as exc:
+        raise FaceError(f"The video {inp.name} is damaged and could not be read to the end.") from exc
+    pos = [g for g in gaps if g > 0]
+    if pos and max(pos) > 1.5 * min(pos):
+        vfr.append(True)
+
+
+def _encode_args(w: int, h: int, fps: float, fmt: str, audio: Path | None) -> list[str]:
+    from storyteller.pipeline.metadata import H264_STRIP_SEI, STRIP_ARGS
+
+    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "pipe:0"]
+    if audio is not None:
+        args += ["-i", str(audio)]
+    args += ["-map", "0:v"] + (["-map", "1:a"] if audio is not None else [])
+    if w % 2 or h % 2:  # 4:2:0 needs even sides: add one black column/row rather than scaling
+        args += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
+    if fmt == "webm":
+        args += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-b:v", "0", "-crf", "33"]
+        args += ["-c:a", "libopus", "-b:a", "96k"] if audio is not None else []
+    else:
+        args += ["-c:v", "libx264", "-preset", "fast", "-crf", "20", "-threads", "2", *H264_STRIP_SEI]
+        args += ["-c:a", "aac", "-b:a", "128k"] if audio is not None else []
+        args += ["-movflags", "+faststart"]
+    return args + ["-pix_fmt", "yuv420p", *STRIP_ARGS, "-f", fmt]
+
+
+def _disguised_audio(inp: Path, workdir: Path, progress, cancel) -> Path:
+    """The video's sound through the voice pipeline (a fresh secret each time), as a WAV."""
+    import secrets
+
+    try:
+        from storyteller.pipeline import voice
+    except ImportError as exc:  # pragma: no cover - voice ships with the app
+        raise FaceError("Keeping the sound needs the voice disguise, which is not installed; run without keeping the sound.") from exc
+    wav = workdir / f".voice-{secrets.token_hex(6)}.wav"
+    voice.anonymize(inp, wav, "disguise", secrets.token_hex(16), progress=progress, cancel=cancel)
+    return wav
+
+
+def anonymize_video(
+    inp: Path, out: Path, *, mask, mask_scale, color, edits, reviewed, whole_frame, keep_audio, progress, cancel,
+    settings: TrackerSettings = TrackerSettings(), check_every: int = 4,
+) -> FaceResult:
+    """Video path of :func:`anonymize`.
+
+    The post-check runs on every ``check_every``-th masked frame (whole frame, at the
+    detection scale) and, on frames where a track was lost, around each held mask,
+    before the frame is encoded. A face it finds is covered on that frame, searched for on the
+    frames still waiting to be written (``_DELAY``) and on the frames after, and
+    reported.
+    """
+    from storyteller.pipeline.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
+
+    t0 = time.monotonic()
+    info, v = _video_facts(inp)
+    rotation = v.rotation % 360
+    w, h = (v.height, v.width) if rotation in (90, 270) else (v.width, v.height)
+    fps = v.fps or 25.0
+    if not 1 <= fps <= 240:
+        fps = 25.0
+    total = v.frames or int(round((v.duration or info.duration or 0) * fps)) or 0
+    fmt = {".mp4": "mp4", ".mov": "mov", ".webm": "webm"}[out.suffix.lower()]
+    warn: list[str] = []
+    if mask == "blur" and whole_frame is None:
+        warn.append(BLUR_WARNING)
+    if rotation:
+        warn.append(f"The video was stored turned by {rotation} degrees; the output is upright.")
+    audio = "none"
+    if info.has_audio:
+        audio = "disguised" if keep_audio else "dropped"
+        if not keep_audio:
+            warn.append("The sound was dropped (keep it with the keep-audio option: it is then disguised).")
+    elif keep_audio:
+        warn.append("The video has no sound to keep.")
+    det = detector()
+    tracker = FaceTracker(det, settings, cancel)
+    records: list[FrameFaces] = []
+    hits: list[CheckHit] = []
+    manual = _ManualBoxes(edits.add)
+    vfr: list = []
+    pending: deque = deque()  # (idx, original, masked, boxes) waiting to be written
+    repairs: list[list] = []  # [box, last index seen] of faces the post-check found
+
+    def finish(item, pipe):
+        idx, _orig, masked, boxes, review = item
+        pipe.write(masked.tobytes())
+        records.append(FrameFaces(idx, idx / fps, tuple(boxes), review))
+
+    wav = None
+    try:
+        if audio == "disguised":
+            wav = _disguised_audio(inp, out.parent, lambda f: progress(0.1 * f), cancel)
+        base = 0.1 if wav else 0.0
+        with atomic_output(out) as tmp, open_ffmpeg(_encode_args(w, h, fps, fmt, wav) + [str(tmp)]) as pipe:
+            frames = _decode(inp, rotation, vfr)
+            if whole_frame:
+                for idx, f in enumerate(frames):
+                    if idx % 8 == 0 and cancel():
+                        raise FacesCancelled("Stopped on request.")
+                    pipe.write(M.whole_frame(f, whole_frame).tobytes())
+                    records.append(FrameFaces(idx, idx / fps, ()))
+                    if total:
+                        progress(min(0.99, base + (1 - base) * (idx + 1) / total))
+            else:
+                for idx, frame, tboxes in tracker.run(frames):
+                    boxes = [FaceBox(b.x1, b.y1, b.x2, b.y2, b.score, b.track, b.source) for b in tboxes
+                             if not _removed((b.x1, b.y1, b.x2, b.y2), idx, edits)]
+                    boxes += manual.boxes(idx, frame)
+                    for rep in repairs:  # follow faces the post-check found on earlier frames
+                        if idx - rep[1] <= settings.hold:
+                            found = tracker._region(frame, rep[0], (0,))
+                            if found is not None:
+                                rep[0], rep[1] = found[:4].copy(), idx
+                            boxes.append(FaceBox(*map(float, rep[0][:4]), 0.5, -1, "post-check"))
+                    repairs[:] = [r for r in repairs if idx - r[1] <= settings.hold]
+                    masked = frame.copy()
+                    _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color)
+                    lost = any(b.source in ("held", "lead") for b in boxes)
+                    review = "lost-track" if lost else ("low-confidence" if any(b.score < 0.4 for b in boxes) else None)
+                    found = []
+                    if idx % check_every == check_every // 2:
+                        found = list(det.run(masked, CHECK_THRESHOLD, tracker._scale))
+                    elif lost:
+                        # A lost face may have moved out from under its held mask: look around it.
+                        for b in boxes:
+                            if b.source in ("held", "lead"):
+                                area = grow(np.array([b.x1, b.y1, b.x2, b.y2], np.float32), 2.4)
+                                found += list(det.region(masked, area, max(b.x2 - b.x1, b.y2 - b.y1), CHECK_THRESHOLD))
+                    if found:
+                        found = nms(np.array([f[:5] for f in found], np.float32))
+                        for hbox in found:
+                            hb = tuple(float(x) for x in hbox[:4])
+                            if _removed(hb, idx, edits):
+                                hits.append(CheckHit(idx, hb, float(hbox[4]), "left: removed by hand"))
+                                continue
+                            hits.append(CheckHit(idx, hb, float(hbox[4]), "covered"))
+                            M.draw_mask(masked, hbox, "solid", mask_scale, color)
+                            boxes.append(FaceBox(*hb, float(hbox[4]), -1, "post-check"))
+                            repairs.append([hbox[:4].copy(), idx])
+                            review = "post-check"
+                            # Frames not yet written: look for the same face there too.
+                            for item in pending:
+                                b = tracker._region(item[1], hbox[:4], (0,))
+                                pb = b[:4] if b is not None else grow(hbox[:4], 1.2)
+                                M.draw_mask(item[2], pb, "solid", mask_scale, color)
+                                item[3].append(FaceBox(*map(float, pb), 0.5, -1, "post-check"))
+                    pending.append((idx, frame, masked, boxes, review))
+                    if len(pending) > _DELAY:
+                        finish(pending.popleft(), pipe)
+                    if total:
+                        progress(min(0.99, base + (1 - base) * (idx + 1) / total))
+                while pending:
+                    finish(pending.popleft(), pipe)
+            if not records:
+                raise FaceError(f"The video {inp.name} has no frames that could be read.")
+            failed = [x for x in hits if x.action.startswith("left")]
+            if failed and not reviewed:
+                raise FacesRemainError(
+                    f"Faces may remain: the check still finds faces on {len({x.index for x in failed})} frame(s) where "
+                    "boxes were removed by hand. Review those frames, then run again with the reviewed option."
+                )
+    except Cancelled as exc:
+        raise FacesCancelled("Stopped on request.") from exc
+    except FFmpegCancelled as exc:
+        raise FacesCancelled("Stopped on request.") from exc
+    except FFmpegError as exc:
+        raise FaceError(f"The masked video could not be written: {exc}") from exc
+    finally:
+        if wav is not None:
+            wav.unlink(missing_ok=True)
+    if vfr:
+        warn.append(f"The video has a variable frame rate; the output plays at a steady {fps:.3g} frames per second.")
+    progress(1.0)
+    order = sorted((f for f in records if f.review), key=lambda f: (_REVIEW_RANK[f.review], f.index))
+    stats = dict(tracker.stats, frames=len(records), tracks=tracker.next_id - 1)
+    return FaceResult(inp.name, str(out), "video", w, h, fps, mask, tuple(records), tuple(f.index for f in order),
+                      tuple(hits), edits, reviewed, whole_frame, audio, tuple(warn), time.monotonic() - t0, stats)
+
+
+_DELAY = 4
+_REVIEW_RANK = {"post-check": 0, "lost-track": 1, "low-confidence": 2}
+
+
+class _ManualBoxes:
+    """Boxes drawn by hand, followed forward by template matching until ``until``
+    (or, without ``until``, until the region can no longer be found)."""
+
+    def __init__(self, add: tuple[ManualBox, ...]):
+        self.items = [[m, None, None, 0] for m in add]  # ManualBox, current box, template, misses
+
+    def boxes(self, idx: int, frame: np.ndarray) -> list[FaceBox]:
+        out = []
+        gray = None
+        for n, it in enumerate(self.items):
+            m, cur, tpl, misses = it
+            if idx < m.frame or (m.until is not None and idx > m.until):
+                continue
+            if gray is None:
+                gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            H, W = gray.shape
+            if cur is None:  # first frame: the box as drawn
+                cur = np.array(m.box, np.float32)
+                x1, y1, x2, y2 = (int(v) for v in np.clip(cur, 0, [W, H, W, H]))
+                tpl = gray[y1:y2, x1:x2].copy() if x2 - x1 >= 4 and y2 - y1 >= 4 else None
+            elif tpl is not None and tpl.size:
+                bw, bh = tpl.shape[1], tpl.shape[0]
+                sx1, sy1 = int(max(0, cur[0] - bw)), int(max(0, cur[1] - bh))
+                sx2, sy2 = int(min(W, cur[2] + bw)), int(min(H, cur[3] + bh))
+                win = gray[sy1:sy2, sx1:sx2]
+                if win.shape[0] >= bh and win.shape[1] >= bw:
+                    res = cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED)
+                    _, score, _, loc = cv2.minMaxLoc(res)
+                    if score >= 0.5:
+                        cur = np.array([sx1 + loc[0], sy1 + loc[1], sx1 + loc[0] + bw, sy1 + loc[1] + bh], np.float32)
+                        misses = 0
+                    else:
+                        misses += 1
+                else:
+                    misses += 1
+            if m.until is None and misses > 12:
+                continue
+            it[1:] = [cur, tpl, misses]
+            out.append(FaceBox(*map(float, cur), 1.0, 10000 + n, "manual"))
+        return out

@@ -13,9 +13,10 @@ gets a box for every live track:
 - **Lost faces.** A track that the keyframe search misses is looked for around
   where it should be: upscaled (small faces) and in copies rotated by 45 and 90
   degrees (a phone turned sideways rolls faces past what CenterFace can see).
-  Not found, its mask is held ``hold`` frames more, growing, then dropped.
-- **New faces.** A face first seen on a keyframe is searched for backwards on the
-  frames before it, and its mask starts ``lead`` frames before it was found.
+  Not found, its mask is held ``hold`` frames more, moving on and growing, then dropped.
+- **New faces.** A face first seen on a keyframe is also masked (a little larger)
+  on the frames since the previous keyframe: it may have been there, turning or
+  entering.
 - **Fast motion.** Interpolated masks grow by the distance the face moves per frame.
 - **Scene cuts.** A jump in a small grey thumbnail ends the scene: the frame before
   the cut becomes a keyframe, tracks are not carried across, and the frame after it
@@ -29,6 +30,7 @@ encoding happen in ``faces.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from collections import deque
 from dataclasses import dataclass, field
 
 import cv2
@@ -99,14 +101,16 @@ def thumb(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def is_cut(prev: np.ndarray, cur: np.ndarray, threshold: float = 38.0) -> bool:
-    """True when two thumbnails differ so much that the shot must have changed.
+def thumb_diff(prev: np.ndarray, cur: np.ndarray) -> float:
+    """Mean absolute difference of two thumbnails after removing the mean brightness
+    change (a fade or an exposure change is not a cut)."""
+    return float(np.abs((cur - cur.mean()) - (prev - prev.mean())).mean())
 
-    Mean absolute difference after removing the mean brightness change (a fade or
-    an exposure change is not a cut).
-    """
-    d = (cur - cur.mean()) - (prev - prev.mean())
-    return float(np.abs(d).mean()) > threshold
+
+def is_cut(diff: float, recent: list[float], floor: float = 16.0) -> bool:
+    """A cut: a jump well above ``floor`` and over three times the recent frame-to-frame change
+    (a fast pan changes every frame a lot; a cut changes one frame far more)."""
+    return diff > floor and diff > 3.0 * (float(np.median(recent)) if recent else 0.0)
 
 
 def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
@@ -147,10 +151,9 @@ def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tupl
 class TrackerSettings:
     threshold: float = 0.3  # full-frame keyframe search
     region_threshold: float = 0.35  # searches around a track (fewer false finds in upscaled crops)
-    k_max: int = 4  # at most this many frames between full searches
+    k_max: int = 5  # at most this many frames between full searches
     det_long: int = 1280  # full-frame search on a copy at most this long (4K is scaled down)
     hold: int = 12  # frames a lost face keeps its mask
-    lead: int = 2  # frames a new face's mask starts before it was found
     rotated_every: int = 48  # also search rotated full frames this often (and at each scene start)
     min_face: float = 8.0  # ignore smaller finds (noise)
 
@@ -231,6 +234,7 @@ class FaceTracker:
         idx0, frame0, th0 = 0, first, thumb(first)
         yield idx0, frame0, self._start_scene(frame0, idx0)
         pending: tuple[int, np.ndarray, np.ndarray] | None = None  # a read-ahead frame (after a cut)
+        recent: deque[float] = deque(maxlen=12)
         done = False
         while not done:
             if self.cancel():
@@ -249,7 +253,11 @@ class FaceTracker:
                     break
                 i = idx0 + len(seg) + 1
                 th = thumb(f)
-                if is_cut(prev_th, th):
+                diff = thumb_diff(prev_th, th)
+                cut = is_cut(diff, list(recent))
+                recent.append(diff)
+                if cut:
+                    recent.clear()
                     if seg:
                         pending = (i, f, th)
                     else:
@@ -306,8 +314,12 @@ class FaceTracker:
                 found_at_end[ti] = (d[:4].copy(), float(d[4]), "detected")
                 t.angle = 0
                 continue
-            # Missed by the full search: look around where it should be, upscaled and rotated.
-            b = self._region(frame1, pred[ti], self._angles(t))
+            # Missed by the full search: look around where it should be, upscaled. A
+            # strong face that vanished is likely rolled (phone turned): also search
+            # rotated copies, every other keyframe while it stays lost.
+            b = self._region(frame1, pred[ti], (t.angle,))
+            if b is None and t.misses % 2 == 0 and (t.score >= 0.5 or t.angle):
+                b = self._region(frame1, pred[ti], tuple(a for a in self._angles(t) if a != t.angle))
             if b is not None:
                 found_at_end[ti] = (b[:4].copy(), float(b[4]), "rotated" if b[5] else "region")
                 t.angle = int(b[5])
@@ -320,12 +332,11 @@ class FaceTracker:
                 end_box, score, src = found_at_end[ti]
                 motion = _centre_dist(start_box, end_box) / max(1.0, _size(end_box))
                 ratio = _size(end_box) / max(1.0, _size(start_box))
-                confident = (
-                    t.seen == idx0 and src == "detected" and motion < 0.35 and 0.8 < ratio < 1.25 and score >= 0.5
-                )
+                steady = motion < 0.35 and 0.8 < ratio < 1.25
+                confident = steady and t.seen == idx0 and not t.angle
                 path = self._fill(seg, t, start_box, end_box, confident)
-                if not confident:
-                    calm = False
+                if not steady:
+                    calm = False  # fast motion or zoom: search more often
                 step = (end_box - start_box) / max(1, n)
                 pad = float(np.abs(step[:2] + step[2:]).max()) / 2 * 1.5
                 for j, (box, s2) in enumerate(path):
@@ -336,20 +347,8 @@ class FaceTracker:
                 survivors.append(t)
                 continue
             # Lost: search the frames in between, then hold the last box, growing.
-            calm = False
             t.misses += 1
-            last, last_idx = start_box, idx0
-            for j, (i, f) in enumerate(seg[:-1]):
-                b = self._region(f, last + t.vel, self._angles(t)) if i - t.seen <= self.s.hold else None
-                if b is None:
-                    break
-                last, last_idx = b[:4].copy(), i
-                t.angle = int(b[5])
-                out[j].append(TrackBox(*map(float, b[:5]), t.id, "rotated" if b[5] else "region"))
-                t.box, t.seen = last, i
             for j, (i, f) in enumerate(seg):
-                if i <= last_idx:
-                    continue
                 gone = i - t.seen
                 if gone > self.s.hold:
                     break
@@ -365,22 +364,14 @@ class FaceTracker:
         for di, d in enumerate(dets):
             if di in used:
                 continue
-            calm = False
             t = Track(self.next_id, d[:4].copy(), float(d[4]), idx1)
             self.next_id += 1
             out[n - 1].append(TrackBox(*map(float, d[:5]), t.id, "detected"))
-            back = d[:4].copy()
-            lead = 0
+            # It may have been there (turning, entering) on the frames since the last
+            # keyframe: cover them all, a little larger, rather than search each.
+            back = grow(d[:4], 1.25, 2)
             for j in range(n - 2, -1, -1):
-                b = self._region(seg[j][1], back, (0,))
-                if b is not None:
-                    back = b[:4].copy()
-                    out[j].append(TrackBox(*map(float, b[:5]), t.id, "region"))
-                    continue
-                if lead >= self.s.lead:
-                    break
-                lead += 1
-                out[j].append(TrackBox(*map(float, grow(back, 1.15)), t.score * 0.5, t.id, "lead"))
+                out[j].append(TrackBox(*map(float, back), t.score * 0.5, t.id, "lead"))
             self.tracks.append(t)
         return out, calm
 

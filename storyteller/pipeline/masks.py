@@ -70,13 +70,20 @@ def draw_mask(
     if X2 <= X1 or Y2 <= Y1:
         return
     roi = frame[Y1:Y2, X1:X2]
-    st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
     if mask == "solid":
-        fill = np.array(color, np.uint8)
-        if np.abs(roi[st].mean(0) - fill).mean() < 45:
-            fill = np.array(ALT_COLOR if tuple(color) != ALT_COLOR else DEFAULT_COLOR, np.uint8)
-        roi[st] = fill
+        fill = tuple(int(c) for c in color)
+        # The face's own mean colour (its box, not the mask) decides if the fill would vanish into it.
+        x1, y1, x2, y2 = (int(v) for v in box[:4])
+        face = frame[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
+        if face.size and np.abs(np.asarray(cv2.mean(face)[:3]) - fill).mean() < 45:
+            fill = ALT_COLOR if fill != ALT_COLOR else DEFAULT_COLOR
+        if shape == "ellipse":  # straight onto the frame: no stencil needed
+            cv2.ellipse(frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
+                        0, 0, 360, fill, -1, cv2.LINE_8, 2)
+            return
+        roi[_stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)] = fill
         return
+    st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
     h, w = roi.shape[:2]
     if mask == "mosaic":
         # About six blocks across the face, never smaller than 8 px.
