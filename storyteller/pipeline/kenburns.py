@@ -80,12 +80,13 @@ def prepare_canvas(framed_rgb, downscale: float) -> Planes:
     import cv2
 
     sigma = 0.6 * max(1.0, downscale)
-    return Planes.from_rgb(cv2.GaussianBlur(framed_rgb, (0, 0), sigmaX=sigma))
+    # The border gives the fast resize path in yuv.warp_planes room to align sub-pixel offsets.
+    return Planes.from_rgb(cv2.GaussianBlur(framed_rgb, (0, 0), sigmaX=sigma), pad=96)
 
 
 def warp(canvas: Planes, view: View, out: Frame) -> None:
     """Crop ``view`` from the canvas and scale it into ``out`` in one sub-pixel warp per plane."""
-    ch, cw = canvas.y.shape
+    ch, cw = canvas.height, canvas.width
     x0 = (view.cx - view.s / 2) * cw
     y0 = (view.cy - view.s / 2) * ch
     warp_planes(canvas, out, view.s * cw / out.w, view.s * ch / out.h, x0, y0)

@@ -47,11 +47,32 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def load_photo(path: str | Path, fit_within: tuple[int, int] | None = None) -> np.ndarray:
+def _draft_size(img: Image.Image, fit_within: tuple[int, int], fit: str) -> tuple[int, int]:
+    """The smallest stored size that still fills ``fit_within`` once the photo is turned upright."""
+    w, h = img.size
+    if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+        w, h = h, w  # stored sideways
+    cw, ch = fit_within
+    if _fit_mode(w, h, cw, ch, fit) == "crop":
+        s = min(1.0, max(cw / w, ch / h))
+    else:  # contained inside a blurred fill or bars: the picture is drawn smaller
+        s = min(1.0, min(cw / w, ch / h))
+    need = (int(w * s) + 1, int(h * s) + 1)
+    return (need[1], need[0]) if img.size != (w, h) else need
+
+
+def _fit_mode(iw: int, ih: int, w: int, h: int, fit: str) -> str:
+    if fit != "auto":
+        return fit
+    ratio = (iw / ih) / (w / h)
+    return "crop" if 1 / CROP_TOLERANCE <= ratio <= CROP_TOLERANCE else "blur"
+
+
+def load_photo(path: str | Path, fit_within: tuple[int, int] | None = None, fit: str = "crop") -> np.ndarray:
     """Decode ``path`` to an upright RGB uint8 array.
 
-    ``fit_within`` lets JPEG decoding skip detail that the video cannot show (draft mode),
-    which saves time and memory on 12-50 megapixel phone photos.
+    ``fit_within`` (with the ``fit`` it will be framed by) lets JPEG decoding skip detail
+    the video cannot show (draft mode), saving time and memory on 12-50 megapixel photos.
     """
     path = Path(path)
     name = path.name
@@ -68,8 +89,7 @@ def load_photo(path: str | Path, fit_within: tuple[int, int] | None = None) -> n
                         f"Pictures up to {MAX_PIXELS // 1_000_000} megapixels can be used; make it smaller and add it again."
                     )
                 if fit_within and img.format == "JPEG":
-                    side = max(fit_within)
-                    img.draft("RGB", (side, side))  # either orientation must still cover the canvas
+                    img.draft("RGB", _draft_size(img, fit_within, fit))
                 img.load()
                 img = ImageOps.exif_transpose(img) or img
                 rgb = _to_rgb(img)
@@ -122,9 +142,7 @@ def blurred_fill(img: np.ndarray, w: int, h: int, darken: float = 0.55) -> np.nd
 def frame_photo(img: np.ndarray, w: int, h: int, fit: str = "auto") -> np.ndarray:
     """Place the picture on a w x h canvas without distortion (see module docstring)."""
     ih, iw = img.shape[:2]
-    ratio = (iw / ih) / (w / h)
-    if fit == "auto":
-        fit = "crop" if 1 / CROP_TOLERANCE <= ratio <= CROP_TOLERANCE else "blur"
+    fit = _fit_mode(iw, ih, w, h, fit)
     if fit == "crop":
         return cover(img, w, h)
     fg = contain(img, w, h)

@@ -413,7 +413,7 @@ def render_story(
         if scene.kind == "video":
             return _Clip(story.path(scene.media), w, h, scene.fit, clip_info[seg.index][1])
         try:
-            photo = load_photo(story.path(scene.media), (canvas_w, canvas_h))
+            photo = load_photo(story.path(scene.media), (canvas_w, canvas_h), scene.fit)
         except ImageError as exc:
             raise ImageError(f"scenes[{seg.index}].image: {exc}") from exc
         canvas = frame_photo(photo, canvas_w, canvas_h, scene.fit)

@@ -48,14 +48,29 @@ class Planes:
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+    pad: int = 0  # luma pixels of replicated border around the picture (even)
+
+    @property
+    def width(self) -> int:
+        return self.y.shape[1] - 2 * self.pad
+
+    @property
+    def height(self) -> int:
+        return self.y.shape[0] - 2 * self.pad
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray) -> "Planes":
+    def from_rgb(cls, rgb: np.ndarray, pad: int = 0) -> "Planes":
+        """Convert once; ``pad`` adds a replicated border so fast warps never run off the edge."""
         h, w = rgb.shape[:2]
         w2, h2 = w - w % 2, h - h % 2
+        pad -= pad % 2
         yuv = rgb_to_yuv444(rgb[:h2, :w2])
         uv = cv2.resize(yuv[:, :, 1:], (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
-        return cls(np.ascontiguousarray(yuv[:, :, 0]), np.ascontiguousarray(uv[:, :, 0]), np.ascontiguousarray(uv[:, :, 1]))
+        planes = [yuv[:, :, 0], uv[:, :, 0], uv[:, :, 1]]
+        if pad:
+            planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE)
+                      for p, b in zip(planes, (pad, pad // 2, pad // 2))]
+        return cls(*(np.ascontiguousarray(p) for p in planes), pad=pad)
 
 
 class Frame:
@@ -92,19 +107,56 @@ class Frame:
         cv2.convertScaleAbs(self.v, dst=self.v, alpha=k, beta=128 * (1 - k))
 
 
+def _align(s: float, t: float, limit: int) -> tuple[int, int, float] | None:
+    """Integers (k, a) with a + k*s as close as possible to t (a >= 0, a <= limit): (k, a, error)."""
+    k = np.arange(48)
+    a = np.round(t - k * s)
+    err = np.abs(t - k * s - a)
+    err[(a < 0) | (a > limit)] = np.inf
+    best = int(np.argmin(err))
+    return None if not np.isfinite(err[best]) else (best, int(a[best]), float(err[best]))
+
+
+def _resize_into(plane: np.ndarray, out: np.ndarray, sx: float, sy: float, cx: float, cy: float) -> bool:
+    """Fast path: out[Y, X] = plane at (sx*X + cx, sy*Y + cy) through one cv2.resize.
+
+    cv2.resize with an explicit factor samples the source at a + (X' + 0.5)*s - 0.5, with
+    a the integer start of the crop. A sub-pixel offset is reached by resizing k extra
+    pixels and dropping them: a + k*s lands within 1/100 pixel of the wanted offset for
+    some k < 48. Linear resizing is separable and about 3x cheaper than warpAffine; it
+    gives the same bilinear samples. Returns False (use warpAffine) when it cannot align.
+    """
+    h, w = out.shape
+    ph, pw = plane.shape
+    ax = _align(sx, cx - 0.5 * sx + 0.5, pw - 1)
+    ay = _align(sy, cy - 0.5 * sy + 0.5, ph - 1)
+    if ax is None or ay is None or max(ax[2], ay[2]) > 1 / 32:  # warpAffine itself rounds to 1/32 pixel
+        return False
+    (kx, x0, _), (ky, y0, _) = ax, ay
+    nx, ny = int(np.ceil((kx + w + 1) * sx)) + 1, int(np.ceil((ky + h + 1) * sy)) + 1
+    if x0 + nx > pw or y0 + ny > ph:
+        return False
+    tmp = cv2.resize(plane[y0:y0 + ny, x0:x0 + nx], None, fx=1.0 / sx, fy=1.0 / sy, interpolation=cv2.INTER_LINEAR)
+    if tmp.shape[0] < ky + h or tmp.shape[1] < kx + w:
+        return False
+    out[:] = tmp[ky:ky + h, kx:kx + w]
+    return True
+
+
 def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: float, y0: float) -> None:
     """Sample ``src`` into ``dst``: output pixel (X, Y) shows source point (x0 + sx*X, y0 + sy*Y).
 
     Coordinates are continuous (pixel centres at k + 0.5) in luma units; chroma uses
     the same mapping at half resolution, so colour stays aligned with brightness.
     """
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     for plane, out, div in ((src.y, dst.y, 1.0), (src.u, dst.u, 2.0), (src.v, dst.v, 2.0)):
-        m = np.array(
-            [[scale_x, 0.0, x0 / div + 0.5 * scale_x - 0.5], [0.0, scale_y, y0 / div + 0.5 * scale_y - 0.5]],
-            dtype=np.float64,
-        )
-        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out, flags=flags, borderMode=cv2.BORDER_CONSTANT)
+        cx = (x0 + src.pad) / div + 0.5 * scale_x - 0.5
+        cy = (y0 + src.pad) / div + 0.5 * scale_y - 0.5
+        if scale_x >= 1.0 and scale_y >= 1.0 and _resize_into(plane, out, scale_x, scale_y, cx, cy):
+            continue
+        m = np.array([[scale_x, 0.0, cx], [0.0, scale_y, cy]], dtype=np.float64)
+        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out,
+                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclass(frozen=True)
