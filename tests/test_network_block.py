@@ -5,6 +5,7 @@ import socket
 import pytest
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_outbound_connection_is_blocked():
     with pytest.raises(Exception) as excinfo:
         socket.create_connection(("192.0.2.1", 80), timeout=1)
