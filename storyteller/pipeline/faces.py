@@ -307,7 +307,7 @@ def _save_photo(rgb: np.ndarray, out: Path) -> None:
     from PIL import Image
 
     # A fresh image from pixels carries no EXIF, GPS, XMP, ICC profile or comment.
-    img = Image.fromarray(rgb, "RGB")
+    img = Image.fromarray(np.ascontiguousarray(rgb))
     with atomic_output(out) as tmp:
         if out.suffix.lower() == ".png":
             img.save(tmp, format="PNG", optimize=False)

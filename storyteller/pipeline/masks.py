@@ -6,7 +6,7 @@ than wide, so hair, ears and the jaw line are covered too; ``mask_scale`` grows 
 further. Three fills:
 
 - ``solid``: one flat colour (the story's palette). Cannot be undone. The default.
-- ``mosaic``: about six large blocks across the face. Large blocks cannot be undone.
+- ``mosaic``: four large blocks across the mask. Large blocks cannot be undone.
 - ``blur``: a strong blur. Blur can be partly reversed, so callers warn about it.
 
 A solid fill whose colour happens to match the face (a grey fill over a grey
@@ -86,8 +86,9 @@ def draw_mask(
     st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
     h, w = roi.shape[:2]
     if mask == "mosaic":
-        # About six blocks across the face, never smaller than 8 px.
-        block = max(8, int(2 * ax / 6))
+        # Four blocks across the mask (about two across the face), never smaller than 8 px:
+        # smaller blocks leave a face's light and shade, and can be matched.
+        block = max(8, int(2 * ax / 4))
         small = cv2.resize(roi, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
         out = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
     elif mask == "blur":
