@@ -51,6 +51,17 @@ def analyse(y: np.ndarray, sr: int):
     return f0, sp, ap
 
 
+def _speech_ltas(nbins: int, sr: int) -> np.ndarray:
+    """A generic long-term speech spectrum (log amplitude): flat to 500 Hz, then -7 dB per octave.
+
+    Her own average spectrum is replaced by this shape rather than by a flat one:
+    a flat spectrum sounds harsh and the recogniser (and listener) loses words.
+    """
+    f = np.linspace(0.0, sr / 2, nbins)
+    db = -7.0 * np.log2(np.maximum(f, 500.0) / 500.0)
+    return db / 8.686
+
+
 def _warp_index(nbins: int, vtl: float, alpha: float) -> np.ndarray:
     """Fractional source bin for each output bin of the warped envelope."""
     phi = np.linspace(0.0, np.pi, nbins)
@@ -98,7 +109,8 @@ def change(y: np.ndarray, sr: int, ch: WorldChange) -> np.ndarray:
         k = max(3, len(avg) // 40)
         smooth = np.convolve(np.pad(avg, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "same")[k:-k]
         strength = ch.flatten * min(1.0, voiced.sum() * FRAME_MS / 1000 / 3.0)
-        logsp = logsp - strength * (smooth - smooth.mean())
+        target = _speech_ltas(len(avg), sr)
+        logsp = logsp - strength * ((smooth - smooth.mean()) - (target - target.mean()))
     if ch.vtl != 1.0 or ch.warp_alpha != 1.0:
         idx = _warp_index(sp.shape[1], ch.vtl, ch.warp_alpha)
         logsp = _warp(logsp, idx)

@@ -1,0 +1,94 @@
+"""Voice benchmark: privacy and intelligibility per method (outside judge), and speed.
+
+Privacy: runs ../shared/bench/voice_eval.py (Resemblyzer speaker verification +
+Whisper WER) on ../shared/data/speech/librispeech-test-other for each method,
+through the real CLI, exactly as a facilitator would:
+
+    FW_MODEL=instance/models/whisper-base /tmp/benchv/bin/python ../shared/bench/voice_eval.py \\
+        ../shared/data/speech/librispeech-test-other \\
+        '.venv/bin/storyteller voice {inp} -o {out} --seed {seed} --method disguise' --invert
+
+Speed: the disguise on a long take built from the same speech (in-process,
+median of 3), against the anchor of the plain VoicePrivacy McAdams baseline
+(LPC pole warp alone) on the same audio in the same run; and the 10 s preview.
+
+usage: .venv/bin/python tests/bench/bench_voice.py [--methods pitch,disguise,synthetic] [--no-eval] [--minutes 3]
+Needs the eval venv (/tmp/benchv, or $VOICE_EVAL_PYTHON). Writes only to a temp folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEECH = ROOT.parent / "shared" / "data" / "speech" / "librispeech-test-other"
+EVAL = ROOT.parent / "shared" / "bench" / "voice_eval.py"
+
+
+def run_eval(method: str) -> str:
+    py = os.environ.get("VOICE_EVAL_PYTHON", "/tmp/benchv/bin/python")
+    cmd = f"{ROOT / '.venv/bin/storyteller'} voice {{inp}} -o {{out}} --seed {{seed}} --method {method}"
+    env = dict(os.environ, FW_MODEL=os.environ.get("FW_MODEL", str(ROOT / "instance/models/whisper-base")))
+    t = time.perf_counter()
+    r = subprocess.run([py, str(EVAL), str(SPEECH), cmd, "--invert"], capture_output=True, text=True, env=env)
+    took = time.perf_counter() - t
+    line = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else f"FAILED: {r.stderr[-300:]}"
+    return f"{line}  ({took / 60:.1f} min)"
+
+
+def speed(minutes: float) -> None:
+    from storyteller.pipeline import mcadams, voice
+    from storyteller.pipeline.audio import decode_audio, write_wav
+
+    files = sorted(SPEECH.glob("*/*.flac"))
+    speech = np.concatenate([decode_audio(f, voice.SAMPLE_RATE) for f in files])
+    reps = int(np.ceil(minutes * 60 * voice.SAMPLE_RATE / len(speech)))
+    take = np.tile(speech, reps)[: int(minutes * 60 * voice.SAMPLE_RATE)]
+    seconds = len(take) / voice.SAMPLE_RATE
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "take.wav"
+        write_wav(src, take, voice.SAMPLE_RATE)
+        ours, anchor, prev = [], [], []
+        for _ in range(3):
+            t = time.perf_counter()
+            voice.anonymize(src, Path(tmp) / "out.wav", "disguise", 1)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            mcadams.mcadams(take, voice.SAMPLE_RATE, 0.8)
+            anchor.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            voice.preview(src, "disguise", 1, start=30.0)
+            prev.append(time.perf_counter() - t)
+    o, a = statistics.median(ours), statistics.median(anchor)
+    print(f"speed on a {seconds / 60:.1f} min take ({os.cpu_count()} cores):")
+    print(f"  disguise (decode + full chain + write): median {o:.1f} s = {seconds / o:.1f}x real time")
+    print(f"  anchor, plain McAdams alone (in memory): median {a:.1f} s = {seconds / a:.1f}x real time")
+    print(f"  ratio disguise/anchor time: {o / a:.2f}")
+    print(f"  preview of 10 s: median {statistics.median(prev):.2f} s (target < 2 s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--methods", default="pitch,disguise,synthetic")
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--minutes", type=float, default=3.0)
+    a = ap.parse_args()
+    if not SPEECH.is_dir():
+        sys.exit(f"speech data not found at {SPEECH}")
+    speed(a.minutes)
+    if not a.no_eval:
+        for m in a.methods.split(","):
+            print(f"{m:10s} {run_eval(m)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
