@@ -119,3 +119,21 @@ def test_subtitle_stays_in_title_safe_area(size, text: str, lang: str) -> None:
 def test_blank_subtitle_has_no_image() -> None:
     assert tl.subtitle_image("   ", 1280, 720) is None
     assert tl.subtitle_image("🙂🙂", 1280, 720) is None
+
+
+def _bracket_ends(text: str) -> str:
+    """Which way the leftmost and rightmost glyphs of a drawn line curve: "(" or ")"."""
+    ts = tl.Typesetter(60, "ur", rtl=True)
+    m = (np.asarray(ts.draw_line(text, True)) > 100).astype(np.uint8)
+    n, _, stats, cent = cv2.connectedComponentsWithStats(m)
+    comps = sorted((stats[i, 0], i) for i in range(1, n) if stats[i, 4] > 30)
+    out = ""
+    for _, i in (comps[0], comps[-1]):
+        x, _, w, _, _ = stats[i]
+        out += "(" if cent[i][0] < x + w / 2 else ")"
+    return out
+
+
+def test_brackets_split_across_runs_still_face_inward() -> None:
+    """Digits make separate runs; the brackets around them must look like a single-run pair."""
+    assert _bracket_ends("(مفت 24 گھنٹے)") == _bracket_ends("(مفت)") == "()"

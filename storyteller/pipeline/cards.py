@@ -38,7 +38,10 @@ def card_frame(card: Card, w: int, h: int, language: str, rtl: bool | None, pict
                                       max_lines=2, max_chars=48))
     gap = round(short * 0.045)
     total = sum(b.height for b in blocks) + gap * (len(blocks) - 1)
-    y = max(round(h * 0.1), (h - total) // 2)
+    # Centre the text in the part of the card that subtitles never cover (they sit in the
+    # bottom ~30% on a square or tall frame), so the helpline is never hidden under a cue.
+    top, bottom = round(h * 0.08), round(h * (0.68 if h >= w else 0.78))
+    y = max(top, top + (bottom - top - total) // 2)
     for i, mask in enumerate(blocks):
         color = (255, 255, 255) if i == 0 else (225, 232, 235)
         layer = text_mask_rgba(mask, color)

@@ -162,7 +162,11 @@ def split_runs(text: str, language: str = "ur", rtl: bool | None = None) -> list
             cands = (before,) if dir_b == ("rtl" if rtl else "ltr") else (after,)
         if i and chars[i - 1].isdigit() and before == latin and not ch.isspace():
             cands = (latin,) + tuple(cands)
-        for cand in (*cands, *latin_chain, *arabic_chain):
+        # Fallbacks keep the side's direction, so an Urdu "(" missing from Nastaliq comes
+        # from Naskh (and is mirrored by raqm), not from the Latin font.
+        rtl_side = cands and cands[0] is not None and cands[0] != latin
+        fallbacks = (*arabic_chain, latin) if rtl_side else (*latin_chain, *arabic_chain)
+        for cand in (*cands, *fallbacks):
             if cand is not None and ord(ch) in _coverage(cand):
                 resolved[i] = cand
                 break
