@@ -422,7 +422,10 @@ def render_story(
         start, end = kenburns.resolve_motion(scene.motion, seg.index)
         return _KenBurns(canvas, start, end, seg.duration, w, h)
 
-    work = Path(tempfile.mkdtemp(prefix=".render-", dir=out_path.parent if out_path.parent.exists() else None))
+    # The work folder (mixed narration, subtitles) sits beside the output, not in the shared
+    # system temp dir, and is removed whatever happens.
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".render-", dir=out_path.parent))
     try:
         audio = mix_soundtrack(narration, music, duration, work / "soundtrack.wav", cancel=cancel)
         report(0.03)
