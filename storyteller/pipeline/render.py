@@ -32,7 +32,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from storyteller.fsutil import atomic_output, atomic_write_text
@@ -307,7 +306,7 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
 
 
 def encode_args(w: int, h: int, fps: int, q: Quality, audio: Path, srt: Path | None, language: str, out: Path) -> list[str]:
-    """The ffmpeg arguments for the final mux: raw RGB frames on stdin + soundtrack + soft subtitles."""
+    """The ffmpeg arguments for the final mux: raw I420 frames on stdin + soundtrack + soft subtitles."""
     args = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0", "-i", str(audio)]
     if srt is not None:
         args += ["-i", str(srt)]
