@@ -97,6 +97,37 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+class _Process:
+    """An ffmpeg child in its own process group, with stderr drained by a thread.
+
+    Draining stderr in the background keeps ffmpeg from blocking on a full
+    pipe; ``check()`` turns a non-zero exit into a plain FFmpegError.
+    """
+
+    def __init__(self, cmd: list[str], *, stdin, stdout):
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
+        except OSError as exc:
+            raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
+        self._stderr: list[bytes] = []
+        self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)
+        self._reader.start()
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+
+    def stderr(self) -> str:
+        self._reader.join(timeout=5)
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def check(self) -> str:
+        """Wait for the stderr reader; raise FFmpegError if ffmpeg failed; return stderr."""
+        stderr = self.stderr()
+        if self.proc.returncode != 0:
+            raise FFmpegError(plain_error(stderr, self.proc.returncode), stderr[-2000:], self.proc.returncode)
+        return stderr
+
+
 def _parse_progress_time(line: str) -> float | None:
     # `-progress pipe:1` prints key=value lines; out_time_us is microseconds written.
     if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
@@ -123,20 +154,8 @@ def run_ffmpeg(
     want_progress = progress is not None and duration
     cmd = _command((["-progress", "pipe:1", "-nostats"] if want_progress else []) + list(args), stdin_used=False)
     start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
-
-    stderr_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
-    reader.start()
+    child = _Process(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL)
+    proc = child.proc
     if want_progress:
         def _read_progress() -> None:
             for raw in proc.stdout:
@@ -152,15 +171,12 @@ def run_ffmpeg(
         except subprocess.TimeoutExpired:
             pass
         if cancel is not None and cancel():
-            _kill_group(proc)
+            child.kill()
             raise FFmpegCancelled("Stopped on request.")
         if timeout is not None and time.monotonic() - start > timeout:
-            _kill_group(proc)
+            child.kill()
             raise FFmpegError(f"Media processing took longer than {timeout:.0f} s and was stopped.")
-    reader.join(timeout=5)
-    stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise FFmpegError(plain_error(stderr, proc.returncode), stderr[-2000:], proc.returncode)
+    stderr = child.check()
     if want_progress:
         progress(1.0)
     return FFmpegResult(proc.returncode, stderr, time.monotonic() - start)
@@ -175,31 +191,19 @@ class FFmpegPipe:
 
     def __init__(self, args: Sequence[str], *, timeout: float | None = 3600):
         self.timeout = timeout
-        self._stderr: list[bytes] = []
-        try:
-            self.proc = subprocess.Popen(
-                _command(args, stdin_used=True),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
-        self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)
-        self._reader.start()
+        self._child = _Process(_command(args, stdin_used=True), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.proc = self._child.proc
 
     def write(self, data: bytes | memoryview) -> None:
         try:
             self.proc.stdin.write(data)
         except BrokenPipeError:
             self.proc.wait()
-            self._reader.join(timeout=5)
-            stderr = b"".join(self._stderr).decode("utf-8", "replace")
-            raise FFmpegError(plain_error(stderr, self.proc.returncode), stderr[-2000:], self.proc.returncode) from None
+            self._child.check()
+            raise FFmpegError("The video tool stopped reading early.") from None
 
     def kill(self) -> None:
-        _kill_group(self.proc)
+        self._child.kill()
 
     def __enter__(self) -> "FFmpegPipe":
         return self
@@ -217,10 +221,7 @@ class FFmpegPipe:
         except subprocess.TimeoutExpired:
             self.kill()
             raise FFmpegError("Media processing took too long and was stopped.") from None
-        self._reader.join(timeout=5)
-        stderr = b"".join(self._stderr).decode("utf-8", "replace")
-        if self.proc.returncode != 0:
-            raise FFmpegError(plain_error(stderr, self.proc.returncode), stderr[-2000:], self.proc.returncode)
+        self._child.check()
 
 
 def open_ffmpeg(args: Sequence[str], *, timeout: float | None = 3600) -> FFmpegPipe:
@@ -234,19 +235,8 @@ def read_ffmpeg(args: Sequence[str], *, chunk_bytes: int = 1 << 16, timeout: flo
     Used to stream decoded audio in bounded memory. Errors raise FFmpegError
     after the stream ends.
     """
-    try:
-        proc = subprocess.Popen(
-            _command(args, stdin_used=False),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
-    stderr_chunks: list[bytes] = []
-    reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
-    reader.start()
+    child = _Process(_command(args, stdin_used=False), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    proc = child.proc
     start = time.monotonic()
     try:
         while True:
@@ -257,10 +247,7 @@ def read_ffmpeg(args: Sequence[str], *, chunk_bytes: int = 1 << 16, timeout: flo
             if timeout is not None and time.monotonic() - start > timeout:
                 raise FFmpegError("Media processing took too long and was stopped.")
     except BaseException:
-        _kill_group(proc)
+        child.kill()
         raise
     proc.wait()
-    reader.join(timeout=5)
-    stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise FFmpegError(plain_error(stderr, proc.returncode), stderr[-2000:], proc.returncode)
+    child.check()
