@@ -275,3 +275,25 @@ def test_cli_voice(take: Path, tmp_path: Path):
     assert r.exit_code == 0 and "does not hide who you are" in r.output
     r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "d.wav"), "--method", "double"])
     assert r.exit_code == 1 and "second person" in r.output
+
+
+@pytest.mark.slow
+def test_long_take_streams_with_bounded_memory(monkeypatch, tmp_path: Path):
+    """Peak memory does not grow with the take's length (a 30-minute take is just more blocks)."""
+    import tracemalloc
+
+    from storyteller.pipeline.audio import WavWriter
+
+    monkeypatch.setattr(voice, "BLOCK_SECONDS", 2.0)
+    peaks = {}
+    for seconds in (8, 32):
+        src = tmp_path / f"take{seconds}.wav"
+        with WavWriter(src, SR) as w:
+            for _ in range(seconds // 4):
+                w.write(vowel(4.0))
+        tracemalloc.start()
+        res = voice.anonymize(src, tmp_path / f"o{seconds}.wav", secret=1)
+        peaks[seconds] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert abs(res.duration - seconds) < 0.01
+    assert peaks[32] < 1.3 * peaks[8], peaks

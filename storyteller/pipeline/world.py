@@ -29,7 +29,8 @@ class WorldChange:
     ``vtl``             vocal-tract-length factor: formants scale by it (>1 = shorter tract).
     ``warp_alpha``      McAdams-style power warp of the envelope's frequency axis (1 keeps it).
     ``tilt_db``         spectral tilt added, dB from 0 Hz to Nyquist.
-    ``flatten``         0..1, how much of the speaker's average spectral shape is removed.
+    ``flatten``         0..1, how much of the speaker's average spectral shape is replaced.
+    ``slope_db``        the replacement: a speech-like average spectrum, flat to 500 Hz, then this many dB per octave.
     """
 
     pitch_ratio: float = 1.0
@@ -39,6 +40,7 @@ class WorldChange:
     warp_alpha: float = 1.0
     tilt_db: float = 0.0
     flatten: float = 0.0
+    slope_db: float = -7.0
 
 
 def analyse(y: np.ndarray, sr: int):
@@ -51,14 +53,14 @@ def analyse(y: np.ndarray, sr: int):
     return f0, sp, ap
 
 
-def _speech_ltas(nbins: int, sr: int) -> np.ndarray:
-    """A generic long-term speech spectrum (log amplitude): flat to 500 Hz, then -7 dB per octave.
+def _speech_ltas(nbins: int, sr: int, slope_db: float) -> np.ndarray:
+    """A generic long-term speech spectrum (log amplitude): flat to 500 Hz, then ``slope_db`` per octave.
 
     Her own average spectrum is replaced by this shape rather than by a flat one:
     a flat spectrum sounds harsh and the recogniser (and listener) loses words.
     """
     f = np.linspace(0.0, sr / 2, nbins)
-    db = -7.0 * np.log2(np.maximum(f, 500.0) / 500.0)
+    db = slope_db * np.log2(np.maximum(f, 500.0) / 500.0)
     return db / 8.686
 
 
@@ -109,7 +111,7 @@ def change(y: np.ndarray, sr: int, ch: WorldChange) -> np.ndarray:
         k = max(3, len(avg) // 40)
         smooth = np.convolve(np.pad(avg, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "same")[k:-k]
         strength = ch.flatten * min(1.0, voiced.sum() * FRAME_MS / 1000 / 3.0)
-        target = _speech_ltas(len(avg), sr)
+        target = _speech_ltas(len(avg), sr, ch.slope_db)
         logsp = logsp - strength * ((smooth - smooth.mean()) - (target - target.mean()))
     if ch.vtl != 1.0 or ch.warp_alpha != 1.0:
         idx = _warp_index(sp.shape[1], ch.vtl, ch.warp_alpha)
