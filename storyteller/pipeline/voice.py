@@ -106,16 +106,21 @@ def _signed(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def disguise_settings(secret: int | str | bytes) -> Disguise:
-    """Draw the disguise's secret amounts. Each is kept away from 'no change'."""
+    """Draw the disguise's secret amounts. Each is kept away from 'no change'.
+
+    Pitch and vocal tract move independently (an attacker who restores one
+    leaves the other), her average spectrum is replaced by a speech-like one
+    with a secret slope, and the LPC poles are warped on top.
+    """
     rng = secret_rng(secret, "disguise")
     semitones = _signed(rng, 3.0, 6.0)
-    vtl = float(2 ** (_signed(rng, 0.19, 0.26)))  # formants x0.84..0.88 or x1.14..1.2
+    vtl = float(2 ** (_signed(rng, 0.19, 0.25)))  # formants x0.84..0.88 or x1.14..1.19
     change = world.WorldChange(
         pitch_ratio=float(2 ** (semitones / 12)),
         vtl=vtl,
         warp_alpha=float(rng.uniform(0.85, 0.95)),
-        tilt_db=_signed(rng, 2.0, 6.0),
         flatten=1.0,
+        slope_db=float(rng.uniform(-5.0, -1.0)),
     )
     return Disguise(change=change, mcadams_alpha=float(rng.uniform(0.8, 0.9)))
 
