@@ -158,6 +158,9 @@ class ScriptedDetector:
     def run(self, frame, threshold, scale=1.0):
         return self._boxes(frame)[:, :5]
 
+    def rotated(self, frame, angle, threshold, scale=1.0):
+        return self._boxes(frame) if angle == 0 else np.zeros((0, 6), np.float32)
+
     def region(self, frame, area, face_size, threshold, angles=(0,)):
         return self._boxes(frame)
 
@@ -397,19 +400,27 @@ def test_rotation_flag_portrait_and_vfr(tmp_path, face_crops):
 
     crop, _ = face_crops[0]
     frames = []
-    for i in range(20):  # a portrait phone frame stored sideways
+    for i in range(20):  # a portrait phone frame stored sideways, a white marker in one corner
         f = np.zeros((180, 320, 3), np.uint8) + 90
+        f[:16, :16] = 255
         paste(f, cv2.rotate(crop, cv2.ROTATE_90_COUNTERCLOCKWISE), 100 + i, 20)
         frames.append(f)
     plain = tmp_path / "plain.mp4"
     write_video(plain, frames)
     flagged = tmp_path / "flagged.mp4"
-    run_ffmpeg(["-display_rotation", "-90", "-i", str(plain), "-c", "copy", str(flagged)])
-    assert probe(flagged).video.rotation == 90
+    run_ffmpeg(["-display_rotation", "90", "-i", str(plain), "-c", "copy", str(flagged)])
+    assert probe(flagged).video.rotation in (90, 270)
     r = faces.anonymize(flagged, tmp_path / "up.mp4")
     assert (r.width, r.height) == (180, 320)  # portrait, upright
     assert any("upright" in w for w in r.warnings)
-    assert all(len(f.boxes) >= 1 for f in r.frames)  # the face is upright now and found
+    assert all(len(f.boxes) >= 1 for f in r.frames)
+    # Upright the way a player shows it: ffmpeg's own auto-rotation puts the marker in the same corner.
+    auto = tmp_path / "auto.mp4"
+    run_ffmpeg(["-i", str(flagged), "-c:v", "libx264", "-preset", "ultrafast", str(auto)])
+    ref, ours = read_video(auto)[0], read_video(tmp_path / "up.mp4")[0]
+    assert ref.shape == ours.shape == (320, 180, 3)
+    corner = lambda im: int(np.argmax([im[:16, :16].mean(), im[:16, -16:].mean(), im[-16:, :16].mean(), im[-16:, -16:].mean()]))  # noqa: E731
+    assert corner(ours) == corner(ref)
     # Variable frame rate: frame count kept, a note says the output is steady.
     vfr = tmp_path / "vfr.mp4"
     run_ffmpeg(["-i", str(plain), "-vf", "setpts='if(lt(N,10),N,N*3)/25/TB'", "-fps_mode", "vfr",

@@ -121,6 +121,42 @@ class FaceDetector:
                     found.append(b)
         return nms(np.concatenate(found)) if found else EMPTY
 
+    def rotated(self, rgb: np.ndarray, angle: float, threshold: float, scale: float = 1.0) -> np.ndarray:
+        """Detect in a copy of ``rgb`` turned by ``angle`` degrees (counter-clockwise, about
+        its centre, on a canvas big enough for all of it), at ``scale``. Faces rolled by
+        about ``-angle`` come out upright there. Returns (N, 6) boxes in ``rgb``'s pixels:
+        the axis-aligned box around each rotated face box, score, and ``angle``."""
+        if angle == 0:
+            b = self.run(rgb, threshold, scale)
+            return np.concatenate([b, np.zeros((len(b), 1), np.float32)], 1)
+        h, w = rgb.shape[:2]
+        if angle in (90, -90):  # a quarter turn is exact and no bigger: no warp needed
+            b = self.run(cv2.rotate(rgb, cv2.ROTATE_90_COUNTERCLOCKWISE if angle == 90 else cv2.ROTATE_90_CLOCKWISE), threshold, scale)
+            if angle == 90:  # turned (x', y') = (y, w - x)  ->  x = w - y', y = x'
+                xyxy = np.stack([w - b[:, 3], b[:, 0], w - b[:, 1], b[:, 2]], 1)
+            else:  # turned (x', y') = (h - y, x)  ->  x = y', y = h - x'
+                xyxy = np.stack([b[:, 1], h - b[:, 2], b[:, 3], h - b[:, 0]], 1)
+            return np.concatenate([xyxy, b[:, 4:5], np.full((len(b), 1), angle, np.float32)], 1).astype(np.float32)
+        M = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        c, sn = abs(M[0, 0]), abs(M[0, 1])
+        nw, nh = int(h * sn + w * c) + 1, int(h * c + w * sn) + 1
+        M[0, 2] += nw / 2 - w / 2
+        M[1, 2] += nh / 2 - h / 2
+        rot = cv2.warpAffine(rgb, M, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        b = self.run(rot, threshold, scale)
+        if not len(b):
+            return np.zeros((0, 6), np.float32)
+        inv = cv2.invertAffineTransform(M)
+        corners = np.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [2, 3]], b[:, [0, 3]]], 1)  # (N, 4, 2)
+        back = corners @ inv[:, :2].T + inv[:, 2]
+        lo, hi = back.min(1), back.max(1)
+        out = np.concatenate([lo, hi, b[:, 4:5], np.full((len(b), 1), angle, np.float32)], 1).astype(np.float32)
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+        # A box mostly outside the picture came from the replicated border: drop it.
+        keep = (out[:, 2] - out[:, 0] > 2) & (out[:, 3] - out[:, 1] > 2)
+        return out[keep]
+
     def region(
         self, rgb: np.ndarray, area, face_size: float, threshold: float, angles=(0,), face_px: float = 64.0,
         max_pixels: int = 1_000_000,
@@ -145,31 +181,10 @@ class FaceDetector:
             crop = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA)
         else:
             s = 1.0
-        ch, cw = crop.shape[:2]
-        found = []
-        for a in angles:
-            if a == 0:
-                b = self.run(crop, threshold)
-                if len(b):
-                    b = np.concatenate([b[:, :4] / s, b[:, 4:5], np.zeros((len(b), 1), np.float32)], 1)
-                    found.append(b)
-                continue
-            # Rotate about the crop centre into a canvas big enough for the whole crop.
-            M = cv2.getRotationMatrix2D((cw / 2, ch / 2), a, 1.0)
-            c, sn = abs(M[0, 0]), abs(M[0, 1])
-            nw, nh = int(ch * sn + cw * c) + 1, int(ch * c + cw * sn) + 1
-            M[0, 2] += nw / 2 - cw / 2
-            M[1, 2] += nh / 2 - ch / 2
-            rot = cv2.warpAffine(crop, M, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            b = self.run(rot, threshold)
-            if not len(b):
-                continue
-            inv = cv2.invertAffineTransform(M)
-            for bx in b:
-                pts = np.array([[bx[0], bx[1]], [bx[2], bx[1]], [bx[2], bx[3]], [bx[0], bx[3]]], np.float32)
-                back = pts @ inv[:, :2].T + inv[:, 2]
-                lo, hi = back.min(0) / s, back.max(0) / s
-                found.append(np.array([[lo[0], lo[1], hi[0], hi[1], bx[4], a]], np.float32))
+        found = [self.rotated(crop, a, threshold) for a in angles]
+        found = [f for f in found if len(f)]
+        for f in found:
+            f[:, :4] /= s
         if not found:
             return EMPTY
         out = nms(np.concatenate(found))

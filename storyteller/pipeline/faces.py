@@ -388,10 +388,12 @@ def _video_facts(inp: Path):
 
 
 def _decode(inp: Path, rotation: int, vfr: list) -> Iterator[np.ndarray]:
-    """Upright RGB frames. ``vfr`` gets one True appended if frame spacing varies."""
+    """Upright RGB frames (``rotation``: counter-clockwise degrees if frames carry none). ``vfr`` gets one True appended if frame spacing varies."""
     import av
 
-    rot = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(rotation % 360)
+    # PyAV's frame.rotation is the display matrix angle, counter-clockwise, as ffmpeg's own
+    # auto-rotation applies it (checked against ffmpeg in the tests); the probe's is only a hint.
+    ccw = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
     gaps: set[int] = set()
     last = None
     try:
@@ -404,6 +406,7 @@ def _decode(inp: Path, rotation: int, vfr: list) -> Iterator[np.ndarray]:
                         gaps.add(int(frame.pts - last))
                     last = frame.pts
                 img = frame.to_ndarray(format="rgb24")
+                rot = ccw.get(int(getattr(frame, "rotation", 0) or rotation) % 360)
                 yield cv2.rotate(img, rot) if rot is not None else img
     except av.error.FFmpegError as exc:
         raise FaceError(f"The video {inp.name} is damaged and could not be read to the end.") from exc

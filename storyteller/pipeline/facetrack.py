@@ -110,7 +110,9 @@ def thumb_diff(prev: np.ndarray, cur: np.ndarray) -> float:
 def is_cut(diff: float, recent: list[float], floor: float = 16.0) -> bool:
     """A cut: a jump well above ``floor`` and over three times the recent frame-to-frame change
     (a fast pan changes every frame a lot; a cut changes one frame far more)."""
-    return diff > floor and diff > 3.0 * (float(np.median(recent)) if recent else 0.0)
+    if len(recent) < 3:  # too little history to tell a cut from a fast camera
+        return diff > 3 * floor
+    return diff > floor and diff > 3.0 * float(np.median(recent))
 
 
 def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
@@ -174,27 +176,18 @@ class FaceTracker:
         self.stats = {"full_searches": 0, "region_searches": 0, "scene_cuts": 0, "keyframes": 0}
         self._scale = 1.0
         self._since_rotated = 0
+        self.roll = 0  # degrees the whole picture seems turned (phone rolled); searches follow it
+        self._roll_tried = -10**9
 
     # ------------------------------------------------------------ searches
-    def _full(self, frame: np.ndarray, rotated: bool = False) -> np.ndarray:
-        self.stats["full_searches"] += 1
-        boxes = self.det.run(frame, self.s.threshold, self._scale)
-        if rotated:
-            # Whole frame turned a quarter each way: faces of a phone held sideways.
-            H, W = frame.shape[:2]
-            for rot, back in ((cv2.ROTATE_90_CLOCKWISE, "cw"), (cv2.ROTATE_90_COUNTERCLOCKWISE, "ccw")):
-                self.stats["full_searches"] += 1
-                b = self.det.run(cv2.rotate(frame, rot), self.s.threshold, self._scale)
-                if not len(b):
-                    continue
-                b = b.copy()
-                if back == "cw":  # rotated (x', y') = (H - y, x)  ->  x = y', y = H - x'
-                    b[:, :4] = np.stack([b[:, 1], H - b[:, 2], b[:, 3], H - b[:, 0]], 1)
-                else:  # rotated (x', y') = (y, W - x)  ->  x = W - y', y = x'
-                    b[:, :4] = np.stack([W - b[:, 3], b[:, 0], W - b[:, 1], b[:, 2]], 1)
-                boxes = np.concatenate([boxes, b]) if len(boxes) else b
-            boxes = nms(boxes) if len(boxes) else boxes
-        return self._sane(boxes)
+    def _full(self, frame: np.ndarray, angles=(0,)) -> np.ndarray:
+        """Whole-frame search in copies turned by each of ``angles``; (N, 6) boxes."""
+        found = []
+        for a in dict.fromkeys(angles):
+            self.stats["full_searches"] += 1
+            found.append(self.det.rotated(frame, a, self.s.threshold, self._scale))
+        boxes = np.concatenate(found)
+        return self._sane(nms(boxes) if len(boxes) > 1 else boxes)
 
     def _sane(self, boxes: np.ndarray) -> np.ndarray:
         if not len(boxes):
@@ -255,9 +248,9 @@ class FaceTracker:
                 th = thumb(f)
                 diff = thumb_diff(prev_th, th)
                 cut = is_cut(diff, list(recent))
-                recent.append(diff)
-                if cut:
-                    recent.clear()
+                if not cut:  # a cut's jump must not raise the bar for the next one
+                    recent.append(diff)
+                else:
                     if seg:
                         pending = (i, f, th)
                     else:
@@ -282,7 +275,8 @@ class FaceTracker:
     def _start_scene(self, frame: np.ndarray, idx: int) -> list[TrackBox]:
         self.stats["keyframes"] += 1
         self._since_rotated = 0
-        dets = self._full(frame, rotated=True)
+        # A phone may be held sideways from the start: also search quarter-turned copies.
+        dets = self._full(frame, (self.roll, 0, 90, -90))
         out = []
         for d in dets:
             t = Track(self.next_id, d[:4].copy(), float(d[4]), idx)
@@ -298,24 +292,55 @@ class FaceTracker:
         H, W = frame1.shape[:2]
         self.stats["keyframes"] += 1
         self._since_rotated += n
-        rotated = self._since_rotated >= self.s.rotated_every
-        if rotated:
+        angles = [self.roll]
+        if self.roll and self.stats["keyframes"] % 2 == 0:
+            angles.append(0)  # is the camera upright again?
+        if self._since_rotated >= self.s.rotated_every:
             self._since_rotated = 0
-        dets = self._full(frame1, rotated=rotated)
+            angles += [90, -90]
+        dets = self._full(frame1, angles)
         out: list[list[TrackBox]] = [[] for _ in range(n)]
         calm = True
 
         pred = np.array([t.box + t.vel * (idx1 - t.seen) for t in self.tracks], np.float32).reshape(-1, 4)
         pairs = dict(match(pred, dets))
+        # Several strong faces gone at once: the camera rolled. Search the whole frame
+        # turned further (45 and 90 degrees each way) and follow the roll that finds them.
+        strong = [ti for ti, t in enumerate(self.tracks) if ti not in pairs and (t.score >= 0.45 or t.angle)]
+        if len(strong) >= 2 and idx1 - self._roll_tried > 2 * self.s.k_max:
+            self._roll_tried = idx1
+            best = (0, None)
+            # Quarter turns are exact and cost one upright search; 60-90 degree rolls show
+            # up there within CenterFace's +-30 degrees. Smaller rolls: region searches below.
+            for a in sorted({0, 90, -90} - {self.roll}, key=abs):
+                more = self._full(frame1, (a,))
+                if not len(more):
+                    continue
+                merged = nms(np.concatenate([dets, more]))
+                p2 = dict(match(pred, merged))
+                got = sum(ti in p2 for ti in strong)
+                if got > best[0]:
+                    best = (got, (a, merged, p2))
+                if got >= 0.75 * len(strong):
+                    break
+            if best[1] is not None:
+                a, dets, pairs = best[1]
+                if best[0] >= max(2, len(strong) / 2):
+                    self.roll = a
+        if self.roll and len(dets):
+            # Back to upright when the upright search finds as many of the tracks.
+            at = dets[[d for d in pairs.values()], 5] if pairs else np.zeros(0)
+            if (at == 0).sum() >= max(1, (at == self.roll).sum()):
+                self.roll = 0
         found_at_end: dict[int, tuple[np.ndarray, float, str]] = {}
         for ti, t in enumerate(self.tracks):
             if ti in pairs:
                 d = dets[pairs[ti]]
-                found_at_end[ti] = (d[:4].copy(), float(d[4]), "detected")
-                t.angle = 0
+                found_at_end[ti] = (d[:4].copy(), float(d[4]), "rotated" if d[5] else "detected")
+                t.angle = int(d[5])
                 continue
             # Missed by the full search: look around where it should be, upscaled. A
-            # strong face that vanished is likely rolled (phone turned): also search
+            # strong face that vanished may be rolled (phone turned): also search
             # rotated copies, every other keyframe while it stays lost.
             b = self._region(frame1, pred[ti], (t.angle,))
             if b is None and t.misses % 2 == 0 and (t.score >= 0.5 or t.angle):
@@ -326,17 +351,28 @@ class FaceTracker:
         used = set(pairs.values())
 
         survivors: list[Track] = []
+        unsure_budget = 4
         for ti, t in enumerate(self.tracks):
             start_box = t.box + t.vel * (idx0 - t.seen)
             if ti in found_at_end:
                 end_box, score, src = found_at_end[ti]
                 motion = _centre_dist(start_box, end_box) / max(1.0, _size(end_box))
+                # Smooth motion (a pan, a slow roll or zoom) is as well predicted as none:
+                # what breaks interpolation is a change of speed, not speed.
+                surprise = _centre_dist(pred[ti], end_box) / max(1.0, _size(end_box))
                 ratio = _size(end_box) / max(1.0, _size(start_box))
-                steady = motion < 0.35 and 0.8 < ratio < 1.25
-                confident = steady and t.seen == idx0 and not t.angle
-                path = self._fill(seg, t, start_box, end_box, confident)
-                if not steady:
-                    calm = False  # fast motion or zoom: search more often
+                steady = (motion < 0.35 or surprise < 0.25) and 0.75 < ratio < 1.33
+                # In a crowd, searching around every unsure face on every frame costs more than
+                # it saves: then the mask covers the whole way the face may have gone instead.
+                if steady and t.seen == idx0:
+                    mode = "lerp"
+                elif unsure_budget > 0:
+                    mode, unsure_budget = "search", unsure_budget - 1
+                else:
+                    mode = "sweep"
+                path = self._fill(seg, t, start_box, end_box, mode)
+                if surprise > 0.5:
+                    calm = False  # motion changed: search more often
                 step = (end_box - start_box) / max(1, n)
                 pad = float(np.abs(step[:2] + step[2:]).max()) / 2 * 1.5
                 for j, (box, s2) in enumerate(path):
@@ -375,8 +411,10 @@ class FaceTracker:
             self.tracks.append(t)
         return out, calm
 
-    def _fill(self, seg, t: Track, start_box, end_box, confident: bool):
-        """Boxes for the frames between two finds of one track."""
+    def _fill(self, seg, t: Track, start_box, end_box, mode: str):
+        """Boxes for the frames between two finds of one track: ``lerp`` (interpolated),
+        ``sweep`` (the box around the whole way from one find to the next) or ``search``
+        (looked for around the interpolated box on each frame)."""
         n = len(seg)
         path = []
         for j in range(n):
@@ -384,7 +422,10 @@ class FaceTracker:
             lerp = (1 - a) * start_box + a * end_box
             if j == n - 1:
                 path.append((end_box, "detected"))
-            elif confident:
+            elif mode == "sweep":
+                u = np.concatenate([np.minimum(start_box[:2], end_box[:2]), np.maximum(start_box[2:], end_box[2:])])
+                path.append((grow(u, 1.05), "interpolated"))
+            elif mode == "lerp":
                 path.append((lerp, "interpolated"))
             else:
                 b = self._region(seg[j][1], lerp, (t.angle,) if t.angle else (0,))

