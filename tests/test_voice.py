@@ -298,3 +298,25 @@ def test_long_take_streams_with_bounded_memory(monkeypatch, tmp_path: Path):
         tracemalloc.stop()
         assert abs(res.duration - seconds) < 0.01
     assert peaks[32] < 1.3 * peaks[8], peaks
+
+
+@pytest.mark.slow
+def test_real_speech_synthetic_voice_says_her_words(tmp_path: Path):
+    """No script: her words come from the installed Whisper model, the new voice says them in her time."""
+    from faster_whisper import WhisperModel
+
+    from storyteller import config, whisper_models
+
+    src = shared_data("speech", "librispeech-test-other", "1998", "1998-15444-0000.flac")
+    try:
+        model = whisper_models.resolve(config.models_dir())
+    except whisper_models.ModelError:
+        pytest.skip("no Whisper model installed")
+    res = voice.anonymize(src, tmp_path / "o.wav", method="synthetic", secret=3)
+    x = decode_audio(src, SR)
+    y, _, _ = read_wav(res.path)
+    assert len(y) == len(x)
+    wm = WhisperModel(str(model.path), device="cpu", compute_type="int8")
+    words = lambda a: {w.strip(".,;:!?'\"").lower() for s in wm.transcribe(a, language="en", beam_size=1)[0] for w in s.text.split()}
+    theirs, ours = words(x), words(y)
+    assert len(theirs & ours) >= 0.4 * len(theirs), (theirs, ours)
