@@ -174,6 +174,7 @@ def test_preview_in_each_aspect(tmp_path: Path, aspect: str, size) -> None:
     result = render_story(folder, tmp_path / "p.mp4", quality="preview", aspect=aspect)
     info = probe(result.path)
     assert (info.video.width, info.video.height) == size
+    assert info.video.fps == pytest.approx(15)  # previews are light: 15 frames a second
     assert info.has_audio  # a silent track, so every player is happy
     assert result.srt_path is None
 
