@@ -10,7 +10,8 @@ further. Three fills:
 - ``blur``: a strong blur. Blur can be partly reversed, so callers warn about it.
 
 A solid fill whose colour happens to match the face (a grey fill over a grey
-face) would look untouched; then the second palette colour is used instead.
+face) would look untouched; then a fallback colour is used instead (never a
+skin tone: a light oval in dark hair still reads as a face).
 """
 
 from __future__ import annotations
@@ -26,6 +27,22 @@ DEFAULT_COLOR = (38, 70, 83)
 ALT_COLOR = (233, 216, 166)
 # Ellipse half-axes as multiples of the half box: wide enough for ears, tall for hair.
 _AX_W, _AX_H, _LIFT = 1.75, 1.9, 0.1
+
+
+# Fallback fills, in order of preference: none is skin-like, because a light skin-toned
+# oval framed by dark hair is what a face detector (and a viewer) reads as a face.
+_FALLBACKS = ((120, 45, 130), (50, 90, 170), (175, 195, 220), ALT_COLOR)
+
+
+def _fill_for(face_mean: np.ndarray, color) -> tuple[int, int, int]:
+    """The palette colour, unless it is so close to the face's own colour that the mask
+    would hardly change it; then the first fallback that differs enough (or the most different)."""
+    options = (tuple(color), *_FALLBACKS)
+    dist = [float(np.abs(face_mean - np.array(c)).mean()) for c in options]
+    for c, d in zip(options, dist):
+        if d >= 45:
+            return c
+    return options[int(np.argmax(dist))]
 
 
 def mask_rect(box, shape_hw, mask_scale: float = 1.0) -> tuple[int, int, int, int, float, float, float, float]:
@@ -75,8 +92,8 @@ def draw_mask(
         # The face's own mean colour (its box, not the mask) decides if the fill would vanish into it.
         x1, y1, x2, y2 = (int(v) for v in box[:4])
         face = frame[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
-        if face.size and np.abs(np.asarray(cv2.mean(face)[:3]) - fill).mean() < 45:
-            fill = ALT_COLOR if fill != ALT_COLOR else DEFAULT_COLOR
+        if face.size:
+            fill = _fill_for(np.asarray(cv2.mean(face)[:3]), fill)
         if shape == "ellipse":  # straight onto the frame: no stencil needed
             cv2.ellipse(frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
                         0, 0, 360, fill, -1, cv2.LINE_8, 2)
