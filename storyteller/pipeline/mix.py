@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.audio import WavWriter
 from storyteller.pipeline.ffmpeg import CancelFn, FFmpegCancelled, FFmpegError, read_ffmpeg
 
 SAMPLE_RATE = 48000
@@ -98,16 +98,16 @@ K_WEIGHTING = (
 )
 
 
-def integrated_loudness(k_weighted: np.ndarray, rate: int = SAMPLE_RATE) -> float:
-    """BS.1770 gated integrated loudness (LUFS) of K-weighted samples (n, channels); -inf if silent."""
-    hop = int(0.1 * rate)
-    m = len(k_weighted) // hop
-    if m < 4:
+HOP = SAMPLE_RATE // 10  # 100 ms
+
+
+def loudness_from_hops(energy: np.ndarray) -> float:
+    """BS.1770 gated integrated loudness (LUFS) from K-weighted energy per 100 ms hop
+    (sum over samples and channels of squares); -inf when silent or shorter than 400 ms."""
+    if len(energy) < 4:
         return float("-inf")
-    # Sum of squares per 100 ms hop (no big temporaries), then 400 ms blocks overlapping by 75%.
-    hops = k_weighted[: m * hop].reshape(m, hop, -1)
-    energy = np.einsum("ijk,ijk->i", hops, hops, dtype=np.float64)
-    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * hop)  # channel weights 1 (L, R)
+    # 400 ms blocks overlapping by 75%; channel weights are 1 for L and R.
+    power = (energy[:-3] + energy[1:-2] + energy[2:-1] + energy[3:]) / (4 * HOP)
     with np.errstate(divide="ignore"):
         loud = -0.691 + 10 * np.log10(power)
     gated = power[loud > -70.0]  # absolute gate
@@ -118,26 +118,62 @@ def integrated_loudness(k_weighted: np.ndarray, rate: int = SAMPLE_RATE) -> floa
     return float(-0.691 + 10 * np.log10(gated.mean()))
 
 
-def normalize_loudness(x: np.ndarray, loudness: float, target: float = TARGET_LUFS, rate: int = SAMPLE_RATE) -> np.ndarray:
-    """One gain from ``loudness`` to ``target`` LUFS, then a look-ahead peak limiter at -2 dBFS."""
+def integrated_loudness(k_weighted: np.ndarray) -> float:
+    """BS.1770 integrated loudness of K-weighted samples (n, channels) at 48 kHz."""
+    m = len(k_weighted) // HOP
+    hops = k_weighted[: m * HOP].reshape(m, HOP, -1)
+    return loudness_from_hops(np.einsum("ijk,ijk->i", hops, hops, dtype=np.float64))
+
+
+def _limit(x: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Look-ahead peak limiter at -2 dBFS, in place. Returns the mean squared gain per 100 ms hop."""
     import cv2
 
+    factors = np.ones(len(x) // HOP, np.float64)
+    ceiling = np.float32(10 ** (-2.0 / 20))
+    win = max(1, rate // 200)
+    kernel = np.ones((1, 2 * win + 1), np.uint8)
+    step, pad = rate * 10, 2 * win + 2  # step is a whole number of hops
+    # 10 s at a time: OpenCV's box filter on one very long row allocates several times its size.
+    for start in range(0, len(x), step):
+        lo, hi = max(0, start - pad), min(len(x), start + step + pad)
+        peak = np.max(np.abs(x[lo:hi]), axis=1)
+        if peak.max() <= ceiling:
+            continue
+        need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-9)).astype(np.float32)
+        # Hold the lowest gain 5 ms either side (a running minimum = erosion), then smooth
+        # over 5 ms: no clicks, and the result never rises above what a peak needs.
+        held = cv2.erode(need[None, :], kernel, borderType=cv2.BORDER_REPLICATE)
+        gain = cv2.blur(held, (win + 1, 1), borderType=cv2.BORDER_REPLICATE)[0]
+        end = min(len(x), start + step)
+        g = np.minimum(gain[start - lo:end - lo], need[start - lo:end - lo])
+        x[start:end] *= g[:, None]
+        full = (len(g) // HOP) * HOP
+        factors[start // HOP:start // HOP + full // HOP] = (g[:full].astype(np.float64) ** 2).reshape(-1, HOP).mean(1)
+    return factors
+
+
+def normalize_loudness(x: np.ndarray, energy: np.ndarray, target: float = TARGET_LUFS) -> np.ndarray:
+    """Gain to ``target`` LUFS, limiting peaks at -2 dBFS, in place.
+
+    ``energy`` is the K-weighted energy per 100 ms hop of ``x``. When the limiter had
+    to pull peaks down (a quiet mix with loud moments), the loudness it took away is
+    estimated from its gain per hop and made up, at most twice and +30 dB in all.
+    """
     if x.size == 0 or not np.any(x):
         return x
-    if np.isfinite(loudness):
-        x = x * np.float32(10 ** (min(30.0, target - loudness) / 20))  # at most +30 dB: do not lift hiss
-    ceiling = np.float32(10 ** (-2.0 / 20))
-    peak = np.max(np.abs(x), axis=1)
-    if peak.max() <= ceiling:
-        return x.astype(np.float32)
-    need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-9)).astype(np.float32)
-    # Hold the lowest gain 5 ms either side (a running minimum = erosion), then smooth over
-    # 5 ms: no clicks, and the result never rises above what a peak needs.
-    win = max(1, rate // 200)
-    held = cv2.erode(need[None, :], np.ones((1, 2 * win + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    gain = cv2.blur(held, (win + 1, 1), borderType=cv2.BORDER_REPLICATE)[0]
-    gain = np.minimum(gain, need)
-    return (x * gain[:, None]).astype(np.float32)
+    energy = energy.astype(np.float64, copy=True)
+    applied = 0.0
+    for _ in range(3):
+        loudness = loudness_from_hops(energy)
+        if not np.isfinite(loudness) or abs(target - loudness) < 0.3:
+            break
+        step = min(30.0 - applied, target - loudness)  # at most +30 dB overall: do not lift hiss
+        x *= np.float32(10 ** (step / 20))
+        energy *= 10 ** (step / 10)
+        applied += step
+        energy *= _limit(x)
+    return x
 
 
 def mix_soundtrack(
@@ -153,15 +189,26 @@ def mix_soundtrack(
     names = " and ".join(s.path.name for s in (narration, music) if s is not None) or "silence"
     channels = 4 if (narration or music) else 2
     want = int(round(duration * SAMPLE_RATE))
-    # Filled in place: a 3-minute, 4-channel float mix is 140 MB, so no growing buffers or copies.
-    x = np.zeros((want, channels), np.float32)
-    raw = x.reshape(-1).view(np.uint8)
-    filled = 0
+    # Bounded memory for long stories: only the stereo mix is kept (filled in place); the
+    # K-weighted copy is reduced to one energy number per 100 ms as it streams past.
+    x = np.zeros((want, 2), np.float32)
+    energy = np.zeros(want // HOP + 1, np.float64)
+    frame_bytes = 4 * channels
+    pending = b""
+    pos = 0
     try:
-        for chunk in read_ffmpeg(mix_args(narration, music, duration), timeout=1800):
-            n = min(len(chunk), raw.size - filled)
-            raw[filled:filled + n] = np.frombuffer(chunk, np.uint8, count=n)
-            filled += n
+        for chunk in read_ffmpeg(mix_args(narration, music, duration), chunk_bytes=1 << 18, timeout=1800):
+            data = pending + chunk
+            usable = len(data) - len(data) % frame_bytes
+            pending = data[usable:]
+            block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)[: want - pos]
+            n = len(block)
+            x[pos:pos + n] = block[:, :2]
+            if channels == 4 and n:
+                e = np.einsum("ij,ij->i", block[:, 2:], block[:, 2:], dtype=np.float64)
+                idx = np.arange(pos, pos + n) // HOP
+                energy[idx[0]:idx[-1] + 1] += np.bincount(idx - idx[0], weights=e)
+            pos += n
             if cancel is not None and cancel():
                 raise FFmpegCancelled("Stopped on request.")
     except FFmpegCancelled:
@@ -170,6 +217,8 @@ def mix_soundtrack(
         raise MixError(f"The sound ({names}) could not be mixed: {exc}") from exc
     # Whatever ffmpeg did not fill stays silent: never hand over a short track.
     if channels == 4:
-        x = normalize_loudness(np.ascontiguousarray(x[:, :2]), integrated_loudness(x[:, 2:]))
-    write_wav(out, x, SAMPLE_RATE)
+        x = normalize_loudness(x, energy[: want // HOP])
+    with WavWriter(out, SAMPLE_RATE, 2) as wav:
+        for start in range(0, len(x), SAMPLE_RATE * 10):  # 10 s at a time: no full-length int16 copies
+            wav.write(x[start:start + SAMPLE_RATE * 10])
     return out
