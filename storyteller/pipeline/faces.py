@@ -31,7 +31,6 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -40,7 +39,7 @@ import numpy as np
 from storyteller.fsutil import atomic_output
 from storyteller.pipeline import masks as M
 from storyteller.pipeline.facedetect import FaceDetector, detector, nms
-from storyteller.pipeline.facetrack import Cancelled, FaceTracker, TrackBox, TrackerSettings, grow, iou_matrix
+from storyteller.pipeline.facetrack import Cancelled, FaceTracker, TrackerSettings, grow
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
@@ -454,10 +453,9 @@ def anonymize_video(
     """Video path of :func:`anonymize`.
 
     The post-check runs on every ``check_every``-th masked frame (whole frame, at the
-    detection scale) and, on frames where a track was lost, around each held mask,
-    before the frame is encoded. A face it finds is covered on that frame, searched for on the
-    frames still waiting to be written (``_DELAY``) and on the frames after, and
-    reported.
+    detection scale, lower threshold) before the frame is encoded. A face it finds is
+    covered on that frame, on the frames still waiting to be written (``_DELAY``) and on
+    the frames up to the next check, and reported.
     """
     from storyteller.pipeline.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
 
@@ -516,28 +514,17 @@ def anonymize_video(
                     boxes = [FaceBox(b.x1, b.y1, b.x2, b.y2, b.score, b.track, b.source) for b in tboxes
                              if not _removed((b.x1, b.y1, b.x2, b.y2), idx, edits)]
                     boxes += manual.boxes(idx, frame)
-                    for rep in repairs:  # follow faces the post-check found on earlier frames
-                        if idx - rep[1] <= settings.hold:
-                            found = tracker._region(frame, rep[0], (0,))
-                            if found is not None:
-                                rep[0], rep[1] = found[:4].copy(), idx
-                            boxes.append(FaceBox(*map(float, rep[0][:4]), 0.5, -1, "post-check"))
-                    repairs[:] = [r for r in repairs if idx - r[1] <= settings.hold]
+                    for rep in repairs:  # keep covering what the post-check found, until the next check
+                        boxes.append(FaceBox(*map(float, grow(rep[0], 1.2)), 0.5, -1, "post-check"))
+                    repairs[:] = [r for r in repairs if idx - r[1] < check_every + 2]
                     masked = frame.copy()
                     _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color)
                     lost = any(b.source in ("held", "lead") for b in boxes)
                     review = "lost-track" if lost else ("low-confidence" if any(b.score < 0.4 for b in boxes) else None)
                     found = []
                     if idx % check_every == check_every // 2:
-                        found = list(det.run(masked, CHECK_THRESHOLD, tracker._scale))
-                    elif lost:
-                        # A lost face may have moved out from under its held mask: look around it.
-                        for b in boxes:
-                            if b.source in ("held", "lead"):
-                                area = grow(np.array([b.x1, b.y1, b.x2, b.y2], np.float32), 2.4)
-                                found += list(det.region(masked, area, max(b.x2 - b.x1, b.y2 - b.y1), CHECK_THRESHOLD))
-                    if found:
-                        found = nms(np.array([f[:5] for f in found], np.float32))
+                        found = det.run(masked, CHECK_THRESHOLD, tracker._scale)
+                    if len(found):
                         for hbox in found:
                             hb = tuple(float(x) for x in hbox[:4])
                             if _removed(hb, idx, edits):
@@ -550,8 +537,7 @@ def anonymize_video(
                             review = "post-check"
                             # Frames not yet written: look for the same face there too.
                             for item in pending:
-                                b = tracker._region(item[1], hbox[:4], (0,))
-                                pb = b[:4] if b is not None else grow(hbox[:4], 1.2)
+                                pb = grow(hbox[:4], 1.2)
                                 M.draw_mask(item[2], pb, "solid", mask_scale, color)
                                 item[3].append(FaceBox(*map(float, pb), 0.5, -1, "post-check"))
                     pending.append((idx, frame, masked, boxes, review))

@@ -96,23 +96,30 @@ def grow(box, factor: float, extra: float = 0.0) -> np.ndarray:
     return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
 
 
-def thumb(frame: np.ndarray) -> np.ndarray:
-    """A 32x18 grey thumbnail, the fingerprint used to spot scene cuts."""
-    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+def thumb(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A shot's fingerprint: a 16x9 grey thumbnail and a coarse colour histogram."""
+    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
+    hist = cv2.calcHist([small], [0, 1, 2], None, [4, 4, 4], [0, 256] * 3).ravel()
+    return grey, hist / max(1.0, float(hist.sum()))
 
 
-def thumb_diff(prev: np.ndarray, cur: np.ndarray) -> float:
-    """Mean absolute difference of two thumbnails after removing the mean brightness
-    change (a fade or an exposure change is not a cut)."""
-    return float(np.abs((cur - cur.mean()) - (prev - prev.mean())).mean())
+def thumb_diff(prev, cur) -> tuple[float, float]:
+    """Picture change (mean absolute difference of the thumbnails after removing the mean
+    brightness change, so a fade is not a cut) and colour change (histogram L1, 0..2)."""
+    d = float(np.abs((cur[0] - cur[0].mean()) - (prev[0] - prev[0].mean())).mean())
+    return d, float(np.abs(cur[1] - prev[1]).sum())
 
 
-def is_cut(diff: float, recent: list[float], floor: float = 16.0) -> bool:
-    """A cut: a jump well above ``floor`` and over three times the recent frame-to-frame change
-    (a fast pan changes every frame a lot; a cut changes one frame far more)."""
+def is_cut(diff: tuple[float, float], recent: list[float], floor: float = 16.0) -> bool:
+    """A cut: the picture jumps far more than it has been changing from frame to frame
+    (a fast pan or roll changes every frame; a cut changes one frame far more), or it
+    jumps less but the colours change too (rolling and zooming keep the colours)."""
+    d, h = diff
     if len(recent) < 3:  # too little history to tell a cut from a fast camera
-        return diff > 3 * floor
-    return diff > floor and diff > 3.0 * float(np.median(recent))
+        return d > 3 * floor or (d > floor and h > 0.3)
+    m = float(np.median(recent))
+    return d > floor and (d > 3.0 * m or (d > 2.0 * m and h > 0.3))
 
 
 def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
@@ -226,7 +233,7 @@ class FaceTracker:
         k = self.s.k_max
         idx0, frame0, th0 = 0, first, thumb(first)
         yield idx0, frame0, self._start_scene(frame0, idx0)
-        pending: tuple[int, np.ndarray, np.ndarray] | None = None  # a read-ahead frame (after a cut)
+        pending = None  # a read-ahead frame (index, frame, fingerprint) after a cut
         recent: deque[float] = deque(maxlen=12)
         done = False
         while not done:
@@ -249,7 +256,7 @@ class FaceTracker:
                 diff = thumb_diff(prev_th, th)
                 cut = is_cut(diff, list(recent))
                 if not cut:  # a cut's jump must not raise the bar for the next one
-                    recent.append(diff)
+                    recent.append(diff[0])
                 else:
                     if seg:
                         pending = (i, f, th)
@@ -300,7 +307,6 @@ class FaceTracker:
             angles += [90, -90]
         dets = self._full(frame1, angles)
         out: list[list[TrackBox]] = [[] for _ in range(n)]
-        calm = True
 
         pred = np.array([t.box + t.vel * (idx1 - t.seen) for t in self.tracks], np.float32).reshape(-1, 4)
         pairs = dict(match(pred, dets))
@@ -343,7 +349,7 @@ class FaceTracker:
             # strong face that vanished may be rolled (phone turned): also search
             # rotated copies, every other keyframe while it stays lost.
             b = self._region(frame1, pred[ti], (t.angle,))
-            if b is None and t.misses % 2 == 0 and (t.score >= 0.5 or t.angle):
+            if b is None and t.misses % 2 == 0 and (t.score >= 0.5 or t.angle) and self._roll_tried != idx1:
                 b = self._region(frame1, pred[ti], tuple(a for a in self._angles(t) if a != t.angle))
             if b is not None:
                 found_at_end[ti] = (b[:4].copy(), float(b[4]), "rotated" if b[5] else "region")
@@ -352,6 +358,7 @@ class FaceTracker:
 
         survivors: list[Track] = []
         unsure_budget = 4
+        surprised = 0
         for ti, t in enumerate(self.tracks):
             start_box = t.box + t.vel * (idx0 - t.seen)
             if ti in found_at_end:
@@ -371,8 +378,7 @@ class FaceTracker:
                 else:
                     mode = "sweep"
                 path = self._fill(seg, t, start_box, end_box, mode)
-                if surprise > 0.5:
-                    calm = False  # motion changed: search more often
+                surprised += surprise > 0.5
                 step = (end_box - start_box) / max(1, n)
                 pad = float(np.abs(step[:2] + step[2:]).max()) / 2 * 1.5
                 for j, (box, s2) in enumerate(path):
@@ -409,6 +415,8 @@ class FaceTracker:
             for j in range(n - 2, -1, -1):
                 out[j].append(TrackBox(*map(float, back), t.score * 0.5, t.id, "lead"))
             self.tracks.append(t)
+        # Search more often when the motion of many faces changed (one odd match in a crowd is not enough).
+        calm = surprised <= max(0, len(found_at_end) // 4)
         return out, calm
 
     def _fill(self, seg, t: Track, start_box, end_box, mode: str):
