@@ -93,6 +93,13 @@ class Disguise:
     mcadams_alpha: float
 
 
+def new_secret() -> str:
+    """A fresh story secret (store it with the story, never export it)."""
+    import secrets
+
+    return secrets.token_hex(16)
+
+
 def secret_rng(secret: int | str | bytes, method: str) -> np.random.Generator:
     """A random generator that depends only on (secret, method)."""
     raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
@@ -120,7 +127,7 @@ def disguise_settings(secret: int | str | bytes) -> Disguise:
         vtl=vtl,
         warp_alpha=float(rng.uniform(0.85, 0.95)),
         flatten=1.0,
-        slope_db=float(rng.uniform(-5.0, -1.0)),
+        slope_db=float(rng.uniform(-1.5, 1.5)),
     )
     return Disguise(change=change, mcadams_alpha=float(rng.uniform(0.8, 0.9)))
 
