@@ -9,10 +9,13 @@ landmarks) are decoded with numpy in one pass, then de-duplicated with NMS.
 Boxes are ``float32`` arrays of shape (N, 5): x1, y1, x2, y2, score, in the
 pixel coordinates of the picture that was passed in.
 
-Backend: OpenCV DNN. On this project's 2-core reference machine it ran CenterFace
-as fast as onnxruntime (37 vs 40 ms at 640x352, 163 vs 169 ms at 1280x704, same
-run; ``tests/bench/bench_faces.py --backends``), and onnxruntime needs the
-separate ``onnx`` package to make the model's fixed 32x32 input dynamic.
+Backend: OpenCV DNN. Measured on the shared 2-core machine (busy, so noisy):
+OpenCV 37 ms vs onnxruntime 40 ms at 640x352 and 163 vs 169 ms at 1280x704 with
+the model as shipped; onnxruntime with the weights moved out of the graph inputs
+(so it can fold constants) was faster in one run: 281 vs 313 ms and 875 vs 1345 ms
+(``tests/bench/bench_faces.py --backends``). That variant needs the separate
+``onnx`` package to rewrite the model (its input is fixed at 32x32), so OpenCV,
+which needs nothing more, stays the default for now.
 """
 
 from __future__ import annotations
