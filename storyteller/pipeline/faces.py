@@ -201,9 +201,9 @@ def _removed(box, idx: int, edits: Edits) -> bool:
     return False
 
 
-def _draw(frame: np.ndarray, boxes, mask: str, mask_scale: float, color) -> None:
+def _draw(frame: np.ndarray, boxes, mask: str, mask_scale: float, color, ref: np.ndarray | None = None) -> None:
     for b in boxes:
-        M.draw_mask(frame, b, mask, mask_scale, color)
+        M.draw_mask(frame, b, mask, mask_scale, color, ref=ref)
 
 
 def _validate(mask: str, mask_scale: float, whole_frame: str | None) -> None:
@@ -334,7 +334,7 @@ def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, rev
         boxes = [FaceBox(*map(float, b[:5]), i + 1, "detected") for i, b in enumerate(found) if not _removed(b, 0, edits)]
         boxes += [FaceBox(*m.box, 1.0, 1000 + i, "manual") for i, m in enumerate(edits.add)]
         masked = rgb.copy()
-        _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color)
+        _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color, ref=rgb)
         hits = _post_check_photo(det, masked, boxes, edits, mask_scale, color)
     progress(0.9)
     review = "post-check" if hits else ("low-confidence" if any(b.score < 0.5 for b in boxes) else None)
@@ -518,7 +518,7 @@ def anonymize_video(
                         boxes.append(FaceBox(*map(float, grow(rep[0], 1.2)), 0.5, -1, "post-check"))
                     repairs[:] = [r for r in repairs if idx - r[1] < check_every + 2]
                     masked = frame.copy()
-                    _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color)
+                    _draw(masked, [(b.x1, b.y1, b.x2, b.y2) for b in boxes], mask, mask_scale, color, ref=frame)
                     lost = any(b.source in ("held", "lead") for b in boxes)
                     review = "lost-track" if lost else ("low-confidence" if any(b.score < 0.4 for b in boxes) else None)
                     found = []

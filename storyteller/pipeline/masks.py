@@ -81,8 +81,12 @@ def draw_mask(
     mask_scale: float = 1.0,
     color=DEFAULT_COLOR,
     shape: str = "ellipse",
+    ref: np.ndarray | None = None,
 ) -> None:
-    """Cover one face box on an RGB uint8 ``frame`` in place."""
+    """Cover one face box on an RGB uint8 ``frame`` in place.
+
+    ``ref`` is the unmasked frame, to judge the face's colour by when masks overlap
+    (else an earlier mask's colour would pick a different fill and leave rings)."""
     X1, Y1, X2, Y2, cx, cy, ax, ay = mask_rect(box, frame.shape[:2], mask_scale)
     if X2 <= X1 or Y2 <= Y1:
         return
@@ -91,7 +95,7 @@ def draw_mask(
         fill = tuple(int(c) for c in color)
         # The face's own mean colour (its box, not the mask) decides if the fill would vanish into it.
         x1, y1, x2, y2 = (int(v) for v in box[:4])
-        face = frame[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
+        face = (frame if ref is None else ref)[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
         if face.size:
             fill = _fill_for(np.asarray(cv2.mean(face)[:3]), fill)
         if shape == "ellipse":  # straight onto the frame: no stencil needed
