@@ -7,13 +7,17 @@ gets a box for every live track:
 
 - **Keyframes.** The full frame is searched on every k-th frame only (k = 1..``k_max``),
   on a copy scaled to ``det_long`` pixels. Between two keyframes boxes are
-  interpolated when the track is confident (matched at both ends, little motion,
-  steady size); otherwise each frame in between is searched around the track.
-  k shrinks while anything is uncertain and grows back when all is calm.
+  interpolated when the track is confident (matched at both ends, moving as
+  predicted, steady size); otherwise each frame in between is searched around the
+  track (at most four such tracks per segment; in a crowd the rest get a mask over
+  their whole way). k shrinks while many faces move unexpectedly and grows back.
 - **Lost faces.** A track that the keyframe search misses is looked for around
   where it should be: upscaled (small faces) and in copies rotated by 45 and 90
   degrees (a phone turned sideways rolls faces past what CenterFace can see).
   Not found, its mask is held ``hold`` frames more, moving on and growing, then dropped.
+- **A rolled camera.** When several strong faces vanish at once, the whole frame is
+  also searched turned a quarter each way; the turn that finds them becomes the
+  keyframe search angle until upright search finds the faces again.
 - **New faces.** A face first seen on a keyframe is also masked (a little larger)
   on the frames since the previous keyframe: it may have been there, turning or
   entering.
