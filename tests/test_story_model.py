@@ -48,7 +48,7 @@ def test_custom_motion_and_cards_round_trip(tmp_path: Path) -> None:
     assert s.scenes[0].motion.end == Rect(0.1, 0.1, 0.5, 0.5)
     assert [c.text for c in s.subtitles][0].startswith("a:")  # sorted by start
     path = save_story(s)
-    assert path == tmp_path / "story.json" and not list(tmp_path.glob("*.part"))
+    assert path == tmp_path / "story.json" and not list(tmp_path.glob(".*.part*"))
     assert load_story(tmp_path) == s
 
 
