@@ -287,14 +287,14 @@ def load_upright(path: Path) -> np.ndarray:
 
 
 def detect_photo(det: FaceDetector, rgb: np.ndarray, threshold: float) -> np.ndarray:
-    """All faces in a still: a whole-picture pass (big faces), full resolution in
-    tiles for large pictures, and 2x tiles when a group photo has small faces (any
-    face under 48 px) or none were found at all."""
+    """All faces in a still: full resolution (in tiles past about 4 MP), a scaled-down
+    whole-picture pass for very large pictures (very big faces), and 2x tiles when a
+    group photo has small faces (any face under 48 px) or none were found at all."""
     h, w = rgb.shape[:2]
     long = max(h, w)
-    passes = [det.run(rgb, threshold, min(1.0, 1280 / long))]
-    if long > 1280:
-        passes.append(det.tiled(rgb, threshold, 1.0, tile=1280))
+    passes = [det.tiled(rgb, threshold, 1.0, tile=1280)]
+    if long > 2048:  # very big faces in a very big picture: also a whole-picture look, scaled down
+        passes.append(det.run(rgb, threshold, 1280 / long))
     boxes = np.concatenate([p[:, :5] for p in passes])
     sizes = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     if long <= 1600 and (not len(boxes) or sizes.min() < 48):
@@ -356,8 +356,7 @@ def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[Chec
     """Search the masked photo again, cover what is still found (solid, whatever the
     mask: a blur the detector still sees through is not enough), and say what was done."""
     hits: list[CheckHit] = []
-    long = max(masked.shape[:2])
-    found = det.tiled(masked, CHECK_THRESHOLD, 1.0, tile=1280) if long > 1280 else det.run(masked, CHECK_THRESHOLD)
+    found = det.tiled(masked, CHECK_THRESHOLD, 1.0, tile=1280)
     for h in found:
         box = tuple(float(v) for v in h[:4])
         if _removed(h, 0, edits):
