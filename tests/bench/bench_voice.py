@@ -12,6 +12,23 @@ Speed: the disguise on a long take built from the same speech (in-process,
 median of 3), against the anchor of the plain VoicePrivacy McAdams baseline
 (LPC pole warp alone) on the same audio in the same run; and the 10 s preview.
 
+Measured 2026-11-29 on the shared 2-core machine (load average 12-20 from other jobs), 4 speakers x 10
+utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs original transcript):
+
+    method     EER_orig EER_ignorant EER_lazy EER_invert  WER
+    pitch         0.0       7.1         3.6       7.1      9.6
+    disguise      0.0      39.3        35.7      29.2     21.7   (targets 45 / 40 / 35 / <=10: not met)
+    synthetic     0.0      53.0        53.6      56.5     18.3   (target ignorant >= 48: met)
+
+Tuning runs (same verifier and trials, in-process, no invert; 28 target trials, so +-5 points is noise):
+    WORLD resynthesis alone (no change)                    ign  0.0 lazy  0.0 WER  8.7
+    plain McAdams alpha 0.7-0.9                            ign 10.7 lazy  0.6 WER 11.7
+    pitch + VTL + power warp                               ign 21.4 lazy 24.4 WER  9.6
+      + her average spectrum -> flat                       ign 39.3 lazy 47.0 WER 17.0
+      + -> generic speech slope (-7 dB/oct)                ign 28.6 lazy 35.7 WER 10.9
+    + spectrum -> secret slope -5..-1 dB/oct + McAdams     ign 35.7 lazy 50.0 WER 22.6
+    + spectrum -> near flat, secret tilt + McAdams (default) ign 46.4 lazy 46.4 WER 25.2
+
 usage: .venv/bin/python tests/bench/bench_voice.py [--methods pitch,disguise,synthetic] [--no-eval] [--minutes 3]
 Needs the eval venv (/tmp/benchv, or $VOICE_EVAL_PYTHON). Writes only to a temp folder.
 """
