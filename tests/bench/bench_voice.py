@@ -27,7 +27,8 @@ Tuning runs (same verifier and trials, in-process, no invert; 28 target trials, 
       + her average spectrum -> flat                       ign 39.3 lazy 47.0 WER 17.0
       + -> generic speech slope (-7 dB/oct)                ign 28.6 lazy 35.7 WER 10.9
     + spectrum -> secret slope -5..-1 dB/oct + McAdams     ign 35.7 lazy 50.0 WER 22.6
-    + spectrum -> near flat, secret tilt + McAdams (default) ign 46.4 lazy 46.4 WER 25.2
+    + spectrum -> flat, secret tilt +-6 dB + McAdams        ign 46.4 lazy 46.4 WER 25.2  (the default is this with a
+                                                                                       secret slope of +-1.5 dB/oct)
 
 usage: .venv/bin/python tests/bench/bench_voice.py [--methods pitch,disguise,synthetic] [--no-eval] [--minutes 3]
 Needs the eval venv (/tmp/benchv, or $VOICE_EVAL_PYTHON). Writes only to a temp folder.
