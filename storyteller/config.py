@@ -20,8 +20,14 @@ def default_data_dir() -> Path:
 
 
 def models_dir(data_dir: Path | None = None) -> Path:
-    """Folder of installed speech models: $STORYTELLER_MODELS, else ``<data>/models``."""
+    """Folder of installed speech models.
+
+    An explicit data folder wins (``<data>/models``), then $STORYTELLER_MODELS,
+    then ``<default data folder>/models``.
+    """
+    if data_dir is not None:
+        return Path(data_dir) / "models"
     env = os.environ.get("STORYTELLER_MODELS")
     if env:
         return Path(env).expanduser().resolve()
-    return (data_dir or default_data_dir()) / "models"
+    return default_data_dir() / "models"
