@@ -7,7 +7,9 @@ non-zero exit code (never a traceback).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -23,8 +25,13 @@ def fail_plainly(exc: Exception) -> UserError:
     return UserError(str(exc) or exc.__class__.__name__)
 
 
-def progress_bar(total: float = 1.0, desc: str = ""):
-    """A tqdm bar driven by a 0..1 fraction callback; returns (callback, bar)."""
+@contextlib.contextmanager
+def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
+    """Show a terminal progress bar fed by a 0..1 callback, and make failures plain.
+
+    Ctrl+C becomes a quiet abort; a pipeline error (ValueError, RuntimeError,
+    OSError, which include FFmpegError) becomes one line and exit code 1.
+    """
     from tqdm import tqdm
 
     bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {n:.0f}%")
@@ -33,7 +40,14 @@ def progress_bar(total: float = 1.0, desc: str = ""):
         bar.n = max(0.0, min(100.0, float(fraction) * 100.0))
         bar.refresh()
 
-    return update, bar
+    try:
+        yield update
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise fail_plainly(exc) from exc
+    finally:
+        bar.close()
 
 
 @click.group()
@@ -181,12 +195,9 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
             if not script.split():
                 raise UserError(f"The script {script_path.name} is empty.")
         phrases = redact_mod.read_phrases(redact_path) if redact_path else []
-        update, bar = progress_bar(desc="transcribing")
-        try:
+        with plain_progress("transcribing") as update:
             result = make_subtitles(audio, language, script=script, translate=translate, redact=phrases,
                                     model=model, progress=update)
-        finally:
-            bar.close()
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if not result.tracks[0].cues:
@@ -199,12 +210,9 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
             for track in result.tracks[1:]:
                 written.append(subtitles.write(track.cues, output.with_name(f"{output.stem}.{track.language}{output.suffix}")))
         if result.redaction is not None:
-            update, bar = progress_bar(desc="redacting")
-            try:
+            with plain_progress("redacting") as update:
                 written.append(redact_mod.redact_audio(audio, output.with_name(f"{output.stem}.redacted.wav"),
                                                        result.redaction.spans, progress=update))
-            finally:
-                bar.close()
     except UserError:
         raise
     except (ValueError, RuntimeError, OSError) as exc:
@@ -214,24 +222,11 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
 
 
 # ----------------------------------------------------------------- render / demo
-def _render_errors() -> tuple[type[Exception], ...]:
-    from storyteller.pipeline.ffmpeg import FFmpegError
-
-    return (ValueError, RuntimeError, OSError, FFmpegError)
-
-
 def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | None, hd: bool | None = None):
     from storyteller.pipeline.render import render_story
 
-    update, bar = progress_bar(desc="rendering")
-    try:
+    with plain_progress("rendering") as update:
         return render_story(story_dir, out, quality=quality, aspect=aspect, hd=hd, progress=update)
-    except KeyboardInterrupt:
-        raise click.Abort() from None
-    except _render_errors() as exc:
-        raise fail_plainly(exc) from exc
-    finally:
-        bar.close()
 
 
 @main.command("render")
@@ -282,16 +277,9 @@ def voice_cmd(inp: Path, out: Path, method: str, seed: str, script_path: Path | 
             script = script_path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise UserError(f"The script {script_path.name} is not UTF-8 text; save it as UTF-8.") from exc
-    update, bar = progress_bar(desc=method)
-    try:
+    with plain_progress(method) as update:
         result = voice.anonymize(inp, out, method, seed, denoise=denoise, script=script, language=language,
                                  double=double_path, progress=update)
-    except KeyboardInterrupt:
-        raise click.Abort() from None
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise fail_plainly(exc) from exc
-    finally:
-        bar.close()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{result.label} ({result.duration:.1f} s, {result.speed:.0f}x real time)", err=True)
@@ -323,19 +311,12 @@ def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, bo
             raise ValueError
     except ValueError:
         raise UserError("The colour must be six hex digits, for example 264653.") from None
-    update, bar = progress_bar(desc="faces")
-    try:
+    with plain_progress("faces") as update:
         edits = faces.load_edits(boxes_path) if boxes_path else faces.Edits()
         result = faces.anonymize(inp, out, mask=mask, mask_scale=mask_scale, color=rgb, edits=edits, reviewed=reviewed,
                                  whole_frame=whole_frame, keep_audio=keep_audio, progress=update)
         if report_path:
             atomic_write_text(report_path, result.to_json())
-    except KeyboardInterrupt:
-        raise click.Abort() from None
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise fail_plainly(exc) from exc
-    finally:
-        bar.close()
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     covered = [h for h in result.check_hits if h.action == "covered"]
