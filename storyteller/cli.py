@@ -25,6 +25,19 @@ def fail_plainly(exc: Exception) -> UserError:
     return UserError(str(exc) or exc.__class__.__name__)
 
 
+def read_script(path: Path | None) -> str | None:
+    """A participant's script file as text (UTF-8, with or without BOM), or None."""
+    if path is None:
+        return None
+    try:
+        script = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"The script {path.name} is not UTF-8 text; save it as UTF-8.") from exc
+    if not script.split():
+        raise UserError(f"The script {path.name} is empty.")
+    return script
+
+
 @contextlib.contextmanager
 def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
     """Show a terminal progress bar fed by a 0..1 callback, and make failures plain.
@@ -186,14 +199,7 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
             if whisper_models.resolve(config.models_dir(), model).multilingual:
                 raise UserError("Choose the spoken language with --language (for example ur or en).")
             language = "en"
-        script = None
-        if script_path:
-            try:
-                script = script_path.read_text(encoding="utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise UserError(f"The script {script_path.name} is not UTF-8 text; save it as UTF-8.") from exc
-            if not script.split():
-                raise UserError(f"The script {script_path.name} is empty.")
+        script = read_script(script_path)
         phrases = redact_mod.read_phrases(redact_path) if redact_path else []
         with plain_progress("transcribing") as update:
             result = make_subtitles(audio, language, script=script, translate=translate, redact=phrases,
@@ -271,12 +277,7 @@ def voice_cmd(inp: Path, out: Path, method: str, seed: str, script_path: Path | 
     """Anonymize the voice in IN and write a WAV to OUT."""
     from storyteller.pipeline import voice
 
-    script = None
-    if script_path:
-        try:
-            script = script_path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise UserError(f"The script {script_path.name} is not UTF-8 text; save it as UTF-8.") from exc
+    script = read_script(script_path)
     with plain_progress(method) as update:
         result = voice.anonymize(inp, out, method, seed, denoise=denoise, script=script, language=language,
                                  double=double_path, progress=update)
