@@ -41,7 +41,7 @@ from storyteller.pipeline.ffmpeg import CancelFn, FFmpegCancelled, ProgressFn, o
 from storyteller.pipeline.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.photos import ImageError, frame_photo, load_photo
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.pipeline.probe import MediaInfo, ProbeError, probe
 from storyteller.pipeline.sidecar import srt_text, vtt_text
 from storyteller.pipeline.story import Story, StoryError, load_story
 from storyteller.pipeline.subtitles import Cue
@@ -279,20 +279,8 @@ def video_cues(story: Story, total: float) -> tuple[Cue, ...]:
 
 
 # ----------------------------------------------------------------- helpers
-def _narration_seconds(story: Story) -> float:
-    if story.narration is None:
-        return 0.0
-    path = story.path(story.narration.file)
-    try:
-        info = probe(path)
-    except ProbeError as exc:
-        raise RenderError(f"narration: {exc}") from exc
-    if not info.has_audio:
-        raise RenderError(f"narration: the file {path.name} contains no sound.")
-    return float(info.audio.duration or info.duration or 0.0)
-
-
-def _check_sound(story: Story, which: str) -> SoundInput | None:
+def _probe_sound(story: Story, which: str) -> tuple[Path, MediaInfo] | None:
+    """Probe the story's narration or music file; errors name the field."""
     track = getattr(story, which)
     if track is None:
         return None
@@ -303,6 +291,23 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
         raise RenderError(f"{which}: {exc}") from exc
     if not info.has_audio:
         raise RenderError(f"{which}: the file {path.name} contains no sound.")
+    return path, info
+
+
+def _narration_seconds(story: Story) -> float:
+    probed = _probe_sound(story, "narration")
+    if probed is None:
+        return 0.0
+    info = probed[1]
+    return float(info.audio.duration or info.duration or 0.0)
+
+
+def _check_sound(story: Story, which: str) -> SoundInput | None:
+    probed = _probe_sound(story, which)
+    if probed is None:
+        return None
+    path, info = probed
+    track = getattr(story, which)
     if not (info.audio.duration or info.duration):
         return None  # a zero-length recording: render as if there were none
     return SoundInput(path, track.start, track.volume)
