@@ -280,24 +280,30 @@ def test_cli_voice(take: Path, tmp_path: Path):
 
 @pytest.mark.slow
 def test_long_take_streams_with_bounded_memory(monkeypatch, tmp_path: Path):
-    """Peak memory does not grow with the take's length (a 30-minute take is just more blocks)."""
+    """Peak memory does not grow with the take's length (a 30-minute take is just more blocks).
+
+    Short and long takes are compared after the pipeline is warm, and the long
+    one may not cost as much extra as holding its extra audio once as float32
+    would: a buffered whole take fails this, block-to-block jitter does not.
+    """
     import tracemalloc
 
     from storyteller.pipeline.audio import WavWriter
 
     monkeypatch.setattr(voice, "BLOCK_SECONDS", 2.0)
     peaks = {}
-    for seconds in (8, 32):
+    for label, seconds in (("warm-up", 8), ("short", 24), ("long", 96)):
         src = tmp_path / f"take{seconds}.wav"
         with WavWriter(src, SR) as w:
             for _ in range(seconds // 4):
                 w.write(vowel(4.0))
         tracemalloc.start()
         res = voice.anonymize(src, tmp_path / f"o{seconds}.wav", secret=1)
-        peaks[seconds] = tracemalloc.get_traced_memory()[1]
+        peaks[label] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert abs(res.duration - seconds) < 0.01
-    assert peaks[32] < 1.3 * peaks[8], peaks
+    extra_audio_bytes = (96 - 24) * SR * 4
+    assert peaks["long"] - peaks["short"] < extra_audio_bytes, peaks
 
 
 @pytest.mark.slow
