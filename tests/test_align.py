@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from storyteller.pipeline.align import align, needleman_wunsch, normalize_word, script_words
+from storyteller.pipeline.transcribe import Word
 
 
-@dataclass(frozen=True)
-class W:
-    start: float
-    end: float
-    text: str
-    probability: float = 0.9
+W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 
 
 def spoken(text: str, start: float = 0.5, per_char: float = 0.07, gap: float = 0.1) -> list[W]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -11,15 +10,11 @@ import pytest
 from storyteller.pipeline import redact as rd
 from storyteller.pipeline.align import AlignedWord
 from storyteller.pipeline.audio import decode_audio, write_wav
+from storyteller.pipeline.transcribe import Word
 from tests.conftest import shared_data
 
 
-@dataclass(frozen=True)
-class W:
-    start: float
-    end: float
-    text: str
-    probability: float = 0.9
+W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 
 
 HEARD = [W(0.0, 0.4, "My"), W(0.4, 0.7, "name"), W(0.7, 0.9, "is"), W(0.9, 1.5, "Ayesha,"),
