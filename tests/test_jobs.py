@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
 from storyteller.jobs.runner import db_path, run_job
+from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.probe import probe
 from storyteller.store.db import open_database
 from storyteller.store.vault import Vault
+from tests.conftest import shared_data
 
 
 @pytest.fixture
@@ -162,3 +168,85 @@ def test_killed_worker_job_is_recovered(conn, data_dir):
     assert not list((data_dir / "vault").glob(".*.part*"))
     assert not any((data_dir / "work").iterdir())  # no scratch copies linger
     assert probe(Vault(data_dir / "vault").path(job.result["asset"])).has_video
+
+
+# -- voice and faces jobs: the real pipelines behind the queue ------------------
+
+SAMPLE_NARRATION = Path(__file__).resolve().parents[1] / "media" / "sample" / "narration.ogg"
+
+
+def _story(conn, secret: str) -> int:
+    ws = conn.execute("INSERT INTO workshops (name) VALUES ('w')").lastrowid
+    who = conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (?, 'p')", (ws,)).lastrowid
+    return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')",
+                        (who, secret)).lastrowid
+
+
+def _asset(conn, data_dir, source: Path, kind: str, story_id: int | None = None) -> str:
+    name = Vault(data_dir / "vault").put_file(source)
+    conn.execute("INSERT INTO assets (story_id, kind, vault_name) VALUES (?, ?, ?)", (story_id, kind, name))
+    return name
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_voice_job_keeps_one_voice_per_story_and_the_original(conn, data_dir):
+    vault = Vault(data_dir / "vault")
+    outputs = []
+    for secret in ("story-one", "story-one", "story-two"):
+        story = _story(conn, secret)
+        take = _asset(conn, data_dir, SAMPLE_NARRATION, "narration", story)
+        before = _sha(vault.path(take))
+        job = state.create_job(conn, "voice", {"asset": take}, story_id=story)
+        assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
+        result = state.get_job(conn, job).result
+        assert result["method"] == "disguise" and result["duration"] > 10
+        row = conn.execute("SELECT kind, story_id FROM assets WHERE vault_name = ?", (result["asset"],)).fetchone()
+        assert tuple(row) == ("narration", story)
+        assert _sha(vault.path(take)) == before  # her recording is never overwritten
+        outputs.append(_sha(vault.path(result["asset"])))
+    assert outputs[0] == outputs[1] != outputs[2]
+
+
+def test_voice_job_needs_a_story(conn, data_dir):
+    take = _asset(conn, data_dir, SAMPLE_NARRATION, "narration")
+    job = state.create_job(conn, "voice", {"asset": take})
+    assert run_job(job, str(data_dir), HANDLERS) == "failed"
+    assert "needs a story" in state.get_job(conn, job).error
+
+
+@pytest.mark.slow
+def test_voice_job_cancel_is_a_cancel_not_a_failure(conn, data_dir, tmp_path):
+    from storyteller.pipeline.audio import decode_audio, write_wav
+
+    long_take = tmp_path / "long.wav"
+    write_wav(long_take, np.tile(decode_audio(SAMPLE_NARRATION, 16000), 8), 16000)  # about 3 minutes
+    story = _story(conn, "s")
+    job = state.create_job(conn, "voice", {"asset": _asset(conn, data_dir, long_take, "narration", story)}, story_id=story)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("state", run_job(job, str(data_dir), HANDLERS)))
+    worker.start()
+    _watch(conn, job, lambda j: j.state == "running" and j.progress > 0, timeout=60)
+    state.request_cancel(conn, job)
+    asked = time.monotonic()
+    worker.join(timeout=30)
+    assert outcome.get("state") == "cancelled" and time.monotonic() - asked < 5
+    assert state.get_job(conn, job).state == "cancelled"
+    assert not list((data_dir / "work").glob("job-*"))  # no copy of her voice left in scratch
+
+
+@pytest.mark.slow
+def test_faces_job_masks_a_photo_and_returns_boxes(conn, data_dir):
+    photo = shared_data("faces", "two_people.jpg")
+    job = state.create_job(conn, "faces", {"asset": _asset(conn, data_dir, photo, "photo")})
+    assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
+    result = state.get_job(conn, job).result
+    assert result["faces"] >= 2
+    masked = Vault(data_dir / "vault").path(result["asset"])
+    from PIL import Image
+
+    with Image.open(masked) as img:
+        assert img.format == "JPEG" and not img.getexif() and "icc_profile" not in img.info

@@ -49,6 +49,7 @@ class JobContext:
     conn: sqlite3.Connection
     vault: Vault
     workdir: Path  # private scratch folder, wiped when the job ends whatever happens
+    story_id: int | None = None
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancel_seen: bool = field(default=False, repr=False)
     _last_report: float = field(default=0.0, repr=False)
@@ -125,7 +126,7 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         workdir = Path(data_dir) / "work" / f"job-{job_id}"
         shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed attempt
         workdir.mkdir(parents=True)
-        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir)
+        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
         beat = _Heartbeat(path, job_id)
         beat.start()
         try:
@@ -136,6 +137,9 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             state.mark_cancelled(conn, job_id)
             return "cancelled"
         except (ValueError, RuntimeError, OSError) as exc:
+            if ctx.cancelled():  # the pipeline's own "stopped" error is a cancel, not a failure
+                state.mark_cancelled(conn, job_id)
+                return "cancelled"
             log.warning("job %s failed: %s", job_id, exc)
             state.fail(conn, job_id, str(exc) or "The work could not be finished.")
             return "failed"
