@@ -2,12 +2,13 @@
 
 Methods (``METHODS``), strongest privacy last-but-one:
 
-* ``disguise`` (default): a stack of signal changes, each with its own secret
-  amount drawn from the story's secret: a WORLD-vocoder pitch move, a
-  vocal-tract-length and formant warp, and McAdams LPC pole warping on top.
-  An attacker who undoes one of them (say, shifts the pitch back) still faces
-  the others. Chosen and tuned by measurement with ``../shared/bench/voice_eval.py``
-  (see ``tests/bench/bench_voice.py``).
+* ``disguise`` (default): Praat PSOLA moves her pitch and her formants
+  (vocal-tract length) by two different secret ratios and scales her melody,
+  then her long-term average spectrum is replaced by a speech-like one with a
+  secret slope (:mod:`storyteller.pipeline.psola`). An attacker who shifts
+  the pitch back moves the formants with it and still misses. Chosen and
+  tuned by measurement with ``../shared/bench/voice_eval.py`` (see
+  ``tests/bench/bench_voice.py``).
 * ``synthetic``: her words spoken by an offline synthetic voice (eSpeak NG),
   each sentence stretched to the time she took to say it, so subtitles fit.
   Nothing of her voice remains.
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline import mcadams, world
+from storyteller.pipeline import psola, world
 from storyteller.pipeline.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks
 from storyteller.pipeline.probe import ProbeError, probe
 
@@ -45,13 +46,13 @@ METHODS = ("disguise", "synthetic", "double", "pitch")
 DEFAULT_METHOD = "disguise"
 PITCH_LABEL = "changes the sound, does not hide who you are"
 LABELS = {
-    "disguise": "disguised voice: pitch, vocal tract and formants changed with a secret setting",
+    "disguise": "disguised voice: pitch, vocal tract and average spectrum changed with a secret setting",
     "synthetic": "synthetic voice reads her words: nothing of her voice remains",
     "double": "another person reads her words",
     "pitch": PITCH_LABEL,
 }
 
-SAMPLE_RATE = 16000  # speech band; WORLD and the verifier both work here
+SAMPLE_RATE = 16000  # speech band; Praat, WORLD and the verifier all work here
 BLOCK_SECONDS = 20.0
 PAD_SECONDS = 0.5  # context on each side of a block, so the edges are processed like the middle
 XFADE_SECONDS = 0.04  # raised-cosine crossfade where two blocks meet
@@ -85,14 +86,6 @@ class VoiceResult:
         return self.duration / self.seconds if self.seconds > 0 else float("inf")
 
 
-@dataclass(frozen=True)
-class Disguise:
-    """The secret settings of the ``disguise`` chain for one story."""
-
-    change: world.WorldChange
-    mcadams_alpha: float
-
-
 def new_secret() -> str:
     """A fresh story secret (store it with the story, never export it)."""
     import secrets
@@ -112,24 +105,21 @@ def _signed(rng: np.random.Generator, low: float, high: float) -> float:
     return float(rng.choice([-1.0, 1.0]) * rng.uniform(low, high))
 
 
-def disguise_settings(secret: int | str | bytes) -> Disguise:
-    """Draw the disguise's secret amounts. Each is kept away from 'no change'.
+def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
+    """Draw the disguise's secret amounts. Pitch and formants are kept away from 'no change'.
 
-    Pitch and vocal tract move independently (an attacker who restores one
-    leaves the other), her average spectrum is replaced by a speech-like one
-    with a secret slope, and the LPC poles are warped on top.
+    Pitch (2 to 5 semitones) and formants (x0.78..0.82 or x1.21..1.27) move
+    up or down independently, so restoring one leaves the other; a pitch
+    ratio rather than a fixed target keeps two seeds of one voice apart.
     """
     rng = secret_rng(secret, "disguise")
-    semitones = _signed(rng, 3.0, 6.0)
-    vtl = float(2 ** (_signed(rng, 0.19, 0.25)))  # formants x0.84..0.88 or x1.14..1.19
-    change = world.WorldChange(
-        pitch_ratio=float(2 ** (semitones / 12)),
-        vtl=vtl,
-        warp_alpha=float(rng.uniform(0.85, 0.95)),
+    return psola.VoiceChange(
+        pitch_ratio=float(2 ** (_signed(rng, 2.0, 5.0) / 12)),
+        formant_ratio=float(2 ** _signed(rng, 0.28, 0.35)),
+        range_factor=float(rng.uniform(0.7, 1.0)),
         flatten=1.0,
-        slope_db=float(rng.uniform(-1.5, 1.5)),
+        slope_db=float(rng.uniform(-2.0, 2.0)),
     )
-    return Disguise(change=change, mcadams_alpha=float(rng.uniform(0.8, 0.9)))
 
 
 def pitch_settings(secret: int | str | bytes) -> world.WorldChange:
@@ -146,7 +136,7 @@ class _Processor:
         self.method = method
         self.denoise = denoise
         if method == "disguise":
-            self.settings: Disguise | world.WorldChange = disguise_settings(secret)
+            self.settings: psola.VoiceChange | world.WorldChange = disguise_settings(secret)
         elif method == "pitch":
             self.settings = pitch_settings(secret)
         else:
@@ -157,9 +147,7 @@ class _Processor:
             y = scrub_background(y, SAMPLE_RATE)
         if self.method == "pitch":
             return world.change(y, SAMPLE_RATE, self.settings)
-        s = self.settings
-        out = world.change(y, SAMPLE_RATE, s.change)
-        return mcadams.mcadams(out, SAMPLE_RATE, s.mcadams_alpha)
+        return psola.change(y, SAMPLE_RATE, self.settings)
 
 
 def scrub_background(y: np.ndarray, sr: int) -> np.ndarray:
@@ -198,7 +186,7 @@ def stream_process(
     """Apply ``fn`` block by block with overlap-add crossfades; yields output pieces.
 
     The concatenated output has exactly the input's length. ``workers`` blocks
-    are processed at once (WORLD releases the GIL, so two cores are used); at
+    are processed at once (WORLD releases the GIL, so ``pitch`` uses two cores); at
     most ``workers + 1`` blocks are held in memory. ``fn`` must depend only on
     its window, so the result does not depend on the thread timing.
     """

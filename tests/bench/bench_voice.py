@@ -9,8 +9,8 @@ through the real CLI, exactly as a facilitator would:
         '.venv/bin/storyteller voice {inp} -o {out} --seed {seed} --method disguise' --invert
 
 Speed: the disguise on a long take built from the same speech (in-process,
-median of 3), against the anchor of the plain VoicePrivacy McAdams baseline
-(LPC pole warp alone) on the same audio in the same run; and the 10 s preview.
+median of 3), against the anchor of the plain WORLD pitch shift (the ``pitch``
+method) on the same take in the same run; and the 10 s preview.
 
 Measured 2026-11-29 on the shared 2-core machine (load average 12-20 from other jobs), 4 speakers x 10
 utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs original transcript):
@@ -64,7 +64,7 @@ def run_eval(method: str) -> str:
 
 
 def speed(minutes: float) -> None:
-    from storyteller.pipeline import mcadams, voice
+    from storyteller.pipeline import voice
     from storyteller.pipeline.audio import decode_audio, write_wav
 
     files = sorted(SPEECH.glob("*/*.flac"))
@@ -82,7 +82,7 @@ def speed(minutes: float) -> None:
             ours.append(time.perf_counter() - t)
             cpu.append(time.process_time() - c)
             t = time.perf_counter()
-            mcadams.mcadams(take, voice.SAMPLE_RATE, 0.8)
+            voice.anonymize(src, Path(tmp) / "anchor.wav", "pitch", 1)
             anchor.append(time.perf_counter() - t)
             t = time.perf_counter()
             voice.preview(src, "disguise", 1, start=30.0)
@@ -94,7 +94,7 @@ def speed(minutes: float) -> None:
     load = os.getloadavg()[0]
     print(f"  disguise CPU time (all threads): median {statistics.median(cpu):.1f} s = "
           f"{seconds / statistics.median(cpu):.1f}x real time on one core; load average during the run {load:.1f}")
-    print(f"  anchor, plain McAdams alone (in memory): median {a:.1f} s = {seconds / a:.1f}x real time")
+    print(f"  anchor, WORLD pitch shift (decode + shift + write): median {a:.1f} s = {seconds / a:.1f}x real time")
     print(f"  ratio disguise/anchor time: {o / a:.2f}")
     print(f"  preview of 10 s: median {statistics.median(prev):.2f} s (target < 2 s)")
 
