@@ -279,6 +279,22 @@ def test_other_masks_cover_and_blur_warns(tmp_path, mask):
     assert len(detector().run(got, 0.3)) == 0
 
 
+def test_default_masks_are_not_read_as_faces():
+    """In a crowd, the detector must not take our own masks for heads (an oval framed by
+    hair and shoulders can score 0.3-0.5): every face of city.jpg masked with the default
+    fill, then the judge's rule (a find at 0.3 overlapping a face box by IoU > 0.3)."""
+    from storyteller.pipeline import masks
+
+    img = np.asarray(Image.open(shared_data("faces", "city.jpg")).convert("RGB"))
+    truth = detector().run(img, 0.3)
+    assert len(truth) >= 15
+    out = img.copy()
+    for b in truth:
+        masks.draw_mask(out, b, ref=img)
+    found = detector().run(out, 0.3)
+    assert not (iou_matrix(truth, found) > 0.3).any(), found
+
+
 @pytest.mark.parametrize("mode", ["blur", "pixelate", "silhouette"])
 def test_whole_frame_fallback_leaves_no_face(tmp_path, mode):
     out = tmp_path / "w.jpg"
