@@ -6,15 +6,17 @@
 that need a look first), the post-check's findings, and warnings.
 
 - **Photos**: EXIF orientation is applied, then pixels only are written: no EXIF,
-  GPS, XMP, ICC profile or comment survives. Faces are searched at several scales,
-  with 2x tiles for group photos of small faces.
+  GPS, XMP, ICC profile or comment survives. Faces are searched at full resolution
+  (and scaled down for very large pictures), with a 2x look around the small faces
+  of a group photo.
 - **Video**: decoded with PyAV (rotation flag applied, so the output is upright),
   tracked by :mod:`facetrack`, masked by :mod:`masks`, and piped as raw frames to
   x264 (or VP9 for .webm) through the project's one ffmpeg runner. Container and
   stream metadata are dropped. Sound is dropped unless asked for; kept sound must
   go through the voice disguise.
 - **Post-check**: the detector runs again on the *masked* output at a lower
-  threshold (every photo; sampled video frames, see ``anonymize_video``). A face
+  threshold (photos: around every mask, since the first pass already used that
+  threshold everywhere else; video: every 4th frame, whole). A face
   it still finds is covered with a solid fill, tracked on, and reported (those
   frames come first for review). A face it finds where a person removed a box by hand
   makes the job fail with "faces may remain" unless ``reviewed=True``.
