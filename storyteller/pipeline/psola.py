@@ -45,7 +45,8 @@ class VoiceChange:
     ``pitch_ratio``    multiplies her median pitch.
     ``formant_ratio``  multiplies every formant frequency (>1 = shorter vocal tract).
     ``range_factor``   scales the melody around the median (1 keeps it).
-    ``flatten``        0..1, how much of her long-term average spectrum is replaced.
+    ``flatten``        how much of her long-term average spectrum is replaced: 1 swaps it for the
+                       target, above 1 overshoots (her own formant pattern is turned upside down).
     ``slope_db``       the replacement: flat to 500 Hz, then this many dB per octave.
     """
 
