@@ -91,6 +91,29 @@ def test_pitch_is_labelled_honestly():
     assert voice.LABELS["pitch"] == "changes the sound, does not hide who you are"
 
 
+def _spectral_peak(y: np.ndarray) -> float:
+    """Frequency (Hz) of the strongest region of the smoothed long-term spectrum, above 300 Hz."""
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y)))) ** 2
+    f = np.fft.rfftfreq(len(y), 1 / SR)
+    smooth = np.convolve(spec, np.ones(801) / 801, "same")  # ~270 Hz wide: the envelope, not harmonics
+    band = f > 300
+    return float(f[band][np.argmax(smooth[band])])
+
+
+def test_psola_moves_pitch_and_formants_separately():
+    """Pitch and formants move by their own ratios: the disguise's two independent secrets."""
+    from storyteller.pipeline import psola
+
+    x = vowel(3.0, f0=140.0)
+    p0, peak0 = psola.median_pitch(x, SR), _spectral_peak(x)
+    up = psola.change(x, SR, psola.VoiceChange(pitch_ratio=2 ** (4 / 12)))
+    assert psola.median_pitch(up, SR) / p0 == pytest.approx(2 ** (4 / 12), rel=0.05)
+    assert _spectral_peak(up) / peak0 == pytest.approx(1.0, abs=0.12)
+    wide = psola.change(x, SR, psola.VoiceChange(formant_ratio=1.25))
+    assert psola.median_pitch(wide, SR) / p0 == pytest.approx(1.0, rel=0.05)
+    assert _spectral_peak(wide) / peak0 == pytest.approx(1.25, abs=0.12)
+
+
 # ------------------------------------------------------------------ streaming
 def test_stream_identity_is_exact():
     x = np.random.default_rng(0).standard_normal(int(SR * 7.3)).astype(np.float32)
