@@ -12,23 +12,31 @@ Speed: the disguise on a long take built from the same speech (in-process,
 median of 3), against the anchor of the plain WORLD pitch shift (the ``pitch``
 method) on the same take in the same run; and the 10 s preview.
 
-Measured 2026-11-29 on the shared 2-core machine (load average 12-20 from other jobs), 4 speakers x 10
+Measured 2026-11-29 on the shared 2-core machine (load average 4-6 from other jobs), 4 speakers x 10
 utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs original transcript):
 
     method     EER_orig EER_ignorant EER_lazy EER_invert  WER
-    pitch         0.0       7.1         3.6       7.1      9.6
-    disguise      0.0      39.3        35.7      29.2     21.7   (targets 45 / 40 / 35 / <=10: not met)
-    synthetic     0.0      53.0        53.6      56.5     18.3   (target ignorant >= 48: met)
+    pitch         0.0       7.1         3.6       7.1      9.6   (earlier run, WORLD pitch shift unchanged)
+    disguise      0.0      46.4        35.7      42.3     15.2   (targets 45 / 40 / 35 / <=10: lazy and WER not met)
+    synthetic     0.0      53.0        53.6      56.5     18.3   (earlier run; target ignorant >= 48: met)
+    previous disguise (WORLD + McAdams chain): 39.3 / 35.7 / 29.2, WER 21.7
 
-Tuning runs (same verifier and trials, in-process, no invert; 28 target trials, so +-5 points is noise):
-    WORLD resynthesis alone (no change)                    ign  0.0 lazy  0.0 WER  8.7
-    plain McAdams alpha 0.7-0.9                            ign 10.7 lazy  0.6 WER 11.7
-    pitch + VTL + power warp                               ign 21.4 lazy 24.4 WER  9.6
-      + her average spectrum -> flat                       ign 39.3 lazy 47.0 WER 17.0
-      + -> generic speech slope (-7 dB/oct)                ign 28.6 lazy 35.7 WER 10.9
-    + spectrum -> secret slope -5..-1 dB/oct + McAdams     ign 35.7 lazy 50.0 WER 22.6
-    + spectrum -> flat, secret tilt +-6 dB + McAdams        ign 46.4 lazy 46.4 WER 25.2  (the default is this with a
-                                                                                       secret slope of +-1.5 dB/oct)
+Tuning runs of the PSOLA chain (same verifier, trials and story seeds as the harness, in-process;
+28 target trials, so +-5 points of EER and +-3 of WER is noise; "cand" seeds are a plain RNG, "app"
+seeds are the app's hashed secrets, i.e. exactly what the harness runs):
+    Praat "Change gender" with no change                                   ign  0.0 lazy  0.0 WER  3.0
+    (WORLD resynthesis with no change, DIO or Praat F0: WER 8.7)
+    PSOLA formant x2^+-(0.16-0.25), pitch to a target 110-220 Hz (cand)     ign 21.4 lazy 14.3 WER  8.3
+      + her average spectrum -> secret slope (flatten 1)                   ign 35.1 lazy 14.9 WER  8.7
+      + random secret EQ bumps / McAdams / cepstral envelope warp          ign 28-39 lazy 7-29 WER 10-30
+    pitch as a ratio +-2..5 st, formant x2^+-(0.28-0.35), flatten 1 (cand) ign 35.7 lazy 46.4 WER 10.9
+    the same with app seeds                                                ign 28.0 lazy 25.0 inv 28.6 WER 15.7
+      PSOLA part only (flatten 0)                                           ign  3.6 lazy 17.9 WER 13.9
+      spectrum swap only (flatten 1.5, no PSOLA change)                     ign 25.6 lazy 42.3 WER  8.3
+      flatten 1.5 (the default)                                             ign 46.4 lazy 35.1 WER 15.7
+      flatten 2                                                             ign 50.0 lazy 25.0 WER 23.0
+      flatten 1.5, formant 2^+-(0.22-0.30)                                  ign 42.3 lazy 39.3 WER 16.1
+      flatten 1.5, formant 2^+-(0.12-0.18), pitch x0.6 st, range 1          ign 31.5 lazy 42.9 inv 38.7 WER 10.9
 
 usage: .venv/bin/python tests/bench/bench_voice.py [--methods pitch,disguise,synthetic] [--no-eval] [--minutes 3]
 Needs the eval venv (/tmp/benchv, or $VOICE_EVAL_PYTHON). Writes only to a temp folder.
