@@ -67,9 +67,10 @@ def test_same_secret_same_voice_other_secret_other_voice(take: Path, tmp_path: P
 def test_secret_settings_stay_away_from_no_change():
     for s in range(200):
         d = voice.disguise_settings(s)
-        assert 1.2 - 1e-9 <= abs(np.log2(d.pitch_ratio) * 12) <= 3 + 1e-9
-        assert 0.12 - 1e-9 <= abs(np.log2(d.formant_ratio)) <= 0.18 + 1e-9
-        assert d.flatten == 1.75 and -2 <= d.slope_db <= 2
+        assert 2 - 1e-9 <= abs(np.log2(d.pitch_ratio) * 12) <= 5 + 1e-9
+        assert 0.28 - 1e-9 <= abs(np.log2(d.formant_ratio)) <= 0.35 + 1e-9
+        assert 0.7 <= d.range_factor <= 1.0
+        assert d.flatten == 1.5 and -2 <= d.slope_db <= 2
     assert len({voice.disguise_settings(s) for s in range(50)}) == 50
     assert voice.disguise_settings("story-a") == voice.disguise_settings("story-a")
 

@@ -20,6 +20,7 @@ utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs
     disguise      0.0      46.4        35.7      42.3     15.2   (targets 45 / 40 / 35 / <=10: lazy and WER not met)
     synthetic     0.0      53.0        53.6      56.5     18.3   (earlier run; target ignorant >= 48: met)
     previous disguise (WORLD + McAdams chain): 39.3 / 35.7 / 29.2, WER 21.7
+    tried as default, small PSOLA moves + flatten 1.75: 50.0 / 10.7 / 45.8, WER 10.9 (lazy attacker wins: reverted)
 
 Tuning runs of the PSOLA chain (same verifier, trials and story seeds as the harness, in-process;
 28 target trials, so +-5 points of EER and +-3 of WER is noise; "cand" seeds are a plain RNG, "app"
@@ -37,6 +38,8 @@ seeds are the app's hashed secrets, i.e. exactly what the harness runs):
       flatten 2                                                             ign 50.0 lazy 25.0 WER 23.0
       flatten 1.5, formant 2^+-(0.22-0.30)                                  ign 42.3 lazy 39.3 WER 16.1
       flatten 1.5, formant 2^+-(0.12-0.18), pitch x0.6 st, range 1          ign 31.5 lazy 42.9 inv 38.7 WER 10.9
+      flatten 1.75, formant 2^+-(0.12-0.18), pitch x0.6 st, range 1         ign 42.9 lazy 42.3 WER 10.9
+        (as coded with its own slope draw: full eval lazy 10.7; flatten 1.0 / 1.25: ign 21.4 / 32.1, lazy 17.9 / 14.3)
 
 usage: .venv/bin/python tests/bench/bench_voice.py [--methods pitch,disguise,synthetic] [--no-eval] [--minutes 3]
 Needs the eval venv (/tmp/benchv, or $VOICE_EVAL_PYTHON). Writes only to a temp folder.
