@@ -3,6 +3,7 @@
     .venv/bin/python tests/bench/bench_faces.py               # fps on a 720p clip, ours vs deface
     .venv/bin/python tests/bench/bench_faces.py --backends    # CenterFace: OpenCV DNN vs onnxruntime
     .venv/bin/python tests/bench/bench_faces.py --judge DIR   # the outside judge (face_eval.py) on DIR, both tools
+    .venv/bin/python tests/bench/bench_faces.py --folder DIR  # seconds per file and in total, both tools, same run
 
 The 720p clip is made in a temp folder from the photos in ../shared/data/faces
 (a slow pan and zoom, 4 s at 25 fps); nothing is written into the project.
@@ -142,16 +143,49 @@ def judge(folder: Path) -> None:
         print(f"{name:7s} " + (" | ".join(lines[-2:]) if lines else f"exit {r.returncode}"))
 
 
+def bench_folder(folder: Path, repeat: int) -> None:
+    """Whole-command seconds per file for both tools, alternating file by file.
+
+    The judge stops on a file whose frame count deface changes (the Hamilton
+    clip), so this gives the same-run total for a folder that the judge cannot.
+    """
+    from storyteller.pipeline.faces import PHOTO_EXT, VIDEO_EXT
+
+    dc = deface_cmd()
+    if dc is None:
+        sys.exit("deface not found (install the evaluation venv)")
+    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in PHOTO_EXT + VIDEO_EXT)
+    totals = {"ours": [], "deface": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeat):
+            run = {"ours": 0.0, "deface": 0.0}
+            for f in files:
+                out = str(Path(tmp) / f"out{f.suffix}")
+                t_ours = timed(OURS + [str(f), "-o", out])
+                t_def = timed(dc + [str(f), "-o", out, "--replacewith", "solid"])
+                run["ours"] += t_ours
+                run["deface"] += t_def
+                print(f"{f.name:28s} ours {t_ours:6.1f} s   deface {t_def:6.1f} s   ratio {t_ours / t_def:.2f}")
+            for k in run:
+                totals[k].append(run[k])
+    mo, md = statistics.median(totals["ours"]), statistics.median(totals["deface"])
+    print(f"total over {len(files)} files, median of {repeat}: ours {mo:.1f} s, deface {md:.1f} s, "
+          f"ratio {mo / md:.2f} (target <= 0.5)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backends", action="store_true")
     ap.add_argument("--judge", type=Path, metavar="DIR")
+    ap.add_argument("--folder", type=Path, metavar="DIR")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     if a.backends:
         bench_backends(a.repeat)
     elif a.judge:
         judge(a.judge)
+    elif a.folder:
+        bench_folder(a.folder, a.repeat)
     else:
         bench_fps(a.repeat)
 
