@@ -16,7 +16,7 @@ Measured 2026-11-29 on the shared 2-core machine (load average 4-6 from other jo
 utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs original transcript):
 
     method     EER_orig EER_ignorant EER_lazy EER_invert  WER
-    pitch         0.0       7.1         3.6       7.1      9.6   (earlier run, WORLD pitch shift unchanged)
+    pitch         0.0       7.1         3.6       7.1      9.6   (re-run after world.py was cut to pitch only: same figures)
     disguise      0.0      46.4        35.7      42.3     15.2   (targets 45 / 40 / 35 / <=10: lazy and WER not met)
     synthetic     0.0      53.0        53.6      56.5     18.3   (earlier run; target ignorant >= 48: met)
     previous disguise (WORLD + McAdams chain): 39.3 / 35.7 / 29.2, WER 21.7
