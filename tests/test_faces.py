@@ -221,12 +221,9 @@ def test_video_metadata_and_audio_dropped(tmp_path, face_crops):
         paste(f, crop, 100 + i, 60)
         frames.append(f)
     src = tmp_path / "tagged.mp4"
-    with open_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", "25", "-i", "pipe:0",
-                      "-f", "lavfi", "-i", "sine=frequency=300:duration=0.8", "-shortest",
-                      "-metadata", "title=Secret Name", "-metadata", "location=+33.6+073.0/",
-                      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src)]) as p:
-        for f in frames:
-            p.write(f.tobytes())
+    write_video(src, frames, fps=25, extra=["-f", "lavfi", "-i", "sine=frequency=300:duration=0.8", "-shortest",
+                                             "-metadata", "title=Secret Name", "-metadata", "location=+33.6+073.0/",
+                                             "-c:a", "aac"])
     out = tmp_path / "out.mov"
     r = faces.anonymize(src, out)
     assert r.audio == "dropped" and any("sound was dropped" in w for w in r.warnings)
@@ -507,11 +504,7 @@ def test_keep_audio_goes_through_the_voice_disguise(tmp_path, face_crops):
         paste(f, crop, 100, 60)
         frames.append(f)
     src = tmp_path / "talk.mp4"
-    with open_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", "25", "-i", "pipe:0",
-                      "-f", "lavfi", "-i", "sine=frequency=220:duration=1", "-shortest",
-                      "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src)]) as p:
-        for f in frames:
-            p.write(f.tobytes())
+    write_video(src, frames, fps=25, extra=["-f", "lavfi", "-i", "sine=frequency=220:duration=1", "-shortest", "-c:a", "aac"])
     r = faces.anonymize(src, tmp_path / "o.mp4", keep_audio=True)
     assert r.audio == "disguised"
     with av.open(str(tmp_path / "o.mp4")) as c:
