@@ -330,23 +330,26 @@ def test_manual_box_survives_rerun_and_false_box_removed(tmp_path):
 
 
 @pytest.mark.slow
-def test_manual_box_is_tracked_in_video(tmp_path, face_crops):
-    """A region drawn on frame 5 follows the thing it covers as it moves."""
+def test_manual_box_is_tracked_in_video(tmp_path):
+    """A region drawn on frame 26 follows the thing it covers as it moves, forward and
+    back to where it came into the picture (frame 16), is held a few frames more, then let go."""
     patch = (np.indices((40, 40)).sum(0) % 8 < 4).astype(np.uint8)[..., None] * np.array([250, 30, 30], np.uint8)
+    enters, drawn = 16, 26
     frames = []
-    for i in range(30):
+    for i in range(50):
         f = background(0)
-        f[100:140, 50 + 4 * i : 90 + 4 * i] = patch
+        if i >= enters:
+            f[100:140, 4 * i - 10 : 4 * i + 30] = patch
         frames.append(f)
     src = tmp_path / "patch.mp4"
     write_video(src, frames)
-    edits = faces.Edits(add=(faces.ManualBox((70.0, 100.0, 110.0, 140.0), frame=5),))
+    edits = faces.Edits(add=(faces.ManualBox((4.0 * drawn - 10, 100.0, 4.0 * drawn + 30, 140.0), frame=drawn),))
     r = faces.anonymize(src, tmp_path / "o.mp4", edits=edits)
     orig, got = read_video(src), read_video(tmp_path / "o.mp4")
-    for i in range(5, 30):
-        assert covered(orig[i], got[i], (50 + 4 * i, 100, 90 + 4 * i, 140)), i
-        assert any(b.source == "manual" for b in r.frames[i].boxes)
-    assert not any(b.source == "manual" for b in r.frames[2].boxes)
+    for i in range(enters, 50):
+        assert covered(orig[i], got[i], (4 * i - 10, 100, 4 * i + 30, 140)), i
+    manual = [i for i, f in enumerate(r.frames) if any(b.source == "manual" for b in f.boxes)]
+    assert manual == list(range(enters - faces._LOST_AFTER, 50))
 
 
 def test_post_check_report_lists_hits_first(tmp_path):
