@@ -5,10 +5,13 @@ ratio (a shorter or longer vocal tract), then puts pitch and duration back in
 place by pitch-synchronous overlap-add, moving the pitch by its own ratio and
 scaling the melody around it. PSOLA keeps her real glottal pulses, so words
 stay clear (measured: Whisper loses 3 points of WER on a PSOLA copy, 8.7 on a
-WORLD-vocoder copy). Pitch and formants move by different secret amounts, so
-an attacker who shifts the pitch back moves the formants with it and still
-misses. Her long-term average spectrum, a strong identity cue, is then
-replaced by a speech-like one with a secret slope.
+WORLD-vocoder copy). Pitch and formants move by different secret amounts.
+Her long-term average spectrum, a strong identity cue, is then replaced by
+a speech-like one with a secret slope, or overshot past it. The measured
+verifier (GE2E on linear-power mel bands) hardly hears pitch; it hears the
+formant scale and, most, the balance of low and high frequencies, so the
+overshoot's deep cut of her strong low band is what an attacker who shifts
+the pitch back cannot undo.
 
 Everything here works on one block of mono float audio and keeps its length.
 """

@@ -3,12 +3,12 @@
 Methods (``METHODS``), strongest privacy last-but-one:
 
 * ``disguise`` (default): Praat PSOLA moves her pitch and her formants
-  (vocal-tract length) by two different secret ratios and scales her melody,
-  then her long-term average spectrum is replaced by a speech-like one with a
-  secret slope (:mod:`storyteller.pipeline.psola`). An attacker who shifts
-  the pitch back moves the formants with it and still misses. Chosen and
-  tuned by measurement with ``../shared/bench/voice_eval.py`` (see
-  ``tests/bench/bench_voice.py``).
+  (vocal-tract length) the same way by two different secret ratios and scales
+  her melody, then her long-term average spectrum is overshot past a
+  speech-like one with a secret slope (:mod:`storyteller.pipeline.psola`).
+  An attacker who shifts the pitch back still meets the changed spectrum.
+  Chosen and tuned by measurement with ``../shared/bench/voice_eval.py``
+  (see ``tests/bench/bench_voice.py``).
 * ``synthetic``: her words spoken by an offline synthetic voice (eSpeak NG),
   each sentence stretched to the time she took to say it, so subtitles fit.
   Nothing of her voice remains.
@@ -108,21 +108,29 @@ def _signed(rng: np.random.Generator, low: float, high: float) -> float:
 def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
     """Draw the disguise's secret amounts. Pitch and formants are kept away from 'no change'.
 
-    Pitch (2 to 5 semitones) and formants (x0.78..0.82 or x1.21..1.27) move
-    up or down independently, so restoring one leaves the other; a pitch
-    ratio rather than a fixed target keeps two seeds of one voice apart.
-    Her average spectrum is overshot past the neutral one (``flatten=1.5``):
-    measured on the bench speakers, EER_ignorant 28 -> 46 at the same WER.
-    The large PSOLA moves are what hold off the lazy attacker (who disguises
-    her other recordings with another secret): measured, smaller moves
-    (1.2-3 semitones, formants x2^+-0.12..0.18, flatten 1.75) cut WER from
-    15.2 to 10.9 but let EER_lazy fall from 35.7 to 10.7, since the overshoot
-    is a fixed function of her own spectrum that every secret leaves in.
+    Pitch moves 2 to 5 semitones and formants x0.78..0.82 or x1.21..1.27,
+    both up or both down (the secret picks which): PSOLA then only makes up
+    the difference between the two ratios, and the bench speakers lost fewer
+    words (WER 15.2 -> 12.6) with EER_lazy 35.7 -> 42.3, EER_ignorant
+    46.4 -> 38.7 (mean over three secret draws: ignorant 45.4 -> 43.7, lazy
+    40.5 -> 42.9). The two move by different amounts, and the verifier
+    hardly hears pitch at all (pitch alone: EER_ignorant 1.4), so undoing one
+    shift does not bring her back: that is left to the spectrum. Her average
+    spectrum is overshot past the neutral one (``flatten=1.5``): a deep cut
+    of her low-frequency energy that the verifier, which reads linear-power
+    mel bands, relies on (capping the cut at 20 dB: EER_ignorant 26).
+    Measured alternatives, all no better (``tests/bench/bench_voice.py``):
+    smaller moves, flatten 1.75, a secret target shape (rising tilt, broad
+    bumps) in place of her spectrum.
     """
     rng = secret_rng(secret, "disguise")
+    semitones = _signed(rng, 2.0, 5.0)
+    # formants go the same way as the pitch (the sign drawn here is not used): PSOLA then
+    # only makes up the difference between the two ratios, which costs fewer words
+    octaves = float(np.sign(semitones)) * abs(_signed(rng, 0.28, 0.35))
     return psola.VoiceChange(
-        pitch_ratio=float(2 ** (_signed(rng, 2.0, 5.0) / 12)),
-        formant_ratio=float(2 ** _signed(rng, 0.28, 0.35)),
+        pitch_ratio=float(2 ** (semitones / 12)),
+        formant_ratio=float(2**octaves),
         range_factor=float(rng.uniform(0.7, 1.0)),
         flatten=1.5,
         slope_db=float(rng.uniform(-2.0, 2.0)),
