@@ -69,11 +69,9 @@ def test_secret_settings_stay_away_from_no_change():
         d = voice.disguise_settings(s)
         assert 2 - 1e-9 <= abs(np.log2(d.pitch_ratio) * 12) <= 5 + 1e-9
         assert 0.28 - 1e-9 <= abs(np.log2(d.formant_ratio)) <= 0.35 + 1e-9
-        assert (d.pitch_ratio > 1) == (d.formant_ratio > 1)  # both up or both down
         assert 0.7 <= d.range_factor <= 1.0
         assert d.flatten == 1.5 and -2 <= d.slope_db <= 2
     assert len({voice.disguise_settings(s) for s in range(50)}) == 50
-    assert 0.3 < np.mean([voice.disguise_settings(s).pitch_ratio > 1 for s in range(200)]) < 0.7
     assert voice.disguise_settings("story-a") == voice.disguise_settings("story-a")
 
 

@@ -41,17 +41,19 @@ seeds are the app's hashed secrets, i.e. exactly what the harness runs):
       flatten 1.75, formant 2^+-(0.12-0.18), pitch x0.6 st, range 1         ign 42.9 lazy 42.3 WER 10.9
         (as coded with its own slope draw: full eval lazy 10.7; flatten 1.0 / 1.25: ign 21.4 / 32.1, lazy 17.9 / 14.3)
 Second round (evening 2026-11-29), in-process through the app's streaming and hashed secrets; the first
-figure is the harness's own seeds (reproduces its output exactly: the old default gave 46.4 / 35.7 / 15.2
+figure is the harness's own seeds (reproduces its output exactly: the default gives 46.4 / 35.7 / 15.2
 here too), (m ..) the mean over three seed sets (story 1000+i+100k, attacker 5000+i+100k, k = 0..2);
 "same way" = formants move up or down with the pitch:
-    old default (uncoupled, f 0.28-0.35, flatten 1.5)               ign 46.4 (m 45.4) lazy 35.7 (m 40.5) WER 15.2
+    default (independent signs, f 0.28-0.35, flatten 1.5)           ign 46.4 (m 45.4) lazy 35.7 (m 40.5) WER 15.2
     pitch only +-2..5 st, range 0.7-1, no spectrum                   ign  0.0 (m  1.4) lazy  0.0 (m  0.0) WER  4.8
     formants only x2^+-(0.28-0.35), no spectrum                      ign 18.5 (m 10.9) lazy 25.0 (m 34.7) WER 10.9
     flatten 1 + secret target: 4 bumps +-3..6 dB / 6 bumps +-4..8    ign 10.1 / 13.7   lazy 0.6 / 11.3    WER 3.9 / 4.8
     flatten 1.5 alone, her deviation capped at 12 dB                 ign 10.7 (m 11.9) lazy 10.7 (m 11.7) WER  6.1
     flatten 2 alone, capped at 12 dB                                 ign 28.6 (m 28.8) lazy 20.8 (m 21.2) WER 11.7
     same way, f 0.28-0.35, no spectrum                               ign 14.3 (m  7.1) lazy 21.4 (m 27.4) WER  9.6
-    same way, f 0.28-0.35, flatten 1.5 (NEW DEFAULT)                 ign 38.7 (m 43.7) lazy 42.3 (m 42.9) WER 12.6
+    same way, f 0.28-0.35, flatten 1.5                               ign 38.7 (m 43.7) lazy 42.3 (m 42.9) WER 12.6
+      (tried as default, full eval, load 2-5: ign 38.7 lazy 42.3 invert 38.7 WER 12.6; WER over the three
+      seed sets 12.6 / 14.8 / 11.3 vs the default's 15.2 / 14.8 / 10.4: no better on average, reverted)
       range 1 (melody kept)                                          ign 35.7 (m 41.5) lazy 45.8 (m 46.0) WER 15.7
       flatten 1.75                                                   ign 36.3 (m 45.2) lazy 42.9 (m 45.2) WER 14.8
       + secret rising tilt 0..4 dB/oct from 300 Hz                   ign 39.3 (m 44.0) lazy 35.7 (m 42.9) WER 13.9
