@@ -12,11 +12,12 @@ else from PATH. Each tool runs ``--repeat`` times, alternating; medians are prin
 
 Measured 2026-11-29 on the shared 2-core machine after the switch to onnxruntime
 (the load changes by the minute here, so each line is one same-run comparison):
-    --folder /tmp/faceclips (make_moving_clip.py A/B/C), load 0.7->3.9:  ours 58.4 s, deface 158.9 s, ratio 0.37
+    --folder /tmp/faceclips (make_moving_clip.py A/B/C), quiet:           ours 54.4 s, deface 125.0 s, ratio 0.44
+        (A 0.49, B 0.39, C 0.42); load 0.7->3.9: 58.4 vs 158.9 s, 0.37
     --folder /tmp/faceclips, load ~5:                                     ours 96.9 s, deface 362.4 s, ratio 0.27
     --judge /tmp/faceclips: ours leaked=0/6005 frames_with_leak=0/900; deface 361/6005, 131/900
-    --folder ../shared/data/faces, load ~5: ours 13.3 s, deface 61.1 s, ratio 0.22
-        (photos alone 0.63-1.05: both tools are then mostly Python start-up; Hamilton 0.16)
+    --folder ../shared/data/faces --repeat 3, quiet: ours 9.8 s, deface 24.1 s, ratio 0.41; load ~5: 13.3 vs 61.1 s, 0.22
+        (quiet: photos alone 0.77-1.11, both tools then mostly Python start-up; Hamilton 0.31)
     720p clip (default), load 3-4: ours 4.9 fps, deface 1.5 fps, ratio 0.31
     --backends, load ~5: onnxruntime/OpenCV DNN 0.47 at 320x192, 0.46 at 640x352, 0.64 at 960x544
 Before the switch (OpenCV DNN), quiet machine: moving clips 163.4 vs 141.4 s, ratio 1.16.
