@@ -14,10 +14,11 @@ Backend: onnxruntime, on a copy of the model rewritten in memory with the
 can fold the batch norms into the convolutions) and the input size, fixed at
 32x32 in the file, is left open. Idle worker threads sleep instead of spinning:
 on a 2-core laptop the encoder and the browser need the cores too. Measured here
-(``tests/bench/bench_faces.py --backends``, load 2.8): 94 ms at 960x544 against
-145 ms for OpenCV DNN on the model as shipped, 10 vs 18 ms at 320x192. With
-spinning on, onnxruntime was no faster than OpenCV under load, which is what
-earlier measurements had seen.
+(``tests/bench/bench_faces.py --backends``, interleaved, load ~5): 8.5 vs 18.0 ms
+for OpenCV DNN on the model as shipped at 320x192, 55 vs 119 ms at 640x352, 155
+vs 243 ms at 960x544. With spinning on, onnxruntime was no faster than OpenCV
+under load (a quick test at load 2.8: 136 vs 145 ms at 960x544, 94 ms without
+spinning), which is what earlier measurements here had seen.
 """
 
 from __future__ import annotations
