@@ -529,8 +529,8 @@ def anonymize_video(
     tracker = FaceTracker(det, settings, cancel)
     records: list[FrameFaces] = []
     hits: list[CheckHit] = []
-    manual = _ManualBoxes(edits.add, track_back(_decode(inp, rotation, []), edits.add, fps, cancel)
-                          if any(m.frame > 0 for m in edits.add) and not whole_frame else None)
+    # track_back decodes only when a box was drawn after the first frame.
+    manual = _ManualBoxes(edits.add, None if whole_frame else track_back(_decode(inp, rotation, []), edits.add, fps, cancel))
     vfr: list = []
     pending: deque = deque()  # (idx, original, masked, boxes) waiting to be written
     repairs: list[list] = []  # [box, last index seen] of faces the post-check found

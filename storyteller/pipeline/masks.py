@@ -64,15 +64,12 @@ def mask_rect(box, shape_hw, mask_scale: float = 1.0) -> tuple[int, int, int, in
 
 
 def _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape: str) -> np.ndarray:
-    st = np.zeros((Y2 - Y1, X2 - X1), np.uint8)
-    c = (round((cx - X1) * 4), round((cy - Y1) * 4))
     if shape == "box":
-        st[:] = 255
-    elif shape == "ellipse":
-        # Sub-pixel ellipse (shift=2) so tiny faces still get a round mask.
-        cv2.ellipse(st, c, (max(1, round(ax * 4)), max(1, round(ay * 4))), 0, 0, 360, 255, -1, cv2.LINE_8, 2)
-    else:
-        raise ValueError(f"Unknown mask shape '{shape}'. Choose one of: {', '.join(SHAPES)}.")
+        return np.full((Y2 - Y1, X2 - X1), 255, np.uint8)
+    st = np.zeros((Y2 - Y1, X2 - X1), np.uint8)
+    # Sub-pixel ellipse (shift=2) so tiny faces still get a round mask.
+    c = (round((cx - X1) * 4), round((cy - Y1) * 4))
+    cv2.ellipse(st, c, (max(1, round(ax * 4)), max(1, round(ay * 4))), 0, 0, 360, 255, -1, cv2.LINE_8, 2)
     return st
 
 
@@ -89,6 +86,8 @@ def draw_mask(
 
     ``ref`` is the unmasked frame, to judge the face's colour by when masks overlap
     (else an earlier mask's colour would pick a different fill and leave rings)."""
+    if shape not in SHAPES:
+        raise ValueError(f"Unknown mask shape '{shape}'. Choose one of: {', '.join(SHAPES)}.")
     X1, Y1, X2, Y2, cx, cy, ax, ay = mask_rect(box, frame.shape[:2], mask_scale)
     if X2 <= X1 or Y2 <= Y1:
         return
@@ -102,8 +101,6 @@ def draw_mask(
             fill = _fill_for(np.asarray(cv2.mean(face)[:3]), fill)
         if shape == "box":
             roi[:] = fill
-        elif shape != "ellipse":
-            raise ValueError(f"Unknown mask shape '{shape}'. Choose one of: {', '.join(SHAPES)}.")
         else:  # straight onto the frame: no stencil needed
             cv2.ellipse(frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
                         0, 0, 360, fill, -1, cv2.LINE_8, 2)
