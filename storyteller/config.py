@@ -31,3 +31,17 @@ def models_dir(data_dir: Path | None = None) -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return default_data_dir() / "models"
+
+
+def whisper_temperatures() -> tuple[float, ...]:
+    """Whisper's decoding temperatures, first to last fallback.
+
+    Falling back to sampled decodes rescues hard speech, but sampling writes
+    different words on every run. $STORYTELLER_WHISPER_GREEDY=1 (set by the
+    tests) keeps to greedy beam search, so one recording always gives one text.
+    """
+    if os.environ.get("STORYTELLER_WHISPER_GREEDY") == "1":
+        return (0.0,)
+    # Few fallbacks: on noise or a wrong language each one costs a full re-decode
+    # with 5 samples, and the later ones rarely help.
+    return (0.0, 0.3, 0.6)

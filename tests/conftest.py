@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+# Greedy Whisper decoding: sampled fallbacks word the same take differently on every
+# run, and a test must not pass or fail by chance. The CLI subprocesses inherit it.
+os.environ["STORYTELLER_WHISPER_GREEDY"] = "1"
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
@@ -22,6 +26,16 @@ def shared_data(*parts: str) -> Path:
     if not p.exists():
         pytest.skip(f"shared test data not present: {p}")
     return p
+
+
+def whisper_model_or_skip(name: str | None = None):
+    """The installed Whisper model ``name`` (the best installed one when None), or skip the test cleanly."""
+    from storyteller import config, whisper_models
+
+    try:
+        return whisper_models.resolve(config.models_dir(), name)
+    except whisper_models.ModelError:
+        pytest.skip(f"Whisper model {name or '(any)'} not installed (run `storyteller models install --tiny-en`)")
 
 
 @pytest.fixture

@@ -8,35 +8,27 @@ script we give it, which is what the alignment tests need.
 from __future__ import annotations
 
 import ctypes
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from storyteller.pipeline import tts
 from storyteller.pipeline.audio import write_wav
 
-_lock = threading.Lock()
 _state: dict = {}
 _SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+ESPEAK_RATE = 22050  # eSpeak NG always synthesises at this rate
 
 
 def _lib():
+    # The product's engine (tts._engine) already loaded and initialised the library; only the audio
+    # callback, which the product does not use, is added here. Callers hold tts's eSpeak lock.
     if "lib" in _state:
         return _state["lib"]
-    import espeakng_loader
-
-    lib = ctypes.CDLL(espeakng_loader.get_library_path())
-    lib.espeak_Initialize.restype = ctypes.c_int
-    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib = tts._engine()
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-    data_parent = str(Path(espeakng_loader.get_data_path()).parent).encode()
-    # 2 = AUDIO_OUTPUT_SYNCHRONOUS: samples arrive through the callback, nothing plays.
-    rate = lib.espeak_Initialize(2, 500, data_parent, 0)
-    if rate <= 0:
-        raise RuntimeError("espeak-ng failed to initialise")
     chunks: list[np.ndarray] = []
 
     def on_audio(wav, n, _events):
@@ -46,13 +38,13 @@ def _lib():
 
     cb = _SYNTH_CB(on_audio)
     lib.espeak_SetSynthCallback(cb)
-    _state.update(lib=lib, rate=rate, chunks=chunks, cb=cb)
+    _state.update(lib=lib, chunks=chunks, cb=cb)
     return lib
 
 
 def speak(text: str, voice: str = "ur", rate_wpm: int = 150) -> tuple[np.ndarray, int]:
     """Synthesize ``text`` with espeak-ng; returns (float32 mono samples, sample rate)."""
-    with _lock:
+    with tts._ESPEAK_LOCK:
         lib = _lib()
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise RuntimeError(f"espeak-ng has no voice {voice!r}")
@@ -65,7 +57,7 @@ def speak(text: str, voice: str = "ur", rate_wpm: int = 150) -> tuple[np.ndarray
             raise RuntimeError("espeak-ng could not synthesize the text")
         lib.espeak_Synchronize()
         samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-        return (samples.astype(np.float32) / 32768.0), int(_state["rate"])
+        return (samples.astype(np.float32) / 32768.0), ESPEAK_RATE
 
 
 def speak_to_wav(text: str, target: Path, voice: str = "ur", rate_wpm: int = 150, lead: float = 0.5) -> Path:

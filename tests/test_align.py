@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from storyteller.pipeline.align import align, needleman_wunsch, normalize_word, script_words
+from storyteller.pipeline.align import align, needleman_wunsch, normalize_word, script_words, spread
 from storyteller.pipeline.transcribe import Word
 
 
@@ -144,3 +144,15 @@ def test_unrelated_text_in_the_same_language_is_detected():
     heard = spoken("I walked to the school every morning with my sister and we talked about the future and what we would do")
     al = align(script, heard, duration=20)
     assert not al.used_script and al.match_ratio < 0.2
+
+
+def test_script_is_spread_over_speech_when_nothing_was_recognised():
+    regions = [(1.0, 3.0), (5.0, 7.0)]  # seconds: two phrases with a pause between
+    al = spread("One two three. Four five six.", regions, duration=8.0)
+    assert al.used_script and [w.text for w in al.words] == ["One", "two", "three.", "Four", "five", "six."]
+    assert all(w.status == "interpolated" for w in al.words) and "spread evenly" in al.warnings[0]
+    assert al.words[0].start == 1.0 and al.words[-1].end == 7.0
+    assert all(not (3.0 < w.start < 5.0) for w in al.words)  # nothing starts in the pause
+    assert all(a.end <= b.start for a, b in zip(al.words, al.words[1:]))
+    silent = spread("One two.", [], duration=8.0)
+    assert not silent.used_script and not silent.words and "No speech" in silent.warnings[0]

@@ -11,7 +11,7 @@ from storyteller.pipeline import redact as rd
 from storyteller.pipeline.align import AlignedWord
 from storyteller.pipeline.audio import decode_audio, write_wav
 from storyteller.pipeline.transcribe import Word
-from tests.conftest import shared_data
+from tests.conftest import shared_data, whisper_model_or_skip
 
 
 W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
@@ -97,14 +97,10 @@ def test_read_phrases(tmp_path):
 @pytest.mark.slow
 def test_spoken_word_is_gone_after_redaction(tmp_path):
     """Real run: hide "harshly" in a LibriSpeech clip; Whisper no longer hears it, the rest survives."""
-    from storyteller import config, whisper_models
     from storyteller.pipeline.subtitle_tracks import make_subtitles
     from storyteller.pipeline.transcribe import transcribe
 
-    try:
-        whisper_models.resolve(config.models_dir(), "whisper-tiny.en")
-    except whisper_models.ModelError:
-        pytest.skip("tiny.en not installed")
+    whisper_model_or_skip("whisper-tiny.en")
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     story = make_subtitles(clip, "en", model="whisper-tiny.en", redact=["harshly", "blood"])
     text = " ".join(c.text for c in story.tracks[0].cues).lower()

@@ -23,7 +23,7 @@ from storyteller.pipeline.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.probe import probe, stream_tags
 from storyteller.pipeline.render import output_size, plan_timeline, render_story
 from storyteller.pipeline.story import Motion, Rect, load_story, story_from_dict
-from storyteller.pipeline.yuv import Frame, Planes
+from storyteller.pipeline.yuv import Frame
 
 
 def frame_at(path: Path, t: float) -> np.ndarray:

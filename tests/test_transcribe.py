@@ -14,7 +14,7 @@ from storyteller.cli import main
 from storyteller.pipeline import transcribe as tx
 from storyteller.pipeline.audio import decode_audio, write_wav
 from storyteller.pipeline.subtitles import read
-from tests.conftest import shared_data
+from tests.conftest import shared_data, whisper_model_or_skip
 
 TINY = "whisper-tiny.en"
 CLIP = ("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
@@ -23,22 +23,13 @@ CLIP_TEXT = ("THERE'S IRON THEY SAY IN ALL OUR BLOOD AND A GRAIN OR TWO PERHAPS 
              "BUT HIS HE MAKES ME HARSHLY FEEL HAS GOT A LITTLE TOO MUCH OF STEEL ANON")
 
 
-def _models_or_skip(name: str = TINY):
-    from storyteller import config, whisper_models
-
-    try:
-        whisper_models.resolve(config.models_dir(), name)
-    except whisper_models.ModelError:
-        pytest.skip(f"speech model {name} not installed (run `storyteller models install --tiny-en`)")
-
-
 def words_of(text: str) -> list[str]:
     return re.sub(r"[^a-z' ]", " ", text.lower()).split()
 
 
 @pytest.fixture(scope="module")
 def clip_transcript():
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     return tx.transcribe(shared_data(*CLIP), "en", model=TINY)
 
 
@@ -68,14 +59,14 @@ def test_transcript_json_round_trip(clip_transcript):
 
 
 def test_model_is_loaded_once_per_process():
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     a, _ = tx.load_model(TINY)
     b, _ = tx.load_model(TINY)
     assert a is b
 
 
 def test_progress_and_cancel():
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     seen: list[float] = []
     tx.transcribe(shared_data(*CLIP), "en", model=TINY, progress=seen.append)
     assert seen and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
@@ -94,7 +85,7 @@ def test_progress_and_cancel():
 @pytest.mark.slow
 def test_long_audio_is_streamed_in_chunks(tmp_path):
     """Chunks stay bounded and cut at quiet moments; times are offset across chunks."""
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     folder = shared_data("speech", "librispeech-test-other", "1688")
     parts = [decode_audio(p) for p in sorted(folder.glob("*.flac"))[:4]]
     gap = np.zeros(8000, dtype=np.float32)
@@ -129,7 +120,7 @@ def bad_audio(tmp_path):
 
 @pytest.mark.parametrize("kind", ["silence", "noise", "music", "short"])
 def test_no_speech_inputs_do_not_crash_and_say_why(bad_audio, kind):
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     t = tx.transcribe(bad_audio[kind], "en", model=TINY)
     if not t.segments:
         assert t.warnings and ("No speech" in t.warnings[0] or "too short" in t.warnings[0])
@@ -142,7 +133,7 @@ def test_no_speech_inputs_do_not_crash_and_say_why(bad_audio, kind):
 
 
 def test_language_must_be_chosen_and_known(tmp_path):
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     clip = shared_data(*CLIP)
     with pytest.raises(tx.TranscriptionError, match="Choose the spoken language"):
         tx.transcribe(clip, None, model=TINY)
@@ -170,8 +161,31 @@ def test_script_detection():
     assert tx.script_shares("abc")["latin"] == 1.0
 
 
+def test_repetition_loops_are_recognised():
+    assert tx.is_repetition_loop("The sun is shining, " * 12)
+    assert tx.is_repetition_loop("I am the mother of the mother of the mother of the mother of the mother of the mother")
+    assert not tx.is_repetition_loop("My name is Ayesha. I was born in a small village.")
+    assert not tx.is_repetition_loop(CLIP_TEXT.lower())
+    assert not tx.is_repetition_loop("")
+    # Squeezable but not a phrase over and over: a long cry is what she said.
+    assert not tx.is_repetition_loop("He shouted: N" + "o" * 80 + "!")
+
+
+@pytest.mark.slow
+def test_translate_writes_english(tmp_path):
+    """French from eSpeak, which Whisper base translates (its Urdu it cannot: see test_transcribe_urdu)."""
+    from tests.speech_tts import speak_to_wav
+
+    whisper_model_or_skip("whisper-base")
+    fr = speak_to_wav("Je m'appelle Aisha. Je suis née dans un petit village. Mon père était agriculteur. "
+                      "Aujourd'hui je suis enseignante.", tmp_path / "fr.wav", voice="fr")
+    t = tx.transcribe(fr, "fr", model="whisper-base", task="translate")
+    assert t.language == "en" and t.source_language == "fr" and t.task == "translate"
+    assert "my name is" in t.text.lower() and tx.script_shares(t.text)["latin"] > 0.95
+
+
 def test_indic_ban_list_keeps_arabic_script_tokens():
-    _models_or_skip("whisper-base")
+    whisper_model_or_skip("whisper-base")
     from storyteller import config, whisper_models
     from tokenizers import Tokenizer
 
@@ -187,7 +201,7 @@ def test_indic_ban_list_keeps_arabic_script_tokens():
 
 
 def test_cli_writes_srt_and_json(tmp_path):
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     clip = shared_data(*CLIP)
     runner = CliRunner()
     out = tmp_path / "story.srt"
@@ -214,7 +228,7 @@ def test_cli_writes_srt_and_json(tmp_path):
 
 
 def test_cli_bad_input_is_one_plain_line(tmp_path, bad_audio):
-    _models_or_skip()
+    whisper_model_or_skip(TINY)
     runner = CliRunner()
     res = runner.invoke(main, ["transcribe", str(bad_audio["silence"]), "--model", TINY, "-o", str(tmp_path / "x.srt")])
     assert res.exit_code == 1 and "No speech" in res.output and "Traceback" not in res.output

@@ -1,4 +1,7 @@
-"""Urdu narration with a known script (espeak-ng's Urdu voice), timed by multilingual Whisper base.
+"""Urdu narration with a known script, timed and translated by multilingual Whisper base.
+
+The story is read by the app's own synthetic voice (Kokoro reading eSpeak's phonemes), which Whisper
+follows like a person; eSpeak's robotic Urdu voice is kept for the mixed-language test.
 
 Script-guided subtitles must reproduce the script exactly and stay within the
 audio; a wrong language, a foreign script and mixed Urdu+English must not crash.
@@ -13,8 +16,8 @@ from storyteller.pipeline import transcribe as tx
 from storyteller.pipeline.audio import decode_audio, write_wav
 from storyteller.pipeline.subtitle_tracks import make_subtitles
 from storyteller.pipeline.subtitles import to_srt
-from tests.conftest import shared_data
-from tests.speech_tts import speak, speak_to_wav
+from tests.conftest import shared_data, whisper_model_or_skip
+from tests.speech_tts import speak
 
 BASE = "whisper-base"
 SCRIPT = """میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔
@@ -24,19 +27,14 @@ SCRIPT = """میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گا
 pytestmark = pytest.mark.slow
 
 
-def _base_or_skip():
-    from storyteller import config, whisper_models
-
-    try:
-        whisper_models.resolve(config.models_dir(), BASE)
-    except whisper_models.ModelError:
-        pytest.skip("multilingual Whisper base not installed (run `storyteller models install`)")
-
-
 @pytest.fixture(scope="module")
 def narration(tmp_path_factory):
-    _base_or_skip()
-    return speak_to_wav(SCRIPT, tmp_path_factory.mktemp("urdu") / "narration.wav", voice="ur")
+    whisper_model_or_skip(BASE)
+    from storyteller.pipeline import tts
+
+    audio, rate = tts.synthesize(SCRIPT, "ur")
+    pause = np.zeros(rate // 2, np.float32)
+    return write_wav(tmp_path_factory.mktemp("urdu") / "narration.wav", np.concatenate([pause, audio, pause]), rate)
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +72,18 @@ def test_translation_track_is_english(story):
     assert [t.language for t in story.tracks] == ["ur", "en"]
     en = story.tracks[1]
     assert en.source == "translation" and en.cues
-    assert tx.script_shares(" ".join(c.text for c in en.cues))["latin"] > 0.8
     assert story.translation.task == "translate" and story.translation.source_language == "ur"
+    english = " ".join(c.text for c in en.cues)
+    assert tx.script_shares(english)["latin"] > 0.9
+    # Whisper base falls back to sampled decodes on this take, so the wording changes from run to run
+    # ("born in a small village" / "living in Gow"); her name and school come through every time.
+    lower = english.lower()
+    assert "my name is" in lower and ("asha" in lower or "aisha" in lower) and "school" in lower, english
+    assert not any(tx.is_repetition_loop(c.text) for c in en.cues)
 
 
 def test_mixed_urdu_and_english(tmp_path):
-    _base_or_skip()
+    whisper_model_or_skip(BASE)
     ur, rate = speak("میں لاہور میں رہتی ہوں۔ میرا اسکول بہت اچھا تھا۔", voice="ur")
     en, rate_en = speak("My teacher said: never stop learning.", voice="en")
     assert rate == rate_en
@@ -97,7 +101,7 @@ def test_mixed_urdu_and_english(tmp_path):
 
 def test_wrong_language_chosen_does_not_crash_and_is_explained():
     """English speech with Urdu chosen: Whisper answers in some script; a Latin answer is retried, then explained."""
-    _base_or_skip()
+    whisper_model_or_skip(BASE)
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     t = tx.transcribe(clip, "ur", model=BASE)
     if tx.wrong_script(t.text, "ur"):
@@ -107,7 +111,7 @@ def test_wrong_language_chosen_does_not_crash_and_is_explained():
 
 
 def test_script_for_another_recording_falls_back_with_warning():
-    _base_or_skip()
+    whisper_model_or_skip(BASE)
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     story = make_subtitles(clip, "en", script=SCRIPT, model=BASE)
     assert story.tracks[0].source == "transcript"

@@ -233,6 +233,41 @@ def align(script: str, words: Sequence, duration: float | None = None, min_ratio
     return Alignment(tuple(timed), added, round(ratio, 3), True, tuple(warnings))
 
 
+def spread_over(lengths: Sequence[float], regions: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(start, end) for pieces of text of these ``lengths``, spread over speech ``regions`` by length.
+
+    Cumulative letters map to cumulative speaking time, so each piece gets the
+    stretch of speech its share of the text predicts; the pauses between the
+    regions are kept as they are. Works in any time unit (seconds or samples).
+    """
+    if not len(lengths) or not len(regions):
+        return []
+    lens = np.maximum(np.asarray(lengths, float), 1.0)
+    speech = np.array([b - a for a, b in regions], float)
+    cum_speech = np.concatenate([[0.0], np.cumsum(speech)])
+
+    def at(u: float) -> float:  # speaking time u -> time on the clock
+        k = int(np.clip(np.searchsorted(cum_speech, u, side="right") - 1, 0, len(regions) - 1))
+        return float(regions[k][0] + min(u - cum_speech[k], speech[k]))
+
+    bounds = np.concatenate([[0.0], np.cumsum(lens)]) / lens.sum() * cum_speech[-1]
+    return [(at(bounds[i]), at(bounds[i + 1])) for i in range(len(lens))]
+
+
+def spread(script: str, regions: Sequence[tuple[float, float]], duration: float) -> Alignment:
+    """The script laid evenly over the speech (``regions`` in seconds) when Whisper recognised nothing usable."""
+    texts = script_words(script)
+    if not texts:
+        raise ValueError("The script is empty.")
+    if not regions:
+        return Alignment((), (), 0.0, False, ("No speech was heard, so the script cannot be timed.",))
+    spans = spread_over([len(normalize_word(t)) + 1 for t in texts], regions)
+    timed = tuple(AlignedWord(_clip(a, duration), _clip(b, duration), t, "interpolated") for (a, b), t in zip(spans, texts))
+    return Alignment(timed, (), 0.0, True, (
+        "Whisper could not follow this recording, so the script is spread evenly over her speech. "
+        "Check the timing in the editor.",))
+
+
 def _clip(t: float, limit: float) -> float:
     return round(min(max(0.0, float(t)), limit), 3)
 

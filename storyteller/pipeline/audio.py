@@ -110,3 +110,30 @@ def write_wav(target: str | Path, samples: np.ndarray, sample_rate: int) -> Path
     with WavWriter(target, sample_rate, channels) as writer:
         writer.write(samples)
     return Path(target)
+
+
+_ENERGY_FRAME = 0.010  # seconds per frame of the speech finder
+
+
+def speech_regions(y: np.ndarray, sr: int, min_gap: float = 0.3, min_len: float = 0.12) -> list[tuple[int, int]]:
+    """(start, end) samples of the stretches that hold speech, by frame energy.
+
+    The threshold sits between the quiet floor and the loud level, so it adapts
+    to a hissy phone recording as well as to a quiet room.
+    """
+    hop = int(_ENERGY_FRAME * sr)
+    n = len(y) // hop
+    if n == 0:
+        return []
+    e = 10 * np.log10(np.mean(y[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-10)
+    lo, hi = np.percentile(e, 10), np.percentile(e, 95)
+    if hi - lo < 6:  # flat energy: silence or constant noise, no speech to find
+        return [] if hi < -60 else [(0, len(y))]
+    active = e > lo + 0.35 * (hi - lo)
+    regions: list[list[int]] = []
+    for i in np.flatnonzero(active):
+        if regions and i - regions[-1][1] <= min_gap / _ENERGY_FRAME:
+            regions[-1][1] = i + 1
+        else:
+            regions.append([i, i + 1])
+    return [(a * hop, min(len(y), b * hop)) for a, b in regions if (b - a) * _ENERGY_FRAME >= min_len]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from storyteller.pipeline import align as align_mod
 from storyteller.pipeline import redact as redact_mod
+from storyteller.pipeline.audio import decode_audio, speech_regions
 from storyteller.pipeline.subtitles import Cue, Rules, segment
-from storyteller.pipeline.transcribe import Transcript, transcribe
+from storyteller.pipeline.transcribe import SAMPLE_RATE, Transcript, transcribe
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,11 @@ def make_subtitles(
     alignment = None
     words: list = list(transcript.words)
     source = "transcript"
-    if script is not None and words:
-        alignment = align_mod.align(script, words, duration)
+    if script is not None:
+        # Nothing recognised (or only loops, which are dropped): her script still
+        # deserves subtitles, laid over the stretches where she speaks.
+        alignment = (align_mod.align(script, words, duration) if words
+                     else align_mod.spread(script, _speech_seconds(audio), duration))
         warnings.extend(alignment.warnings)
         if alignment.used_script:
             words, source = list(alignment.words), "script"
@@ -105,3 +109,7 @@ def _masked(transcript: Transcript, phrases: Sequence[str], spans) -> Transcript
         words = tuple(redact_mod.mask_words(seg.words, phrases, spans))
         segments.append(replace(seg, words=words, text=" ".join(w.text for w in words)))
     return replace(transcript, segments=tuple(segments))
+
+
+def _speech_seconds(audio) -> list[tuple[float, float]]:
+    return [(a / SAMPLE_RATE, b / SAMPLE_RATE) for a, b in speech_regions(decode_audio(audio, SAMPLE_RATE), SAMPLE_RATE)]

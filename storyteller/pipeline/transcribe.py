@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -26,6 +28,9 @@ from storyteller.pipeline.audio import AudioError, iter_audio_blocks
 from storyteller.pipeline.probe import ProbeError, probe
 
 SAMPLE_RATE = 16000
+# Whisper's own test for a failed decode (faster-whisper's compression_ratio_threshold):
+# text that zlib squeezes more than this is one phrase said over and over.
+LOOP_COMPRESSION_RATIO = 2.4
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 
@@ -290,9 +295,7 @@ def _segments_of(model, samples: np.ndarray, offset: float, language: str, task:
         # Conditioning on earlier text makes Whisper repeat itself on noise; the
         # story's sentences stand on their own.
         condition_on_previous_text=False,
-        # Fewer fallback temperatures: on noise or a wrong language each one costs a
-        # full re-decode with 5 samples, and the later ones rarely help.
-        temperature=(0.0, 0.3, 0.6),
+        temperature=config.whisper_temperatures(),
     )
     if suppress:
         kwargs["suppress_tokens"] = [-1, *suppress]
@@ -363,6 +366,7 @@ def transcribe(
     warnings: list[str] = []
     retried = still_wrong = False
     other_language: set[str] = set()
+    looped: list[tuple[float, float]] = []
     end_seen = 0.0
     try:
         for offset, samples in _chunks(audio, chunk_seconds):
@@ -377,10 +381,12 @@ def transcribe(
                 if cancel():
                     raise TranscriptionCancelled("Transcription was cancelled.")
             bad = wrong_script(" ".join(s.text for s in chunk), language) if check_script else None
-            heard_as = _sounds_like(whisper, samples, language) if bad else None
+            # Only a Latin answer can mean another language (English chosen as Urdu):
+            # Hindi or Gurmukhi script is this speech in the wrong script, whatever the
+            # language detector guesses (it called accented Urdu Latin).
+            heard_as = _sounds_like(whisper, samples, language) if bad == "latin" else None
             if heard_as:
-                # The speech is another language (e.g. English chosen as Urdu): forcing
-                # the script would only make Whisper invent Urdu. Keep it, and say so.
+                # Forcing the script would only make Whisper invent Urdu. Keep it, and say so.
                 other_language.add(heard_as)
             elif bad:
                 retried = True
@@ -398,7 +404,11 @@ def transcribe(
                     still_wrong = True
                 else:
                     chunk = retry
-            segments.extend(chunk)
+            for seg in chunk:
+                if is_repetition_loop(seg.text):
+                    looped.append((seg.start, seg.end))
+                else:
+                    segments.append(seg)
             progress(min(1.0, (offset + len(samples) / SAMPLE_RATE) / duration) if duration else 1.0)
     except AudioError as exc:
         raise TranscriptionError(str(exc)) from exc
@@ -413,11 +423,13 @@ def transcribe(
         )
     for other in sorted(other_language):
         warnings.append(
-            f"This recording sounds like {LANGUAGE_NAMES.get(other, other)}, not {name}. "
+            f"This recording sounds like {LANGUAGE_NAMES.get(other, f'another language ({other})')}, not {name}. "
             f"Check the language chosen (the text above is what Whisper heard)."
         )
-    if not segments:
-        warnings.append(_no_speech_message(duration))
+    if looped:
+        warnings.append(_loop_message(looped, task))
+    elif not segments:
+        warnings.append(_NOTHING_TRANSLATED if task == "translate" else _no_speech_message(duration))
     progress(1.0)
     return Transcript(
         language=out_language, duration=round(duration, 3), segments=tuple(segments), task=task,
@@ -449,6 +461,36 @@ def _is_prompt_echo(text: str, prompt: str) -> bool:
     return bool(prompt) and bool(squash(text)) and squash(text) in squash(prompt)
 
 
+def is_repetition_loop(text: str) -> bool:
+    """True when Whisper repeated one phrase instead of writing what was said.
+
+    Both tests must agree: the zlib ratio alone sits closer to the line for
+    Arabic-script text (its UTF-8 lead bytes repeat), so a three-word phrase
+    must also come back at least three times.
+    """
+    raw = text.strip().encode("utf-8")
+    if not raw or len(raw) / len(zlib.compress(raw)) <= LOOP_COMPRESSION_RATIO:
+        return False
+    words = "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split()
+    phrases = Counter(zip(words, words[1:], words[2:]))
+    return bool(phrases) and max(phrases.values()) >= 3
+
+
+def _loop_message(spans: list[tuple[float, float]], task: str) -> str:
+    clock = lambda t: f"{int(t // 60)}:{int(t % 60):02d}"  # noqa: E731
+    where = ", ".join(f"{clock(a)}–{clock(b)}" for a, b in spans)
+    doing = "translating" if task == "translate" else "writing down"
+    return (
+        f"Whisper repeated one phrase over and over instead of {doing} what was said ({where}), "
+        "so that part was left out. Type it in the editor, or use a larger speech model."
+    )
+
+
+# A translation can come back empty on speech Whisper did hear (its fallback decodes
+# may all look like silence); "no speech" would then contradict the transcript.
+_NOTHING_TRANSLATED = "Whisper could not translate this recording into English. Type the English subtitles in the editor."
+
+
 def _no_speech_message(duration: float) -> str:
     if duration < 1.0:
         return f"The recording is too short ({duration:.1f} s) to hold speech."
@@ -457,5 +499,5 @@ def _no_speech_message(duration: float) -> str:
 
 __all__ = [
     "Word", "Segment", "Transcript", "TranscriptionError", "TranscriptionCancelled", "transcribe", "load_model",
-    "supported_languages", "script_shares", "wrong_script", "ARABIC_SCRIPT_LANGUAGES"
+    "supported_languages", "script_shares", "wrong_script", "is_repetition_loop", "ARABIC_SCRIPT_LANGUAGES"
 ]

@@ -6,11 +6,13 @@ Methods (``METHODS``), strongest privacy last-but-one:
   (vocal-tract length) by two different secret ratios and scales her melody,
   then her long-term average spectrum is overshot past a speech-like one with
   a secret slope (:mod:`storyteller.pipeline.psola`).
-  An attacker who shifts the pitch back still meets the changed spectrum.
+  An attacker who shifts the pitch back still meets the changed spectrum;
+  one who evens out the tone first undoes most of it (``tests/bench/voice_eq_attack.py``:
+  EER 46 -> 18), so what really hides her is the vocal tract and pitch change.
   Chosen and tuned by measurement with ``../shared/bench/voice_eval.py``
   (see ``tests/bench/bench_voice.py``).
-* ``synthetic``: her words spoken by an offline synthetic voice (eSpeak NG),
-  each sentence stretched to the time she took to say it, so subtitles fit.
+* ``synthetic``: her words spoken by an offline synthetic voice (Kokoro reading
+  eSpeak NG's phonemes, see ``tts``), each sentence stretched to the time she took to say it, so subtitles fit.
   Nothing of her voice remains.
 * ``double``: a second person's recording of the script, fitted to the timing
   of her speech.
@@ -46,7 +48,9 @@ METHODS = ("disguise", "synthetic", "double", "pitch")
 DEFAULT_METHOD = "disguise"
 PITCH_LABEL = "changes the sound, does not hide who you are"
 LABELS = {
-    "disguise": "disguised voice: pitch, vocal tract and average spectrum changed with a secret setting",
+    # measured: a verifier that evens out the tone first still matches her often (EER 18, see bench_voice.py)
+    "disguise": "pitch, vocal tract and tone changed with a secret setting: harder to recognise, "
+    "but someone who knows her voice well may still recognise her",
     "synthetic": "synthetic voice reads her words: nothing of her voice remains",
     "double": "another person reads her words",
     "pitch": PITCH_LABEL,
@@ -284,7 +288,6 @@ def anonymize(
     script: str | None = None,
     language: str = "en",
     double: str | Path | None = None,
-    models_root: Path | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> VoiceResult:
@@ -310,7 +313,7 @@ def anonymize(
         if len(y) < MIN_SECONDS * SAMPLE_RATE:
             raise VoiceError("The recording is too short to process (less than 0.2 seconds).")
         if method == "synthetic":
-            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language, models_root=models_root,
+            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language,
                                         progress=progress, cancel=cancel)
         else:
             if double is None:

@@ -9,42 +9,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
 import pyworld
 
 from storyteller.pipeline import tts
+from storyteller.pipeline.align import spread_over
+from storyteller.pipeline.audio import speech_regions
 
 FRAME = 0.010
 
 
 class ReplaceError(ValueError):
     """The replacement voice could not be made; the message says why."""
-
-
-def speech_regions(y: np.ndarray, sr: int, min_gap: float = 0.3, min_len: float = 0.12) -> list[tuple[int, int]]:
-    """(start, end) samples of the stretches that hold speech, by frame energy.
-
-    The threshold sits between the quiet floor and the loud level, so it adapts
-    to a hissy phone recording as well as to a quiet room.
-    """
-    hop = int(FRAME * sr)
-    n = len(y) // hop
-    if n == 0:
-        return []
-    e = 10 * np.log10(np.mean(y[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-10)
-    lo, hi = np.percentile(e, 10), np.percentile(e, 95)
-    if hi - lo < 6:  # flat energy: silence or constant noise, no speech to find
-        return [] if hi < -60 else [(0, len(y))]
-    active = e > lo + 0.35 * (hi - lo)
-    regions: list[list[int]] = []
-    for i in np.flatnonzero(active):
-        if regions and i - regions[-1][1] <= min_gap / FRAME:
-            regions[-1][1] = i + 1
-        else:
-            regions.append([i, i + 1])
-    return [(a * hop, min(len(y), b * hop)) for a, b in regions if (b - a) * FRAME >= min_len]
 
 
 def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
@@ -104,50 +82,28 @@ def split_sentences(script: str) -> list[str]:
 
 
 def script_timing(script: str, regions: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Spread the script's sentences over her speech by length.
-
-    Cumulative characters map to cumulative speaking time, so a sentence gets
-    the stretch of her speech that its share of the text predicts; pauses
-    between her phrases are kept as they are.
-    """
+    """Spread the script's sentences over her speech by length (see ``align.spread_over``)."""
     sentences = split_sentences(script)
-    if not sentences or not regions:
-        return []
-    lens = np.array([max(1, len(s)) for s in sentences], float)
-    speech = np.array([b - a for a, b in regions], float)
-    cum_speech = np.concatenate([[0], np.cumsum(speech)])
-
-    def at(u: float) -> int:  # speech time u (samples) -> wall-clock sample
-        k = int(np.clip(np.searchsorted(cum_speech, u, side="right") - 1, 0, len(regions) - 1))
-        return int(regions[k][0] + min(u - cum_speech[k], speech[k]))
-
-    bounds = np.concatenate([[0], np.cumsum(lens)]) / lens.sum() * cum_speech[-1]
-    return [(at(bounds[i]), at(bounds[i + 1]), s) for i, s in enumerate(sentences)]
+    spans = spread_over([len(x) for x in sentences], regions)
+    return [(int(a), int(b), x) for (a, b), x in zip(spans, sentences)]
 
 
-def transcript_timing(y: np.ndarray, sr: int, language: str, models_root: Path | None) -> list[tuple[int, int, str]]:
-    """Her words and their times from the installed Whisper model (offline)."""
-    from faster_whisper import WhisperModel
+def transcript_timing(y: np.ndarray, sr: int, language: str) -> list[tuple[int, int, str]]:
+    """Her words and their times from the installed Whisper model (offline, loaded once per process)."""
+    from storyteller.pipeline.transcribe import load_model
 
-    from storyteller import config, whisper_models
-
-    model = whisper_models.resolve(models_root or config.models_dir())
-    wm = WhisperModel(str(model.path), device="cpu", compute_type="int8", cpu_threads=2)
-    segments, _ = wm.transcribe(np.asarray(y, np.float32), language=language, beam_size=1, vad_filter=False)
+    model, _info = load_model()
+    segments, _ = model.transcribe(np.asarray(y, np.float32), language=language, beam_size=1, vad_filter=False)
     return [(int(s.start * sr), int(s.end * sr), s.text.strip()) for s in segments if s.text.strip()]
 
 
-def synthetic_voice(secret, language: str) -> tts.Voice:
-    """The story's synthetic voice: variant, pitch and range drawn from the secret."""
+def synthetic_voice(secret) -> tts.Voice:
+    """The story's synthetic voice: a secret blend of two of the shipped voices."""
     from storyteller.pipeline.voice import secret_rng
 
     rng = secret_rng(secret, "synthetic")
-    return tts.Voice(
-        language=language,
-        variant=str(rng.choice(tts.VARIANTS)),
-        pitch=int(rng.integers(25, 76)),
-        range=int(rng.integers(30, 81)),
-    )
+    first, second = rng.choice(tts.VOICES, size=2, replace=False)
+    return tts.Voice(str(first), str(second), mix=float(rng.uniform(0.0, 0.5)))
 
 
 def _espeak_language(language: str, text: str) -> str:
@@ -158,7 +114,7 @@ def _espeak_language(language: str, text: str) -> str:
 
 
 def synthetic(
-    y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en", models_root: Path | None = None,
+    y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
     progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None,
 ) -> np.ndarray:
     """Her words spoken by a synthetic voice, each piece fitted into the time she took."""
@@ -169,34 +125,27 @@ def synthetic(
     if script is not None and script.strip():
         timing = script_timing(script, speech_regions(y, sr))
     else:
-        timing = transcript_timing(y, sr, language, models_root)
+        timing = transcript_timing(y, sr, language)
     progress(0.3)
     out = np.zeros(len(y), np.float32)
     if not timing:
         return out  # no speech found: silence in, silence out
-    voice = synthetic_voice(secret, language)
+    voice = synthetic_voice(secret)
     level = _rms(np.concatenate([y[a:b] for a, b, _ in timing]))
     for k, (a, b, text) in enumerate(timing):
         if cancel():
             break
-        v = tts.Voice(_espeak_language(language, text), voice.variant, voice.rate, voice.pitch, voice.range)
-        speech, tsr = tts.synthesize(text, v)
+        spoken = _espeak_language(language, text)
+        speech, tsr = tts.synthesize(text, spoken, voice)
         # one re-synthesis at a better speaking rate keeps the stretch small (it sounds more natural)
         ratio = (len(speech) / tsr) / max((b - a) / sr, 0.05)
         if not 0.8 < ratio < 1.25:
-            rate = int(np.clip(v.rate * ratio, 80, 450))
-            speech, tsr = tts.synthesize(text, tts.Voice(v.language, v.variant, rate, v.pitch, v.range))
-        speech = _trim(speech, tsr)
+            paced = replace(voice, speed=float(np.clip(voice.speed * ratio, 0.6, 1.8)))
+            speech, tsr = tts.synthesize(text, spoken, paced)
         piece = stretch(_resample(speech, tsr, sr), sr, b - a)
         _place(out, piece * (level / max(_rms(piece), 1e-6)), a, sr)
         progress(0.3 + 0.7 * (k + 1) / len(timing))
     return out
-
-
-def _trim(y: np.ndarray, sr: int) -> np.ndarray:
-    """Cut eSpeak's leading and trailing silence so the words fill their slot."""
-    nz = np.flatnonzero(np.abs(y) > 0.01)
-    return y[max(0, nz[0] - sr // 100) : nz[-1] + sr // 100] if len(nz) else y
 
 
 # ------------------------------------------------------------------ double
