@@ -9,19 +9,18 @@ registers the blueprints in ``storyteller.web``.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from pathlib import Path
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, request, session
 from flask_babel import Babel
 from flask_wtf import CSRFProtect
 
 from storyteller import config
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
-from storyteller.jobs.runner import db_path, vault_for
-from storyteller.store.db import open_database
-from storyteller.store.vault import Vault
+from storyteller.store.db import db_path, open_database
+from storyteller.store.vault import vault_for
+from storyteller.web.context import HUEY_EXTENSION, close_db
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -89,7 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     open_database(db_path(data_dir)).close()  # create or migrate once at start
     vault_for(data_dir).sweep_partials()
-    app.extensions["storyteller.huey"] = make_huey(data_dir, immediate=app.config["JOBS_IMMEDIATE"])
+    app.extensions[HUEY_EXTENSION] = make_huey(data_dir, immediate=app.config["JOBS_IMMEDIATE"])
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))
@@ -112,23 +111,3 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     return app
 
-
-def get_db() -> sqlite3.Connection:
-    """One connection per request, closed at teardown."""
-    if "db" not in g:
-        g.db = open_database(db_path(current_app.config["DATA_DIR"]))
-    return g.db
-
-
-def get_vault() -> Vault:
-    return vault_for(current_app.config["DATA_DIR"])
-
-
-def get_huey():
-    return current_app.extensions["storyteller.huey"]
-
-
-def close_db(_exc: BaseException | None = None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()

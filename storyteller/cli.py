@@ -156,7 +156,7 @@ def worker(data: Path | None, stale_after: float) -> None:
 
     from storyteller.jobs.queue import run_worker
     from storyteller.store.db import open_database
-    from storyteller.jobs.runner import db_path
+    from storyteller.store.db import db_path
 
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
     data_dir = (data or config.default_data_dir()).resolve()

@@ -16,7 +16,8 @@ import pytest
 
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
-from storyteller.jobs.runner import db_path, run_job
+from storyteller.jobs.runner import run_job
+from storyteller.store.db import db_path
 from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.probe import probe
 from storyteller.store.db import open_database

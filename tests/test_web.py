@@ -37,7 +37,7 @@ def test_urdu_workshop_name_round_trips(client):
 
 
 def test_job_progress_json(app, client):
-    from storyteller.app import get_db
+    from storyteller.web.context import get_db
 
     with app.app_context():
         job_id = state.create_job(get_db(), "demo", {"secret_path": "/home/x"})
@@ -48,7 +48,7 @@ def test_job_progress_json(app, client):
 
 
 def test_cancel_endpoint(app, client):
-    from storyteller.app import get_db
+    from storyteller.web.context import get_db
 
     with app.app_context():
         job_id = state.create_job(get_db(), "demo")
@@ -56,7 +56,7 @@ def test_cancel_endpoint(app, client):
 
 
 def test_media_serves_only_exports(app, client, data_dir):
-    from storyteller.app import get_db
+    from storyteller.web.context import get_db
 
     vault = Vault(data_dir / "vault")
     raw = vault.put_bytes(b"raw narration", ".webm")

@@ -18,7 +18,9 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 
 from storyteller.jobs import state
-from storyteller.jobs.runner import db_path, run_job, sweep_workdirs, vault_for
+from storyteller.jobs.runner import run_job, sweep_workdirs
+from storyteller.store.db import db_path
+from storyteller.store.vault import vault_for
 from storyteller.store.db import open_database
 
 log = logging.getLogger(__name__)

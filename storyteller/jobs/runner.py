@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyteller.jobs import state
-from storyteller.store.db import open_database
-from storyteller.store.vault import Vault
+from storyteller.store.db import db_path, open_database
+from storyteller.store.vault import Vault, vault_for
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,6 @@ HEARTBEAT_SECONDS = 2.0
 
 class JobCancelled(Exception):
     """Raised inside a handler when the job was asked to stop."""
-
-
-def db_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "storyteller.sqlite3"
-
-
-def vault_for(data_dir: str | Path) -> Vault:
-    return Vault(Path(data_dir) / "vault")
 
 
 @dataclass

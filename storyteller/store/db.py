@@ -71,6 +71,11 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def db_path(data_dir: str | Path) -> Path:
+    """Where a data folder keeps its database."""
+    return Path(data_dir) / "storyteller.sqlite3"
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database with the project's pragmas; rows behave like dicts."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)

@@ -137,3 +137,8 @@ class Vault:
         with atomic_output(target) as tmp, self.open(name) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         return Path(target)
+
+
+def vault_for(data_dir: str | Path) -> Vault:
+    """The vault of a data folder."""
+    return Vault(Path(data_dir) / "vault")

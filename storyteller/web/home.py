@@ -10,7 +10,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from storyteller.app import get_db
+from storyteller.web.context import get_db
 from storyteller.config import PROJECT_ROOT
 from storyteller.store.workshops import LANGUAGES, create_workshop, list_workshops
 
