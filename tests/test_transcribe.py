@@ -238,3 +238,17 @@ def test_cli_bad_input_is_one_plain_line(tmp_path, bad_audio):
     res = runner.invoke(main, ["transcribe", str(bad_audio["silence"]), "--model", TINY, "-l", "ur", "-o", str(tmp_path / "x.srt")])
     assert res.exit_code == 1 and "English-only" in res.output
     assert Path(bad_audio["silence"]).exists()
+
+
+def test_a_loop_across_segments_is_kept_once():
+    def seg(start, text):
+        return tx.Segment(start, start + 2.0, text, (), -0.3, 0.01)
+
+    village = "I was born in a small village."
+    segments = [seg(0, "My name is Asha. " + village), seg(2, f"{village} {village}"), seg(4, village),
+                seg(6, "I went to school."), seg(8, "I went to school."), seg(10, "It was far.")]
+    kept, dropped = tx.drop_repeated_segments(segments)
+    # Three or more in a row is a loop; twice in a row may be what she said.
+    assert [s.start for s in kept] == [0, 6, 8, 10]
+    assert dropped == [(2, 4.0), (4, 6.0)]
+    assert tx.drop_repeated_segments([]) == ([], [])

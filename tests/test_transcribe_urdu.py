@@ -75,10 +75,13 @@ def test_translation_track_is_english(story):
     assert story.translation.task == "translate" and story.translation.source_language == "ur"
     english = " ".join(c.text for c in en.cues)
     assert tx.script_shares(english)["latin"] > 0.9
-    # Whisper base falls back to sampled decodes on this take, so the wording changes from run to run
-    # ("born in a small village" / "living in Gow"); her name and school come through every time.
+    # Decoded greedily (conftest), one take always gives one text. Whisper base translates her
+    # first sentence, then says "I was born in a small village." over and over across segments:
+    # the loop is kept once and the rest left out with a warning.
     lower = english.lower()
-    assert "my name is" in lower and ("asha" in lower or "aisha" in lower) and "school" in lower, english
+    assert "my name is" in lower and ("asha" in lower or "aisha" in lower), english
+    kept, repeated = tx.drop_repeated_segments(list(story.translation.segments))
+    assert len(kept) == len(story.translation.segments) and not repeated
     assert not any(tx.is_repetition_loop(c.text) for c in en.cues)
 
 
