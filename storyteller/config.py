@@ -10,13 +10,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
+# Where templates/, media/ and workshops/ are: the source tree (a checkout or an
+# editable install), else the copy a wheel carries inside the package (setup.py).
+RUNNING_FROM_SOURCE = (_SOURCE_TREE / "templates").is_dir()
+PROJECT_ROOT = _SOURCE_TREE if RUNNING_FROM_SOURCE else Path(__file__).resolve().parent / "_assets"
 
 
 def default_data_dir() -> Path:
-    """The data folder: $STORYTELLER_DATA, else ``instance/`` beside the package."""
+    """The data folder: $STORYTELLER_DATA, else ``instance/`` in a checkout, else the user's data folder."""
     env = os.environ.get("STORYTELLER_DATA")
-    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "instance"
+    if env:
+        return Path(env).expanduser().resolve()
+    if RUNNING_FROM_SOURCE:
+        return _SOURCE_TREE / "instance"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "storyteller"
 
 
 def models_dir(data_dir: Path | None = None) -> Path:
@@ -45,3 +53,8 @@ def whisper_temperatures() -> tuple[float, ...]:
     # Few fallbacks: on noise or a wrong language each one costs a full re-decode
     # with 5 samples, and the later ones rarely help.
     return (0.0, 0.3, 0.6)
+
+
+def redis_url() -> str | None:
+    """$STORYTELLER_REDIS_URL: a Redis queue instead of SQLite, for workers on other machines."""
+    return os.environ.get("STORYTELLER_REDIS_URL") or None

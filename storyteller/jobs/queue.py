@@ -10,18 +10,17 @@ starts and keeps sweeping for stale heartbeats while it runs.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
 
+from storyteller import config
 from storyteller.jobs import state
 from storyteller.jobs.runner import run_job, sweep_workdirs
-from storyteller.store.db import db_path
+from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
-from storyteller.store.db import open_database
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ SWEEP_SECONDS = 5.0
 
 def make_huey(data_dir: str | Path, redis_url: str | None = None, immediate: bool = False) -> Huey:
     """A huey instance for ``data_dir`` with the job task registered on it."""
-    redis_url = redis_url or os.environ.get("STORYTELLER_REDIS_URL")
+    redis_url = redis_url or config.redis_url()
     if redis_url:
         huey = RedisHuey("storyteller", url=redis_url, immediate=immediate)
     else:
