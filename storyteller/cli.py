@@ -333,5 +333,45 @@ def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, bo
     click.echo(f"{result.face_count} face(s) masked in {n} frame(s), {result.seconds:.1f} s", err=True)
     click.echo(str(out))
 
+
+# ----------------------------------------------------------------- kit
+@main.group()
+def kit() -> None:
+    """Check and list workshop kits (prompts, consent words, end card, defaults)."""
+
+
+@kit.command("check")
+@click.argument("folder", type=click.Path(path_type=Path))
+def kit_check(folder: Path) -> None:
+    """Check the kit in FOLDER and say what to fix, one line per problem."""
+    from storyteller.store.kits import KitError, load_kit
+
+    try:
+        found = load_kit(folder)
+    except KitError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"ok: {found.name} ({', '.join(found.languages)})")
+    for language in found.languages:
+        for gap in found.public_gaps(language):
+            click.echo(f"note: {gap}", err=True)
+
+
+@kit.command("list")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Folder of kits (default: the workshops/ folder that comes with Storyteller).")
+def kit_list(root: Path | None) -> None:
+    """List the kits, one per line: id, languages, name; broken ones with what to fix."""
+    from storyteller.store.kits import list_kits
+
+    shelf = list_kits(root) if root else list_kits()
+    for found in shelf.kits:
+        click.echo(f"{found.id}\t{', '.join(found.languages)}\t{found.name}")
+    for error in shelf.broken:
+        click.echo(f"broken: {error.problems[0]}" + (f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else ""), err=True)
+    if not shelf.kits:
+        raise UserError("No kits were found; copy one into the workshops folder.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
