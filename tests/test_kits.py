@@ -126,7 +126,7 @@ def test_a_wrong_type_is_named(kit_copy):
 def test_a_wrong_choice_is_named(kit_copy):
     edit(kit_copy / "kit.toml", 'voice = "disguise"', 'voice = "robot"')
     assert problems_of(kit_copy) == (
-        f"{kit_copy / 'kit.toml'}: defaults.voice: must be one of \"disguise\", \"synthetic\", \"double\", \"pitch\", not 'robot'.",
+        f"{kit_copy / 'kit.toml'}: defaults.voice: must be one of \"disguise\", \"synthetic\", \"double\", \"pitch\", not \"robot\".",
     )
 
 
@@ -194,7 +194,7 @@ def test_a_folder_without_kit_toml_is_named(tmp_path):
 def test_messages_name_files_as_typed_from_the_current_folder(kit_copy, monkeypatch):
     monkeypatch.chdir(kit_copy.parent)
     edit(kit_copy / "kit.toml", 'shape = "16:9"', 'shape = "4:3"')
-    assert problems_of(Path("my-circle")) == ('my-circle/kit.toml: defaults.shape: must be one of "16:9", "9:16", "1:1", not \'4:3\'.',)
+    assert problems_of(Path("my-circle")) == ('my-circle/kit.toml: defaults.shape: must be one of "16:9", "9:16", "1:1", not "4:3".',)
 
 
 def test_list_sets_a_broken_kit_aside_without_hiding_it(kit_copy):
@@ -222,7 +222,7 @@ def test_kit_check_lists_what_to_fix_in_a_bad_kit(kit_copy):
     assert result.stderr.splitlines() == [
         f'{kit_copy / "kit.toml"}: languages[3]: "xx" is not a language Storyteller offers; use one of ur, en, ps, pa, sd, fa.',
         f'{kit_copy / "text.ur.toml"}: end_card.hashtag: must be one word starting with #, like "#TakeBackTheTech", '
-        "or \"\" for none; not 'two words'.",
+        "or \"\" for none; not \"two words\".",
     ]
 
 

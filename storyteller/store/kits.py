@@ -244,7 +244,7 @@ class _Reader:
         if key not in table:
             self.problem(field, f"is missing; it must be {expected}.")
         elif value not in choices:
-            self.problem(field, f"must be {expected}, not {value!r}." if isinstance(value, str) else f"must be {expected}, not {_kind(value)}.")
+            self.problem(field, f'must be {expected}, not "{value}".' if isinstance(value, str) else f"must be {expected}, not {_kind(value)}.")
         return value if value in choices else choices[0]
 
 
@@ -277,7 +277,7 @@ def _read_text(path: Path, language: str, problems: list[str]) -> KitText | None
         tips=check.texts(card, "tips", "end_card.tips", MAX_END_CARD_LINE, MAX_END_CARD_LINES, at_least=0),
     )
     if end_card.hashtag and not re.fullmatch(r"#\w+", end_card.hashtag):
-        reader.problem("end_card.hashtag", f'must be one word starting with #, like "#TakeBackTheTech", or "" for none; not {end_card.hashtag!r}.')
+        reader.problem("end_card.hashtag", f'must be one word starting with #, like "#TakeBackTheTech", or "" for none; not "{end_card.hashtag}".')
     return KitText(language=language, name=name, welcome=welcome, prompts=prompts, consent=consent_text, end_card=end_card, source=path)
 
 
