@@ -191,6 +191,10 @@ def test_a_folder_without_kit_toml_is_named(tmp_path):
     assert problems_of(tmp_path / "no-such-kit") == (f"{tmp_path / 'no-such-kit'}: there is no such folder.",)
 
 
+def test_checking_the_folder_of_kits_points_to_one_kit():
+    assert problems_of(SHIPPED) == ("workshops: this is a folder of kits, not one kit; check them one by one, like workshops/online-harassment.",)
+
+
 def test_messages_name_files_as_typed_from_the_current_folder(kit_copy, monkeypatch):
     monkeypatch.chdir(kit_copy.parent)
     edit(kit_copy / "kit.toml", 'shape = "16:9"', 'shape = "4:3"')

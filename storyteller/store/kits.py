@@ -294,6 +294,10 @@ def load_kit(folder: Path | str) -> Kit:
         raise KitError([f"{shown_path(folder)}: there is no such folder."])
     kit_file = folder / KIT_FILE
     if not kit_file.is_file():
+        inner = sorted(p.parent for p in folder.glob(f"*/{KIT_FILE}"))
+        if inner:
+            raise KitError([f"{shown_path(folder)}: this is a folder of kits, not one kit; check them one by one, "
+                            f"like {shown_path(inner[0])}."])
         raise KitError([f"{shown_path(folder)}: there is no {KIT_FILE} in this folder{_missing_file_hint(folder, KIT_FILE)}; "
                         "a kit folder needs one (copy a shipped kit to start)."])
     problems: list[str] = []
