@@ -109,7 +109,7 @@ def test_a_missing_table_is_named_once(kit_copy):
     text = (kit_copy / "text.en.toml").read_text(encoding="utf-8")
     (kit_copy / "text.en.toml").write_text(text[: text.index("[consent]")] + text[text.index("[end_card]"):], encoding="utf-8")
     assert problems_of(kit_copy) == (
-        f"{kit_copy / 'text.en.toml'}: consent: is missing; add a [consent] table with intro, screening, organisation, public.",
+        f"{kit_copy / 'text.en.toml'}: consent: is missing; add a [consent] table with intro, workshop, organisation, public.",
     )
 
 

@@ -26,7 +26,7 @@ from storyteller.store.workshops import LANGUAGES
 # The same choices the voice and render commands offer.
 VOICE_METHODS = ("disguise", "synthetic", "double", "pitch")
 VIDEO_SHAPES = ("16:9", "9:16", "1:1")
-CONSENT_LEVELS = ("screening", "organisation", "public")
+CONSENT_LEVELS = ("workshop", "organisation", "public")  # as the consents table names them
 
 # Limits that keep a kit readable on a screen and an end card: a prompt is a
 # question, not a chapter, and a 50,000-character paste is a mistake.
@@ -63,7 +63,7 @@ class ConsentText:
     """The consent words in one language: an introduction, then one choice per use."""
 
     intro: str
-    screening: str  # shown in this workshop's closing circle only
+    workshop: str  # shown in this workshop's closing circle only
     organisation: str  # seen inside the organisation, never online
     public: str  # shared in a public campaign
 
