@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.media.audio import write_wav
 
 CORPUS = Path(__file__).resolve().parent / "data" / "render"
 

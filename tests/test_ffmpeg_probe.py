@@ -5,9 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from storyteller.pipeline.audio import AudioError, decode_audio, iter_audio_blocks
-from storyteller.pipeline.ffmpeg import FFmpegCancelled, FFmpegError, ffmpeg_binary, run_ffmpeg
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.pipeline.media.audio import AudioError, decode_audio, iter_audio_blocks
+from storyteller.pipeline.media.ffmpeg import FFmpegCancelled, FFmpegError, ffmpeg_binary, run_ffmpeg
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 
 @pytest.fixture(scope="module")

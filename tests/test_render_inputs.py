@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from tests.render_helpers import CORPUS, corpus, make_story
-from storyteller.pipeline.photos import ImageError, load_photo
-from storyteller.pipeline.probe import probe
-from storyteller.pipeline.render import RenderError, render_story
-from storyteller.pipeline.story import StoryError
+from storyteller.pipeline.media.images import ImageError, load_photo
+from storyteller.pipeline.media.probe import probe
+from storyteller.pipeline.render.encode import RenderError, render_story
+from storyteller.pipeline.render.story import StoryError
 
 
 def bomb_png(path: Path, side: int = 20000) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.pipeline.story import (
+from storyteller.pipeline.render.story import (
     Motion, Rect, Scene, Story, StoryError, load_story, save_story, story_from_dict, story_to_dict,
 )
 

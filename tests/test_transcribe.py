@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main
-from storyteller.pipeline import transcribe as tx
-from storyteller.pipeline.audio import decode_audio, write_wav
-from storyteller.pipeline.subtitles import read
+from storyteller.pipeline.speech import transcribe as tx
+from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech.subtitles import read
 from tests.conftest import shared_data, whisper_model_or_skip
 
 TINY = "whisper-tiny.en"
@@ -186,7 +186,8 @@ def test_translate_writes_english(tmp_path):
 
 def test_indic_ban_list_keeps_arabic_script_tokens():
     whisper_model_or_skip("whisper-base")
-    from storyteller import config, whisper_models
+    from storyteller import config
+    from storyteller.pipeline.speech import models as whisper_models
     from tokenizers import Tokenizer
 
     path = whisper_models.resolve(config.models_dir(), "whisper-base").path

@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from storyteller.pipeline import transcribe as tx
-from storyteller.pipeline.audio import decode_audio, write_wav
-from storyteller.pipeline.subtitle_tracks import make_subtitles
-from storyteller.pipeline.subtitles import to_srt
+from storyteller.pipeline.speech import transcribe as tx
+from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech.tracks import make_subtitles
+from storyteller.pipeline.speech.subtitles import to_srt
 from tests.conftest import shared_data, whisper_model_or_skip
 from tests.speech_tts import speak
 
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def narration(tmp_path_factory):
     whisper_model_or_skip(BASE)
-    from storyteller.pipeline import tts
+    from storyteller.pipeline.voice import tts
 
     audio, rate = tts.synthesize(SCRIPT, "ur")
     pause = np.zeros(rate // 2, np.float32)
@@ -127,7 +127,7 @@ def test_hour_long_file_streams_in_bounded_chunks(tmp_path):
     """An hour of audio is never held at once: chunks stay under chunk_seconds plus the carried tail."""
     sr = 16000
     minute = (0.01 * np.random.default_rng(1).standard_normal(sr * 60)).astype(np.float32)
-    from storyteller.pipeline.audio import WavWriter
+    from storyteller.pipeline.media.audio import WavWriter
 
     with WavWriter(tmp_path / "hour.wav", sr) as w:
         for _ in range(60):

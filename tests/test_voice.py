@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main as cli
-from storyteller.pipeline import voice, voice_replace
-from storyteller.pipeline.audio import decode_audio, speech_regions, write_wav
-from storyteller.pipeline.ffmpeg import run_ffmpeg
+from storyteller.pipeline.voice import methods as voice
+from storyteller.pipeline.voice import replace as voice_replace
+from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from tests.conftest import shared_data, whisper_model_or_skip
 
 SR = voice.SAMPLE_RATE
@@ -107,7 +108,7 @@ def _spectral_peak(y: np.ndarray) -> float:
 
 def test_psola_moves_pitch_and_formants_separately():
     """Pitch and formants move by their own ratios: the disguise's two independent secrets."""
-    from storyteller.pipeline import psola
+    from storyteller.pipeline.voice import psola
 
     x = vowel(3.0, f0=140.0)
     p0, peak0 = psola.median_pitch(x, SR), _spectral_peak(x)
@@ -253,7 +254,7 @@ def test_synthetic_from_script_fits_the_timing(tmp_path: Path):
 
 
 def test_synthetic_speaks_urdu_and_refuses_unknown_language(tmp_path: Path):
-    from storyteller.pipeline import tts
+    from storyteller.pipeline.voice import tts
 
     a, sr = tts.synthesize("یہ میری کہانی ہے۔", "ur")
     assert sr == tts.SAMPLE_RATE and 0.5 < len(a) / sr < 5 and np.abs(a).max() > 0.1
@@ -278,7 +279,8 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
     """Whisper base as the listener: Kokoro's Urdu against eSpeak's own Urdu voice (the anchor)."""
     from difflib import SequenceMatcher
 
-    from storyteller.pipeline import transcribe, tts
+    from storyteller.pipeline.speech import transcribe
+    from storyteller.pipeline.voice import tts
     from tests.speech_tts import speak
 
     whisper_model_or_skip("whisper-base")
@@ -345,7 +347,7 @@ def test_long_take_streams_with_bounded_memory(monkeypatch, tmp_path: Path):
     """
     import tracemalloc
 
-    from storyteller.pipeline.audio import WavWriter
+    from storyteller.pipeline.media.audio import WavWriter
 
     monkeypatch.setattr(voice, "BLOCK_SECONDS", 2.0)
     peaks = {}

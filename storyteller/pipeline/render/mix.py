@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.audio import WavWriter
-from storyteller.pipeline.ffmpeg import CancelFn, FFmpegCancelled, FFmpegError, read_ffmpeg
+from storyteller.pipeline.media.audio import WavWriter
+from storyteller.pipeline.media.ffmpeg import CancelFn, FFmpegCancelled, FFmpegError, read_ffmpeg
 
 SAMPLE_RATE = 48000
 TARGET_LUFS = -16.0

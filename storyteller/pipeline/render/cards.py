@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from storyteller.pipeline.photos import blurred_fill
-from storyteller.pipeline.story import Card
-from storyteller.pipeline.textlayout import layout_text, text_mask_rgba
+from storyteller.pipeline.media.images import blurred_fill
+from storyteller.pipeline.render.story import Card
+from storyteller.pipeline.render.textlayout import layout_text, text_mask_rgba
 
 
 def _background(w: int, h: int, picture: np.ndarray | None) -> Image.Image:

@@ -5,7 +5,7 @@ Methods (``METHODS``), strongest privacy last-but-one:
 * ``disguise`` (default): Praat PSOLA moves her pitch and her formants
   (vocal-tract length) by two different secret ratios and scales her melody,
   then her long-term average spectrum is overshot past a speech-like one with
-  a secret slope (:mod:`storyteller.pipeline.psola`).
+  a secret slope (:mod:`storyteller.pipeline.voice.psola`).
   An attacker who shifts the pitch back still meets the changed spectrum;
   one who evens out the tone first undoes most of it (``tests/bench/voice_eq_attack.py``:
   EER 46 -> 18), so what really hides her is the vocal tract and pitch change.
@@ -37,9 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline import psola, world
-from storyteller.pipeline.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.pipeline.voice import psola
+from storyteller.pipeline.voice import pitch
+from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
@@ -138,10 +139,10 @@ def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
     )
 
 
-def pitch_settings(secret: int | str | bytes) -> world.WorldChange:
+def pitch_settings(secret: int | str | bytes) -> pitch.PitchChange:
     """A plain pitch shift of 3 to 6 semitones up or down."""
     rng = secret_rng(secret, "pitch")
-    return world.WorldChange(pitch_ratio=float(2 ** (_signed(rng, 3.0, 6.0) / 12)))
+    return pitch.PitchChange(pitch_ratio=float(2 ** (_signed(rng, 3.0, 6.0) / 12)))
 
 
 # ------------------------------------------------------------------ per-block core
@@ -152,7 +153,7 @@ class _Processor:
         self.method = method
         self.denoise = denoise
         if method == "disguise":
-            self.settings: psola.VoiceChange | world.WorldChange = disguise_settings(secret)
+            self.settings: psola.VoiceChange | pitch.PitchChange = disguise_settings(secret)
         elif method == "pitch":
             self.settings = pitch_settings(secret)
         else:
@@ -162,7 +163,7 @@ class _Processor:
         if self.denoise:
             y = scrub_background(y, SAMPLE_RATE)
         if self.method == "pitch":
-            return world.change(y, SAMPLE_RATE, self.settings)
+            return pitch.change(y, SAMPLE_RATE, self.settings)
         return psola.change(y, SAMPLE_RATE, self.settings)
 
 
@@ -306,7 +307,7 @@ def anonymize(
     cancel = cancel or (lambda: False)
     t0 = time.perf_counter()
     if method in ("synthetic", "double"):
-        from storyteller.pipeline import voice_replace
+        from storyteller.pipeline.voice import replace as voice_replace
 
         y = decode_audio(inp, SAMPLE_RATE)
         stats = _stats(y)
@@ -321,7 +322,7 @@ def anonymize(
             z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
         if cancel():
             raise VoiceCancelled("Stopped.")
-        from storyteller.pipeline.audio import write_wav
+        from storyteller.pipeline.media.audio import write_wav
 
         write_wav(out, _soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
         total = len(y)

@@ -19,8 +19,8 @@ F0_CEIL = 600.0
 
 
 @dataclass(frozen=True)
-class WorldChange:
-    """A WORLD pitch change: ``pitch_ratio`` multiplies F0. The identity is ``WorldChange()``."""
+class PitchChange:
+    """A WORLD pitch change: ``pitch_ratio`` multiplies F0. The identity is ``PitchChange()``."""
 
     pitch_ratio: float = 1.0
 
@@ -35,7 +35,7 @@ def analyse(y: np.ndarray, sr: int):
     return f0, sp, ap
 
 
-def change(y: np.ndarray, sr: int, ch: WorldChange) -> np.ndarray:
+def change(y: np.ndarray, sr: int, ch: PitchChange) -> np.ndarray:
     """Apply ``ch`` to the block ``y`` and return audio of the same length.
 
     Depends on nothing but the block, so blocks can be processed in any order

@@ -28,7 +28,7 @@ gets a box for every live track:
 
 The look-ahead is one segment (at most ``k_max`` frames), so memory stays bounded
 for any length of video. This module only decides where boxes are; drawing and
-encoding happen in ``faces.py``.
+encoding happen in ``faces/anonymize.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from storyteller.pipeline.facedetect import EMPTY, FaceDetector, nms
+from storyteller.pipeline.faces.detect import EMPTY, FaceDetector, nms
 
 # A box on one frame: x1, y1, x2, y2, score, track id, how it was found.
 SOURCES = ("detected", "region", "rotated", "interpolated", "held", "lead", "manual", "post-check")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.fsutil import atomic_output
-from storyteller.pipeline.ffmpeg import FFmpegError, read_ffmpeg
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 
 class AudioError(ValueError):

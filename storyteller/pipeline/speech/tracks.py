@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from storyteller.pipeline import align as align_mod
-from storyteller.pipeline import redact as redact_mod
-from storyteller.pipeline.audio import decode_audio, speech_regions
-from storyteller.pipeline.subtitles import Cue, Rules, segment
-from storyteller.pipeline.transcribe import SAMPLE_RATE, Transcript, transcribe
+from storyteller.pipeline.speech import align as align_mod
+from storyteller.pipeline.speech import redact as redact_mod
+from storyteller.pipeline.media.audio import decode_audio, speech_regions
+from storyteller.pipeline.speech.subtitles import Cue, Rules, segment
+from storyteller.pipeline.speech.transcribe import SAMPLE_RATE, Transcript, transcribe
 
 
 @dataclass(frozen=True)

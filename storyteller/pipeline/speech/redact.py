@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.align import normalize_word
-from storyteller.pipeline.audio import AudioError, WavWriter, iter_audio_blocks
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.pipeline.speech.align import normalize_word
+from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 MARK = "▇▇▇"
 _TRAIL = ".,!?;:۔،؟؛…\"'”’»)"

@@ -35,18 +35,18 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.fsutil import atomic_output, atomic_write_text
-from storyteller.pipeline import kenburns
-from storyteller.pipeline.cards import card_frame
-from storyteller.pipeline.ffmpeg import CancelFn, FFmpegCancelled, ProgressFn, open_ffmpeg
-from storyteller.pipeline.metadata import H264_STRIP_SEI, STRIP_ARGS
-from storyteller.pipeline.mix import SoundInput, mix_soundtrack
-from storyteller.pipeline.photos import ImageError, frame_photo, load_photo
-from storyteller.pipeline.probe import MediaInfo, ProbeError, probe
-from storyteller.pipeline.sidecar import srt_text, vtt_text
-from storyteller.pipeline.story import Story, StoryError, load_story
-from storyteller.pipeline.subtitles import Cue
-from storyteller.pipeline.textlayout import subtitle_image
-from storyteller.pipeline.yuv import COLOR_ARGS, Frame, Overlay, Planes
+from storyteller.pipeline.render import kenburns
+from storyteller.pipeline.render.cards import card_frame
+from storyteller.pipeline.media.ffmpeg import CancelFn, FFmpegCancelled, ProgressFn, open_ffmpeg
+from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
+from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
+from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
+from storyteller.pipeline.media.probe import MediaInfo, ProbeError, probe
+from storyteller.pipeline.speech.sidecar import srt_text, vtt_text
+from storyteller.pipeline.render.story import Story, StoryError, load_story
+from storyteller.pipeline.speech.subtitles import Cue
+from storyteller.pipeline.render.textlayout import subtitle_image
+from storyteller.pipeline.render.yuv import COLOR_ARGS, Frame, Overlay, Planes
 
 SIZES = {"16:9": (1280, 720), "16:9-hd": (1920, 1080), "9:16": (720, 1280), "1:1": (1080, 1080)}
 PREVIEW_SHORT_SIDE = 360

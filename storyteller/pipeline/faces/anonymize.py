@@ -39,9 +39,9 @@ import cv2
 import numpy as np
 
 from storyteller.fsutil import atomic_output
-from storyteller.pipeline import masks as M
-from storyteller.pipeline.facedetect import FaceDetector, detector, nms
-from storyteller.pipeline.facetrack import Cancelled, FaceTracker, TrackerSettings, grow
+from storyteller.pipeline.faces import masks as M
+from storyteller.pipeline.faces.detect import FaceDetector, detector, nms
+from storyteller.pipeline.faces.track import Cancelled, FaceTracker, TrackerSettings, grow
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
@@ -414,7 +414,7 @@ def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[Chec
 # ----------------------------------------------------------------- video
 def _video_facts(inp: Path):
     """Probe the input and turn every way it can be unusable into one plain sentence."""
-    from storyteller.pipeline.probe import ProbeError, probe
+    from storyteller.pipeline.media.probe import ProbeError, probe
 
     try:
         info = probe(inp)
@@ -457,7 +457,7 @@ def _decode(inp: Path, rotation: int, vfr: list) -> Iterator[np.ndarray]:
 
 
 def _encode_args(w: int, h: int, fps: float, fmt: str, audio: Path | None) -> list[str]:
-    from storyteller.pipeline.metadata import H264_STRIP_SEI, STRIP_ARGS
+    from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 
     args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "pipe:0"]
     if audio is not None:
@@ -480,7 +480,7 @@ def _disguised_audio(inp: Path, workdir: Path, progress, cancel) -> Path:
     import secrets
 
     try:
-        from storyteller.pipeline import voice
+        from storyteller.pipeline.voice import methods as voice
     except ImportError as exc:  # pragma: no cover - voice ships with the app
         raise FaceError("Keeping the sound needs the voice disguise, which is not installed; run without keeping the sound.") from exc
     wav = workdir / f".voice-{secrets.token_hex(6)}.wav"
@@ -502,7 +502,7 @@ def anonymize_video(
     covered on that frame, on the frames still waiting to be written (``_DELAY``) and on
     the frames up to the next check, and reported.
     """
-    from storyteller.pipeline.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
+    from storyteller.pipeline.media.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
 
     t0 = time.monotonic()
     info, v = _video_facts(inp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from storyteller.pipeline.subtitles import Cue
+from storyteller.pipeline.speech.subtitles import Cue
 
 
 def _clean(text: str) -> str:

@@ -34,7 +34,7 @@ def strip_image_metadata(src: str | Path, dst: str | Path) -> Path:
 
     The orientation is applied to the pixels first, so the copy still shows upright.
     """
-    from storyteller.pipeline.photos import load_photo
+    from storyteller.pipeline.media.images import load_photo
 
     rgb = load_photo(src)
     dst = Path(dst)

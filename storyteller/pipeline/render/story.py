@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from storyteller.fsutil import atomic_write_text
-from storyteller.pipeline.subtitles import Cue
+from storyteller.pipeline.speech.subtitles import Cue
 
 STORY_FILE = "story.json"
 SCHEMA_VERSION = 1

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller import config, whisper_models
-from storyteller.pipeline.audio import AudioError, iter_audio_blocks
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller import config
+from storyteller.pipeline.speech import models as whisper_models
+from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 SAMPLE_RATE = 16000
 # Whisper's own test for a failed decode (faster-whisper's compression_ratio_threshold):

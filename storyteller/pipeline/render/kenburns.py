@@ -1,7 +1,7 @@
 """Pan and zoom (Ken Burns) as a pure function of time: one sub-pixel affine warp per frame.
 
 The photo was framed once onto a canvas with the video's aspect ratio (see
-photos.py). Each frame crops a rectangle of that canvas and scales it to the
+media/images.py). Each frame crops a rectangle of that canvas and scales it to the
 output with a single ``cv2.warpAffine``: the crop position and size are floats, so
 slow moves glide instead of stepping a pixel at a time (the jitter of ffmpeg's
 ``zoompan`` and of moviepy's ``resized(lambda t)``). Zoom is interpolated in log
@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from storyteller.pipeline.story import Motion, Rect
-from storyteller.pipeline.yuv import Frame, Planes, warp_planes
+from storyteller.pipeline.render.story import Motion, Rect
+from storyteller.pipeline.render.yuv import Frame, Planes, warp_planes
 
 FULL = Rect(0.0, 0.0, 1.0, 1.0)
 
