@@ -20,7 +20,9 @@ from PIL import Image
 
 from storyteller.pipeline.faces import anonymize as faces
 from storyteller.pipeline.faces.detect import detector
-from storyteller.pipeline.faces.track import iou_matrix
+from storyteller.pipeline.faces.edits import LOST_AFTER
+from storyteller.pipeline.faces.boxes import iou_matrix
+from storyteller.pipeline.faces.video import REVIEW_RANK
 from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from tests.conftest import shared_data
 
@@ -206,7 +208,7 @@ def test_video_every_face_covered_on_every_frame(synthetic, tmp_path):
     # Review data: per-frame boxes as plain JSON, doubtful frames first.
     data = json.loads(r.to_json())
     assert len(data["frames"]) == 60 and data["kind"] == "video"
-    assert list(r.review_order) == sorted(r.review_order, key=lambda i: (faces._REVIEW_RANK[r.frames[i].review], i))
+    assert list(r.review_order) == sorted(r.review_order, key=lambda i: (REVIEW_RANK[r.frames[i].review], i))
     assert seen and seen[-1] == 1.0
     # Speed: not a full search on every frame.
     assert r.stats["keyframes"] < 40
@@ -349,7 +351,7 @@ def test_manual_box_is_tracked_in_video(tmp_path):
     for i in range(enters, 50):
         assert covered(orig[i], got[i], (4 * i - 10, 100, 4 * i + 30, 140)), i
     manual = [i for i, f in enumerate(r.frames) if any(b.source == "manual" for b in f.boxes)]
-    assert manual == list(range(enters - faces._LOST_AFTER, 50))
+    assert manual == list(range(enters - LOST_AFTER, 50))
 
 
 def test_post_check_report_lists_hits_first(tmp_path):

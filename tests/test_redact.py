@@ -10,7 +10,7 @@ import pytest
 from storyteller.pipeline.speech import redact as rd
 from storyteller.pipeline.speech.align import AlignedWord
 from storyteller.pipeline.media.audio import decode_audio, write_wav
-from storyteller.pipeline.speech.transcribe import Word
+from storyteller.pipeline.speech.transcript import Word
 from tests.conftest import shared_data, whisper_model_or_skip
 
 

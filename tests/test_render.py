@@ -22,7 +22,8 @@ from storyteller.pipeline.media.audio import decode_audio
 from storyteller.pipeline.media.ffmpeg import FFmpegCancelled
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.media.probe import probe, stream_tags
-from storyteller.pipeline.render.encode import output_size, plan_timeline, render_story
+from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
 from storyteller.pipeline.render.yuv import Frame
 

@@ -19,7 +19,8 @@ import pytest
 from tests.render_helpers import CORPUS, corpus, make_story
 from storyteller.pipeline.media.images import ImageError, load_photo
 from storyteller.pipeline.media.probe import probe
-from storyteller.pipeline.render.encode import RenderError, render_story
+from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.story import RenderError
 from storyteller.pipeline.render.story import StoryError
 
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from storyteller.cli import main as cli
 from storyteller.pipeline.voice import methods as voice
 from storyteller.pipeline.voice import replace as voice_replace
+from storyteller.pipeline.voice.stream import stream_process
 from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from tests.conftest import shared_data, whisper_model_or_skip
@@ -124,7 +125,7 @@ def test_psola_moves_pitch_and_formants_separately():
 def test_stream_identity_is_exact():
     x = np.random.default_rng(0).standard_normal(int(SR * 7.3)).astype(np.float32)
     blocks = [x[i : i + SR * 2] for i in range(0, len(x), SR * 2)]
-    y = np.concatenate(list(voice.stream_process(blocks, lambda w: w)))
+    y = np.concatenate(list(stream_process(blocks, lambda w: w, SR, voice.PAD_SECONDS)))
     assert len(y) == len(x)
     assert np.allclose(y, x, atol=1e-6)
 

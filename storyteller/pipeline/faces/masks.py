@@ -143,3 +143,8 @@ def whole_frame(frame: np.ndarray, mode: str) -> np.ndarray:
         out[fg == 0] = DEFAULT_COLOR
         return out
     raise ValueError(f"Unknown whole-frame mode '{mode}'. Choose one of: {', '.join(WHOLE_FRAME)}.")
+
+
+def draw_masks(frame: np.ndarray, boxes, mask: str, mask_scale: float, color, ref: np.ndarray | None = None) -> None:
+    for b in boxes:
+        draw_mask(frame, b, mask, mask_scale, color, ref=ref)

@@ -37,28 +37,11 @@ from collections.abc import Callable, Iterable, Iterator
 from collections import deque
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from storyteller.pipeline.faces.boxes import FaceBox, centre_dist, grow, match, size
+from storyteller.pipeline.faces.cuts import is_cut, thumb, thumb_diff
 from storyteller.pipeline.faces.detect import EMPTY, FaceDetector, nms
-
-# A box on one frame: x1, y1, x2, y2, score, track id, how it was found.
-SOURCES = ("detected", "region", "rotated", "interpolated", "held", "lead", "manual", "post-check")
-
-
-@dataclass
-class TrackBox:
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    score: float
-    track: int
-    source: str
-
-    @property
-    def xyxy(self) -> np.ndarray:
-        return np.array([self.x1, self.y1, self.x2, self.y2], np.float32)
 
 
 @dataclass
@@ -71,93 +54,6 @@ class Track:
     angle: int = 0  # roll at which it was last found (0 = upright search worked)
     misses: int = 0  # consecutive keyframes without a find
 
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, >=4) and (M, >=4) boxes."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda m: (m[:, 2] - m[:, 0]) * (m[:, 3] - m[:, 1])  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter + 1e-6)
-
-
-def _size(box) -> float:
-    return float(max(box[2] - box[0], box[3] - box[1]))
-
-
-def _centre_dist(a, b) -> float:
-    return float(np.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2))
-
-
-def grow(box, factor: float, extra: float = 0.0) -> np.ndarray:
-    """``box`` scaled about its centre by ``factor`` plus ``extra`` pixels each side."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    hw, hh = (box[2] - box[0]) / 2 * factor + extra, (box[3] - box[1]) / 2 * factor + extra
-    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
-
-
-def thumb(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A shot's fingerprint: a 16x9 grey thumbnail and a coarse colour histogram."""
-    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
-    grey = cv2.resize(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (16, 9), interpolation=cv2.INTER_AREA).astype(np.float32)
-    hist = cv2.calcHist([small], [0, 1, 2], None, [4, 4, 4], [0, 256] * 3).ravel()
-    return grey, hist / max(1.0, float(hist.sum()))
-
-
-def thumb_diff(prev, cur) -> tuple[float, float]:
-    """Picture change (mean absolute difference of the thumbnails after removing the mean
-    brightness change, so a fade is not a cut) and colour change (histogram L1, 0..2)."""
-    d = float(np.abs((cur[0] - cur[0].mean()) - (prev[0] - prev[0].mean())).mean())
-    return d, float(np.abs(cur[1] - prev[1]).sum())
-
-
-def is_cut(diff: tuple[float, float], recent: list[float], floor: float = 16.0) -> bool:
-    """A cut: the picture jumps far more than it has been changing from frame to frame
-    (a fast pan or roll changes every frame; a cut changes one frame far more), or it
-    jumps less but the colours change too (rolling and zooming keep the colours)."""
-    d, h = diff
-    if len(recent) < 3:  # too little history to tell a cut from a fast camera
-        return d > 3 * floor or (d > floor and h > 0.3)
-    m = float(np.median(recent))
-    return d > floor and (d > 3.0 * m or (d > 2.0 * m and h > 0.3))
-
-
-def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching by IoU, then by centre distance for fast movers."""
-    pairs: list[tuple[int, int]] = []
-    if not len(pred) or not len(dets):
-        return pairs
-    m = iou_matrix(pred, dets)
-    used_t, used_d = set(), set()
-    for flat in np.argsort(-m, axis=None):
-        t, d = divmod(int(flat), m.shape[1])
-        if m[t, d] < min_iou:
-            break
-        if t not in used_t and d not in used_d:
-            pairs.append((t, d))
-            used_t.add(t)
-            used_d.add(d)
-    # A fast face overlaps its prediction little: accept a near centre of similar size.
-    for t in range(len(pred)):
-        if t in used_t:
-            continue
-        best, best_d = None, None
-        for d in range(len(dets)):
-            if d in used_d:
-                continue
-            dist = _centre_dist(pred[t], dets[d])
-            ratio = _size(dets[d]) / max(1.0, _size(pred[t]))
-            if dist < 0.9 * _size(pred[t]) and 0.5 < ratio < 2.0 and (best_d is None or dist < best_d):
-                best, best_d = d, dist
-        if best is not None:
-            pairs.append((t, best))
-            used_t.add(t)
-            used_d.add(best)
-    return pairs
 
 
 @dataclass(frozen=True)
@@ -210,12 +106,12 @@ class FaceTracker:
         """Best face near ``box`` (centre within one face size), or None."""
         self.stats["region_searches"] += len(angles)
         area = grow(box, spread)
-        found = self._sane(self.det.region(frame, area, _size(box), self.s.region_threshold, angles))
+        found = self._sane(self.det.region(frame, area, size(box), self.s.region_threshold, angles))
         best, best_d = None, None
         for b in found:
-            d = _centre_dist(b, box)
-            ratio = _size(b) / max(1.0, _size(box))
-            if d < 1.0 * _size(box) + 4 and 0.4 < ratio < 2.5 and (best_d is None or d < best_d):
+            d = centre_dist(b, box)
+            ratio = size(b) / max(1.0, size(box))
+            if d < 1.0 * size(box) + 4 and 0.4 < ratio < 2.5 and (best_d is None or d < best_d):
                 best, best_d = b, d
         return best
 
@@ -227,7 +123,7 @@ class FaceTracker:
         return tuple(dict.fromkeys((a, 0, max(-90, min(90, a - 45 * np.sign(a))), -a)))
 
     # ------------------------------------------------------------ main loop
-    def run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray, list[TrackBox]]]:
+    def run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray, list[FaceBox]]]:
         it = iter(frames)
         first = next(it, None)
         if first is None:
@@ -283,7 +179,7 @@ class FaceTracker:
                 idx0, frame0, th0 = i, f, th
                 k = self.s.k_max
 
-    def _start_scene(self, frame: np.ndarray, idx: int) -> list[TrackBox]:
+    def _start_scene(self, frame: np.ndarray, idx: int) -> list[FaceBox]:
         self.stats["keyframes"] += 1
         self._since_rotated = 0
         # A phone may be held sideways from the start: also search quarter-turned copies.
@@ -293,7 +189,7 @@ class FaceTracker:
             t = Track(self.next_id, d[:4].copy(), float(d[4]), idx)
             self.next_id += 1
             self.tracks.append(t)
-            out.append(TrackBox(*map(float, d[:5]), t.id, "detected"))
+            out.append(FaceBox(*map(float, d[:5]), t.id, "detected"))
         return out
 
     def _segment(self, frame0: np.ndarray, idx0: int, seg: list[tuple[int, np.ndarray]]):
@@ -310,7 +206,7 @@ class FaceTracker:
             self._since_rotated = 0
             angles += [90, -90]
         dets = self._full(frame1, angles)
-        out: list[list[TrackBox]] = [[] for _ in range(n)]
+        out: list[list[FaceBox]] = [[] for _ in range(n)]
 
         pred = np.array([t.box + t.vel * (idx1 - t.seen) for t in self.tracks], np.float32).reshape(-1, 4)
         pairs = dict(match(pred, dets))
@@ -367,11 +263,11 @@ class FaceTracker:
             start_box = t.box + t.vel * (idx0 - t.seen)
             if ti in found_at_end:
                 end_box, score, src = found_at_end[ti]
-                motion = _centre_dist(start_box, end_box) / max(1.0, _size(end_box))
+                motion = centre_dist(start_box, end_box) / max(1.0, size(end_box))
                 # Smooth motion (a pan, a slow roll or zoom) is as well predicted as none:
                 # what breaks interpolation is a change of speed, not speed.
-                surprise = _centre_dist(pred[ti], end_box) / max(1.0, _size(end_box))
-                ratio = _size(end_box) / max(1.0, _size(start_box))
+                surprise = centre_dist(pred[ti], end_box) / max(1.0, size(end_box))
+                ratio = size(end_box) / max(1.0, size(start_box))
                 steady = (motion < 0.35 or surprise < 0.25) and 0.75 < ratio < 1.33
                 # In a crowd, searching around every unsure face on every frame costs more than
                 # it saves: then the mask covers the whole way the face may have gone instead.
@@ -387,7 +283,7 @@ class FaceTracker:
                 pad = float(np.abs(step[:2] + step[2:]).max()) / 2 * 1.5
                 for j, (box, s2) in enumerate(path):
                     b = grow(box, 1.0, pad) if s2 == "interpolated" else box
-                    out[j].append(TrackBox(*map(float, b), score, t.id, s2 if j < n - 1 else src))
+                    out[j].append(FaceBox(*map(float, b), score, t.id, s2 if j < n - 1 else src))
                 t.vel = (end_box - t.box) / max(1, idx1 - t.seen) if t.seen == idx0 else step
                 t.box, t.score, t.seen, t.misses = end_box, score, idx1, 0
                 survivors.append(t)
@@ -401,7 +297,7 @@ class FaceTracker:
                 b = grow(t.box + t.vel * gone, 1.0 + 0.06 * gone, 2 + float(np.abs(t.vel).max()) * gone * 0.5)
                 if b[2] <= 0 or b[3] <= 0 or b[0] >= W or b[1] >= H:
                     break
-                out[j].append(TrackBox(*map(float, b), t.score * 0.5, t.id, "held"))
+                out[j].append(FaceBox(*map(float, b), t.score * 0.5, t.id, "held"))
             if idx1 - t.seen <= self.s.hold:
                 survivors.append(t)
         self.tracks = survivors
@@ -412,12 +308,12 @@ class FaceTracker:
                 continue
             t = Track(self.next_id, d[:4].copy(), float(d[4]), idx1)
             self.next_id += 1
-            out[n - 1].append(TrackBox(*map(float, d[:5]), t.id, "detected"))
+            out[n - 1].append(FaceBox(*map(float, d[:5]), t.id, "detected"))
             # It may have been there (turning, entering) on the frames since the last
             # keyframe: cover them all, a little larger, rather than search each.
             back = grow(d[:4], 1.25, 2)
             for j in range(n - 2, -1, -1):
-                out[j].append(TrackBox(*map(float, back), t.score * 0.5, t.id, "lead"))
+                out[j].append(FaceBox(*map(float, back), t.score * 0.5, t.id, "lead"))
             self.tracks.append(t)
         # Search more often when the motion of many faces changed (one odd match in a crowd is not enough).
         calm = surprised <= max(0, len(found_at_end) // 4)

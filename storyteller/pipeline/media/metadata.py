@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from storyteller.fsutil import atomic_output
+from storyteller.pipeline.media.images import load_photo
 
 STRIP_ARGS: tuple[str, ...] = (
     "-map_metadata", "-1",
@@ -34,8 +35,6 @@ def strip_image_metadata(src: str | Path, dst: str | Path) -> Path:
 
     The orientation is applied to the pixels first, so the copy still shows upright.
     """
-    from storyteller.pipeline.media.images import load_photo
-
     rgb = load_photo(src)
     dst = Path(dst)
     fmt = "PNG" if dst.suffix.lower() == ".png" else "JPEG"

@@ -42,6 +42,10 @@ class StoryError(ValueError):
     """The story is not valid; the message starts with the field that is wrong."""
 
 
+class RenderError(RuntimeError):
+    """The story could not be rendered; the message says what to fix."""
+
+
 @dataclass(frozen=True)
 class Rect:
     """A crop rectangle as fractions (0..1) of the framed picture: left, top, width, height."""

@@ -17,7 +17,8 @@ from storyteller.pipeline.speech import align as align_mod
 from storyteller.pipeline.speech import redact as redact_mod
 from storyteller.pipeline.media.audio import decode_audio, speech_regions
 from storyteller.pipeline.speech.subtitles import Cue, Rules, segment
-from storyteller.pipeline.speech.transcribe import SAMPLE_RATE, Transcript, transcribe
+from storyteller.pipeline.speech.transcribe import SAMPLE_RATE, transcribe
+from storyteller.pipeline.speech.transcript import Transcript
 
 
 @dataclass(frozen=True)

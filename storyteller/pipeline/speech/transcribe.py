@@ -12,136 +12,32 @@ word's probability so the editor can highlight doubtful words.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-import zlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from storyteller import config
-from storyteller.pipeline.speech import models as whisper_models
 from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
 from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.speech import models as whisper_models
+from storyteller.pipeline.speech.loops import drop_repeated_segments, is_repetition_loop, loop_message
+from storyteller.pipeline.speech.scripts import (
+    ARABIC_SCRIPT_LANGUAGES, SCRIPT_PROMPTS, is_prompt_echo, non_arabic_indic_tokens, sounds_like, wrong_script,
+)
+from storyteller.pipeline.speech.transcript import Segment, Transcript, TranscriptionCancelled, TranscriptionError, Word
 
 SAMPLE_RATE = 16000
-# Whisper's own test for a failed decode (faster-whisper's compression_ratio_threshold):
-# text that zlib squeezes more than this is one phrase said over and over.
-LOOP_COMPRESSION_RATIO = 2.4
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 
-# Languages written in Arabic script in Pakistan/Afghanistan, where Whisper
-# may answer in Devanagari, Gurmukhi or Latin instead.
-ARABIC_SCRIPT_LANGUAGES = frozenset({"ur", "ps", "sd", "fa", "pa", "ar"})
-
-# A short prompt in the right script nudges the decoder towards it on retry.
-_SCRIPT_PROMPTS = {
-    "ur": "یہ میری کہانی ہے۔",
-    "ps": "دا زما کیسه ده.",
-    "sd": "هي منهنجي ڪهاڻي آهي.",
-    "fa": "این داستان من است.",
-    "pa": "ایہہ میری کہانی اے۔",
-    "ar": "هذه قصتي.",
-}
 
 LANGUAGE_NAMES = {
     "ur": "Urdu", "en": "English", "ps": "Pashto", "pa": "Punjabi", "sd": "Sindhi",
     "fa": "Persian/Dari", "ar": "Arabic", "hi": "Hindi",
 }
-
-
-class TranscriptionError(RuntimeError):
-    """Speech could not be turned into text; the message says why in plain words."""
-
-
-class TranscriptionCancelled(TranscriptionError):
-    """The caller asked to stop."""
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognised word with its time (seconds) and Whisper's confidence (0..1)."""
-
-    start: float
-    end: float
-    text: str
-    probability: float = 1.0
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of speech as Whisper decoded it."""
-
-    start: float
-    end: float
-    text: str
-    words: tuple[Word, ...] = ()
-    avg_logprob: float = 0.0
-    no_speech_prob: float = 0.0
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """Everything Whisper said about one recording.
-
-    ``language`` is the language of the text (``en`` for a translation);
-    ``source_language`` the language spoken. ``warnings`` are plain sentences.
-    """
-
-    language: str
-    duration: float
-    segments: tuple[Segment, ...]
-    task: str = "transcribe"
-    source_language: str = ""
-    model: str = ""
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def words(self) -> tuple[Word, ...]:
-        return tuple(w for s in self.segments for w in s.words)
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Transcript":
-        try:
-            segments = tuple(
-                Segment(
-                    start=float(s["start"]), end=float(s["end"]), text=str(s["text"]),
-                    words=tuple(Word(float(w["start"]), float(w["end"]), str(w["text"]), float(w.get("probability", 1.0)))
-                                for w in s.get("words", ())),
-                    avg_logprob=float(s.get("avg_logprob", 0.0)), no_speech_prob=float(s.get("no_speech_prob", 0.0)),
-                )
-                for s in data["segments"]
-            )
-            return cls(
-                language=str(data["language"]), duration=float(data["duration"]), segments=segments,
-                task=str(data.get("task", "transcribe")), source_language=str(data.get("source_language", "")),
-                model=str(data.get("model", "")), warnings=tuple(data.get("warnings", ())),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TranscriptionError(f"This is not a Storyteller transcript file ({exc}).") from exc
-
-    @classmethod
-    def from_json(cls, text: str) -> "Transcript":
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise TranscriptionError(f"The transcript file is damaged (line {exc.lineno}).") from exc
 
 
 # ----------------------------------------------------------------- model
@@ -189,71 +85,6 @@ def _check_language(language: str | None, multilingual: bool, task: str) -> str:
             + " Use the multilingual model (--model base)."
         )
     return language
-
-
-# ----------------------------------------------------------------- scripts
-def script_shares(text: str) -> dict[str, float]:
-    """Fraction of letters in each script: arabic, devanagari, gurmukhi, latin, other."""
-    counts = {"arabic": 0, "devanagari": 0, "gurmukhi": 0, "latin": 0, "other": 0}
-    for ch in text:
-        if not ch.isalpha():
-            continue
-        o = ord(ch)
-        if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0x08A0 <= o <= 0x08FF or 0xFB50 <= o <= 0xFEFF:
-            counts["arabic"] += 1
-        elif 0x0900 <= o <= 0x097F:
-            counts["devanagari"] += 1
-        elif 0x0A00 <= o <= 0x0A7F:
-            counts["gurmukhi"] += 1
-        elif o < 0x0250 or 0x1E00 <= o <= 0x1EFF:
-            counts["latin"] += 1
-        else:
-            counts["other"] += 1
-    total = sum(counts.values())
-    return {k: (v / total if total else 0.0) for k, v in counts.items()}
-
-
-def wrong_script(text: str, language: str) -> str | None:
-    """For an Arabic-script language, the script the text is mostly in if it is not Arabic."""
-    if language not in ARABIC_SCRIPT_LANGUAGES:
-        return None
-    shares = script_shares(text)
-    if sum(shares.values()) == 0 or shares["arabic"] >= 0.5:
-        return None
-    return max((k for k in shares if k != "arabic"), key=shares.get)
-
-
-def _bytes_of_token():
-    # GPT-2 byte-level BPE maps every byte to a printable character; invert it.
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
-
-
-@lru_cache(maxsize=4)
-def _non_arabic_indic_tokens(model_path: str) -> tuple[int, ...]:
-    """Token ids that can start a U+0800..U+0FFF character (Devanagari, Gurmukhi, Bengali...).
-
-    Arabic script lives in two-byte UTF-8, so banning the 0xE0 lead byte stops
-    Whisper from writing Urdu speech in Hindi or Punjabi in Gurmukhi.
-    """
-    vocab = json.loads((Path(model_path) / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-    table = _bytes_of_token()
-    banned = []
-    for token, idx in vocab.items():
-        try:
-            raw = bytes(table[c] for c in token)
-        except KeyError:
-            continue
-        if 0xE0 in raw:
-            banned.append(int(idx))
-    return tuple(sorted(banned))
 
 
 # ----------------------------------------------------------------- audio
@@ -386,7 +217,7 @@ def transcribe(
             # Only a Latin answer can mean another language (English chosen as Urdu):
             # Hindi or Gurmukhi script is this speech in the wrong script, whatever the
             # language detector guesses (it called accented Urdu Latin).
-            heard_as = _sounds_like(whisper, samples, language) if bad == "latin" else None
+            heard_as = sounds_like(whisper, samples, language) if bad == "latin" else None
             if heard_as:
                 # Forcing the script would only make Whisper invent Urdu. Keep it, and say so.
                 other_language.add(heard_as)
@@ -395,13 +226,13 @@ def transcribe(
                 # Ban the Indic scripts' byte prefix and prompt in the right script.
                 retry = list(_segments_of(
                     whisper, samples, offset, language, task, beam_size=beam_size,
-                    initial_prompt=_SCRIPT_PROMPTS.get(language, initial_prompt),
-                    suppress=_non_arabic_indic_tokens(str(info.path)),
+                    initial_prompt=SCRIPT_PROMPTS.get(language, initial_prompt),
+                    suppress=non_arabic_indic_tokens(str(info.path)),
                 ))
                 if cancel():
                     raise TranscriptionCancelled("Transcription was cancelled.")
-                prompt = _SCRIPT_PROMPTS.get(language, "")
-                retry = [s for s in retry if not _is_prompt_echo(s.text, prompt)]
+                prompt = SCRIPT_PROMPTS.get(language, "")
+                retry = [s for s in retry if not is_prompt_echo(s.text, prompt)]
                 if wrong_script(" ".join(s.text for s in retry), language):
                     still_wrong = True
                 else:
@@ -431,7 +262,7 @@ def transcribe(
             f"Check the language chosen (the text above is what Whisper heard)."
         )
     if looped:
-        warnings.append(_loop_message(looped, task))
+        warnings.append(loop_message(looped, task))
     elif not segments:
         warnings.append(_NOTHING_TRANSLATED if task == "translate" else _no_speech_message(duration))
     progress(1.0)
@@ -441,95 +272,6 @@ def transcribe(
     )
 
 
-# Languages Whisper confuses with each other when spoken (same speech, other script).
-_SOUND_ALIKE = {
-    "ur": {"hi", "pa", "sd"}, "pa": {"hi", "ur"}, "sd": {"ur", "hi", "pa"},
-    "ps": {"fa", "ur", "ar"}, "fa": {"ps", "ar", "ur"}, "ar": {"fa", "ur"},
-}
-
-
-def _sounds_like(model, samples: np.ndarray, language: str) -> str | None:
-    """The language the speech clearly is, if it is not ``language`` nor a close neighbour."""
-    try:
-        detected, prob, _ = model.detect_language(samples, vad_filter=True)
-    except (RuntimeError, ValueError, IndexError):
-        return None
-    if detected == language or detected in _SOUND_ALIKE.get(language, set()) or prob < 0.6:
-        return None
-    return detected
-
-
-def _is_prompt_echo(text: str, prompt: str) -> bool:
-    # On unclear audio Whisper may repeat its prompt; that text was never spoken.
-    squash = lambda x: "".join(ch for ch in x if ch.isalpha())  # noqa: E731
-    return bool(prompt) and bool(squash(text)) and squash(text) in squash(prompt)
-
-
-def is_repetition_loop(text: str) -> bool:
-    """True when Whisper repeated one phrase instead of writing what was said.
-
-    Both tests must agree: the zlib ratio alone sits closer to the line for
-    Arabic-script text (its UTF-8 lead bytes repeat), so a three-word phrase
-    must also come back at least three times.
-    """
-    raw = text.strip().encode("utf-8")
-    if not raw or len(raw) / len(zlib.compress(raw)) <= LOOP_COMPRESSION_RATIO:
-        return False
-    words = "".join(ch if ch.isalnum() else " " for ch in text.casefold()).split()
-    phrases = Counter(zip(words, words[1:], words[2:]))
-    return bool(phrases) and max(phrases.values()) >= 3
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?۔؟])\s+")
-
-
-def _sentence_key(sentence: str) -> str:
-    return "".join(ch for ch in sentence.casefold() if ch.isalnum())
-
-
-def drop_repeated_segments(segments: list[Segment]) -> tuple[list[Segment], list[tuple[float, float]]]:
-    """Drop segments that only repeat a sentence Whisper has already said twice in a row.
-
-    Whisper's loop can also run across segments, one short sentence per segment,
-    where no single segment looks like a loop. A sentence said three or more times
-    in a row is kept once; a segment made only of such repeats is left out.
-    Returns the kept segments and the spans left out.
-    """
-    said = [(i, _sentence_key(part)) for i, seg in enumerate(segments)
-            for part in _SENTENCE_END.split(seg.text.strip()) if _sentence_key(part)]
-    repeat = [False] * len(said)
-    start = 0
-    for end in range(1, len(said) + 1):
-        if end == len(said) or said[end][1] != said[start][1]:
-            if end - start >= 3:
-                for k in range(start + 1, end):
-                    repeat[k] = True
-            start = end
-    only_repeats = {i for i, _ in said}
-    for (i, _key), is_repeat in zip(said, repeat):
-        if not is_repeat:
-            only_repeats.discard(i)
-    kept = [seg for i, seg in enumerate(segments) if i not in only_repeats]
-    return kept, [(segments[i].start, segments[i].end) for i in sorted(only_repeats)]
-
-
-def _loop_message(spans: list[tuple[float, float]], task: str) -> str:
-    clock = lambda t: f"{int(t // 60)}:{int(t % 60):02d}"  # noqa: E731
-    merged: list[tuple[float, float]] = []
-    for a, b in sorted(spans):
-        if merged and a - merged[-1][1] < 1.0:  # one loop told as one stretch
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    where = ", ".join(f"{clock(a)}–{clock(b)}" for a, b in merged)
-    doing = "translating" if task == "translate" else "writing down"
-    return (
-        f"Whisper repeated one phrase over and over instead of {doing} what was said ({where}), "
-        "so that part was left out. Type it in the editor, or use a larger speech model."
-    )
-
-
-# A translation can come back empty on speech Whisper did hear (its fallback decodes
 # may all look like silence); "no speech" would then contradict the transcript.
 _NOTHING_TRANSLATED = "Whisper could not translate this recording into English. Type the English subtitles in the editor."
 
@@ -542,5 +284,5 @@ def _no_speech_message(duration: float) -> str:
 
 __all__ = [
     "Word", "Segment", "Transcript", "TranscriptionError", "TranscriptionCancelled", "transcribe", "load_model",
-    "supported_languages", "script_shares", "wrong_script", "is_repetition_loop", "ARABIC_SCRIPT_LANGUAGES"
+    "supported_languages", "SAMPLE_RATE",
 ]

@@ -27,20 +27,19 @@ click. The original file is never written to.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.voice import psola
-from storyteller.pipeline.voice import pitch
-from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks
+from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks, write_wav
 from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.voice import pitch, psola
+from storyteller.pipeline.voice import replace as voice_replace
+from storyteller.pipeline.voice.secret import secret_rng, signed
+from storyteller.pipeline.voice.stream import soft_limit, stream_process
 
 ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
@@ -60,7 +59,6 @@ LABELS = {
 SAMPLE_RATE = 16000  # speech band; Praat, WORLD and the verifier all work here
 BLOCK_SECONDS = 20.0
 PAD_SECONDS = 0.5  # context on each side of a block, so the edges are processed like the middle
-XFADE_SECONDS = 0.04  # raised-cosine crossfade where two blocks meet
 MIN_SECONDS = 0.2
 PREVIEW_SECONDS = 10.0
 
@@ -91,25 +89,6 @@ class VoiceResult:
         return self.duration / self.seconds if self.seconds > 0 else float("inf")
 
 
-def new_secret() -> str:
-    """A fresh story secret (store it with the story, never export it)."""
-    import secrets
-
-    return secrets.token_hex(16)
-
-
-def secret_rng(secret: int | str | bytes, method: str) -> np.random.Generator:
-    """A random generator that depends only on (secret, method)."""
-    raw = secret if isinstance(secret, bytes) else str(secret).encode("utf-8")
-    digest = hashlib.sha256(b"storyteller-voice\0" + method.encode() + b"\0" + raw).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
-
-
-def _signed(rng: np.random.Generator, low: float, high: float) -> float:
-    """A value with random sign and magnitude in [low, high]: never near 'no change'."""
-    return float(rng.choice([-1.0, 1.0]) * rng.uniform(low, high))
-
-
 def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
     """Draw the disguise's secret amounts. Pitch and formants are kept away from 'no change'.
 
@@ -131,8 +110,8 @@ def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
     """
     rng = secret_rng(secret, "disguise")
     return psola.VoiceChange(
-        pitch_ratio=float(2 ** (_signed(rng, 2.0, 5.0) / 12)),
-        formant_ratio=float(2 ** _signed(rng, 0.28, 0.35)),
+        pitch_ratio=float(2 ** (signed(rng, 2.0, 5.0) / 12)),
+        formant_ratio=float(2 ** signed(rng, 0.28, 0.35)),
         range_factor=float(rng.uniform(0.7, 1.0)),
         flatten=1.5,
         slope_db=float(rng.uniform(-2.0, 2.0)),
@@ -142,7 +121,7 @@ def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
 def pitch_settings(secret: int | str | bytes) -> pitch.PitchChange:
     """A plain pitch shift of 3 to 6 semitones up or down."""
     rng = secret_rng(secret, "pitch")
-    return pitch.PitchChange(pitch_ratio=float(2 ** (_signed(rng, 3.0, 6.0) / 12)))
+    return pitch.PitchChange(pitch_ratio=float(2 ** (signed(rng, 3.0, 6.0) / 12)))
 
 
 # ------------------------------------------------------------------ per-block core
@@ -174,82 +153,6 @@ def scrub_background(y: np.ndarray, sr: int) -> np.ndarray:
     if len(y) < sr // 4 or not np.any(y):
         return y
     return noisereduce.reduce_noise(y=y, sr=sr, stationary=True, prop_decrease=0.9).astype(np.float32)
-
-
-# ------------------------------------------------------------------ streaming
-def _with_context(blocks: Iterable[np.ndarray], pad: int) -> Iterator[tuple[np.ndarray, int, int]]:
-    """Yield (window, left, n): each block with up to ``pad`` samples of its neighbours.
-
-    A last block shorter than 2*pad is merged into the one before, so every
-    seam has full context and a full crossfade.
-    """
-    it = iter(blocks)
-    cur = next(it, None)
-    prev = np.zeros(0, np.float32)
-    nxt = next(it, None)
-    while cur is not None:
-        after = next(it, None) if nxt is not None else None
-        if nxt is not None and after is None and len(nxt) < 2 * pad:
-            cur, nxt = np.concatenate([cur, nxt]), None
-        left = prev[-pad:] if len(prev) else prev
-        right = nxt[:pad] if nxt is not None else np.zeros(0, np.float32)
-        yield np.concatenate([left, cur, right]), len(left), len(cur)
-        prev, cur, nxt = cur, nxt, after
-
-
-def stream_process(
-    blocks: Iterable[np.ndarray], fn: Callable[[np.ndarray], np.ndarray], sr: int = SAMPLE_RATE, workers: int = 2
-) -> Iterator[np.ndarray]:
-    """Apply ``fn`` block by block with overlap-add crossfades; yields output pieces.
-
-    The concatenated output has exactly the input's length. ``workers`` blocks
-    are processed at once (WORLD releases the GIL, so ``pitch`` uses two cores); at
-    most ``workers + 1`` blocks are held in memory. ``fn`` must depend only on
-    its window, so the result does not depend on the thread timing.
-    """
-    pad = int(PAD_SECONDS * sr)
-    h = int(XFADE_SECONDS * sr) // 2
-    fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, 2 * h, dtype=np.float32))
-    pending = None  # previous block's output over [seam - h, seam + h]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        queue: deque = deque()
-
-        def drain(limit: int) -> Iterator[np.ndarray]:
-            nonlocal pending
-            while len(queue) > limit:
-                fut, window_len, left, n = queue.popleft()
-                out = fut.result()
-                right = window_len - left - n
-                hl = h if pending is not None else 0
-                hr = h if right >= h else 0
-                seg = out[left - hl : left + n + hr]
-                if pending is not None:
-                    yield pending * (1 - fade) + seg[: 2 * h] * fade
-                    seg = seg[2 * h :]
-                if hr:
-                    pending = seg[-2 * h :]
-                    seg = seg[: -2 * h]
-                else:
-                    pending = None
-                yield seg
-
-        for window, left, n in _with_context(blocks, pad):
-            queue.append((pool.submit(fn, window), len(window), left, n))
-            yield from drain(max(1, workers) - 1)
-        yield from drain(0)
-    if pending is not None:  # the input ended exactly at a seam; keep its samples
-        yield pending[:h]
-
-
-def _soft_limit(y: np.ndarray) -> np.ndarray:
-    """Keep peaks under full scale without hard clipping (a gentle knee above 0.9)."""
-    a = np.abs(y)
-    over = a > 0.9
-    if not over.any():
-        return y
-    y = y.copy()
-    y[over] = np.sign(y[over]) * (0.9 + 0.1 * np.tanh((a[over] - 0.9) / 0.1))
-    return y
 
 
 def _check_paths(inp: Path, out: Path) -> float:
@@ -307,8 +210,6 @@ def anonymize(
     cancel = cancel or (lambda: False)
     t0 = time.perf_counter()
     if method in ("synthetic", "double"):
-        from storyteller.pipeline.voice import replace as voice_replace
-
         y = decode_audio(inp, SAMPLE_RATE)
         stats = _stats(y)
         if len(y) < MIN_SECONDS * SAMPLE_RATE:
@@ -322,9 +223,7 @@ def anonymize(
             z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
         if cancel():
             raise VoiceCancelled("Stopped.")
-        from storyteller.pipeline.media.audio import write_wav
-
-        write_wav(out, _soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
+        write_wav(out, soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
         total = len(y)
     else:
         proc = _Processor(method, secret, denoise)
@@ -344,8 +243,8 @@ def anonymize(
         total = 0
         try:
             with WavWriter(out, SAMPLE_RATE) as writer:
-                for piece in stream_process(blocks(), proc):
-                    writer.write(_soft_limit(piece))
+                for piece in stream_process(blocks(), proc, SAMPLE_RATE, PAD_SECONDS):
+                    writer.write(soft_limit(piece))
                     total += len(piece)
                     progress(min(1.0, total / expected))
                 if total < MIN_SECONDS * SAMPLE_RATE:
@@ -412,7 +311,7 @@ def preview(
     # two halves on two cores, joined with the same crossfade as a full take
     half = (len(excerpt) + 1) // 2
     proc = _Processor(method, secret, denoise)
-    after = _soft_limit(np.concatenate(list(stream_process([excerpt[:half], excerpt[half:]], proc))))
+    after = soft_limit(np.concatenate(list(stream_process([excerpt[:half], excerpt[half:]], proc, SAMPLE_RATE, PAD_SECONDS))))
     return Preview(before=excerpt, after=after, sample_rate=SAMPLE_RATE, start=float(start), label=LABELS[method])
 
 

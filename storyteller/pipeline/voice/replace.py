@@ -14,9 +14,11 @@ from dataclasses import replace
 import numpy as np
 import pyworld
 
-from storyteller.pipeline.voice import tts
-from storyteller.pipeline.speech.align import spread_over
 from storyteller.pipeline.media.audio import speech_regions
+from storyteller.pipeline.speech.align import spread_over
+from storyteller.pipeline.speech.transcribe import load_model
+from storyteller.pipeline.voice import tts
+from storyteller.pipeline.voice.secret import secret_rng
 
 FRAME = 0.010
 
@@ -90,8 +92,6 @@ def script_timing(script: str, regions: list[tuple[int, int]]) -> list[tuple[int
 
 def transcript_timing(y: np.ndarray, sr: int, language: str) -> list[tuple[int, int, str]]:
     """Her words and their times from the installed Whisper model (offline, loaded once per process)."""
-    from storyteller.pipeline.speech.transcribe import load_model
-
     model, _info = load_model()
     segments, _ = model.transcribe(np.asarray(y, np.float32), language=language, beam_size=1, vad_filter=False)
     return [(int(s.start * sr), int(s.end * sr), s.text.strip()) for s in segments if s.text.strip()]
@@ -99,8 +99,6 @@ def transcript_timing(y: np.ndarray, sr: int, language: str) -> list[tuple[int, 
 
 def synthetic_voice(secret) -> tts.Voice:
     """The story's synthetic voice: a secret blend of two of the shipped voices."""
-    from storyteller.pipeline.voice.methods import secret_rng
-
     rng = secret_rng(secret, "synthetic")
     first, second = rng.choice(tts.VOICES, size=2, replace=False)
     return tts.Voice(str(first), str(second), mix=float(rng.uniform(0.0, 0.5)))
