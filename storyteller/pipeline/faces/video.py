@@ -9,7 +9,6 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from storyteller.fsutil import atomic_output
@@ -24,6 +23,7 @@ from storyteller.pipeline.faces.track import Cancelled, FaceTracker, TrackerSett
 from storyteller.pipeline.media.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.media.video import VideoError, read_frames
 from storyteller.pipeline.voice import methods as voice
 
 # Masked frames wait this many frames before they are written, so a face the check finds can be covered on them too.
@@ -47,28 +47,18 @@ def _video_facts(inp: Path):
 
 
 def _decode(inp: Path, rotation: int, vfr: list) -> Iterator[np.ndarray]:
-    """Upright RGB frames (``rotation``: counter-clockwise degrees if frames carry none). ``vfr`` gets one True appended if frame spacing varies."""
-    import av
-
-    # PyAV's frame.rotation is the display matrix angle, counter-clockwise, as ffmpeg's own
-    # auto-rotation applies it (checked against ffmpeg in the tests); the probe's is only a hint.
-    ccw = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
-    gaps: set[int] = set()
+    """Upright RGB frames (``rotation``: the probe's, for frames that carry none). ``vfr`` gets one True appended if frame spacing varies."""
+    gaps: set[float] = set()
     last = None
     try:
-        with av.open(str(inp), metadata_errors="ignore") as c:
-            s = c.streams.video[0]
-            s.thread_type = "AUTO"
-            for frame in c.decode(s):
-                if frame.pts is not None:
-                    if last is not None and len(gaps) < 64:
-                        gaps.add(int(frame.pts - last))
-                    last = frame.pts
-                img = frame.to_ndarray(format="rgb24")
-                rot = ccw.get(int(getattr(frame, "rotation", 0) or rotation) % 360)
-                yield cv2.rotate(img, rot) if rot is not None else img
-    except av.error.FFmpegError as exc:
-        raise FaceError(f"The video {inp.name} is damaged and could not be read to the end.") from exc
+        for frame in read_frames(inp, rotation):
+            if frame.time is not None:
+                if last is not None and len(gaps) < 64:
+                    gaps.add(round(frame.time - last, 6))
+                last = frame.time
+            yield frame.rgb
+    except VideoError as exc:
+        raise FaceError(str(exc)) from exc
     pos = [g for g in gaps if g > 0]
     if pos and max(pos) > 1.5 * min(pos):
         vfr.append(True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from storyteller.pipeline.media.ffmpeg import CancelFn, FFmpegCancelled
 from storyteller.pipeline.media.images import frame_photo
+from storyteller.pipeline.media.video import VideoError, VideoFrame, read_frames
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.story import RenderError
 from storyteller.pipeline.render.textlayout import subtitle_image
@@ -49,35 +50,30 @@ class KenBurns:
 
 
 class Clip:
-    """A video clip scene, decoded in order with PyAV and framed like a photo (muted)."""
+    """A video clip scene, read upright in order and framed like a photo (muted)."""
 
     def __init__(self, path: Path, w: int, h: int, fit: str, rotation: int):
-        import av
-
-        self.w, self.h, self.fit, self.rotation = w, h, fit, rotation
-        try:
-            self._container = av.open(str(path))
-            stream = self._container.streams.video[0]
-            stream.thread_type = "AUTO"
-            self._frames = self._container.decode(stream)
-        except (av.error.FFmpegError, IndexError) as exc:
-            raise RenderError(f"The video clip {path.name} is damaged or has no picture.") from exc
-        self._next = None
+        self.w, self.h, self.fit = w, h, fit
+        self._frames = read_frames(path, rotation)
+        self._next: VideoFrame | None = None
         self._current: Frame | None = None
         self._done = False
+        try:
+            self._next = next(self._frames)
+        except StopIteration:
+            self._done = True
+        except VideoError as exc:
+            raise RenderError(f"The video clip {path.name} is damaged or has no picture.") from exc
 
-    def _convert(self, vf) -> Frame:
-        rgb = vf.to_ndarray(format="rgb24")
-        if self.rotation % 360:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=-(self.rotation // 90) % 4))
-        return Frame.from_planes(Planes.from_rgb(frame_photo(rgb, self.w, self.h, self.fit if self.fit != "auto" else "blur")))
+    def _convert(self, vf: VideoFrame) -> Frame:
+        return Frame.from_planes(Planes.from_rgb(frame_photo(vf.rgb, self.w, self.h, self.fit if self.fit != "auto" else "blur")))
 
     def frame(self, t: float) -> Frame:
         while not self._done:
             if self._next is None:
                 try:
                     self._next = next(self._frames)
-                except (StopIteration, Exception):  # end of clip or a damaged tail: hold the last frame
+                except (StopIteration, VideoError):  # end of clip or a damaged tail: hold the last frame
                     self._done = True
                     break
             if self._current is None or (self._next.time or 0.0) <= t + 1e-3:
@@ -90,7 +86,7 @@ class Clip:
         return self._current.copy()
 
     def close(self) -> None:
-        self._container.close()
+        self._frames.close()
 
 
 # ----------------------------------------------------------------- subtitles
