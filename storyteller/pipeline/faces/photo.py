@@ -4,7 +4,6 @@ the small faces of a group photo), masked, checked again around every mask, pixe
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import cv2
@@ -16,33 +15,16 @@ from storyteller.pipeline.faces.boxes import FaceBox
 from storyteller.pipeline.faces.detect import FaceDetector, detector, nms
 from storyteller.pipeline.faces.edits import removed
 from storyteller.pipeline.faces.result import (
-    BLUR_WARNING, CHECK_THRESHOLD, CheckHit, FaceError, FaceResult, FacesCancelled, FacesRemainError, FrameFaces,
+    BLUR_WARNING,
+    CHECK_THRESHOLD,
+    CheckHit,
+    FaceError,
+    FaceResult,
+    FacesCancelled,
+    FacesRemainError,
+    FrameFaces,
 )
-
-MAX_PHOTO_PIXELS = 80_000_000
-
-
-def load_upright(path: Path) -> np.ndarray:
-    """Decode a photo as upright 8-bit RGB (EXIF orientation applied, alpha flattened on white)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PHOTO_PIXELS:
-                raise FaceError(f"The photo {path.name} is too large ({im.width}x{im.height}).")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                im = ImageOps.exif_transpose(im)
-                im.load()
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, FaceError):
-            raise
-        raise FaceError(f"The file {path.name} is damaged or is not a photo.") from exc
+from storyteller.pipeline.media.images import ImageError, load_photo
 
 
 def detect_photo(det: FaceDetector, rgb: np.ndarray, threshold: float) -> np.ndarray:
@@ -102,7 +84,10 @@ def _save_photo(rgb: np.ndarray, out: Path) -> None:
 def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, reviewed, whole_frame, progress, cancel) -> FaceResult:
     """Photo path of :func:`anonymize`."""
     t0 = time.monotonic()
-    rgb = load_upright(inp)
+    try:
+        rgb = load_photo(inp)
+    except ImageError as exc:
+        raise FaceError(str(exc)) from exc
     h, w = rgb.shape[:2]
     det = detector()
     warn = [BLUR_WARNING] if mask == "blur" and whole_frame is None else []

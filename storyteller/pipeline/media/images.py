@@ -1,7 +1,8 @@
 """Pictures in, one framed canvas out: read a photo safely and fit it to the video's shape.
 
-A photo is decoded once per scene, turned upright (EXIF orientation), made plain
-8-bit RGB (CMYK, 16-bit, palette and transparent pictures included) and framed
+The one image loader (render, face pass, metadata strip). A photo is decoded once
+per scene, turned upright (EXIF orientation), made plain 8-bit RGB (CMYK, 16-bit,
+palette and transparent pictures included) and framed
 onto a canvas with the video's aspect ratio, about 1.5x the output size, so the
 pan and zoom can crop it on every frame without ever resizing the full photo
 again. Pictures of another shape are never stretched: they get a blurred fill
@@ -17,8 +18,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Pillow's own decompression-bomb limit (about 89 megapixels); bigger headers are refused before decoding.
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+# Bigger headers are refused before decoding (a phone photo is 12-50 MP; 80 MP of RGB is 240 MB),
+# below Pillow's own decompression-bomb limit (about 89 MP) so our sentence is the one shown.
+MAX_PIXELS = 80_000_000
+# What see-through parts lie on: white, like paper, so the dark strokes of a drawing stay visible.
+FLATTEN_ONTO = (255, 255, 255)
 # Shapes this close to the video's are cropped to fill; others get the blurred fill.
 CROP_TOLERANCE = 1.25
 
@@ -41,7 +45,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (24, 24, 24))
+        flat = Image.new("RGB", rgba.size, FLATTEN_ONTO)
         flat.paste(rgba, mask=rgba.getchannel("A"))
         return flat
     return img if img.mode == "RGB" else img.convert("RGB")
