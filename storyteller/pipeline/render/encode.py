@@ -41,7 +41,7 @@ from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import RenderError, Story, StoryError, load_story
 from storyteller.pipeline.render.timeline import Segment, output_size, plan_timeline, video_cues
 from storyteller.pipeline.render.yuv import COLOR_ARGS
-from storyteller.pipeline.speech.sidecar import srt_text, vtt_text
+from storyteller.pipeline.speech.subtitles import to_srt, to_vtt
 
 # The photo canvas is this many times the output size: room to zoom without upscaling.
 CANVAS_SCALE = 1.5
@@ -242,7 +242,7 @@ def render_story(
         srt_in = None
         if cues:
             srt_in = work / "subtitles.srt"
-            srt_in.write_text(srt_text(cues), encoding="utf-8")
+            srt_in.write_text(to_srt(cues), encoding="utf-8")
         subs = CueTrack(cues, w, h, story.language, story.rtl)
         segments = timeline.segments
         with atomic_output(out_path) as tmp, ThreadPoolExecutor(max_workers=1) as pool:
@@ -250,8 +250,8 @@ def render_story(
                 frame_loop(pipe, segments, make_source, pool, subs, n_frames, fps, duration, report, cancel)
         srt_path = vtt_path = None
         if cues:
-            srt_path = atomic_write_text(out_path.with_suffix(".srt"), srt_text(cues))
-            vtt_path = atomic_write_text(out_path.with_suffix(".vtt"), vtt_text(cues))
+            srt_path = atomic_write_text(out_path.with_suffix(".srt"), to_srt(cues))
+            vtt_path = atomic_write_text(out_path.with_suffix(".vtt"), to_vtt(cues))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(1.0, force=True)

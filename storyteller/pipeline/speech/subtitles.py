@@ -153,19 +153,30 @@ def _ts(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_srt(cues: Sequence[Cue]) -> str:
-    """SubRip text."""
-    return "".join(f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{c.text}\n\n" for i, c in enumerate(cues, 1))
+def _structure_safe(text: str) -> str:
+    """The cue text as written (colons, quotes, %, emoji are fine), less what would break an
+    SRT or VTT file: blank lines (they end a cue) and "-->" (it starts a time line)."""
+    lines = [line.strip() for line in text.replace("\r", "").split("\n")]
+    return "\n".join(line for line in lines if line).replace("-->", "→")
 
 
-def to_vtt(cues: Sequence[Cue]) -> str:
-    """WebVTT text."""
-    body = "".join(f"{_ts(c.start, '.')} --> {_ts(c.end, '.')}\n{_vtt_escape(c.text)}\n\n" for c in cues)
+def _written(cues: Iterable[Cue]) -> list[tuple[Cue, str]]:
+    return [(c, t) for c in cues if (t := _structure_safe(c.text))]
+
+
+def to_srt(cues: Iterable[Cue]) -> str:
+    """SubRip text; cues with no text are left out and the rest numbered from 1."""
+    return "".join(f"{i}\n{_ts(c.start, ',')} --> {_ts(c.end, ',')}\n{t}\n\n" for i, (c, t) in enumerate(_written(cues), 1))
+
+
+def to_vtt(cues: Iterable[Cue]) -> str:
+    """WebVTT text; & < > escaped as the format requires."""
+    body = "".join(f"{_ts(c.start, '.')} --> {_ts(c.end, '.')}\n{_vtt_escape(t)}\n\n" for c, t in _written(cues))
     return "WEBVTT\n\n" + body
 
 
 def _vtt_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("-->", "--&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _ass_ts(seconds: float) -> str:
