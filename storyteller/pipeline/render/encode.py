@@ -33,6 +33,7 @@ from storyteller.fsutil import atomic_output, atomic_write_text
 from storyteller.pipeline.media.ffmpeg import CancelFn, ProgressFn, open_ffmpeg
 from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
+from storyteller.pipeline.media.audio import require_audio
 from storyteller.pipeline.media.probe import MediaInfo, ProbeError, probe
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.cards import card_frame
@@ -88,13 +89,7 @@ def _probe_sound(story: Story, which: str) -> tuple[Path, MediaInfo] | None:
     if track is None:
         return None
     path = story.path(track.file)
-    try:
-        info = probe(path)
-    except ProbeError as exc:
-        raise RenderError(f"{which}: {exc}") from exc
-    if not info.has_audio:
-        raise RenderError(f"{which}: the file {path.name} contains no sound.")
-    return path, info
+    return path, require_audio(path, RenderError, f"{which}: ")
 
 
 def _narration_seconds(story: Story) -> float:

@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.pipeline.speech.align import normalize_word
-from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks
-from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks, require_audio
 
 MARK = "▇▇▇"
 _TRAIL = ".,!?;:۔،؟؛…\"'”’»)"
@@ -186,12 +185,7 @@ def redact_audio(source: str | Path, target: str | Path, spans: Sequence[tuple[f
         raise RedactionError("The redacted audio must be written to a new file, not over the original.")
     if mode not in ("tone", "silence"):
         raise RedactionError(f"Unknown redaction sound {mode!r}; use tone or silence.")
-    try:
-        info = probe(source)
-    except ProbeError as exc:
-        raise RedactionError(str(exc)) from exc
-    if not info.has_audio:
-        raise RedactionError(f"The file {source.name} contains no sound.")
+    info = require_audio(source, RedactionError)
     rate = int(info.audio.sample_rate or 48000)
     channels = min(2, int(info.audio.channels or 1))
     duration = float(info.audio.duration or info.duration or 0.0)

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from storyteller import config
-from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
-from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks, require_audio
 from storyteller.pipeline.speech import models as whisper_models
 from storyteller.pipeline.speech.loops import drop_repeated_segments, is_repetition_loop, loop_message
 from storyteller.pipeline.speech.scripts import (
@@ -175,12 +174,7 @@ def transcribe(
     except whisper_models.ModelError as exc:
         raise TranscriptionError(str(exc)) from exc
     language = _check_language(language, info.multilingual, task)
-    try:
-        media = probe(audio)
-    except ProbeError as exc:
-        raise TranscriptionError(str(exc)) from exc
-    if not media.has_audio:
-        raise TranscriptionError(f"The file {audio.name} contains no sound.")
+    media = require_audio(audio, TranscriptionError)
     duration = float(media.audio.duration or media.duration or 0.0)
     report = progress or (lambda _f: None)
     done = [0.0]
