@@ -19,7 +19,7 @@ from tests.render_helpers import make_story, tone
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.media import images as photos
 from storyteller.pipeline.media.audio import decode_audio
-from storyteller.pipeline.media.ffmpeg import FFmpegCancelled
+from storyteller.errors import Cancelled
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.media.probe import probe, stream_tags
 from storyteller.pipeline.render.encode import render_story
@@ -195,7 +195,7 @@ def test_cancel_stops_within_two_seconds_and_leaves_nothing(tmp_path: Path) -> N
         return False
 
     start = time.monotonic()
-    with pytest.raises(FFmpegCancelled):
+    with pytest.raises(Cancelled):
         render_story(folder, out, quality="final", cancel=cancel)
     assert time.monotonic() - set_at[0] < 2.0
     assert not out.exists() and not list(out.parent.glob("*"))

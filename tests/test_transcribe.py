@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main
+from storyteller.errors import Cancelled
 from storyteller.pipeline.speech import loops
 from storyteller.pipeline.speech import scripts
 from storyteller.pipeline.speech import transcribe as tx
@@ -80,7 +81,7 @@ def test_progress_and_cancel():
         calls.append(1)
         return len(calls) > 1
 
-    with pytest.raises(tx.TranscriptionCancelled):
+    with pytest.raises(Cancelled):
         tx.transcribe(shared_data(*CLIP), "en", model=TINY, cancel=cancel_after_first_segment)
 
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main as cli
+from storyteller.errors import Cancelled
 from storyteller.pipeline.voice import methods as voice
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.stream import stream_process
@@ -213,7 +214,7 @@ def test_compressed_input_through_ffmpeg(tmp_path: Path, take: Path):
 
 
 def test_cancel_writes_nothing(take: Path, tmp_path: Path):
-    with pytest.raises(voice.VoiceCancelled):
+    with pytest.raises(Cancelled):
         voice.anonymize(take, tmp_path / "o.wav", cancel=lambda: True)
     assert not (tmp_path / "o.wav").exists()
 

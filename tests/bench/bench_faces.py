@@ -21,6 +21,15 @@ Measured 2026-11-29 on the shared 2-core machine after the switch to onnxruntime
     720p clip (default), load 3-4: ours 4.9 fps, deface 1.5 fps, ratio 0.31
     --backends, load ~5: onnxruntime/OpenCV DNN 0.47 at 320x192, 0.46 at 640x352, 0.64 at 960x544
 Before the switch (OpenCV DNN), quiet machine: moving clips 163.4 vs 141.4 s, ratio 1.16.
+
+Detector backend (faces/detect.py), --backends, interleaved, load ~5, onnxruntime vs OpenCV DNN on
+the model as shipped: 8.5 vs 18.0 ms at 320x192, 55 vs 119 ms at 640x352, 155 vs 243 ms at 960x544.
+With spinning on, onnxruntime was no faster than OpenCV under load (a quick test at load 2.8:
+136 vs 145 ms at 960x544, 94 ms without spinning), which is what earlier measurements had seen.
+
+Mask shape (faces/masks.py), CenterFace at threshold 0.3 over 623 faces (91 frames of moving clips
+and the shared photos): our own masks scored as a face 10 times as ellipses, 14 as rounded boxes,
+0 as square boxes of the same extent.
 """
 
 from __future__ import annotations

@@ -27,19 +27,16 @@ that need a look first), the post-check's findings, and warnings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
+from storyteller.errors import CancelFn, ProgressFn
 from storyteller.pipeline.faces import masks as M
 from storyteller.pipeline.faces.edits import load_edits
 from storyteller.pipeline.faces.photo import anonymize_photo
 from storyteller.pipeline.faces.result import (
-    BLUR_WARNING, Edits, FaceError, FaceResult, FacesCancelled, FacesRemainError, ManualBox,
+    BLUR_WARNING, Edits, FaceError, FaceResult, FacesRemainError, ManualBox,
 )
 from storyteller.pipeline.faces.video import anonymize_video
-
-ProgressFn = Callable[[float], None]
-CancelFn = Callable[[], bool]
 
 PHOTO_EXT = (".jpg", ".jpeg", ".png")
 VIDEO_EXT = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".gif", ".m4v")
@@ -74,7 +71,7 @@ def anonymize(
 
     Raises :class:`FaceError` for unusable input or options, :class:`FacesRemainError`
     when the post-check finds faces that a person removed by hand (unless
-    ``reviewed``), and :class:`FacesCancelled` when ``cancel()`` returns True.
+    ``reviewed``), and :class:`~storyteller.errors.Cancelled` when ``cancel()`` returns True.
     """
     inp, out = Path(inp), Path(out)
     _validate(mask, mask_scale, whole_frame)
@@ -105,6 +102,6 @@ def anonymize(
 
 # The one entry point and what its callers pass in and catch.
 __all__ = [
-    "anonymize", "load_edits", "Edits", "ManualBox", "FaceResult", "FaceError", "FacesRemainError", "FacesCancelled",
+    "anonymize", "load_edits", "Edits", "ManualBox", "FaceResult", "FaceError", "FacesRemainError",
     "BLUR_WARNING", "PHOTO_EXT", "VIDEO_EXT", "VIDEO_OUT_EXT",
 ]

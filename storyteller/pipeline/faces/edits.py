@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from storyteller.errors import CancelFn, Cancelled
 from storyteller.pipeline.faces.boxes import FaceBox
-from storyteller.pipeline.faces.result import Edits, FaceError, FacesCancelled, ManualBox
-
-CancelFn = Callable[[], bool]
+from storyteller.pipeline.faces.result import Edits, FaceError, ManualBox
 
 
 def load_edits(path: str | Path) -> Edits:
@@ -109,7 +108,7 @@ def track_back(frames: Iterable[np.ndarray], add: tuple[ManualBox, ...], fps: fl
     out: dict[int, dict[int, np.ndarray]] = {}
     for idx, frame in enumerate(frames):
         if idx % 16 == 0 and cancel():
-            raise FacesCancelled("Stopped on request.")
+            raise Cancelled("Stopped on request.")
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         for n, m in todo.items():
             if m.frame != idx:

@@ -5,10 +5,8 @@ padded box around it, shifted up a little and made taller than wide, so hair, ea
 and the jaw line are covered too; ``mask_scale`` grows it further.
 
 The box has square corners on purpose: a flat oval (or a rounded box) framed by hair
-and shoulders is what a face detector reads as a head. Measured with CenterFace at
-threshold 0.3 over 623 faces (91 frames of moving clips and the shared photos),
-our own masks scored as a face 10 times as ellipses, 14 as rounded boxes, 0 as
-square boxes of the same extent. An ellipse (``shape="ellipse"``) remains for
+and shoulders is what a face detector reads as a head, a square box is not
+(measured: see ``tests/bench/bench_faces.py``). An ellipse (``shape="ellipse"``) remains for
 anyone who wants it; the post-check still covers what it finds. Three fills:
 
 - ``solid``: one flat colour (the story's palette). Cannot be undone. The default.

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from storyteller.fsutil import atomic_output
+from storyteller.errors import Cancelled
 from storyteller.pipeline.faces import masks as M
 from storyteller.pipeline.faces.boxes import FaceBox
 from storyteller.pipeline.faces.detect import FaceDetector, detector, nms
@@ -20,7 +21,6 @@ from storyteller.pipeline.faces.result import (
     CheckHit,
     FaceError,
     FaceResult,
-    FacesCancelled,
     FacesRemainError,
     FrameFaces,
 )
@@ -101,7 +101,7 @@ def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, rev
         found = detect_photo(det, rgb, CHECK_THRESHOLD)
         progress(0.5)
         if cancel():
-            raise FacesCancelled("Stopped on request.")
+            raise Cancelled("Stopped on request.")
         boxes = [FaceBox(*map(float, b[:5]), i + 1, "detected") for i, b in enumerate(found) if not removed(b, 0, edits)]
         boxes += [FaceBox(*m.box, 1.0, 1000 + i, "manual") for i, m in enumerate(edits.add)]
         masked = rgb.copy()

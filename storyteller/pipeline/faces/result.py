@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+from storyteller.errors import UserError
 from storyteller.pipeline.faces.boxes import FaceBox
 
 CHECK_THRESHOLD = 0.2
 BLUR_WARNING = "Blur can be partly reversed; use a solid or mosaic mask for anything shared."
 
 
-class FaceError(ValueError):
+class FaceError(UserError):
     """The input or the options cannot be used; the message says why in plain words."""
 
 
-class FacesRemainError(RuntimeError):
+class FacesRemainError(UserError):
     """The post-check still sees faces in the output; a person must review it."""
-
-
-class FacesCancelled(RuntimeError):
-    """Stopped on request; nothing was written."""
 
 
 

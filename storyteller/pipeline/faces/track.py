@@ -33,12 +33,13 @@ encoding happen in ``faces/anonymize.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from storyteller.errors import CancelFn, Cancelled
 from storyteller.pipeline.faces.boxes import FaceBox, centre_dist, grow, match, size
 from storyteller.pipeline.faces.cuts import is_cut, thumb, thumb_diff
 from storyteller.pipeline.faces.detect import EMPTY, FaceDetector, nms
@@ -74,7 +75,7 @@ class FaceTracker:
     polled once per segment. Statistics for the report are in ``self.stats``.
     """
 
-    def __init__(self, detector: FaceDetector, settings: TrackerSettings = TrackerSettings(), cancel: Callable[[], bool] | None = None):
+    def __init__(self, detector: FaceDetector, settings: TrackerSettings = TrackerSettings(), cancel: CancelFn | None = None):
         self.det = detector
         self.s = settings
         self.cancel = cancel or (lambda: False)
@@ -345,7 +346,3 @@ class FaceTracker:
                 else:
                     path.append((b[:4].copy(), "region"))
         return path
-
-
-class Cancelled(Exception):
-    """``cancel()`` returned True; the caller discards partial output."""

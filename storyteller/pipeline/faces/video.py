@@ -17,10 +17,11 @@ from storyteller.pipeline.faces.boxes import FaceBox, grow
 from storyteller.pipeline.faces.detect import detector
 from storyteller.pipeline.faces.edits import ManualBoxes, removed, track_back
 from storyteller.pipeline.faces.result import (
-    BLUR_WARNING, CHECK_THRESHOLD, CheckHit, FaceError, FaceResult, FacesCancelled, FacesRemainError, FrameFaces,
+    BLUR_WARNING, CHECK_THRESHOLD, CheckHit, FaceError, FaceResult, FacesRemainError, FrameFaces,
 )
-from storyteller.pipeline.faces.track import Cancelled, FaceTracker, TrackerSettings
-from storyteller.pipeline.media.ffmpeg import FFmpegCancelled, FFmpegError, open_ffmpeg
+from storyteller.errors import Cancelled
+from storyteller.pipeline.faces.track import FaceTracker, TrackerSettings
+from storyteller.pipeline.media.ffmpeg import FFmpegError, open_ffmpeg
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.media.probe import ProbeError, probe
 from storyteller.pipeline.media.video import VideoError, read_frames
@@ -148,7 +149,7 @@ def anonymize_video(
             if whole_frame:
                 for idx, f in enumerate(frames):
                     if idx % 8 == 0 and cancel():
-                        raise FacesCancelled("Stopped on request.")
+                        raise Cancelled("Stopped on request.")
                     pipe.write(M.whole_frame(f, whole_frame).tobytes())
                     records.append(FrameFaces(idx, idx / fps, ()))
                     if total:
@@ -199,10 +200,6 @@ def anonymize_video(
                     f"Faces may remain: the check still finds faces on {len({x.index for x in failed})} frame(s) where "
                     "boxes were removed by hand. Review those frames, then run again with the reviewed option."
                 )
-    except Cancelled as exc:
-        raise FacesCancelled("Stopped on request.") from exc
-    except FFmpegCancelled as exc:
-        raise FacesCancelled("Stopped on request.") from exc
     except FFmpegError as exc:
         raise FaceError(f"The masked video could not be written: {exc}") from exc
     finally:

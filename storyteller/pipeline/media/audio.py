@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output
 from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
 from storyteller.pipeline.media.probe import MediaInfo, ProbeError, probe
 
 
-class AudioError(ValueError):
+class AudioError(UserError):
     """The sound could not be read or written; the message is plain language."""
 
 

@@ -16,14 +16,13 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import imageio_ffmpeg
 
-ProgressFn = Callable[[float], None]
-CancelFn = Callable[[], bool]
+from storyteller.errors import CancelFn, Cancelled, ProgressFn, UserError
 
 # What ffmpeg says -> what a person should read. Checked in order.
 _PLAIN_ERRORS: tuple[tuple[str, str], ...] = (
@@ -40,17 +39,13 @@ _PLAIN_ERRORS: tuple[tuple[str, str], ...] = (
 )
 
 
-class FFmpegError(RuntimeError):
+class FFmpegError(UserError):
     """ffmpeg failed. ``str(err)`` is plain language; ``err.detail`` is ffmpeg's tail."""
 
     def __init__(self, message: str, detail: str = "", returncode: int | None = None):
         super().__init__(message)
         self.detail = detail
         self.returncode = returncode
-
-
-class FFmpegCancelled(FFmpegError):
-    """The caller asked to stop; ffmpeg was killed and partial output should be discarded."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,7 @@ def run_ffmpeg(
 
     ``progress`` receives a fraction 0..1 when ``duration`` (seconds of output)
     is known. ``cancel`` is polled about every 0.2 s; when it returns True the
-    process group is killed and :class:`FFmpegCancelled` is raised.
+    process group is killed and :class:`~storyteller.errors.Cancelled` is raised.
     """
     want_progress = progress is not None and duration
     cmd = _command((["-progress", "pipe:1", "-nostats"] if want_progress else []) + list(args), stdin_used=False)
@@ -172,7 +167,7 @@ def run_ffmpeg(
             pass
         if cancel is not None and cancel():
             child.kill()
-            raise FFmpegCancelled("Stopped on request.")
+            raise Cancelled("Stopped on request.")
         if timeout is not None and time.monotonic() - start > timeout:
             child.kill()
             raise FFmpegError(f"Media processing took longer than {timeout:.0f} s and was stopped.")

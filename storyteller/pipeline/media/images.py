@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from storyteller.errors import UserError
+
 # Bigger headers are refused before decoding (a phone photo is 12-50 MP; 80 MP of RGB is 240 MB),
 # below Pillow's own decompression-bomb limit (about 89 MP) so our sentence is the one shown.
 MAX_PIXELS = 80_000_000
@@ -27,7 +29,7 @@ FLATTEN_ONTO = (255, 255, 255)
 CROP_TOLERANCE = 1.25
 
 
-class ImageError(ValueError):
+class ImageError(UserError):
     """A picture could not be used; the message names the file and says why."""
 
 

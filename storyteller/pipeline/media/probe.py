@@ -13,8 +13,10 @@ from pathlib import Path
 
 import av
 
+from storyteller.errors import UserError
 
-class ProbeError(ValueError):
+
+class ProbeError(UserError):
     """The file could not be read as media; the message says why in plain words."""
 
 

@@ -16,11 +16,13 @@ import av
 import cv2
 import numpy as np
 
+from storyteller.errors import UserError
+
 # Counter-clockwise display rotation -> the turn that shows the picture upright.
 _TURN = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 
 
-class VideoError(ValueError):
+class VideoError(UserError):
     """The video could not be read; the message names the file and says why."""
 
 

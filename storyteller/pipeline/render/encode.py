@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyteller.fsutil import atomic_output, atomic_write_text
-from storyteller.pipeline.media.ffmpeg import CancelFn, ProgressFn, open_ffmpeg
+from storyteller.errors import CancelFn, ProgressFn
+from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.media.audio import require_audio
@@ -161,7 +162,7 @@ def render_story(
     ``aspect`` overrides the story's own ("16:9", "9:16", "1:1"); ``hd`` picks 1920x1080
     for 16:9 (default: the story's setting). ``progress(fraction)``
     is called about once a second; ``cancel()`` is polled several times a second and
-    stops the render (FFmpegCancelled) within a moment, leaving no partial file.
+    stops the render (Cancelled) within a moment, leaving no partial file.
     Raises StoryError, ImageError or RenderError with a plain message on bad input.
     """
     t0 = time.monotonic()

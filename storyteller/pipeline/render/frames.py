@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.media.ffmpeg import CancelFn, FFmpegCancelled
+from storyteller.errors import CancelFn, Cancelled, ProgressFn
 from storyteller.pipeline.media.images import frame_photo
 from storyteller.pipeline.media.video import VideoError, VideoFrame, read_frames
 from storyteller.pipeline.render import kenburns
@@ -118,7 +118,7 @@ class CueTrack:
 
 
 def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, subs: CueTrack,
-                n_frames: int, fps: int, duration: float, report: Callable[[float], None], cancel: CancelFn) -> None:
+                n_frames: int, fps: int, duration: float, report: ProgressFn, cancel: CancelFn) -> None:
     """Generate every frame and hand it to the writer thread that feeds ffmpeg."""
     futures: dict[int, Future] = {}
     sources: dict[int, object] = {}
@@ -153,7 +153,7 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
             if now - last_poll > 0.2:
                 last_poll = now
                 if cancel():
-                    raise FFmpegCancelled("Stopped on request.")
+                    raise Cancelled("Stopped on request.")
             if failure:
                 raise failure[0]
             t = n / fps
@@ -183,7 +183,7 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
                     if failure:
                         raise failure[0]
                     if cancel():
-                        raise FFmpegCancelled("Stopped on request.")
+                        raise Cancelled("Stopped on request.")
             report(0.03 + 0.95 * (n + 1) / n_frames)
         frames.put(None)
         thread.join()

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from storyteller.errors import CancelFn, Cancelled, UserError
 from storyteller.pipeline.media.audio import WavWriter
-from storyteller.pipeline.media.ffmpeg import CancelFn, FFmpegCancelled, FFmpegError, read_ffmpeg
+from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
 
 SAMPLE_RATE = 48000
 TARGET_LUFS = -16.0
 
 
-class MixError(RuntimeError):
+class MixError(UserError):
     """The soundtrack could not be made; the message says which file and why."""
 
 
@@ -210,9 +211,7 @@ def mix_soundtrack(
                 energy[idx[0]:idx[-1] + 1] += np.bincount(idx - idx[0], weights=e)
             pos += n
             if cancel is not None and cancel():
-                raise FFmpegCancelled("Stopped on request.")
-    except FFmpegCancelled:
-        raise
+                raise Cancelled("Stopped on request.")
     except FFmpegError as exc:
         raise MixError(f"The sound ({names}) could not be mixed: {exc}") from exc
     # Whatever ffmpeg did not fill stays silent: never hand over a short track.

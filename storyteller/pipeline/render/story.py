@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_write_text
 from storyteller.pipeline.speech.subtitles import Cue
 
@@ -38,11 +39,11 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".3gp")
 
 
-class StoryError(ValueError):
+class StoryError(UserError):
     """The story is not valid; the message starts with the field that is wrong."""
 
 
-class RenderError(RuntimeError):
+class RenderError(UserError):
     """The story could not be rendered; the message says what to fix."""
 
 
@@ -293,7 +294,7 @@ def load_story(folder: str | Path) -> Story:
     except UnicodeDecodeError as exc:
         raise StoryError(f"story: {f.name} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
-        raise StoryError(f"story: {f.name} is not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+        raise StoryError(f"story: {f.name} is not valid JSON (line {exc.lineno}).") from exc
     return story_from_dict(data, folder)
 
 

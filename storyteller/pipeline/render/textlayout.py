@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
+from storyteller.errors import UserError
 from storyteller.config import PROJECT_ROOT
 
 FONT_DIR = PROJECT_ROOT / "media" / "fonts"
@@ -38,7 +39,7 @@ MAX_CHARS = 42
 ARABIC_SCALE = 1.15
 
 
-class TextLayoutError(RuntimeError):
+class TextLayoutError(UserError):
     """Text could not be drawn (a font is missing or the text engine lacks raqm)."""
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output, atomic_write_text
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -24,7 +25,7 @@ REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"
 MANIFEST = "storyteller-model.json"
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError):
     """A model is missing, incomplete or corrupt; the message says what to do."""
 
 

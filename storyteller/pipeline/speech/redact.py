@@ -10,12 +10,13 @@ placed in time are reported, never silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.speech.align import normalize_word
 from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks, require_audio
 
@@ -23,7 +24,7 @@ MARK = "▇▇▇"
 _TRAIL = ".,!?;:۔،؟؛…\"'”’»)"
 
 
-class RedactionError(ValueError):
+class RedactionError(UserError):
     """The redaction could not be done; the message says why in plain words."""
 
 
@@ -174,7 +175,7 @@ def envelope(t: np.ndarray, spans: Sequence[tuple[float, float]], fade: float) -
 
 def redact_audio(source: str | Path, target: str | Path, spans: Sequence[tuple[float, float]], *, mode: str = "tone",
                  tone_hz: float = 440.0, level: float = 0.08, fade: float = 0.02,
-                 progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None) -> Path:
+                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> Path:
     """Write ``source`` as a WAV at ``target`` with ``spans`` covered by a soft tone or silence.
 
     Streams block by block (bounded memory) at the source's own sample rate;

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_write_text
 
 
@@ -26,7 +27,7 @@ class Cue:
     text: str
 
 
-class SubtitleError(ValueError):
+class SubtitleError(UserError):
     """A subtitle file could not be read or written; the message says where and why."""
 
 

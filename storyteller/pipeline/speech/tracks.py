@@ -9,10 +9,11 @@ an editor can re-segment without running Whisper again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from storyteller.errors import CancelFn, ProgressFn
 from storyteller.pipeline.speech import align as align_mod
 from storyteller.pipeline.speech import redact as redact_mod
 from storyteller.pipeline.media.audio import decode_audio, speech_regions
@@ -58,8 +59,8 @@ def make_subtitles(
     redact: Sequence[str] = (),
     model: str | None = None,
     rules: Rules = Rules(),
-    progress: Callable[[float], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> StorySubtitles:
     """Subtitle tracks for ``audio``: the script (or transcript), plus English if ``translate``."""
     progress = progress or (lambda _f: None)

@@ -13,24 +13,23 @@ word's probability so the editor can highlight doubtful words.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from storyteller import config
+from storyteller.errors import CancelFn, Cancelled, ProgressFn
 from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks, require_audio
 from storyteller.pipeline.speech import models as whisper_models
 from storyteller.pipeline.speech.loops import drop_repeated_segments, is_repetition_loop, loop_message
 from storyteller.pipeline.speech.scripts import (
     ARABIC_SCRIPT_LANGUAGES, SCRIPT_PROMPTS, is_prompt_echo, non_arabic_indic_tokens, sounds_like, wrong_script,
 )
-from storyteller.pipeline.speech.transcript import Segment, Transcript, TranscriptionCancelled, TranscriptionError, Word
+from storyteller.pipeline.speech.transcript import Segment, Transcript, TranscriptionError, Word
 
 SAMPLE_RATE = 16000
-ProgressFn = Callable[[float], None]
-CancelFn = Callable[[], bool]
 
 
 LANGUAGE_NAMES = {
@@ -61,7 +60,9 @@ def load_model(name: str | None = None, compute_type: str = "int8", cpu_threads:
         with _load_lock:
             return _load(str(info.path), compute_type, int(cpu_threads)), info
     except (RuntimeError, ValueError, OSError) as exc:
-        raise TranscriptionError(f"The speech model {info.name} could not be loaded: {exc}") from exc
+        raise TranscriptionError(
+            f"The speech model {info.name} could not be loaded; install it again with `storyteller models install`."
+        ) from exc
 
 
 def supported_languages() -> tuple[str, ...]:
@@ -161,7 +162,7 @@ def transcribe(
 
     ``language`` is the spoken language code and is required. Progress is the
     fraction of audio time processed; ``cancel()`` is checked between segments
-    and raises :class:`TranscriptionCancelled`. Never returns text in the wrong
+    and raises :class:`~storyteller.errors.Cancelled`. Never returns text in the wrong
     script silently: for Arabic-script languages a Devanagari/Gurmukhi/Latin
     answer is retried with those scripts banned and a prompt in the right
     script, and a warning is attached if it stays wrong.
@@ -198,7 +199,7 @@ def transcribe(
     try:
         for offset, samples in _chunks(audio, chunk_seconds):
             if cancel():
-                raise TranscriptionCancelled("Transcription was cancelled.")
+                raise Cancelled("Transcription was cancelled.")
             chunk: list[Segment] = []
             for seg in _segments_of(whisper, samples, offset, language, task, beam_size=beam_size,
                                     initial_prompt=initial_prompt, suppress=None):
@@ -206,7 +207,7 @@ def transcribe(
                 end_seen = max(end_seen, seg.end)
                 progress(min(1.0, end_seen / duration) if duration else 0.0)
                 if cancel():
-                    raise TranscriptionCancelled("Transcription was cancelled.")
+                    raise Cancelled("Transcription was cancelled.")
             bad = wrong_script(" ".join(s.text for s in chunk), language) if check_script else None
             # Only a Latin answer can mean another language (English chosen as Urdu):
             # Hindi or Gurmukhi script is this speech in the wrong script, whatever the
@@ -224,7 +225,7 @@ def transcribe(
                     suppress=non_arabic_indic_tokens(str(info.path)),
                 ))
                 if cancel():
-                    raise TranscriptionCancelled("Transcription was cancelled.")
+                    raise Cancelled("Transcription was cancelled.")
                 prompt = SCRIPT_PROMPTS.get(language, "")
                 retry = [s for s in retry if not is_prompt_echo(s.text, prompt)]
                 if wrong_script(" ".join(s.text for s in retry), language):
@@ -277,6 +278,6 @@ def _no_speech_message(duration: float) -> str:
 
 
 __all__ = [
-    "Word", "Segment", "Transcript", "TranscriptionError", "TranscriptionCancelled", "transcribe", "load_model",
+    "Word", "Segment", "Transcript", "TranscriptionError", "transcribe", "load_model",
     "supported_languages", "SAMPLE_RATE",
 ]

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from storyteller.errors import UserError
 
-class TranscriptionError(RuntimeError):
+
+class TranscriptionError(UserError):
     """Speech could not be turned into text; the message says why in plain words."""
-
-
-class TranscriptionCancelled(TranscriptionError):
-    """The caller asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ class Transcript:
                 model=str(data.get("model", "")), warnings=tuple(data.get("warnings", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise TranscriptionError(f"This is not a Storyteller transcript file ({exc}).") from exc
+            raise TranscriptionError("This is not a Storyteller transcript file.") from exc
 
     @classmethod
     def from_json(cls, text: str) -> "Transcript":

@@ -7,10 +7,9 @@ Methods (``METHODS``), strongest privacy last-but-one:
   then her long-term average spectrum is overshot past a speech-like one with
   a secret slope (:mod:`storyteller.pipeline.voice.psola`).
   An attacker who shifts the pitch back still meets the changed spectrum;
-  one who evens out the tone first undoes most of it (``tests/bench/voice_eq_attack.py``:
-  EER 46 -> 18), so what really hides her is the vocal tract and pitch change.
-  Chosen and tuned by measurement with ``../shared/bench/voice_eval.py``
-  (see ``tests/bench/bench_voice.py``).
+  one who evens out the tone first undoes most of it, so what really hides her
+  is the vocal tract and pitch change. Chosen and tuned by measurement (the
+  figures are in ``tests/bench/bench_voice.py``).
 * ``synthetic``: her words spoken by an offline synthetic voice (Kokoro reading
   eSpeak NG's phonemes, see ``tts``), each sentence stretched to the time she took to say it, so subtitles fit.
   Nothing of her voice remains.
@@ -28,12 +27,13 @@ click. The original file is never written to.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from storyteller.errors import CancelFn, Cancelled, ProgressFn, UserError
 from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks, require_audio, write_wav
 from storyteller.pipeline.media.probe import ProbeError
 from storyteller.pipeline.voice import pitch, psola
@@ -41,14 +41,12 @@ from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
 from storyteller.pipeline.voice.stream import soft_limit, stream_process
 
-ProgressFn = Callable[[float], None]
-CancelFn = Callable[[], bool]
 
 METHODS = ("disguise", "synthetic", "double", "pitch")
 DEFAULT_METHOD = "disguise"
 PITCH_LABEL = "changes the sound, does not hide who you are"
 LABELS = {
-    # measured: a verifier that evens out the tone first still matches her often (EER 18, see bench_voice.py)
+    # a verifier that evens out the tone first still matches her often (tests/bench/bench_voice.py)
     "disguise": "pitch, vocal tract and tone changed with a secret setting: harder to recognise, "
     "but someone who knows her voice well may still recognise her",
     "synthetic": "synthetic voice reads her words: nothing of her voice remains",
@@ -63,12 +61,8 @@ MIN_SECONDS = 0.2
 PREVIEW_SECONDS = 10.0
 
 
-class VoiceError(ValueError):
+class VoiceError(UserError):
     """The voice could not be processed; the message is a plain sentence."""
-
-
-class VoiceCancelled(RuntimeError):
-    """The caller cancelled; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -96,17 +90,10 @@ def disguise_settings(secret: int | str | bytes) -> psola.VoiceChange:
     up or down independently; a pitch ratio rather than a fixed target keeps
     two seeds of one voice apart. Her average spectrum is overshot past the
     neutral one (``flatten=1.5``): a deep cut of her strong low band, which
-    the verifier (linear-power mel bands) relies on; measured on the bench
-    speakers, EER_ignorant 28 -> 46 at the same WER (capping the cut at
-    20 dB, on a variant: EER_ignorant 26). The verifier hardly hears pitch (pitch alone:
-    EER_ignorant 1.4), so an attacker who shifts the pitch back still meets
-    the changed formants and spectrum.
-    Measured and not better (``tests/bench/bench_voice.py``): formants moved
-    the same way as the pitch (full eval ign 38.7 lazy 42.3 invert 38.7 WER
-    12.6, but over three secret draws the same as this one: ign 43.7 vs 45.4,
-    lazy 42.9 vs 40.5, WER 12.9 vs 13.5), smaller moves (WER 10.9 but
-    EER_lazy 10.7), flatten 1.75, a secret target shape (rising tilt, broad
-    bumps) in place of her spectrum.
+    the verifier relies on. The verifier hardly hears pitch, so an attacker
+    who shifts the pitch back still meets the changed formants and spectrum.
+    The measurements behind these amounts, and the variants that were not
+    better, are in ``tests/bench/bench_voice.py``.
     """
     rng = secret_rng(secret, "disguise")
     return psola.VoiceChange(
@@ -216,7 +203,7 @@ def anonymize(
                 raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
             z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
         if cancel():
-            raise VoiceCancelled("Stopped.")
+            raise Cancelled("Stopped.")
         write_wav(out, soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
         total = len(y)
     else:
@@ -227,7 +214,7 @@ def anonymize(
         def blocks() -> Iterator[np.ndarray]:
             for b in iter_audio_blocks(inp, SAMPLE_RATE, 1, BLOCK_SECONDS):
                 if cancel():
-                    raise VoiceCancelled("Stopped.")
+                    raise Cancelled("Stopped.")
                 s = _stats(b)
                 stats["n"] += s["n"]
                 stats["clipped"] += s["clipped"]

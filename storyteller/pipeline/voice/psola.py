@@ -4,8 +4,8 @@ Praat (praat-parselmouth) resamples the block so every formant moves by one
 ratio (a shorter or longer vocal tract), then puts pitch and duration back in
 place by pitch-synchronous overlap-add, moving the pitch by its own ratio and
 scaling the melody around it. PSOLA keeps her real glottal pulses, so words
-stay clear (measured: Whisper loses 3 points of WER on a PSOLA copy, 8.7 on a
-WORLD-vocoder copy). Pitch and formants move by different secret amounts.
+stay clear (far fewer recognition errors than a vocoder copy; figures in
+``tests/bench/bench_voice.py``). Pitch and formants move by different secret amounts.
 Her long-term average spectrum, a strong identity cue, is then replaced by
 a speech-like one with a secret slope, or overshot past it. The measured
 verifier (GE2E on linear-power mel bands) hardly hears pitch; it hears the

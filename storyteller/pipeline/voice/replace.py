@@ -8,12 +8,12 @@ words, so subtitles made from her recording still fit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pyworld
 
+from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.media.audio import speech_regions
 from storyteller.pipeline.speech.align import spread_over
 from storyteller.pipeline.speech.transcribe import load_model
@@ -23,7 +23,7 @@ from storyteller.pipeline.voice.secret import secret_rng
 FRAME = 0.010
 
 
-class ReplaceError(ValueError):
+class ReplaceError(UserError):
     """The replacement voice could not be made; the message says why."""
 
 
@@ -113,7 +113,7 @@ def _espeak_language(language: str, text: str) -> str:
 
 def synthetic(
     y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
-    progress: Callable[[float], None] | None = None, cancel: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None, cancel: CancelFn | None = None,
 ) -> np.ndarray:
     """Her words spoken by a synthetic voice, each piece fitted into the time she took."""
     progress = progress or (lambda f: None)
@@ -158,7 +158,7 @@ def _quiet_point(y: np.ndarray, sr: int, at: int, search: float = 0.25) -> int:
     return lo + int(np.argmin(e)) * hop + hop // 2
 
 
-def fit_double(orig: np.ndarray, double: np.ndarray, sr: int, progress: Callable[[float], None] | None = None) -> np.ndarray:
+def fit_double(orig: np.ndarray, double: np.ndarray, sr: int, progress: ProgressFn | None = None) -> np.ndarray:
     """Fit a second person's reading of the script to the timing of the original.
 
     Her speech stretches are found; the double's speech (pauses removed) is cut

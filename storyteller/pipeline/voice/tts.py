@@ -25,6 +25,8 @@ from importlib import resources
 
 import numpy as np
 
+from storyteller.errors import UserError
+
 # espeak_AUDIO_OUTPUT.AUDIO_OUTPUT_SYNCHRONOUS: no sound device (only phonemes are asked for)
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _CHARS_UTF8 = 1
@@ -41,7 +43,7 @@ SENTENCE_PAUSE = 0.3  # seconds
 _MAX_TOKENS = 500  # the model's context is 512 tokens, two of them the pads
 
 
-class TTSError(RuntimeError):
+class TTSError(UserError):
     """Speech could not be synthesised; the message says why in plain words."""
 
 
