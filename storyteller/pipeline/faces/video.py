@@ -23,7 +23,7 @@ from storyteller.errors import Cancelled
 from storyteller.pipeline.faces.track import FaceTracker, TrackerSettings
 from storyteller.pipeline.media.ffmpeg import FFmpegError, open_ffmpeg
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
-from storyteller.pipeline.media.probe import ProbeError, probe
+from storyteller.pipeline.media.probe import require_stream
 from storyteller.pipeline.media.video import VideoError, read_frames
 from storyteller.pipeline.voice import methods as voice
 
@@ -35,13 +35,8 @@ REVIEW_RANK = {"post-check": 0, "lost-track": 1, "low-confidence": 2}
 
 def _video_facts(inp: Path):
     """Probe the input and turn every way it can be unusable into one plain sentence."""
-    try:
-        info = probe(inp)
-    except ProbeError as exc:
-        raise FaceError(str(exc)) from exc
+    info = require_stream(inp, "video", FaceError)
     v = info.video
-    if v is None:
-        raise FaceError(f"The file {inp.name} has no picture (no video stream), so there are no faces to mask.")
     if not v.width or not v.height:
         raise FaceError(f"The video {inp.name} is damaged: its picture size is unknown.")
     return info, v
@@ -156,8 +151,7 @@ def anonymize_video(
                         progress(min(0.99, base + (1 - base) * (idx + 1) / total))
             else:
                 for idx, frame, tboxes in tracker.run(frames):
-                    boxes = [FaceBox(b.x1, b.y1, b.x2, b.y2, b.score, b.track, b.source) for b in tboxes
-                             if not removed((b.x1, b.y1, b.x2, b.y2), idx, edits)]
+                    boxes = [b for b in tboxes if not removed((b.x1, b.y1, b.x2, b.y2), idx, edits)]
                     boxes += manual.boxes(idx, frame)
                     for rep in repairs:  # keep covering what the post-check found, until the next check
                         boxes.append(FaceBox(*map(float, grow(rep[0], 1.2)), 0.5, -1, "post-check"))

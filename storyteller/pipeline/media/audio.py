@@ -17,24 +17,11 @@ import numpy as np
 from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output
 from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
-from storyteller.pipeline.media.probe import MediaInfo, ProbeError, probe
+from storyteller.pipeline.media.probe import require_stream
 
 
 class AudioError(UserError):
     """The sound could not be read or written; the message is plain language."""
-
-
-def require_audio(path: str | Path, error: type[Exception] = AudioError, where: str = "") -> MediaInfo:
-    """Probe ``path`` and make sure it holds sound; otherwise raise ``error`` (the caller's own
-    error class) with a plain sentence, after ``where`` (for example "narration: ")."""
-    path = Path(path)
-    try:
-        info = probe(path)
-    except ProbeError as exc:
-        raise error(f"{where}{exc}") from exc
-    if not info.has_audio:
-        raise error(f"{where}{'the' if where else 'The'} file {path.name} contains no sound.")
-    return info
 
 
 def _decode_args(path: Path, sample_rate: int, channels: int) -> list[str]:
@@ -52,7 +39,7 @@ def iter_audio_blocks(
     Mono blocks have shape (n,); multichannel blocks have shape (n, channels).
     """
     path = Path(path)
-    require_audio(path)
+    require_stream(path, "audio", AudioError)
     frame_bytes = 4 * channels
     block_bytes = int(block_seconds * sample_rate) * frame_bytes
     pending = bytearray()

@@ -137,6 +137,21 @@ def _stream_info(container, stream) -> StreamInfo:
     return StreamInfo(**common)
 
 
+def require_stream(path: str | Path, kind: str, error: type[Exception] = ProbeError, where: str = "") -> MediaInfo:
+    """Probe ``path`` and make sure it holds sound (``kind="audio"``) or a picture (``"video"``);
+    otherwise raise ``error`` (the caller's own error class) with a plain sentence, after
+    ``where`` (for example "narration: ")."""
+    path = Path(path)
+    try:
+        info = probe(path)
+    except ProbeError as exc:
+        raise error(f"{where}{exc}") from exc
+    if not (info.has_audio if kind == "audio" else info.has_video):
+        lacks = "contains no sound" if kind == "audio" else "has no picture"
+        raise error(f"{where}{'the' if where else 'The'} file {path.name} {lacks}.")
+    return info
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Read the container and stream facts of ``path``."""
     p = Path(path)

@@ -34,8 +34,7 @@ from storyteller.errors import CancelFn, ProgressFn
 from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
-from storyteller.pipeline.media.audio import require_audio
-from storyteller.pipeline.media.probe import MediaInfo, ProbeError, probe
+from storyteller.pipeline.media.probe import MediaInfo, require_stream
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.cards import card_frame
 from storyteller.pipeline.render.frames import Clip, CueTrack, KenBurns, Still, frame_loop
@@ -90,7 +89,7 @@ def _probe_sound(story: Story, which: str) -> tuple[Path, MediaInfo] | None:
     if track is None:
         return None
     path = story.path(track.file)
-    return path, require_audio(path, RenderError, f"{which}: ")
+    return path, require_stream(path, "audio", RenderError, f"{which}: ")
 
 
 def _narration_seconds(story: Story) -> float:
@@ -192,12 +191,7 @@ def render_story(
         if not path.is_file():
             raise RenderError(f"scenes[{i}].{s.kind}: the file {s.media} is missing from the story folder.")
         if s.kind == "video":
-            try:
-                info = probe(path)
-            except ProbeError as exc:
-                raise RenderError(f"scenes[{i}].video: {exc}") from exc
-            if not info.has_video:
-                raise RenderError(f"scenes[{i}].video: the file {s.media} has no picture.")
+            info = require_stream(path, "video", RenderError, f"scenes[{i}].video: ")
             clip_info[i] = (float(info.video.duration or info.duration or 0.0), info.video.rotation)
     timeline = plan_timeline(story, narration_seconds, {i: d for i, (d, _) in clip_info.items()})
     n_frames = max(1, round(timeline.duration * fps))

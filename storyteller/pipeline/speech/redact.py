@@ -18,7 +18,8 @@ import numpy as np
 
 from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.speech.align import normalize_word
-from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks, require_audio
+from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks
+from storyteller.pipeline.media.probe import require_stream
 
 MARK = "▇▇▇"
 _TRAIL = ".,!?;:۔،؟؛…\"'”’»)"
@@ -186,7 +187,7 @@ def redact_audio(source: str | Path, target: str | Path, spans: Sequence[tuple[f
         raise RedactionError("The redacted audio must be written to a new file, not over the original.")
     if mode not in ("tone", "silence"):
         raise RedactionError(f"Unknown redaction sound {mode!r}; use tone or silence.")
-    info = require_audio(source, RedactionError)
+    info = require_stream(source, "audio", RedactionError)
     rate = int(info.audio.sample_rate or 48000)
     channels = min(2, int(info.audio.channels or 1))
     duration = float(info.audio.duration or info.duration or 0.0)

@@ -21,7 +21,8 @@ import numpy as np
 
 from storyteller import config
 from storyteller.errors import CancelFn, Cancelled, ProgressFn
-from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks, require_audio
+from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
+from storyteller.pipeline.media.probe import require_stream
 from storyteller.pipeline.speech import models as whisper_models
 from storyteller.pipeline.speech.loops import drop_repeated_segments, is_repetition_loop, loop_message
 from storyteller.pipeline.speech.scripts import (
@@ -175,7 +176,7 @@ def transcribe(
     except whisper_models.ModelError as exc:
         raise TranscriptionError(str(exc)) from exc
     language = _check_language(language, info.multilingual, task)
-    media = require_audio(audio, TranscriptionError)
+    media = require_stream(audio, "audio", TranscriptionError)
     duration = float(media.audio.duration or media.duration or 0.0)
     report = progress or (lambda _f: None)
     done = [0.0]

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.errors import CancelFn, Cancelled, ProgressFn, UserError
-from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks, require_audio, write_wav
-from storyteller.pipeline.media.probe import ProbeError
+from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks, write_wav
+from storyteller.pipeline.media.probe import ProbeError, require_stream
 from storyteller.pipeline.voice import pitch, psola
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
@@ -151,7 +151,7 @@ def _check_paths(inp: Path, out: Path) -> float:
         same = False
     if same or out.resolve() == inp.resolve():
         raise VoiceError("The output would overwrite the original recording. Choose another file name.")
-    return float(require_audio(inp, VoiceError).duration or 0.0)
+    return float(require_stream(inp, "audio", VoiceError).duration or 0.0)
 
 
 def _input_warnings(stats: dict) -> tuple[str, ...]:
