@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from storyteller.pipeline.faces import anonymize as faces
+from storyteller.pipeline.faces.boxes import iou_matrix
 from storyteller.pipeline.faces.detect import detector
 from storyteller.pipeline.faces.edits import LOST_AFTER
-from storyteller.pipeline.faces.boxes import iou_matrix
 from storyteller.pipeline.faces.video import REVIEW_RANK
 from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from tests.conftest import shared_data

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from storyteller.pipeline.media.audio import AudioError, decode_audio, iter_audio_blocks
 from storyteller.errors import Cancelled
+from storyteller.pipeline.media.audio import AudioError, decode_audio, iter_audio_blocks
 from storyteller.pipeline.media.ffmpeg import FFmpegError, ffmpeg_binary, run_ffmpeg
 from storyteller.pipeline.media.probe import ProbeError, probe
 

@@ -7,12 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
+from storyteller.pipeline.media.audio import decode_audio, write_wav
 from storyteller.pipeline.speech import redact as rd
 from storyteller.pipeline.speech.align import AlignedWord
-from storyteller.pipeline.media.audio import decode_audio, write_wav
 from storyteller.pipeline.speech.transcript import Word
 from tests.conftest import shared_data, whisper_model_or_skip
-
 
 W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 

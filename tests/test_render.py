@@ -12,20 +12,20 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import pyloudnorm
+import pytest
 
-from tests.render_helpers import make_story, tone
-from storyteller.pipeline.render import kenburns
+from storyteller.errors import Cancelled
 from storyteller.pipeline.media import images as photos
 from storyteller.pipeline.media.audio import decode_audio
-from storyteller.errors import Cancelled
-from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.media.probe import probe, stream_tags
+from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.encode import render_story
-from storyteller.pipeline.render.timeline import output_size, plan_timeline
+from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
+from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.yuv import Frame
+from tests.render_helpers import make_story, tone
 
 
 def frame_at(path: Path, t: float) -> np.ndarray:

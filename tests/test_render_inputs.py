@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.render_helpers import CORPUS, bomb_png, corpus, make_story
 from storyteller.pipeline.media.images import ImageError, load_photo
 from storyteller.pipeline.media.probe import probe
 from storyteller.pipeline.render.encode import render_story
-from storyteller.pipeline.render.story import RenderError
-from storyteller.pipeline.render.story import StoryError
+from storyteller.pipeline.render.story import RenderError, StoryError
+from tests.render_helpers import CORPUS, bomb_png, corpus, make_story
 
 
 def one_scene_story(tmp_path: Path, image: str, **extra) -> Path:

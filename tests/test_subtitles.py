@@ -7,7 +7,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from storyteller.pipeline.speech.subtitles import Cue, Rules, SubtitleError, parse, read, segment, to_ass, to_srt, to_vtt, wrap, write
+from storyteller.pipeline.speech.subtitles import (
+    Cue,
+    Rules,
+    SubtitleError,
+    parse,
+    read,
+    segment,
+    to_ass,
+    to_srt,
+    to_vtt,
+    wrap,
+    write,
+)
 
 RULES = Rules()
 URDU = "میں نے اپنی کہانی لکھی اور سب کو سنائی کیونکہ یہ ضروری تھا ہمارے گاؤں میں لڑکیاں اسکول".split()

@@ -12,10 +12,9 @@ from click.testing import CliRunner
 
 from storyteller.cli import main
 from storyteller.errors import Cancelled
-from storyteller.pipeline.speech import loops
-from storyteller.pipeline.speech import scripts
-from storyteller.pipeline.speech import transcribe as tx
 from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech import loops, scripts
+from storyteller.pipeline.speech import transcribe as tx
 from storyteller.pipeline.speech.subtitles import read
 from tests.conftest import shared_data, whisper_model_or_skip
 
@@ -189,9 +188,10 @@ def test_translate_writes_english(tmp_path):
 
 def test_indic_ban_list_keeps_arabic_script_tokens():
     whisper_model_or_skip("whisper-base")
+    from tokenizers import Tokenizer
+
     from storyteller import config
     from storyteller.pipeline.speech import models as whisper_models
-    from tokenizers import Tokenizer
 
     path = whisper_models.resolve(config.models_dir(), "whisper-base").path
     banned = set(scripts.non_arabic_indic_tokens(str(path)))

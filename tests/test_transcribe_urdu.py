@@ -12,12 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from storyteller.pipeline.speech import loops
-from storyteller.pipeline.speech import scripts
-from storyteller.pipeline.speech import transcribe as tx
 from storyteller.pipeline.media.audio import decode_audio, write_wav
-from storyteller.pipeline.speech.tracks import make_subtitles
+from storyteller.pipeline.speech import loops, scripts
+from storyteller.pipeline.speech import transcribe as tx
 from storyteller.pipeline.speech.subtitles import to_srt
+from storyteller.pipeline.speech.tracks import make_subtitles
 from tests.conftest import shared_data, whisper_model_or_skip
 from tests.speech_tts import speak
 

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from storyteller.cli import main as cli
 from storyteller.errors import Cancelled
+from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from storyteller.pipeline.voice import methods as voice
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.stream import stream_process
-from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
-from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from tests.conftest import shared_data, whisper_model_or_skip
 
 SR = voice.SAMPLE_RATE

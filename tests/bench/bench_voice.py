@@ -175,8 +175,8 @@ def run_eval(script: Path, method: str, *flags: str) -> str:
 
 
 def speed(minutes: float) -> None:
-    from storyteller.pipeline.voice import methods as voice
     from storyteller.pipeline.media.audio import decode_audio, write_wav
+    from storyteller.pipeline.voice import methods as voice
 
     files = sorted(SPEECH.glob("*/*.flac"))
     speech = np.concatenate([decode_audio(f, voice.SAMPLE_RATE) for f in files])

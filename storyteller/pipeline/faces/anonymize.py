@@ -34,7 +34,12 @@ from storyteller.pipeline.faces import masks as M
 from storyteller.pipeline.faces.edits import load_edits
 from storyteller.pipeline.faces.photo import anonymize_photo
 from storyteller.pipeline.faces.result import (
-    BLUR_WARNING, Edits, FaceError, FaceResult, FacesRemainError, ManualBox,
+    BLUR_WARNING,
+    Edits,
+    FaceError,
+    FaceResult,
+    FacesRemainError,
+    ManualBox,
 )
 from storyteller.pipeline.faces.video import anonymize_video
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from storyteller.fsutil import atomic_output
 from storyteller.errors import Cancelled
+from storyteller.fsutil import atomic_output
 from storyteller.pipeline.faces import masks as M
 from storyteller.pipeline.faces.boxes import FaceBox
 from storyteller.pipeline.faces.detect import FaceDetector, detector, nms

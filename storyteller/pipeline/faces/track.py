@@ -33,8 +33,8 @@ encoding happen in ``faces/anonymize.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -11,15 +11,21 @@ from pathlib import Path
 
 import numpy as np
 
+from storyteller.errors import Cancelled
 from storyteller.fsutil import atomic_output
 from storyteller.pipeline.faces import masks as M
 from storyteller.pipeline.faces.boxes import FaceBox, grow
 from storyteller.pipeline.faces.detect import detector
 from storyteller.pipeline.faces.edits import ManualBoxes, removed, track_back
 from storyteller.pipeline.faces.result import (
-    BLUR_WARNING, CHECK_THRESHOLD, CheckHit, FaceError, FaceResult, FacesRemainError, FrameFaces,
+    BLUR_WARNING,
+    CHECK_THRESHOLD,
+    CheckHit,
+    FaceError,
+    FaceResult,
+    FacesRemainError,
+    FrameFaces,
 )
-from storyteller.errors import Cancelled
 from storyteller.pipeline.faces.track import FaceTracker, TrackerSettings
 from storyteller.pipeline.media.ffmpeg import FFmpegError, open_ffmpeg
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS

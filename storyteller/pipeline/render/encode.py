@@ -29,18 +29,29 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyteller.fsutil import atomic_output, atomic_write_text
 from storyteller.errors import CancelFn, ProgressFn
+from storyteller.fsutil import atomic_output, atomic_write_text
 from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.media.probe import MediaInfo, require_stream
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.cards import card_frame
-from storyteller.pipeline.render.frames import Clip, CueTrack, KenBurns, Still, frame_loop
+from storyteller.pipeline.render.frames import (
+    Clip,
+    CueTrack,
+    KenBurns,
+    Still,
+    frame_loop,
+)
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import RenderError, Story, StoryError, load_story
-from storyteller.pipeline.render.timeline import Segment, output_size, plan_timeline, video_cues
+from storyteller.pipeline.render.timeline import (
+    Segment,
+    output_size,
+    plan_timeline,
+    video_cues,
+)
 from storyteller.pipeline.render.yuv import COLOR_ARGS
 from storyteller.pipeline.speech.subtitles import to_srt, to_vtt
 

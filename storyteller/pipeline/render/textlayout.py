@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
-from storyteller.errors import UserError
 from storyteller.config import PROJECT_ROOT
+from storyteller.errors import UserError
 
 FONT_DIR = PROJECT_ROOT / "media" / "fonts"
 NASTALIQ = FONT_DIR / "NotoNastaliqUrdu-Regular.ttf"

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.errors import CancelFn, ProgressFn, UserError
-from storyteller.pipeline.speech.align import normalize_word
 from storyteller.pipeline.media.audio import AudioError, WavWriter, iter_audio_blocks
 from storyteller.pipeline.media.probe import require_stream
+from storyteller.pipeline.speech.align import normalize_word
 
 MARK = "▇▇▇"
 _TRAIL = ".,!?;:۔،؟؛…\"'”’»)"

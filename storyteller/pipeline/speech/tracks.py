@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from storyteller.errors import CancelFn, ProgressFn
+from storyteller.pipeline.media.audio import decode_audio, speech_regions
 from storyteller.pipeline.speech import align as align_mod
 from storyteller.pipeline.speech import redact as redact_mod
-from storyteller.pipeline.media.audio import decode_audio, speech_regions
 from storyteller.pipeline.speech.subtitles import Cue, Rules, segment
 from storyteller.pipeline.speech.transcribe import SAMPLE_RATE, transcribe
 from storyteller.pipeline.speech.transcript import Transcript

@@ -24,11 +24,25 @@ from storyteller.errors import CancelFn, Cancelled, ProgressFn
 from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
 from storyteller.pipeline.media.probe import require_stream
 from storyteller.pipeline.speech import models as whisper_models
-from storyteller.pipeline.speech.loops import drop_repeated_segments, is_repetition_loop, loop_message
-from storyteller.pipeline.speech.scripts import (
-    ARABIC_SCRIPT_LANGUAGES, SCRIPT_PROMPTS, is_prompt_echo, non_arabic_indic_tokens, sounds_like, wrong_script,
+from storyteller.pipeline.speech.loops import (
+    drop_repeated_segments,
+    is_repetition_loop,
+    loop_message,
 )
-from storyteller.pipeline.speech.transcript import Segment, Transcript, TranscriptionError, Word
+from storyteller.pipeline.speech.scripts import (
+    ARABIC_SCRIPT_LANGUAGES,
+    SCRIPT_PROMPTS,
+    is_prompt_echo,
+    non_arabic_indic_tokens,
+    sounds_like,
+    wrong_script,
+)
+from storyteller.pipeline.speech.transcript import (
+    Segment,
+    Transcript,
+    TranscriptionError,
+    Word,
+)
 
 SAMPLE_RATE = 16000
 

@@ -34,13 +34,18 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.errors import CancelFn, Cancelled, ProgressFn, UserError
-from storyteller.pipeline.media.audio import AudioError, WavWriter, decode_audio, iter_audio_blocks, write_wav
+from storyteller.pipeline.media.audio import (
+    AudioError,
+    WavWriter,
+    decode_audio,
+    iter_audio_blocks,
+    write_wav,
+)
 from storyteller.pipeline.media.probe import ProbeError, require_stream
 from storyteller.pipeline.voice import pitch, psola
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
 from storyteller.pipeline.voice.stream import soft_limit, stream_process
-
 
 METHODS = ("disguise", "synthetic", "double", "pitch")
 DEFAULT_METHOD = "disguise"
