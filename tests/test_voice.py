@@ -273,6 +273,18 @@ def test_synthetic_voice_is_the_story_secret():
     assert all(v.first != v.second and 0 <= v.mix <= 0.5 for v in voices)
 
 
+def test_replace_listens_through_the_transcribers_cached_model():
+    """The synthetic voice finds her words with the Whisper model the transcriber already holds, not a new one."""
+    from storyteller.pipeline.speech import transcribe
+
+    whisper_model_or_skip()
+    transcribe.load_model()  # what a transcription earlier in the worker left loaded
+    before = transcribe._load.cache_info()
+    voice_replace.transcript_timing(vowel(1.0), SR, "en")
+    after = transcribe._load.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)
+
+
 URDU_LINES = "میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔"
 
 
