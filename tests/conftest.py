@@ -30,7 +30,8 @@ def shared_data(*parts: str) -> Path:
 
 def whisper_model_or_skip(name: str | None = None):
     """The installed Whisper model ``name`` (the best installed one when None), or skip the test cleanly."""
-    from storyteller import config, whisper_models
+    from storyteller import config
+    from storyteller.pipeline.speech import models as whisper_models
 
     try:
         return whisper_models.resolve(config.models_dir(), name)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.media.audio import write_wav
 
 CORPUS = Path(__file__).resolve().parent / "data" / "render"
 
@@ -57,3 +59,16 @@ def make_story(folder: Path, scenes: int = 2, seconds: float | str = 1.5, narrat
 def corpus(name: str, folder: Path) -> str:
     shutil.copy(CORPUS / name, folder / name)
     return name
+
+
+def bomb_png(path: Path, side: int = 20000) -> Path:
+    """A valid 1-bit greyscale PNG of side x side pixels that compresses to a few dozen KB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + b"\x00" * (side // 8)
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
+    path.write_bytes(png + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path

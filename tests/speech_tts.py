@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline import tts
-from storyteller.pipeline.audio import write_wav
+from storyteller.pipeline.media.audio import write_wav
+from storyteller.pipeline.voice import tts
 
 _state: dict = {}
 _SYNTH_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)

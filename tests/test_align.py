@@ -7,9 +7,14 @@ import time
 
 import pytest
 
-from storyteller.pipeline.align import align, needleman_wunsch, normalize_word, script_words, spread
-from storyteller.pipeline.transcribe import Word
-
+from storyteller.pipeline.speech.align import (
+    align,
+    needleman_wunsch,
+    normalize_word,
+    script_words,
+    spread,
+)
+from storyteller.pipeline.speech.transcript import Word
 
 W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.pipeline.probe import probe, stream_tags
+from storyteller.pipeline.media.probe import probe, stream_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "media" / "sample"

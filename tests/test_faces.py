@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from storyteller.pipeline import faces
-from storyteller.pipeline.facedetect import detector
-from storyteller.pipeline.facetrack import iou_matrix
-from storyteller.pipeline.ffmpeg import open_ffmpeg
+from storyteller.pipeline.faces import anonymize as faces
+from storyteller.pipeline.faces.boxes import iou_matrix
+from storyteller.pipeline.faces.detect import detector
+from storyteller.pipeline.faces.edits import LOST_AFTER
+from storyteller.pipeline.faces.video import REVIEW_RANK
+from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 from tests.conftest import shared_data
 
 W, H, FPS = 480, 272, 25
@@ -168,7 +170,7 @@ class ScriptedDetector:
 @pytest.mark.parametrize("gap", [1, 2, 3])
 @pytest.mark.parametrize("start", [7, 9, 10])
 def test_tracker_covers_a_box_missing_for_1_to_3_frames(gap, start):
-    from storyteller.pipeline.facetrack import FaceTracker, TrackerSettings
+    from storyteller.pipeline.faces.track import FaceTracker, TrackerSettings
 
     truth = [(100 + 4 * i, 80, 160 + 4 * i, 150) for i in range(30)]
     drop = set(range(start, start + gap))
@@ -206,7 +208,7 @@ def test_video_every_face_covered_on_every_frame(synthetic, tmp_path):
     # Review data: per-frame boxes as plain JSON, doubtful frames first.
     data = json.loads(r.to_json())
     assert len(data["frames"]) == 60 and data["kind"] == "video"
-    assert list(r.review_order) == sorted(r.review_order, key=lambda i: (faces._REVIEW_RANK[r.frames[i].review], i))
+    assert list(r.review_order) == sorted(r.review_order, key=lambda i: (REVIEW_RANK[r.frames[i].review], i))
     assert seen and seen[-1] == 1.0
     # Speed: not a full search on every frame.
     assert r.stats["keyframes"] < 40
@@ -280,7 +282,7 @@ def test_default_masks_are_not_read_as_faces():
     """In a crowd, the detector must not take our own masks for heads (an oval framed by
     hair and shoulders can score 0.3-0.5): every face of city.jpg masked with the default
     fill, then the judge's rule (a find at 0.3 overlapping a face box by IoU > 0.3)."""
-    from storyteller.pipeline import masks
+    from storyteller.pipeline.faces import masks
 
     img = np.asarray(Image.open(shared_data("faces", "city.jpg")).convert("RGB"))
     truth = detector().run(img, 0.3)
@@ -349,7 +351,7 @@ def test_manual_box_is_tracked_in_video(tmp_path):
     for i in range(enters, 50):
         assert covered(orig[i], got[i], (4 * i - 10, 100, 4 * i + 30, 140)), i
     manual = [i for i, f in enumerate(r.frames) if any(b.source == "manual" for b in f.boxes)]
-    assert manual == list(range(enters - faces._LOST_AFTER, 50))
+    assert manual == list(range(enters - LOST_AFTER, 50))
 
 
 def test_post_check_report_lists_hits_first(tmp_path):
@@ -392,7 +394,7 @@ def test_bad_inputs_give_plain_errors(tmp_path):
 
 
 def test_no_video_stream(tmp_path):
-    from storyteller.pipeline.ffmpeg import run_ffmpeg
+    from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
     snd = tmp_path / "voice.mp4"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac", str(snd)])
@@ -411,8 +413,8 @@ def test_truncated_video_is_refused_or_partial_clearly(tmp_path, synthetic):
 
 @pytest.mark.slow
 def test_rotation_flag_portrait_and_vfr(tmp_path, face_crops):
-    from storyteller.pipeline.ffmpeg import run_ffmpeg
-    from storyteller.pipeline.probe import probe
+    from storyteller.pipeline.media.ffmpeg import run_ffmpeg
+    from storyteller.pipeline.media.probe import probe
 
     crop, _ = face_crops[0]
     frames = []
@@ -498,7 +500,7 @@ def test_cli_plain_error_and_report(tmp_path):
 
 @pytest.mark.slow
 def test_keep_audio_goes_through_the_voice_disguise(tmp_path, face_crops):
-    from storyteller.pipeline.audio import decode_audio
+    from storyteller.pipeline.media.audio import decode_audio
 
     crop, _ = face_crops[0]
     frames = []

@@ -5,9 +5,10 @@ import time
 import numpy as np
 import pytest
 
-from storyteller.pipeline.audio import AudioError, decode_audio, iter_audio_blocks
-from storyteller.pipeline.ffmpeg import FFmpegCancelled, FFmpegError, ffmpeg_binary, run_ffmpeg
-from storyteller.pipeline.probe import ProbeError, probe
+from storyteller.errors import Cancelled
+from storyteller.pipeline.media.audio import AudioError, decode_audio, iter_audio_blocks
+from storyteller.pipeline.media.ffmpeg import FFmpegError, ffmpeg_binary, run_ffmpeg
+from storyteller.pipeline.media.probe import ProbeError, probe
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_arguments_are_never_a_shell(tmp_path):
 
 def test_cancel_kills_quickly(tmp_path):
     start = time.monotonic()
-    with pytest.raises(FFmpegCancelled):
+    with pytest.raises(Cancelled):
         run_ffmpeg(
             ["-f", "lavfi", "-i", "testsrc=size=1280x720:rate=25:duration=600", "-c:v", "libx264", str(tmp_path / "long.mp4")],
             cancel=lambda: time.monotonic() - start > 0.5,

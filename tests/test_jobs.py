@@ -19,7 +19,7 @@ from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
 from storyteller.jobs.runner import run_job
 from storyteller.store.db import db_path
 from storyteller.jobs.tasks import HANDLERS
-from storyteller.pipeline.probe import probe
+from storyteller.pipeline.media.probe import probe
 from storyteller.store.db import open_database
 from storyteller.store.vault import Vault
 from tests.conftest import shared_data
@@ -221,7 +221,7 @@ def test_voice_job_needs_a_story(conn, data_dir):
 
 @pytest.mark.slow
 def test_voice_job_cancel_is_a_cancel_not_a_failure(conn, data_dir, tmp_path):
-    from storyteller.pipeline.audio import decode_audio, write_wav
+    from storyteller.pipeline.media.audio import decode_audio, write_wav
 
     long_take = tmp_path / "long.wav"
     write_wav(long_take, np.tile(decode_audio(SAMPLE_NARRATION, 16000), 8), 16000)  # about 3 minutes

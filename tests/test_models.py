@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storyteller import whisper_models as wm
+from storyteller.pipeline.speech import models as wm
 from storyteller.cli import main
 
 

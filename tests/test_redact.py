@@ -7,12 +7,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from storyteller.pipeline import redact as rd
-from storyteller.pipeline.align import AlignedWord
-from storyteller.pipeline.audio import decode_audio, write_wav
-from storyteller.pipeline.transcribe import Word
+from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech import redact as rd
+from storyteller.pipeline.speech.align import AlignedWord
+from storyteller.pipeline.speech.transcript import Word
 from tests.conftest import shared_data, whisper_model_or_skip
-
 
 W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 
@@ -97,8 +96,8 @@ def test_read_phrases(tmp_path):
 @pytest.mark.slow
 def test_spoken_word_is_gone_after_redaction(tmp_path):
     """Real run: hide "harshly" in a LibriSpeech clip; Whisper no longer hears it, the rest survives."""
-    from storyteller.pipeline.subtitle_tracks import make_subtitles
-    from storyteller.pipeline.transcribe import transcribe
+    from storyteller.pipeline.speech.tracks import make_subtitles
+    from storyteller.pipeline.speech.transcribe import transcribe
 
     whisper_model_or_skip("whisper-tiny.en")
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")

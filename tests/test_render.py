@@ -12,18 +12,20 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import pyloudnorm
+import pytest
 
+from storyteller.errors import Cancelled
+from storyteller.pipeline.media import images as photos
+from storyteller.pipeline.media.audio import decode_audio
+from storyteller.pipeline.media.probe import probe, stream_tags
+from storyteller.pipeline.render import kenburns
+from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
+from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
+from storyteller.pipeline.render.timeline import output_size, plan_timeline
+from storyteller.pipeline.render.yuv import Frame
 from tests.render_helpers import make_story, tone
-from storyteller.pipeline import kenburns, photos
-from storyteller.pipeline.audio import decode_audio
-from storyteller.pipeline.ffmpeg import FFmpegCancelled
-from storyteller.pipeline.mix import SoundInput, mix_soundtrack
-from storyteller.pipeline.probe import probe, stream_tags
-from storyteller.pipeline.render import output_size, plan_timeline, render_story
-from storyteller.pipeline.story import Motion, Rect, load_story, story_from_dict
-from storyteller.pipeline.yuv import Frame
 
 
 def frame_at(path: Path, t: float) -> np.ndarray:
@@ -193,7 +195,7 @@ def test_cancel_stops_within_two_seconds_and_leaves_nothing(tmp_path: Path) -> N
         return False
 
     start = time.monotonic()
-    with pytest.raises(FFmpegCancelled):
+    with pytest.raises(Cancelled):
         render_story(folder, out, quality="final", cancel=cancel)
     assert time.monotonic() - set_at[0] < 2.0
     assert not out.exists() and not list(out.parent.glob("*"))
@@ -219,7 +221,7 @@ def test_story_object_and_custom_motion_render(tmp_path: Path) -> None:
 
 
 def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
-    from storyteller.pipeline.ffmpeg import run_ffmpeg
+    from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
     folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
     run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-pix_fmt", "yuv420p",

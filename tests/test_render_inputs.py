@@ -7,33 +7,18 @@ The corpus lives in tests/data/render (regenerate with make_corpus.py there); th
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.render_helpers import CORPUS, corpus, make_story
-from storyteller.pipeline.photos import ImageError, load_photo
-from storyteller.pipeline.probe import probe
-from storyteller.pipeline.render import RenderError, render_story
-from storyteller.pipeline.story import StoryError
-
-
-def bomb_png(path: Path, side: int = 20000) -> Path:
-    """A valid 1-bit greyscale PNG of side x side pixels that compresses to a few dozen KB."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + b"\x00" * (side // 8)
-    comp = zlib.compressobj(9)
-    body = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0))
-    path.write_bytes(png + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-    return path
+from storyteller.pipeline.media.images import ImageError, load_photo
+from storyteller.pipeline.media.probe import probe
+from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.story import RenderError, StoryError
+from tests.render_helpers import CORPUS, bomb_png, corpus, make_story
 
 
 def one_scene_story(tmp_path: Path, image: str, **extra) -> Path:

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from storyteller.pipeline.metadata import H264_STRIP_SEI, STRIP_ARGS, strip_image_metadata
+from storyteller.pipeline.media.metadata import (
+    H264_STRIP_SEI,
+    STRIP_ARGS,
+    strip_image_metadata,
+)
 
 CORPUS = Path(__file__).resolve().parent / "data" / "render"
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.pipeline.story import (
-    Motion, Rect, Scene, Story, StoryError, load_story, save_story, story_from_dict, story_to_dict,
+from storyteller.pipeline.render.story import (
+    Motion,
+    Rect,
+    Scene,
+    Story,
+    StoryError,
+    load_story,
+    save_story,
+    story_from_dict,
+    story_to_dict,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

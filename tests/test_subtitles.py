@@ -7,7 +7,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from storyteller.pipeline.subtitles import Cue, Rules, SubtitleError, parse, read, segment, to_ass, to_srt, to_vtt, wrap, write
+from storyteller.pipeline.speech.subtitles import (
+    Cue,
+    Rules,
+    SubtitleError,
+    parse,
+    read,
+    segment,
+    to_ass,
+    to_srt,
+    to_vtt,
+    wrap,
+    write,
+)
 
 RULES = Rules()
 URDU = "میں نے اپنی کہانی لکھی اور سب کو سنائی کیونکہ یہ ضروری تھا ہمارے گاؤں میں لڑکیاں اسکول".split()
@@ -112,6 +124,36 @@ def test_srt_vtt_round_trip():
     assert parse(to_vtt(CUES)) == CUES
     assert "01:01:01,001 --> 01:01:02,500" in to_srt(CUES)
     assert to_vtt(CUES).startswith("WEBVTT\n") and "&lt;world&gt;" in to_vtt(CUES)
+
+
+# A blank line ends an SRT/VTT cue and "-->" starts a time line: in cue text they would break the file.
+TRICKY = [Cue(0.5, 1.5, "first line\n\n  after a blank line "), Cue(2.0, 3.0, "an arrow --> inside"),
+          Cue(3.5, 4.0, "  \n "), Cue(4.5, 5.0, "Hello & <world>")]
+
+
+def test_writers_keep_the_file_structure_whatever_the_text():
+    for text in (to_srt(TRICKY), to_vtt(TRICKY)):
+        back = parse(text)
+        assert [c.text for c in back] == ["first line\nafter a blank line", "an arrow → inside", "Hello & <world>"]
+        assert [(c.start, c.end) for c in back] == [(0.5, 1.5), (2.0, 3.0), (4.5, 5.0)]
+    assert to_srt(TRICKY).startswith("1\n") and "\n3\n00:00:04,500 --> " in to_srt(TRICKY)  # numbered without gaps
+
+
+def test_render_writes_the_same_subtitle_files_as_the_cli(tmp_path):
+    """One writer: the .srt/.vtt beside a rendered video are what the transcribe command writes for those cues."""
+    from storyteller.pipeline.render.encode import render_story
+    from storyteller.pipeline.render.story import load_story
+    from storyteller.pipeline.render.timeline import video_cues
+    from tests.render_helpers import make_story
+
+    subs = [{"start": c.start, "end": c.end, "text": c.text} for c in TRICKY]
+    folder = make_story(tmp_path / "s", scenes=1, seconds=5.5, subtitles=subs)
+    result = render_story(folder, tmp_path / "v.mp4", quality="preview")
+    cues = video_cues(load_story(folder), result.duration)
+    write(cues, tmp_path / "cli.srt")
+    write(cues, tmp_path / "cli.vtt")
+    assert result.srt_path.read_bytes() == (tmp_path / "cli.srt").read_bytes()
+    assert result.vtt_path.read_bytes() == (tmp_path / "cli.vtt").read_bytes()
 
 
 def test_ass_has_one_dialogue_per_cue():

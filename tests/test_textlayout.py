@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from storyteller.config import PROJECT_ROOT
-from storyteller.pipeline import textlayout as tl
+from storyteller.pipeline.render import textlayout as tl
 
 URDU = "ہم سب کی آواز اہم ہے"
 

@@ -11,9 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main
-from storyteller.pipeline import transcribe as tx
-from storyteller.pipeline.audio import decode_audio, write_wav
-from storyteller.pipeline.subtitles import read
+from storyteller.errors import Cancelled
+from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech import loops, scripts
+from storyteller.pipeline.speech import transcribe as tx
+from storyteller.pipeline.speech.subtitles import read
 from tests.conftest import shared_data, whisper_model_or_skip
 
 TINY = "whisper-tiny.en"
@@ -78,7 +80,7 @@ def test_progress_and_cancel():
         calls.append(1)
         return len(calls) > 1
 
-    with pytest.raises(tx.TranscriptionCancelled):
+    with pytest.raises(Cancelled):
         tx.transcribe(shared_data(*CLIP), "en", model=TINY, cancel=cancel_after_first_segment)
 
 
@@ -153,22 +155,22 @@ def test_language_must_be_chosen_and_known(tmp_path):
 
 
 def test_script_detection():
-    assert tx.wrong_script("मेरा नाम आयशा है", "ur") == "devanagari"
-    assert tx.wrong_script("mera naam Ayesha hai", "ur") == "latin"
-    assert tx.wrong_script("ਮੇਰਾ ਨਾਮ", "pa") == "gurmukhi"
-    assert tx.wrong_script("میرا نام عائشہ ہے، I am from Lahore", "ur") is None
-    assert tx.wrong_script("mera naam", "en") is None
-    assert tx.script_shares("abc")["latin"] == 1.0
+    assert scripts.wrong_script("मेरा नाम आयशा है", "ur") == "devanagari"
+    assert scripts.wrong_script("mera naam Ayesha hai", "ur") == "latin"
+    assert scripts.wrong_script("ਮੇਰਾ ਨਾਮ", "pa") == "gurmukhi"
+    assert scripts.wrong_script("میرا نام عائشہ ہے، I am from Lahore", "ur") is None
+    assert scripts.wrong_script("mera naam", "en") is None
+    assert scripts.script_shares("abc")["latin"] == 1.0
 
 
 def test_repetition_loops_are_recognised():
-    assert tx.is_repetition_loop("The sun is shining, " * 12)
-    assert tx.is_repetition_loop("I am the mother of the mother of the mother of the mother of the mother of the mother")
-    assert not tx.is_repetition_loop("My name is Ayesha. I was born in a small village.")
-    assert not tx.is_repetition_loop(CLIP_TEXT.lower())
-    assert not tx.is_repetition_loop("")
+    assert loops.is_repetition_loop("The sun is shining, " * 12)
+    assert loops.is_repetition_loop("I am the mother of the mother of the mother of the mother of the mother of the mother")
+    assert not loops.is_repetition_loop("My name is Ayesha. I was born in a small village.")
+    assert not loops.is_repetition_loop(CLIP_TEXT.lower())
+    assert not loops.is_repetition_loop("")
     # Squeezable but not a phrase over and over: a long cry is what she said.
-    assert not tx.is_repetition_loop("He shouted: N" + "o" * 80 + "!")
+    assert not loops.is_repetition_loop("He shouted: N" + "o" * 80 + "!")
 
 
 @pytest.mark.slow
@@ -181,16 +183,18 @@ def test_translate_writes_english(tmp_path):
                       "Aujourd'hui je suis enseignante.", tmp_path / "fr.wav", voice="fr")
     t = tx.transcribe(fr, "fr", model="whisper-base", task="translate")
     assert t.language == "en" and t.source_language == "fr" and t.task == "translate"
-    assert "my name is" in t.text.lower() and tx.script_shares(t.text)["latin"] > 0.95
+    assert "my name is" in t.text.lower() and scripts.script_shares(t.text)["latin"] > 0.95
 
 
 def test_indic_ban_list_keeps_arabic_script_tokens():
     whisper_model_or_skip("whisper-base")
-    from storyteller import config, whisper_models
     from tokenizers import Tokenizer
 
+    from storyteller import config
+    from storyteller.pipeline.speech import models as whisper_models
+
     path = whisper_models.resolve(config.models_dir(), "whisper-base").path
-    banned = set(tx._non_arabic_indic_tokens(str(path)))
+    banned = set(scripts.non_arabic_indic_tokens(str(path)))
     tok = Tokenizer.from_file(str(path / "tokenizer.json"))
     assert not banned & set(tok.encode("میرا نام عائشہ ہے۔ دا زما کیسه ده").ids)
     hindi = set(tok.encode("मेरा नाम आयशा है", add_special_tokens=False).ids)
@@ -247,8 +251,8 @@ def test_a_loop_across_segments_is_kept_once():
     village = "I was born in a small village."
     segments = [seg(0, "My name is Asha. " + village), seg(2, f"{village} {village}"), seg(4, village),
                 seg(6, "I went to school."), seg(8, "I went to school."), seg(10, "It was far.")]
-    kept, dropped = tx.drop_repeated_segments(segments)
+    kept, dropped = loops.drop_repeated_segments(segments)
     # Three or more in a row is a loop; twice in a row may be what she said.
     assert [s.start for s in kept] == [0, 6, 8, 10]
     assert dropped == [(2, 4.0), (4, 6.0)]
-    assert tx.drop_repeated_segments([]) == ([], [])
+    assert loops.drop_repeated_segments([]) == ([], [])

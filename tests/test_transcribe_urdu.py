@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from storyteller.pipeline import transcribe as tx
-from storyteller.pipeline.audio import decode_audio, write_wav
-from storyteller.pipeline.subtitle_tracks import make_subtitles
-from storyteller.pipeline.subtitles import to_srt
+from storyteller.pipeline.media.audio import decode_audio, write_wav
+from storyteller.pipeline.speech import loops, scripts
+from storyteller.pipeline.speech import transcribe as tx
+from storyteller.pipeline.speech.subtitles import to_srt
+from storyteller.pipeline.speech.tracks import make_subtitles
 from tests.conftest import shared_data, whisper_model_or_skip
 from tests.speech_tts import speak
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def narration(tmp_path_factory):
     whisper_model_or_skip(BASE)
-    from storyteller.pipeline import tts
+    from storyteller.pipeline.voice import tts
 
     audio, rate = tts.synthesize(SCRIPT, "ur")
     pause = np.zeros(rate // 2, np.float32)
@@ -64,8 +65,8 @@ def test_cues_stay_within_the_audio_and_follow_sentences(story):
 def test_whisper_writes_urdu_in_arabic_script(story):
     t = story.transcript
     assert t.language == "ur" and t.segments
-    assert tx.script_shares(t.text)["arabic"] > 0.8
-    assert tx.wrong_script(t.text, "ur") is None
+    assert scripts.script_shares(t.text)["arabic"] > 0.8
+    assert scripts.wrong_script(t.text, "ur") is None
 
 
 def test_translation_track_is_english(story):
@@ -74,15 +75,15 @@ def test_translation_track_is_english(story):
     assert en.source == "translation" and en.cues
     assert story.translation.task == "translate" and story.translation.source_language == "ur"
     english = " ".join(c.text for c in en.cues)
-    assert tx.script_shares(english)["latin"] > 0.9
+    assert scripts.script_shares(english)["latin"] > 0.9
     # Decoded greedily (conftest), one take always gives one text. Whisper base translates her
     # first sentence, then says "I was born in a small village." over and over across segments:
     # the loop is kept once and the rest left out with a warning.
     lower = english.lower()
     assert "my name is" in lower and ("asha" in lower or "aisha" in lower), english
-    kept, repeated = tx.drop_repeated_segments(list(story.translation.segments))
+    kept, repeated = loops.drop_repeated_segments(list(story.translation.segments))
     assert len(kept) == len(story.translation.segments) and not repeated
-    assert not any(tx.is_repetition_loop(c.text) for c in en.cues)
+    assert not any(loops.is_repetition_loop(c.text) for c in en.cues)
 
 
 def test_mixed_urdu_and_english(tmp_path):
@@ -107,7 +108,7 @@ def test_wrong_language_chosen_does_not_crash_and_is_explained():
     whisper_model_or_skip(BASE)
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     t = tx.transcribe(clip, "ur", model=BASE)
-    if tx.wrong_script(t.text, "ur"):
+    if scripts.wrong_script(t.text, "ur"):
         assert any("sounds like English, not Urdu" in w or "could not write this recording in Urdu script" in w
                    for w in t.warnings)
     assert all(w.end <= t.duration + 0.05 for w in t.words)
@@ -120,14 +121,14 @@ def test_script_for_another_recording_falls_back_with_warning():
     assert story.tracks[0].source == "transcript"
     assert any("does not match the recording" in w for w in story.warnings)
     shown = " ".join(c.text for c in story.tracks[0].cues)
-    assert tx.script_shares(shown)["latin"] > 0.9
+    assert scripts.script_shares(shown)["latin"] > 0.9
 
 
 def test_hour_long_file_streams_in_bounded_chunks(tmp_path):
     """An hour of audio is never held at once: chunks stay under chunk_seconds plus the carried tail."""
     sr = 16000
     minute = (0.01 * np.random.default_rng(1).standard_normal(sr * 60)).astype(np.float32)
-    from storyteller.pipeline.audio import WavWriter
+    from storyteller.pipeline.media.audio import WavWriter
 
     with WavWriter(tmp_path / "hour.wav", sr) as w:
         for _ in range(60):
@@ -148,5 +149,5 @@ def test_devanagari_answer_is_retried_in_urdu_script(narration, tmp_path):
     t = tx.transcribe(clip, "ur", model=BASE, initial_prompt="मेरा नाम आयशा है। मैं एक छोटे से गाँव में पैदा हुई।")
     assert t.segments
     assert not any(0x0900 <= ord(c) <= 0x097F for c in t.text)
-    assert tx.script_shares(t.text)["arabic"] > 0.9
+    assert scripts.script_shares(t.text)["arabic"] > 0.9
     assert any("wrong script" in w for w in t.warnings)

@@ -14,9 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from storyteller.cli import main as cli
-from storyteller.pipeline import voice, voice_replace
-from storyteller.pipeline.audio import decode_audio, speech_regions, write_wav
-from storyteller.pipeline.ffmpeg import run_ffmpeg
+from storyteller.errors import Cancelled
+from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg
+from storyteller.pipeline.voice import methods as voice
+from storyteller.pipeline.voice import replace as voice_replace
+from storyteller.pipeline.voice.stream import stream_process
 from tests.conftest import shared_data, whisper_model_or_skip
 
 SR = voice.SAMPLE_RATE
@@ -107,7 +110,7 @@ def _spectral_peak(y: np.ndarray) -> float:
 
 def test_psola_moves_pitch_and_formants_separately():
     """Pitch and formants move by their own ratios: the disguise's two independent secrets."""
-    from storyteller.pipeline import psola
+    from storyteller.pipeline.voice import psola
 
     x = vowel(3.0, f0=140.0)
     p0, peak0 = psola.median_pitch(x, SR), _spectral_peak(x)
@@ -123,7 +126,7 @@ def test_psola_moves_pitch_and_formants_separately():
 def test_stream_identity_is_exact():
     x = np.random.default_rng(0).standard_normal(int(SR * 7.3)).astype(np.float32)
     blocks = [x[i : i + SR * 2] for i in range(0, len(x), SR * 2)]
-    y = np.concatenate(list(voice.stream_process(blocks, lambda w: w)))
+    y = np.concatenate(list(stream_process(blocks, lambda w: w, SR, voice.PAD_SECONDS)))
     assert len(y) == len(x)
     assert np.allclose(y, x, atol=1e-6)
 
@@ -211,7 +214,7 @@ def test_compressed_input_through_ffmpeg(tmp_path: Path, take: Path):
 
 
 def test_cancel_writes_nothing(take: Path, tmp_path: Path):
-    with pytest.raises(voice.VoiceCancelled):
+    with pytest.raises(Cancelled):
         voice.anonymize(take, tmp_path / "o.wav", cancel=lambda: True)
     assert not (tmp_path / "o.wav").exists()
 
@@ -253,7 +256,7 @@ def test_synthetic_from_script_fits_the_timing(tmp_path: Path):
 
 
 def test_synthetic_speaks_urdu_and_refuses_unknown_language(tmp_path: Path):
-    from storyteller.pipeline import tts
+    from storyteller.pipeline.voice import tts
 
     a, sr = tts.synthesize("یہ میری کہانی ہے۔", "ur")
     assert sr == tts.SAMPLE_RATE and 0.5 < len(a) / sr < 5 and np.abs(a).max() > 0.1
@@ -270,6 +273,18 @@ def test_synthetic_voice_is_the_story_secret():
     assert all(v.first != v.second and 0 <= v.mix <= 0.5 for v in voices)
 
 
+def test_replace_listens_through_the_transcribers_cached_model():
+    """The synthetic voice finds her words with the Whisper model the transcriber already holds, not a new one."""
+    from storyteller.pipeline.speech import transcribe
+
+    whisper_model_or_skip()
+    transcribe.load_model()  # what a transcription earlier in the worker left loaded
+    before = transcribe._load.cache_info()
+    voice_replace.transcript_timing(vowel(1.0), SR, "en")
+    after = transcribe._load.cache_info()
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)
+
+
 URDU_LINES = "میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔"
 
 
@@ -278,7 +293,8 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
     """Whisper base as the listener: Kokoro's Urdu against eSpeak's own Urdu voice (the anchor)."""
     from difflib import SequenceMatcher
 
-    from storyteller.pipeline import transcribe, tts
+    from storyteller.pipeline.speech import transcribe
+    from storyteller.pipeline.voice import tts
     from tests.speech_tts import speak
 
     whisper_model_or_skip("whisper-base")
@@ -345,7 +361,7 @@ def test_long_take_streams_with_bounded_memory(monkeypatch, tmp_path: Path):
     """
     import tracemalloc
 
-    from storyteller.pipeline.audio import WavWriter
+    from storyteller.pipeline.media.audio import WavWriter
 
     monkeypatch.setattr(voice, "BLOCK_SECONDS", 2.0)
     peaks = {}

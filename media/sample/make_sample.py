@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from storyteller.pipeline.ffmpeg import run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
 
 W, H = 1280, 720
 GAP = 0.35  # seconds of quiet between sentences

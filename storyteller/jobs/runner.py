@@ -103,7 +103,7 @@ def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
 
 def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
     """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
-    from storyteller.pipeline.ffmpeg import FFmpegCancelled
+    from storyteller.errors import Cancelled as FFmpegCancelled
 
     path = db_path(data_dir)
     conn = open_database(path)

@@ -15,7 +15,7 @@ SAMPLE_STORY = PROJECT_ROOT / "media" / "sample"
 
 def render_demo(ctx: JobContext, quality: str = "preview") -> dict:
     """Render the bundled sample story: the facilitator's "does it work?" check."""
-    from storyteller.pipeline.render import render_story
+    from storyteller.pipeline.render.encode import render_story
 
     report = ctx.stage_progress("rendering", 0.0, 1.0)
     result = render_story(SAMPLE_STORY, ctx.workdir / "sample.mp4", quality=quality, progress=report, cancel=ctx.cancelled)
@@ -40,7 +40,7 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
     the same new voice. ``synthetic`` speaks the story's script when it has one.
     The original recording stays in the vault untouched.
     """
-    from storyteller.pipeline import voice
+    from storyteller.pipeline.voice import methods as voice
 
     if ctx.story_id is None:
         raise ValueError("A voice job needs a story: its secret keeps her voice the same in every take.")
@@ -60,7 +60,7 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
 
 def mask_faces(ctx: JobContext, asset: str, mask: str = "solid", reviewed: bool = False) -> dict:
     """Mask the faces in a photo or video from the vault; the boxes come back for review."""
-    from storyteller.pipeline import faces
+    from storyteller.pipeline.faces import anonymize as faces
 
     src = ctx.vault.path(asset)
     ext = src.suffix.lower()

@@ -21,6 +21,15 @@ Measured 2026-11-29 on the shared 2-core machine after the switch to onnxruntime
     720p clip (default), load 3-4: ours 4.9 fps, deface 1.5 fps, ratio 0.31
     --backends, load ~5: onnxruntime/OpenCV DNN 0.47 at 320x192, 0.46 at 640x352, 0.64 at 960x544
 Before the switch (OpenCV DNN), quiet machine: moving clips 163.4 vs 141.4 s, ratio 1.16.
+
+Detector backend (faces/detect.py), --backends, interleaved, load ~5, onnxruntime vs OpenCV DNN on
+the model as shipped: 8.5 vs 18.0 ms at 320x192, 55 vs 119 ms at 640x352, 155 vs 243 ms at 960x544.
+With spinning on, onnxruntime was no faster than OpenCV under load (a quick test at load 2.8:
+136 vs 145 ms at 960x544, 94 ms without spinning), which is what earlier measurements had seen.
+
+Mask shape (faces/masks.py), CenterFace at threshold 0.3 over 623 faces (91 frames of moving clips
+and the shared photos): our own masks scored as a face 10 times as ellipses, 14 as rounded boxes,
+0 as square boxes of the same extent.
 """
 
 from __future__ import annotations
@@ -51,7 +60,7 @@ def deface_cmd() -> list[str] | None:
 
 def make_clip(path: Path, seconds: float = 4.0, fps: int = 25, size=(1280, 720)) -> int:
     """A 720p pan-and-zoom over the shared photos; returns the frame count."""
-    from storyteller.pipeline.ffmpeg import open_ffmpeg
+    from storyteller.pipeline.media.ffmpeg import open_ffmpeg
 
     W, H = size
     stills = [cv2.imread(str(FACES / n))[..., ::-1] for n in ("two_people.jpg", "city.jpg", "obama_and_biden.jpg")]
@@ -104,7 +113,7 @@ def bench_backends(repeat: int) -> None:
     """CenterFace forward time: OpenCV DNN on the model as shipped against the
     project's onnxruntime session (weights folded, open input size, idle threads
     sleeping). Interleaved, so load changes hit both alike."""
-    from storyteller.pipeline.facedetect import _OUTPUTS, _model_bytes, _session
+    from storyteller.pipeline.faces.detect import _OUTPUTS, _model_bytes, _session
 
     data = _model_bytes()
     img = cv2.imread(str(FACES / "two_people.jpg"))[..., ::-1]
@@ -149,7 +158,7 @@ def bench_folder(folder: Path, repeat: int) -> None:
     The judge stops on a file whose frame count deface changes (the Hamilton
     clip), so this gives the same-run total for a folder that the judge cannot.
     """
-    from storyteller.pipeline.faces import PHOTO_EXT, VIDEO_EXT
+    from storyteller.pipeline.faces.anonymize import PHOTO_EXT, VIDEO_EXT
 
     dc = deface_cmd()
     if dc is None:

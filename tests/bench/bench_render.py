@@ -41,9 +41,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from storyteller.pipeline.ffmpeg import run_ffmpeg  # noqa: E402
-from storyteller.pipeline.probe import probe  # noqa: E402
-from storyteller.pipeline.render import QUALITIES, render_story  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.probe import probe  # noqa: E402
+from storyteller.pipeline.render.encode import QUALITIES, render_story  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
 LINES = [
@@ -142,7 +142,7 @@ def bench_raw_anchor(story: Path, tmp: Path, runs: int, render_wall: float, rend
     Re-encoding our MP4 feeds x264 frames that were already compressed once (grain gone),
     which x264 encodes faster than the original frames; this anchor has no such bias.
     """
-    import storyteller.pipeline.render as render_mod
+    import storyteller.pipeline.render.encode as render_mod
 
     raw = tmp / "frames.yuv"
     captured: dict = {}
@@ -236,7 +236,7 @@ def bench_memory(tmp: Path) -> None:
     data = json.loads((story / "story.json").read_text(encoding="utf-8"))
     data["hd"] = True
     (story / "story.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    code = ("import sys; from storyteller.pipeline.render import render_story; "
+    code = ("import sys; from storyteller.pipeline.render.encode import render_story; "
             "r = render_story(sys.argv[1], sys.argv[2]); print(r.width, r.height, round(r.seconds, 1))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(story), str(tmp / "hd.mp4")], stdout=subprocess.PIPE, text=True)
     peak = 0

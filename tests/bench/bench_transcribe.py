@@ -35,11 +35,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from storyteller import config, whisper_models  # noqa: E402
-from storyteller.pipeline import transcribe as tx  # noqa: E402
-from storyteller.pipeline.align import align  # noqa: E402
-from storyteller.pipeline.audio import decode_audio, write_wav  # noqa: E402
-from storyteller.pipeline.subtitles import segment  # noqa: E402
+from storyteller import config  # noqa: E402
+from storyteller.pipeline.media.audio import decode_audio, write_wav  # noqa: E402
+from storyteller.pipeline.speech import models as whisper_models  # noqa: E402
+from storyteller.pipeline.speech import transcribe as tx  # noqa: E402
+from storyteller.pipeline.speech.align import align  # noqa: E402
+from storyteller.pipeline.speech.subtitles import segment  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech" / "librispeech-test-other"
 SR = 16000

@@ -29,8 +29,12 @@ import librosa
 import numpy as np
 import soundfile as sf
 from resemblyzer import VoiceEncoder, preprocess_wav
-
-from voice_eq_attack import N_ENROLL, eer, similarity, speaker_files  # same folder; eer is the judge's own
+from voice_eq_attack import (  # same folder; eer is the judge's own
+    N_ENROLL,
+    eer,
+    similarity,
+    speaker_files,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,1 @@
+"""Probing, decoding and writing media files: the one ffmpeg runner, images, audio, metadata."""

@@ -1,0 +1,1 @@
+"""Voice anonymization: the voice methods, each keyed by the story's secret."""
