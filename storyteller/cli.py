@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from storyteller import config
-
+from storyteller.errors import plain_message
 
 # One --data for every command that keeps or reads data; None means $STORYTELLER_DATA or instance/.
 data_option = click.option(
@@ -23,12 +23,13 @@ data_option = click.option(
 )
 
 
-class UserError(click.ClickException):
+class CommandError(click.ClickException):
     """A problem the user can fix; printed as one line, exit code 1."""
 
 
-def fail_plainly(exc: Exception) -> UserError:
-    return UserError(str(exc) or exc.__class__.__name__)
+def fail_plainly(exc: Exception) -> CommandError:
+    """One plain line: the error's own sentence when it is meant for people, never a library's text."""
+    return CommandError(plain_message(exc))
 
 
 def read_script(path: Path | None) -> str | None:
@@ -38,9 +39,9 @@ def read_script(path: Path | None) -> str | None:
     try:
         script = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserError(f"The script {path.name} is not UTF-8 text; save it as UTF-8.") from exc
+        raise CommandError(f"The script {path.name} is not UTF-8 text; save it as UTF-8.") from exc
     if not script.split():
-        raise UserError(f"The script {path.name} is empty.")
+        raise CommandError(f"The script {path.name} is empty.")
     return script
 
 
@@ -194,15 +195,15 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
 
     suffix = output.suffix.lower()
     if suffix not in (".srt", ".vtt", ".ass", ".json"):
-        raise UserError("The output must end in .srt, .vtt, .ass or .json.")
+        raise CommandError("The output must end in .srt, .vtt, .ass or .json.")
     if output.resolve() == audio.resolve():
-        raise UserError("The output would overwrite the recording; choose another file name.")
+        raise CommandError("The output would overwrite the recording; choose another file name.")
     try:
         if not language:
             from storyteller.pipeline.speech import models as whisper_models
 
             if whisper_models.resolve(config.models_dir(), model).multilingual:
-                raise UserError("Choose the spoken language with --language (for example ur or en).")
+                raise CommandError("Choose the spoken language with --language (for example ur or en).")
             language = "en"
         script = read_script(script_path)
         phrases = redact_mod.read_phrases(redact_path) if redact_path else []
@@ -212,7 +213,7 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if not result.tracks[0].cues:
-            raise UserError(next((w for w in result.transcript.warnings), "No speech was found; no subtitles written."))
+            raise CommandError(next((w for w in result.transcript.warnings), "No speech was found; no subtitles written."))
         if suffix == ".json":
             atomic_write_text(output, json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
             written = [output]
@@ -224,7 +225,7 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
             with plain_progress("redacting") as update:
                 written.append(redact_mod.redact_audio(audio, output.with_name(f"{output.stem}.redacted.wav"),
                                                        result.redaction.spans, progress=update))
-    except UserError:
+    except CommandError:
         raise
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail_plainly(exc) from exc
@@ -316,7 +317,7 @@ def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, bo
         if len(color.lstrip("#")) != 6:
             raise ValueError
     except ValueError:
-        raise UserError("The colour must be six hex digits, for example 264653.") from None
+        raise CommandError("The colour must be six hex digits, for example 264653.") from None
     with plain_progress("faces") as update:
         edits = faces.load_edits(boxes_path) if boxes_path else faces.Edits()
         result = faces.anonymize(inp, out, mask=mask, mask_scale=mask_scale, color=rgb, edits=edits, reviewed=reviewed,
@@ -370,7 +371,7 @@ def kit_list(root: Path | None) -> None:
     for error in shelf.broken:
         click.echo(f"broken: {error.problems[0]}" + (f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else ""), err=True)
     if not shelf.kits:
-        raise UserError("No kits were found; copy one into the workshops folder.")
+        raise CommandError("No kits were found; copy one into the workshops folder.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from storyteller import config
+from storyteller.errors import UserError
 from storyteller.store.workshops import LANGUAGES
 
 # The same choices the voice and render commands offer.
@@ -50,7 +51,7 @@ TEXT_FIELDS = {
 }
 
 
-class KitError(ValueError):
+class KitError(UserError):
     """A kit that cannot be used; ``problems`` holds one plain line per thing to fix."""
 
     def __init__(self, problems: list[str] | tuple[str, ...]):

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output, is_partial
 
 _NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
 
 
-class VaultError(ValueError):
+class VaultError(UserError):
     """A vault operation was refused; the message is plain language."""
 
 
