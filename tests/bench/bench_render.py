@@ -1,7 +1,7 @@
 """Render benchmark: our composition against x264 alone, on the very frames we produce.
 
     .venv/bin/python tests/bench/bench_render.py                 # both stories, 3 repeats (~15 min on 2 cores)
-    .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs (~5 min)
+    .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: one 3-min pair
     .venv/bin/python tests/bench/bench_render.py --only sample   # one story
     .venv/bin/python tests/bench/bench_render.py --memory        # peak RSS of a 3-minute 1080p render
 
@@ -15,8 +15,10 @@ For each story:
 1. a per-stage profile: one render into a sink that costs nothing (``cat > /dev/null``),
    each stage timed in CPU seconds of the thread that runs it (decode/scale once, colour
    conversion, Ken Burns warp, crossfade, subtitle band, fade, pipe write), and the whole
-   frame loop in CPU ms a frame (all threads of the process);
-2. the raw I420 frames the render pipes to x264 are captured once (untimed);
+   frame loop in CPU ms a frame (all threads of the process, so the sound mix running on
+   its side thread meanwhile is in it too);
+2. the raw I420 frames the render pipes to x264 are captured once (untimed, composed
+   into a file instead of x264);
 3. repeats of [our render] and [the same ffmpeg binary encoding the captured frames with
    the very video arguments we use] alternate; medians of wall and CPU seconds (the CPU
    of the whole process tree), and their ratio. Target: render <= 1.3x x264 alone.
@@ -243,35 +245,26 @@ def profile(story: Path, out: Path) -> dict:
 
 
 def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
-    """Render once (untimed), keeping the raw frames piped to x264 and the ffmpeg arguments."""
+    """Compose once (untimed, no x264), keeping the raw frames and the video command they were for."""
     raw = tmp / "frames.yuv"
     captured: dict = {}
-    real_open = render_mod.open_ffmpeg
 
-    class Tee:
-        def __init__(self, pipe, fh):
-            self.pipe, self.fh = pipe, fh
+    class FileSink(_Sink):
+        def __init__(self, args, **kw):
+            captured["args"] = list(args)
+            self.fh = open(raw, "wb")
 
-        def write(self, data):
+        def write(self, data) -> None:
             self.fh.write(data)
-            self.pipe.write(data)
 
-        def kill(self):
-            self.pipe.kill()
-
-        def __enter__(self):
-            self.pipe.__enter__()
-            return self
+        def kill(self) -> None:
+            pass
 
         def __exit__(self, *exc):
             self.fh.close()
-            return self.pipe.__exit__(*exc)
+            return False
 
-    def tee_open(args, **kw):
-        captured["args"] = list(args)
-        return Tee(real_open(args, **kw), open(raw, "wb"))
-
-    with _Patch((render_mod, "open_ffmpeg", tee_open)):
+    with _Patch((render_mod, "open_ffmpeg", FileSink), (render_mod, "mux_args", _mux_sound_only)):
         render_mod.render_story(story, tmp / "capture.mp4", quality="final")
     # Exactly our video command, reading the captured frames instead of the pipe.
     cmd = [str(raw) if a == "pipe:0" else a for a in captured["args"][:-1]] + [str(tmp / "anchor.mp4")]
@@ -285,7 +278,8 @@ def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
     for label, ms in sorted(prof["stages_ms_per_frame"].items(), key=lambda kv: -kv[1]):
         print(f"    {label:26s} {ms:6.2f}")
     print(f"  frame loop into a free sink: {prof['loop_cpu_ms_per_frame']:.2f} ms CPU a frame (all threads), "
-          f"{prof['loop_wall_ms_per_frame']:.2f} ms wall; outside the loop {prof['outside_loop_s']:.2f} s", flush=True)
+          f"{prof['loop_wall_ms_per_frame']:.2f} ms wall (incl. the side thread's sound mix); "
+          f"outside the loop {prof['outside_loop_s']:.2f} s", flush=True)
     raw, cmd = capture(story, tmp)
     rw, rc, aw, ac = [], [], [], []
     for _ in range(runs):
@@ -377,7 +371,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["sample", "story3min"])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--short", action="store_true", help="3 repeats of the sample, 2 of a 90 s story (make bench)")
+    ap.add_argument("--short", action="store_true", help="the 3-minute story once (make bench)")
     ap.add_argument("--memory", action="store_true")
     ap.add_argument("--json", type=Path, help="append one JSON row per story to this file")
     args = ap.parse_args()
@@ -395,13 +389,12 @@ def main() -> None:
             row["import_s"] = fixed
             rows.append(row)
         if args.only in (None, "story3min"):
-            seconds, runs = (180.0, 2) if args.short else (180.0, args.runs)
-            story = make_story(tmp / "s180", seconds, 20)
+            story = make_story(tmp / "s180", 180.0, 20)
             if story is None:
                 print("[story3min] skipped: ../shared/data/faces is not here")
                 rows.append({"bench": "render 3-min photos+drawings 720p final", "skipped": "../shared/data/faces absent"})
             else:
-                rows.append(bench_story("story3min", story, tmp, runs))
+                rows.append(bench_story("story3min", story, tmp, 1 if args.short else args.runs))
     if args.json:
         with open(args.json, "a", encoding="utf-8") as fh:
             for row in rows:
