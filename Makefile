@@ -23,5 +23,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
+# Every benchmark in tests/bench in a short mode, one table of ours vs its anchor (10-15 min on 2 cores).
+bench: $(STAMP)
+	STORYTELLER_MODELS=$${STORYTELLER_MODELS:-$(CURDIR)/.venv/storyteller-test-data/models} $(BIN)/python tests/bench/run_all.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -21,6 +21,7 @@ from storyteller.pipeline.media.audio import decode_audio
 from storyteller.pipeline.media.probe import probe, stream_tags
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.frames import KenBurns
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
 from storyteller.pipeline.render.timeline import output_size, plan_timeline
@@ -90,6 +91,21 @@ def test_ken_burns_moves_smoothly_with_sub_pixel_steps() -> None:
     # Every frame moves (no stall-then-jump), and evenly: what is left is OpenCV's 1/32-pixel grid.
     assert np.all(steps < -0.3 * mean), steps
     assert steps.std() < 0.3 * mean, steps
+
+
+def test_a_scene_without_motion_is_warped_once_and_handed_out_as_copies() -> None:
+    rng = np.random.default_rng(3)
+    canvas = kenburns.prepare_canvas(rng.integers(0, 255, (540, 960, 3), dtype=np.uint8), 1.5)
+    view = kenburns.view_of(Rect(0.1, 0.1, 0.8, 0.8))
+    still = KenBurns(canvas, view, view, 4.0, 640, 360)
+    expected = Frame(640, 360)
+    kenburns.warp(canvas, view, expected)
+    for t in (0.0, 1.0, 3.9):
+        frame = still.frame(t)
+        assert np.array_equal(frame.buf, expected.buf)
+        frame.fade(0.0)  # callers draw on the frame they get (subtitles, fades): never on the kept one
+    moving = KenBurns(canvas, view, kenburns.view_of(Rect(0.0, 0.0, 1.0, 1.0)), 4.0, 640, 360)
+    assert not np.array_equal(moving.frame(0.0).buf, moving.frame(2.0).buf)
 
 
 @pytest.mark.parametrize("size", [(300, 900), (1600, 400), (64, 64)])

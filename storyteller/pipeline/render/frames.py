@@ -38,11 +38,16 @@ class Still:
 class KenBurns:
     def __init__(self, canvas: Planes, start: kenburns.View, end: kenburns.View, duration: float, w: int, h: int):
         self.canvas, self.start, self.end, self.duration, self.w, self.h = canvas, start, end, duration, w, h
+        self._still: Frame | None = None  # a scene without motion is warped once
 
     def frame(self, t: float) -> Frame:
+        if self._still is not None:
+            return self._still.copy()  # callers draw subtitles in place
         view = kenburns.view_at(self.start, self.end, t / self.duration if self.duration > 0 else 0.0)
         out = Frame(self.w, self.h)
         kenburns.warp(self.canvas, view, out)
+        if self.start == self.end:
+            self._still = out.copy()
         return out
 
     def close(self) -> None:
