@@ -105,9 +105,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             response.headers.setdefault(name, value)
         return response
 
-    from storyteller.web import home, jobs
+    from storyteller.web import home, jobs, journey
 
     app.register_blueprint(home.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(journey.bp)
     return app
 
