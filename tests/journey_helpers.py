@@ -168,6 +168,8 @@ class Screenshots:
 
     def take(self, page, step: str) -> Path:
         path = self.folder / f"{len(self.taken) + 1:02d}-{step}.png"
+        # From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+        page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
         return path

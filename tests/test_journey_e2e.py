@@ -120,9 +120,68 @@ def create_workshop(j: Journey) -> None:
     j.step("workshop")
 
 
+def add_participants(j: Journey) -> None:
+    # TODO(J3): through the facilitator's page once it exists; until then the store adds them.
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import list_workshops
+
+    conn = open_database(db_path(j.live.data_dir))
+    try:
+        workshop = list_workshops(conn)[0]
+        for alias, pin in PARTICIPANTS:
+            add_participant(conn, workshop.id, alias, pin)
+    finally:
+        conn.close()
+
+
+def sign_in(j: Journey, alias: str, pin: str, shot: str | None = "sign-in") -> None:
+    j.goto("/story/signin")
+    if j.page.locator("#workshop-list").count():
+        j.page.click("#workshop-list a")
+    j.page.check(f"label.choice:has-text('{alias}') input[name=participant]")
+    j.page.fill("#pin", pin)
+    if shot:
+        j.step(shot)
+    j.page.click("#signin")
+    assert j.page.locator("#lock").is_visible(), "after sign-in her pages show the Lock button"
+
+
+def give_consent(j: Journey) -> None:
+    assert "/story/consent" in j.page.url, "a first sign-in starts at consent"
+    j.page.check("input[name=level][value=workshop]")
+    j.step("consent")
+    j.page.click("#save-consent")
+    j.page.wait_for_url("**/story/write")
+
+
+def write_script(j: Journey) -> None:
+    script = SCRIPTS[j.lang]
+    j.page.fill("#title", "My voice" if j.lang == "en" else "میری آواز")
+    j.page.fill("#script", script)
+    words = len(script.split())
+    jh.wait_for(lambda: str(words) in j.page.inner_text("#word-count")
+                or f"{words:,}" in j.page.inner_text("#word-count")
+                or _urdu_digits(words) in j.page.inner_text("#word-count"), 5, "the live word count")
+    # Autosave: no button to press; the page says when it is saved.
+    saved = j.page.get_attribute("#story-editor", "data-words-saved")
+    jh.wait_for(lambda: j.page.inner_text("#save-status") == saved, 15, "the autosave")
+    j.step("story")
+    j.page.reload()
+    assert j.page.input_value("#script") == script, "the saved script comes back after a reload"
+
+
+def _urdu_digits(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+
+
 def test_journey(journey):
     j = journey
     create_workshop(j)
+    add_participants(j)
+    sign_in(j, *PARTICIPANTS[0])
+    give_consent(j)
+    write_script(j)
     if j.axe is not None:
         j.axe.assert_clean()
     else:
