@@ -177,12 +177,13 @@ def add_asset(
     return int(cur.lastrowid)
 
 
-def story_assets(conn: sqlite3.Connection, story_id: int, kind: str | None = None) -> list[Asset]:
+def story_assets(conn: sqlite3.Connection, story_id: int, kind: str | None = None, *, growing: bool = False) -> list[Asset]:
+    """Her assets, oldest first. A recording still arriving (meta "growing") only when asked for."""
     if kind is None:
         rows = conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ? ORDER BY id", (story_id,))
     else:
         rows = conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ? AND kind = ? ORDER BY id", (story_id, kind))
-    return [_asset(r) for r in rows]
+    return [a for a in map(_asset, rows) if bool(a.meta.get("growing")) == growing]
 
 
 def story_asset(conn: sqlite3.Connection, story_id: int, asset_id: int) -> Asset | None:
@@ -191,14 +192,18 @@ def story_asset(conn: sqlite3.Connection, story_id: int, asset_id: int) -> Asset
     return _asset(row) if row else None
 
 
-def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict) -> None:
-    conn.execute("UPDATE assets SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), asset_id))
+def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict, size_bytes: int | None = None) -> None:
+    if size_bytes is None:
+        conn.execute("UPDATE assets SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), asset_id))
+    else:
+        conn.execute("UPDATE assets SET meta = ?, size_bytes = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), size_bytes, asset_id))
 
 
 def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
-    """Forget an asset and destroy its file."""
+    """Forget an asset and destroy its file (or what has arrived of it)."""
     conn.execute("DELETE FROM assets WHERE id = ?", (asset.id,))
     vault.delete(asset.vault_name)
+    vault.discard_growing(asset.vault_name)
 
 
 def narration_takes(conn: sqlite3.Connection, story_id: int) -> dict[str | int, Asset]:

@@ -7,23 +7,30 @@ Views only validate, call the store and render; media checks live in
 from __future__ import annotations
 
 import math
+import re
+import time
+from pathlib import Path
 
-from flask import abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from storyteller.jobs import checks
 from storyteller.store import participants as people
 from storyteller.store import stories
+from storyteller.store.vault import TooLarge, VaultError
 from storyteller.store.workshops import list_workshops
-from storyteller.web.context import get_db
+from storyteller.web.context import get_db, get_vault
 from storyteller.web.journey import bp
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
     current_participant,
     current_story,
+    is_fetch,
     lock_session,
     participant_required,
     sign_in_session,
+    story_asset_or_404,
 )
 
 # Bump when the consent wording changes: each consent row records the version she was shown.
@@ -141,11 +148,184 @@ def writing_prompts() -> list[str]:
     ]
 
 
+# -- step 4: record ------------------------------------------------------------
+MAX_RECORDING_BYTES = 300 << 20  # 20 minutes of WAV at 48 kHz stereo still fits
+# A take still arriving whose last chunk is older than this was cut off (a closed tab,
+# a crash, a restarted server): what arrived is kept as her take.
+INTERRUPTED_AFTER_SECONDS = 10.0
+RECORDING_SUFFIXES = {"audio/webm": ".webm", "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/wav": ".wav"}
+
+
+def paragraphs_of(script: str) -> list[str]:
+    """The script's paragraphs, as the teleprompter shows them (split at empty lines)."""
+    return [p.strip() for p in re.split(r"\n\s*\n", script) if p.strip()]
+
+
+def _take_json(asset: stories.Asset) -> dict:
+    return {
+        "take": asset.id, "part": asset.meta.get("part", "whole"), "seconds": asset.meta.get("seconds"),
+        "url": url_for("journey.take_audio", asset_id=asset.id),
+    }
+
+
+def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None]:
+    """Move a take into the vault and check it; a take that is no use is removed with the reason."""
+    db, vault = get_db(), get_vault()
+    try:
+        vault.finish_growing(asset.vault_name)
+    except VaultError:
+        stories.remove_asset(db, vault, asset)
+        return None, checks.TOO_SHORT
+    result = checks.check_narration(vault.path(asset.vault_name))
+    if result.problem is not None:
+        stories.remove_asset(db, vault, asset)
+        return None, result.problem
+    meta = {k: v for k, v in asset.meta.items() if k != "growing"} | {"seconds": round(result.seconds, 2)}
+    stories.set_asset_meta(db, asset.id, meta, size_bytes=vault.path(asset.vault_name).stat().st_size)
+    stories.keep_narration(db, vault, asset.story_id, asset.id)
+    return stories.story_asset(db, asset.story_id, asset.id), None
+
+
+def _recover_interrupted_takes(story_id: int) -> list[str]:
+    """Keep what arrived of takes that were cut off; return the messages for her."""
+    db, vault = get_db(), get_vault()
+    messages = []
+    for asset in stories.story_assets(db, story_id, "narration", growing=True):
+        try:
+            idle = time.time() - vault.growing_mtime(asset.vault_name)
+        except VaultError:
+            stories.remove_asset(db, vault, asset)
+            continue
+        if idle < INTERRUPTED_AFTER_SECONDS:
+            continue  # still arriving, perhaps from another tab
+        kept, problem = _finish_take(asset)
+        messages.append(_("Your last recording stopped before the end. What was recorded is kept: listen to it, and record again if you want.")
+                        if kept else _(problem))
+    return messages
+
+
+def _part_or_400(value: str | None, paragraphs: list[str]) -> str | int:
+    if value in (None, "", "whole"):
+        return "whole"
+    try:
+        index = int(value)
+    except ValueError:
+        abort(400)
+    if not 0 <= index < max(1, len(paragraphs)):
+        abort(400)
+    return index
+
+
 @bp.get("/record")
 @participant_required
 def record():
     story = current_story()
-    stories.set_step(get_db(), story.id, "record")
-    paragraphs = [p.strip() for p in story.script.split("\n\n") if p.strip()]
-    return render_template("journey/record.html", story=story, paragraphs=paragraphs,
-                           takes=stories.narration_takes(get_db(), story.id))
+    db = get_db()
+    stories.set_step(db, story.id, "record")
+    for message in _recover_interrupted_takes(story.id):
+        flash(message)
+    takes = stories.narration_takes(db, story.id)
+    return render_template(
+        "journey/record.html", story=story, paragraphs=paragraphs_of(story.script), takes=takes,
+        take_urls={part: url_for("journey.take_audio", asset_id=a.id) for part, a in takes.items()},
+        max_seconds=checks.MAX_SECONDS,
+    )
+
+
+@bp.post("/record/chunk")
+@participant_required
+def record_chunk():
+    """One piece of a recording (every few seconds); the first piece starts the take."""
+    db, vault, story = get_db(), get_vault(), current_story()
+    chunk = request.files.get("chunk")
+    offset = request.form.get("offset", type=int)
+    if chunk is None or offset is None or offset < 0:
+        abort(400)
+    take_id = request.form.get("take", type=int)
+    if take_id is None:
+        if offset != 0:
+            abort(400)
+        part = _part_or_400(request.form.get("part"), paragraphs_of(story.script))
+        media_type = (request.form.get("type") or "").split(";")[0].strip()
+        suffix = RECORDING_SUFFIXES.get(media_type, ".webm")
+        name = vault.start_growing(suffix)
+        take_id = stories.add_asset(db, story.id, "narration", name, media_type=media_type or "audio/webm",
+                                    meta={"part": part, "growing": True})
+    asset = story_asset_or_404(take_id)
+    if not asset.meta.get("growing"):
+        return jsonify(message=_("This recording is already finished.")), 409
+    try:
+        size = vault.append_growing(asset.vault_name, chunk.read(), offset, max_bytes=MAX_RECORDING_BYTES)
+    except TooLarge:
+        return jsonify(message=_(checks.TOO_LONG)), 413
+    except VaultError:
+        return jsonify(message="resend", size=vault.growing_size(asset.vault_name)), 409
+    return jsonify(take=asset.id, size=size)
+
+
+@bp.post("/record/finish")
+@participant_required
+def record_finish():
+    asset = story_asset_or_404(request.form.get("take", type=int) or 0)
+    if not asset.meta.get("growing"):
+        return jsonify(_take_json(asset))
+    kept, problem = _finish_take(asset)
+    if kept is None:
+        return jsonify(message=_(problem)), 422
+    return jsonify(_take_json(kept))
+
+
+@bp.post("/record/upload")
+@participant_required
+def record_upload():
+    """A sound file from the laptop instead of recording in the page."""
+    db, vault, story = get_db(), get_vault(), current_story()
+    upload = request.files.get("audio")
+    if upload is None or not upload.filename:
+        flash(_("Choose a sound file first."))
+        return redirect(url_for("journey.record"))
+    suffix = Path(upload.filename).suffix.lower()
+    try:
+        name = vault.put_stream(upload.stream, suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin",
+                                max_bytes=MAX_RECORDING_BYTES)
+    except TooLarge:
+        flash(_(checks.TOO_LONG))
+        return redirect(url_for("journey.record"))
+    result = checks.check_narration(vault.path(name))
+    if result.problem is not None:
+        vault.delete(name)
+        flash(_(result.problem))
+        return redirect(url_for("journey.record"))
+    asset_id = stories.add_asset(db, story.id, "narration", name, original_name="", media_type=upload.mimetype or "",
+                                 size_bytes=vault.path(name).stat().st_size,
+                                 meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True})
+    stories.keep_narration(db, vault, story.id, asset_id)
+    flash(_("Your recording is saved."))
+    return redirect(url_for("journey.record"))
+
+
+@bp.get("/record/take/<int:asset_id>")
+@participant_required
+def take_audio(asset_id: int):
+    """Her own take, to listen back; nobody else's."""
+    asset = story_asset_or_404(asset_id)
+    if asset.kind != "narration" or asset.meta.get("growing"):
+        abort(404)
+    try:
+        path = get_vault().path(asset.vault_name)
+    except VaultError:
+        abort(404)
+    return send_file(path, mimetype=asset.media_type or "application/octet-stream", conditional=True)
+
+
+@bp.post("/record/take/<int:asset_id>/delete")
+@participant_required
+def delete_take(asset_id: int):
+    asset = story_asset_or_404(asset_id)
+    if asset.kind != "narration":
+        abort(404)
+    stories.remove_asset(get_db(), get_vault(), asset)
+    if is_fetch():
+        return jsonify(deleted=True)
+    flash(_("The recording is deleted."))
+    return redirect(url_for("journey.record"))
