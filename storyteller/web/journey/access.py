@@ -29,11 +29,13 @@ def idle_lock_seconds() -> int:
 
 
 def sign_in_session(participant: Participant) -> None:
-    """Start her session: a fresh session, so nothing of the last person's carries over."""
-    lang = session.get("lang")
+    """Start her session: a fresh session, so nothing of the last person's carries over.
+
+    The language and the CSRF token stay: the page she signed in from is still open.
+    """
+    kept = {key: session[key] for key in ("lang", "csrf_token") if key in session}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)
     session[SESSION_PARTICIPANT] = participant.id
     session[SESSION_WORKSHOP] = participant.workshop_id
     session[SESSION_SEEN] = time.time()
