@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from storyteller.store.plans import N_
 from storyteller.store.vault import Vault
 
 MAX_UPLOAD_BYTES = 40 << 20
 MAX_PIXELS = 60_000_000  # a 20000 x 20000 picture is refused before decoding
 LONG_SIDE = 3000
-TOO_LARGE = "This picture is too large. Choose a smaller picture (at most 60 megapixels)."
+TOO_LARGE = N_("This picture is too large. Choose a smaller picture (at most 60 megapixels).")
 
 
 class PictureRefused(ValueError):
@@ -45,7 +46,7 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
             for chunk in iter(lambda: stream.read(1 << 20), b""):
                 size += len(chunk)
                 if size > MAX_UPLOAD_BYTES:
-                    raise PictureRefused(f"This picture is too large (more than {MAX_UPLOAD_BYTES >> 20} MB).")
+                    raise PictureRefused(N_("This picture is too large (more than 40 MB)."))
                 out.write(chunk)
         try:
             with Image.open(raw) as im:
@@ -65,7 +66,7 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
         except Image.DecompressionBombError as exc:
             raise PictureRefused(TOO_LARGE) from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise PictureRefused("This file is not a picture we can use. Choose a photo or a drawing (JPEG or PNG).") from exc
+            raise PictureRefused(N_("This file is not a picture we can use. Choose a photo or a drawing (JPEG or PNG).")) from exc
         # A fresh image from pixels alone carries no EXIF, GPS, XMP, ICC profile or comment.
         clean = Image.fromarray(np.ascontiguousarray(pixels))
         suffix, fmt, media_type = (".png", "PNG", "image/png") if keep_png else (".jpg", "JPEG", "image/jpeg")

@@ -24,6 +24,7 @@ from storyteller.pipeline.audio import WavWriter, iter_audio_blocks
 from storyteller.pipeline.story import LANGUAGES, Card, Motion, Scene, Story, Track, save_story
 from storyteller.pipeline.subtitles import Cue
 from storyteller.store import plans, stories
+from storyteller.store.plans import N_
 from storyteller.store.vault import Vault
 
 MUSIC_DIR = PROJECT_ROOT / "media" / "music"
@@ -74,7 +75,7 @@ def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: 
     renderer ends the video with the narration.
     """
     if not parts:
-        raise BuildError("There is no recording yet. Record your story first.")
+        raise BuildError(N_("There is no recording yet. Record your story first."))
     gap = np.zeros(int(PARAGRAPH_GAP * JOIN_RATE), np.float32)
     with WavWriter(out, JOIN_RATE) as writer:
         for k, take in enumerate(parts):
@@ -82,7 +83,7 @@ def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: 
                 writer.write(gap)
             for block in iter_audio_blocks(vault.path(take.vault_name), JOIN_RATE, 1, 20.0):
                 if cancel and cancel():
-                    raise BuildError("Stopped.")
+                    raise BuildError(N_("Stopped."))
                 writer.write(block)
         writer.write(np.zeros(int(tail * JOIN_RATE), np.float32))
     return out
@@ -115,7 +116,7 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
     progress = progress or (lambda f: None)
     record = stories.get_story(conn, story_id)
     if record is None:
-        raise BuildError("This story no longer exists.")
+        raise BuildError(N_("This story no longer exists."))
     plan = plans.plan_or_new(record.plan)
     folder.mkdir(parents=True, exist_ok=True)
     language = record.language if record.language in LANGUAGES else "en"
@@ -125,12 +126,12 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
         asset = stories.story_asset(conn, story_id, pic.asset_id)
         masked = asset.meta.get("masked") if asset is not None else None
         if not masked or not vault.exists(masked):
-            raise BuildError(f"Picture {n} is still being checked for faces. Wait a moment and try again.")
+            raise BuildError(N_("A picture is still being checked for faces. Wait a moment and try again."))
         name = f"picture-{n:02d}{Path(masked).suffix}"
         _link_or_copy(vault.path(masked), folder / name)
         scenes.append(Scene(media=name, motion=Motion(pic.motion)))
     if not scenes:
-        raise BuildError("The story has no pictures yet. Add at least one picture.")
+        raise BuildError(N_("The story has no pictures yet. Add at least one picture."))
 
     parts = narration_parts(conn, story_id)
     cues_fit = bool(parts) and plan.cues_for == narration_key(parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from storyteller.config import PROJECT_ROOT
 from storyteller.jobs.runner import JobContext
+from storyteller.store.plans import N_
 
 SAMPLE_STORY = PROJECT_ROOT / "media" / "sample"
 
@@ -87,7 +88,7 @@ def _her_asset(ctx: JobContext, asset_id: int):
 
     asset = stories.story_asset(ctx.conn, ctx.story_id, asset_id) if ctx.story_id is not None else None
     if asset is None:
-        raise ValueError("This picture is no longer part of the story.")
+        raise ValueError(N_("This picture is no longer part of the story."))
     return asset
 
 
@@ -149,7 +150,7 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     from storyteller.store import plans, stories
 
     if method not in plans.VOICE_METHODS:
-        raise ValueError("Choose one of the voice options.")
+        raise ValueError(N_("Choose one of the voice options."))
     story = stories.get_story(ctx.conn, ctx.story_id)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
@@ -158,7 +159,7 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     start = voice.loudest_start(y, voice.SAMPLE_RATE, voice.PREVIEW_SECONDS) if method != "synthetic" else 0
     before = y[start : start + int(voice.PREVIEW_SECONDS * voice.SAMPLE_RATE)]
     if len(before) < voice.MIN_SECONDS * voice.SAMPLE_RATE:
-        raise ValueError("The recording is too short to preview.")
+        raise ValueError(N_("The recording is too short to preview."))
     write_wav(ctx.workdir / "before.wav", before, voice.SAMPLE_RATE)
     if method == "own":
         after = ctx.workdir / "before.wav"
@@ -212,6 +213,9 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
         cues_for=story_build.narration_key(parts),
     )
     stories.save_plan(ctx.conn, ctx.story_id, changed.to_dict())
+    # The recording the cues were timed on, so a click on a line plays exactly that moment.
+    _drop(ctx, "other", "narration-listen")
+    _keep(ctx, joined, ".wav", "other", "audio/wav", {"role": "narration-listen", "for": changed.cues_for})
     return {"cues": len(changed.cues), "english": len(changed.english), "warnings": list(result.warnings)}
 
 
@@ -221,7 +225,7 @@ def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | No
     from storyteller.pipeline.render import render_story
 
     if quality not in ("preview", "final"):
-        raise ValueError("Choose a quick preview or the final video.")
+        raise ValueError(N_("Choose a quick preview or the final video."))
     folder = ctx.workdir / "story"
     story = story_build.build_story_folder(ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect,
                                            progress=ctx.stage_progress("voice", 0.0, 0.3), cancel=ctx.cancelled)

@@ -33,6 +33,14 @@ MAX_HIDDEN = 50
 MAX_TEXT = 500
 
 
+def N_(message: str) -> str:
+    """Marks an English sentence for the catalog (``pybabel extract -k N_``); the view translates it."""
+    return message
+
+
+TOO_MANY_PICTURES = N_("A story can have at most 60 pictures.")
+
+
 class PlanError(ValueError):
     """A choice that cannot be kept; the message is a plain sentence."""
 
@@ -105,17 +113,18 @@ def _text(value: Any, message: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
-def _cues(items: Any, what: str) -> tuple[PlanCue, ...]:
-    _need(isinstance(items, (list, tuple)) and len(items) <= MAX_CUES, f"The {what} are not a list of lines.")
+def _cues(items: Any) -> tuple[PlanCue, ...]:
+    unreadable = N_("A subtitle line is not readable.")
+    _need(isinstance(items, (list, tuple)) and len(items) <= MAX_CUES, unreadable)
     out = []
     for item in items:
-        _need(isinstance(item, dict), f"A line of the {what} is not readable.")
-        start = _number(item.get("start"), f"A line of the {what} has a start time that is not a number of seconds.", 0, 36000)
-        end = _number(item.get("end"), f"A line of the {what} has an end time that is not a number of seconds.", 0, 36000)
-        _need(end > start, f"A line of the {what} ends before it starts.")
+        _need(isinstance(item, dict), unreadable)
+        start = _number(item.get("start"), N_("A subtitle line needs a start time in seconds."), 0, 36000)
+        end = _number(item.get("end"), N_("A subtitle line needs an end time in seconds."), 0, 36000)
+        _need(end > start, N_("A subtitle line ends before it starts."))
         doubtful = item.get("doubtful", ())
-        _need(isinstance(doubtful, (list, tuple)) and all(isinstance(w, str) for w in doubtful), f"A line of the {what} is not readable.")
-        out.append(PlanCue(start, end, _text(item.get("text", ""), f"A line of the {what} is too long."), tuple(doubtful)))
+        _need(isinstance(doubtful, (list, tuple)) and all(isinstance(w, str) for w in doubtful), unreadable)
+        out.append(PlanCue(start, end, _text(item.get("text", ""), N_("A subtitle line is too long.")), tuple(doubtful)))
     return tuple(sorted(out, key=lambda c: c.start))
 
 
@@ -123,50 +132,50 @@ def plan_from_dict(data: Any) -> Plan:
     """Check a plan read from JSON or built from a form; unknown fields are dropped."""
     if data is None:
         return Plan()
-    _need(isinstance(data, dict), "The saved choices are not readable.")
+    _need(isinstance(data, dict), N_("The saved choices are not readable."))
     pictures = data.get("pictures", [])
-    _need(isinstance(pictures, (list, tuple)) and len(pictures) <= MAX_PICTURES, f"A story can have at most {MAX_PICTURES} pictures.")
+    _need(isinstance(pictures, (list, tuple)) and len(pictures) <= MAX_PICTURES, TOO_MANY_PICTURES)
     pics = []
     for p in pictures:
         _need(isinstance(p, dict) and isinstance(p.get("asset_id"), int) and not isinstance(p.get("asset_id"), bool),
-              "A picture on the storyboard is not readable.")
+              N_("A picture on the storyboard is not readable."))
         motion = p.get("motion", "auto")
-        _need(motion in MOTIONS, "A picture must move (pan and zoom) or stay still.")
+        _need(motion in MOTIONS, N_("A picture must move (pan and zoom) or stay still."))
         pics.append(Picture(p["asset_id"], motion))
-    _need(len({p.asset_id for p in pics}) == len(pics), "A picture is on the storyboard twice.")
+    _need(len({p.asset_id for p in pics}) == len(pics), N_("A picture is on the storyboard twice."))
     voice = data.get("voice")
-    _need(voice is None or voice in VOICE_METHODS, "Choose one of the voice options.")
+    _need(voice is None or voice in VOICE_METHODS, N_("Choose one of the voice options."))
     hidden = data.get("hidden_words", [])
-    _need(isinstance(hidden, (list, tuple)) and len(hidden) <= MAX_HIDDEN, f"At most {MAX_HIDDEN} words can be hidden.")
+    _need(isinstance(hidden, (list, tuple)) and len(hidden) <= MAX_HIDDEN, N_("At most 50 words can be hidden."))
     hidden_words = tuple(dict.fromkeys(w.strip() for w in hidden if isinstance(w, str) and w.strip()))
-    _need(all(len(w) <= 80 for w in hidden_words), "A word to hide is too long.")
+    _need(all(len(w) <= 80 for w in hidden_words), N_("A word to hide is too long."))
     spans = data.get("hidden_spans", [])
-    _need(isinstance(spans, (list, tuple)), "The hidden places are not readable.")
+    _need(isinstance(spans, (list, tuple)), N_("The hidden places are not readable."))
     hidden_spans = tuple(
-        (_number(a, "The hidden places are not readable.", 0, 36000), _number(b, "The hidden places are not readable.", 0, 36000))
+        (_number(a, N_("The hidden places are not readable."), 0, 36000), _number(b, N_("The hidden places are not readable."), 0, 36000))
         for a, b in (s for s in spans if isinstance(s, (list, tuple)) and len(s) == 2)
     )
     music = data.get("music")
-    _need(music is None or (isinstance(music, str) and music.isidentifier()), "Choose one of the music tracks, or none.")
+    _need(music is None or (isinstance(music, str) and music.isidentifier()), N_("Choose one of the music tracks, or none."))
     aspect = data.get("aspect", "16:9")
-    _need(aspect in ASPECTS, "Choose one of the video shapes.")
+    _need(aspect in ASPECTS, N_("Choose one of the video shapes."))
     burn = data.get("burn", "story")
-    _need(burn in BURN_TRACKS, "Choose which subtitles show in the video.")
+    _need(burn in BURN_TRACKS, N_("Choose which subtitles show in the video."))
     return Plan(
         pictures=tuple(pics),
         voice=voice,
         voice_confirmed=bool(data.get("voice_confirmed", False)),
-        cues=_cues(data.get("cues", []), "subtitles"),
-        english=_cues(data.get("english", []), "English subtitles"),
+        cues=_cues(data.get("cues", [])),
+        english=_cues(data.get("english", [])),
         want_english=bool(data.get("want_english", False)),
         burn=burn,
         hidden_words=hidden_words,
         hidden_spans=hidden_spans,
-        cues_for=_text(data.get("cues_for", ""), "The saved choices are not readable.", 200),
+        cues_for=_text(data.get("cues_for", ""), N_("The saved choices are not readable."), 200),
         music=music,
-        music_volume=_number(data.get("music_volume", 0.3), "The music volume must be between 0 and 1.", 0.0, 1.0),
-        title=_text(data.get("title", ""), "The title is too long (200 letters at most).", 200).strip(),
-        end_card=_text(data.get("end_card", ""), "The end card is too long (200 letters at most).", 200).strip(),
+        music_volume=_number(data.get("music_volume", 0.3), N_("The music volume must be between 0 and 1."), 0.0, 1.0),
+        title=_text(data.get("title", ""), N_("The title is too long (200 letters at most)."), 200).strip(),
+        end_card=_text(data.get("end_card", ""), N_("The end card is too long (200 letters at most)."), 200).strip(),
         aspect=aspect,
     )
 
@@ -211,7 +220,7 @@ def voice_for_render(plan: Plan, audience: str) -> str:
 def with_picture(plan: Plan, asset_id: int) -> Plan:
     if asset_id in plan.picture_ids():
         return plan
-    _need(len(plan.pictures) < MAX_PICTURES, f"A story can have at most {MAX_PICTURES} pictures.")
+    _need(len(plan.pictures) < MAX_PICTURES, TOO_MANY_PICTURES)
     return replace(plan, pictures=plan.pictures + (Picture(asset_id),))
 
 
@@ -221,7 +230,7 @@ def without_picture(plan: Plan, asset_id: int) -> Plan:
 
 def reordered(plan: Plan, order: list[int]) -> Plan:
     """The storyboard in ``order`` (asset ids); it must name exactly the pictures already there."""
-    _need(sorted(order) == sorted(plan.picture_ids()), "The new order does not match the pictures of this story.")
+    _need(sorted(order) == sorted(plan.picture_ids()), N_("The new order does not match the pictures of this story."))
     by_id = {p.asset_id: p for p in plan.pictures}
     return replace(plan, pictures=tuple(by_id[i] for i in order))
 
@@ -229,7 +238,7 @@ def reordered(plan: Plan, order: list[int]) -> Plan:
 def moved(plan: Plan, asset_id: int, step: int) -> Plan:
     """Move one picture up (-1) or down (+1) on the storyboard."""
     ids = list(plan.picture_ids())
-    _need(asset_id in ids, "This picture is not on the storyboard.")
+    _need(asset_id in ids, N_("This picture is not on the storyboard."))
     i = ids.index(asset_id)
     j = min(len(ids) - 1, max(0, i + step))
     ids[i], ids[j] = ids[j], ids[i]
@@ -237,5 +246,5 @@ def moved(plan: Plan, asset_id: int, step: int) -> Plan:
 
 
 def with_motion(plan: Plan, asset_id: int, motion: str) -> Plan:
-    _need(motion in MOTIONS, "A picture must move (pan and zoom) or stay still.")
+    _need(motion in MOTIONS, N_("A picture must move (pan and zoom) or stay still."))
     return replace(plan, pictures=tuple(replace(p, motion=motion) if p.asset_id == asset_id else p for p in plan.pictures))

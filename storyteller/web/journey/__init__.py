@@ -24,3 +24,4 @@ def _journey_context() -> dict:
     }
 
 from storyteller.web.journey import words  # noqa: E402,F401
+from storyteller.web.journey import media  # noqa: E402,F401
