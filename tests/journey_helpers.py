@@ -134,6 +134,13 @@ def write_fake_mic_wav(text: str, language: str, target: Path, lead: float = 0.4
     return write_wav(target, np.concatenate([pad, samples, pad]), FAKE_MIC_RATE)
 
 
+def wav_seconds(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
 def two_faces_photo() -> Path:
     from tests.conftest import shared_data
 
