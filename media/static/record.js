@@ -102,6 +102,7 @@
       var analyser = context.createAnalyser();
       analyser.fftSize = 1024;
       context.createMediaStreamSource(stream).connect(analyser);
+      if (context.state === "suspended") { context.resume(); }  // made after the click's promise: may start paused
       var samples = new Float32Array(analyser.fftSize);
       var running = true;
       function draw() {

@@ -91,7 +91,7 @@ def signin():
 def lock():
     """The Lock button and the idle timer: her story leaves the screen, sign-in shows."""
     lock_session()
-    return redirect(url_for("journey.signin"))
+    return redirect(url_for("journey.signin", locked=1))
 
 
 @bp.route("/consent", methods=["GET", "POST"])
