@@ -231,6 +231,7 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     text = " ".join(c.text for c in plan.cues).lower()
     assert plan.cues and "harshly" not in text and "▇▇▇" in text
     assert len(plan.hidden_spans) == 1 and plan.cues_for
+    assert not any("▇▇▇" in word for cue in plan.cues for word in cue.doubtful)  # a hidden word is not "to check"
     assert plan.music == "dawn" and plan.title == "My story"  # her other choices survive the job
 
     job = run(conn, data_dir, "render_story", story.id, quality="preview", aspect="9:16")

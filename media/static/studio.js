@@ -137,19 +137,33 @@
     var detected = boxes.filter(function (b) { return b[4] !== "manual"; }).map(function (b) { return b.slice(0, 4); });
     var remove = JSON.parse(editor.dataset.removed || "[]");
 
+    var latestJob = null;
+    var count = editor.closest(".frame").querySelector(".frame-faces");
+
     function checking() {
       editor.classList.add("busy");
-      var words = editor.closest(".frame").querySelector(".frame-faces");
-      if (words) { words.textContent = editor.dataset.wordsChecking; }
+      if (count) { count.textContent = editor.dataset.wordsChecking; }
     }
 
+    // The masked picture comes back from the job; only the newest job's answer counts,
+    // and the page is not reloaded, so a box she is drawing is never lost.
     function waitFor(jobId) {
+      latestJob = String(jobId);
       checking();
       whenJobEnds(editor.dataset.statusUrl, jobId, function (data) {
-        if (data.state === "done") { window.location.reload(); return; }
+        if (String(jobId) !== latestJob || (data.result && data.result.stale)) { return; }
         editor.classList.remove("busy");
-        var words = editor.closest(".frame").querySelector(".frame-faces");
-        if (words) { words.textContent = editor.dataset.wordsFailed + " " + (data.error || ""); }
+        if (data.state !== "done") {
+          if (count) { count.textContent = editor.dataset.wordsFailed + " " + (data.error || ""); }
+          return;
+        }
+        if (!img) { window.location.reload(); return; }
+        var boxes = data.result.boxes || [];
+        detected = boxes.filter(function (b) { return b[4] !== "manual"; }).map(function (b) { return b.slice(0, 4); });
+        add = boxes.filter(function (b) { return b[4] === "manual"; }).map(function (b) { return b.slice(0, 4); });
+        img.src = editor.dataset.imageUrl + "&v=" + data.result.masked;
+        if (count) { count.textContent = count.dataset.wordsFaces.replace("{count}", boxes.length); }
+        draw();
       });
     }
 
@@ -189,7 +203,12 @@
     function draw() {
       Array.prototype.forEach.call(editor.querySelectorAll(".box"), function (el) { el.remove(); });
       detected.forEach(function (b) {
-        button(b, "masked", editor.dataset.wordsShow, function () { remove.push(b.slice(0, 4)); save(); draw(); });
+        button(b, "masked", editor.dataset.wordsShow, function () {
+          remove.push(b.slice(0, 4));
+          detected = detected.filter(function (x) { return !same(x, b); });
+          save();
+          draw();
+        });
       });
       add.forEach(function (b) {
         button(b, "masked", editor.dataset.wordsRemoveBox, function () { add = add.filter(function (x) { return !same(x, b); }); save(); draw(); });
@@ -244,6 +263,7 @@
       dragged = e.target.closest(".frame");
       if (!dragged) { return; }
       dragged.classList.add("dragging");
+      e.dataTransfer.setDragImage(dragged, 20, 20);
       e.dataTransfer.effectAllowed = "move";
       e.dataTransfer.setData("text/plain", dragged.dataset.asset);
     });

@@ -139,7 +139,7 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
             stories.remove_asset(ctx.conn, ctx.vault, old)
     meta = dict(latest.meta, masked=masked_name, masked_asset=masked, boxes=boxes, width=result.width, height=result.height)
     stories.set_asset_meta(ctx.conn, asset, meta)
-    return {"asset": asset, "masked": masked, "faces": len(boxes), "warnings": list(result.warnings)}
+    return {"asset": asset, "masked": masked, "faces": len(boxes), "boxes": boxes, "warnings": list(result.warnings)}
 
 
 def voice_preview(ctx: JobContext, method: str) -> dict:
@@ -179,11 +179,21 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     return {"method": method, "before": before_id, "after": after_id}
 
 
-def _doubtful(words, cue) -> list[str]:
-    """Words of one cue that Whisper was unsure of, or that the alignment had to guess."""
-    return [w.text for w in words
-            if cue.start - 0.01 <= w.start < cue.end and
-            (getattr(w, "status", "matched") in ("interpolated", "skipped") or 0 < w.probability < 0.5)]
+def _doubtful(track, cue) -> list[str]:
+    """Words of one cue that she should check.
+
+    Her own script's words are right by definition; only those the alignment had to
+    place without hearing them may sit at the wrong time. Words Whisper wrote
+    itself are doubtful when it was unsure of them. Hidden words are never listed.
+    """
+    from storyteller.pipeline.redact import MARK
+
+    def unsure(w) -> bool:
+        if track.source == "script":
+            return w.status in ("interpolated", "skipped")
+        return w.probability < 0.5
+
+    return [w.text for w in track.words if cue.start - 0.01 <= w.start < cue.end and MARK not in w.text and unsure(w)]
 
 
 def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | None = None) -> dict:
@@ -201,7 +211,7 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
                             cancel=ctx.cancelled)
 
     def cues(track) -> list[dict]:
-        return [{"start": c.start, "end": c.end, "text": c.text, "doubtful": _doubtful(track.words, c)} for c in track.cues]
+        return [{"start": c.start, "end": c.end, "text": c.text, "doubtful": _doubtful(track, c)} for c in track.cues]
 
     english = next((t for t in result.tracks if t.source == "translation"), None)
     # Read the plan again: she may have changed other choices while Whisper listened.

@@ -114,7 +114,7 @@ def job_status(job_id: int):
     if job.state == "failed":
         data["error"] = _(job.error) if job.error else _("The work could not be finished.")
     if job.state == "done":
-        data["result"] = {k: v for k, v in job.result.items() if k in ("asset", "before", "after", "masked", "faces", "stale")}
+        data["result"] = {k: v for k, v in job.result.items() if k in ("asset", "before", "after", "masked", "faces", "boxes", "stale")}
         for key in ("asset", "before", "after"):
             if isinstance(job.result.get(key), int) and job.kind != "photo_faces":
                 data[f"{key}_url"] = _asset_url(job.result[key])
@@ -374,7 +374,7 @@ def music():
 
 def default_end_card() -> str:
     """The end card until workshop kits bring their own."""
-    return _("Made in a digital storytelling workshop. Names and faces are changed.")
+    return _("Made in a digital storytelling workshop.")
 
 
 @bp.post("/music")
