@@ -14,10 +14,14 @@ page is checked with axe-core (no serious or critical violation).
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests import journey_helpers as jh
@@ -226,6 +230,231 @@ def _media_duration(page, selector: str) -> float | None:
         selector)
 
 
+# --- 5. pictures -------------------------------------------------------------------------------
+
+
+def _count(page, selector: str) -> int:
+    """How many elements match, or 0 while the page is being replaced (the studio reloads when a job ends)."""
+    from playwright.sync_api import Error
+
+    try:
+        return page.locator(selector).count()
+    except Error:
+        return 0
+
+
+def _boxes(page) -> tuple[list, list]:
+    """(boxes drawn over the picture as [x1, y1, x2, y2, source], faces she chose to show) in picture pixels."""
+    editor = page.locator(".picture-editor")
+    return json.loads(editor.get_attribute("data-boxes")), json.loads(editor.get_attribute("data-removed"))
+
+
+def _image(page, url: str) -> np.ndarray:
+    from PIL import Image
+
+    answer = page.request.get(page.url.split("/story/")[0] + url if url.startswith("/") else url)
+    assert answer.ok, f"{url}: {answer.status}"
+    return np.asarray(Image.open(io.BytesIO(answer.body())).convert("L"), dtype=np.float32)
+
+
+def _solid(pixels: np.ndarray, box) -> bool:
+    """True when the inside of ``box`` is one flat fill (a 10 % margin kept off its edges)."""
+    x1, y1, x2, y2 = box[:4]
+    mx, my = (x2 - x1) // 10, (y2 - y1) // 10
+    return float(pixels[y1 + my:y2 - my, x1 + mx:x2 - mx].std()) < 3.0
+
+
+def _wait_for_masks(j: Journey, masked: int, removed: int, what: str) -> None:
+    jh.wait_for(lambda: _count(j.page, ".picture-editor img") == 1 and _count(j.page, ".box.masked") == masked
+                and _count(j.page, ".box.removed") == removed and _count(j.page, ".picture-editor.busy") == 0,
+                90, what)
+
+
+def _free_corner(boxes: list, width: int, height: int) -> list[int]:
+    """A box in a corner of the picture that overlaps no face."""
+    w, h = width // 6, height // 6
+    for x, y in ((width // 20, height // 20), (width - w - width // 20, height // 20),
+                 (width // 20, height - h - height // 20), (width - w - width // 20, height - h - height // 20)):
+        if all(x + w < b[0] or b[2] < x or y + h < b[1] or b[3] < y for b in boxes):
+            return [x, y, x + w, y + h]
+    raise AssertionError(f"no corner of the picture is free of faces: {boxes}")
+
+
+def pictures(j: Journey) -> None:
+    """Upload a photo with two faces; both show masked; show one face (her decision) and cover a corner by hand."""
+    j.page.click("#to-pictures")
+    j.page.wait_for_url("**/story/pictures")
+    j.page.set_input_files("#picture-file", str(jh.two_faces_photo()))
+    j.page.click("#add-picture")
+    _wait_for_masks(j, masked=2, removed=0, what="the two faces to show masked")
+    boxes, removed = _boxes(j.page)
+    assert len(boxes) == 2 and not removed, boxes
+    editor = j.page.locator(".picture-editor")
+    width, height = int(editor.get_attribute("data-width")), int(editor.get_attribute("data-height"))
+    masked_url = j.page.get_attribute(".picture-editor img", "src")
+    masked = _image(j.page, masked_url)
+    original = _image(j.page, masked_url.split("?")[0])
+    assert masked.shape == original.shape == (height, width)
+    for box in boxes:
+        assert _solid(masked, box) and not _solid(original, box), f"the face at {box[:4]} is not covered by a solid fill"
+    j.step("pictures-masked")
+
+    # She shows the first face: a click on its cover, recorded as her decision.
+    shown = boxes[0]
+    j.page.locator(".box.masked").first.click()
+    _wait_for_masks(j, masked=1, removed=1, what="the face she chose to show")
+    # What the page shows is what was saved: the same after a reload.
+    j.page.reload()
+    _wait_for_masks(j, masked=1, removed=1, what="the face she chose to show, after a reload")
+    assert len(_boxes(j.page)[1]) == 1
+    # She covers something else by hand: a box drawn with the mouse over a corner free of faces.
+    corner = _free_corner(boxes, width, height)
+    frame = j.page.locator(".picture-editor img").bounding_box()
+    to_screen = lambda x, y: (frame["x"] + x * frame["width"] / width, frame["y"] + y * frame["height"] / height)
+    j.page.mouse.move(*to_screen(corner[0], corner[1]))
+    j.page.mouse.down()
+    j.page.mouse.move(*to_screen((corner[0] + corner[2]) / 2, (corner[1] + corner[3]) / 2), steps=4)
+    j.page.mouse.move(*to_screen(corner[2], corner[3]), steps=4)
+    j.page.mouse.up()
+    _wait_for_masks(j, masked=2, removed=1, what="the box she drew to be masked")
+    j.page.reload()
+    _wait_for_masks(j, masked=2, removed=1, what="the box she drew, after a reload")
+    boxes, removed = _boxes(j.page)
+    manual = [b for b in boxes if b[4] == "manual"]
+    assert len(manual) == 1 and len(removed) == 1, (boxes, removed)
+    masked = _image(j.page, j.page.get_attribute(".picture-editor img", "src"))
+    assert not _solid(masked, shown), "the face she chose to show is still covered"
+    assert _solid(masked, boxes[1] if boxes[0][4] == "manual" else boxes[0]), "the other face is no longer covered"
+    assert _solid(masked, manual[0]), "the box she drew is not covered"
+    j.step("pictures-edited")
+    j.page.click("#to-voice")
+
+
+# --- 6. voice ----------------------------------------------------------------------------------
+
+
+def voice(j: Journey) -> None:
+    """Choose how her voice is protected and hear 10 s before and after."""
+    j.page.wait_for_url("**/story/voice")
+    methods = j.page.locator("input[name=method]")
+    assert methods.count() >= 2
+    suggested = j.page.locator("label.choice:has-text('·') input[name=method]")
+    chosen = (suggested if suggested.count() == 1 else methods.first).get_attribute("value")
+    j.page.check(f"#voice-{chosen}")
+    j.page.click("#save-voice")
+    j.page.wait_for_url("**/story/voice")
+    assert j.page.is_checked(f"#voice-{chosen}"), "her choice is kept"
+    j.page.click("#hear-voice")
+    jh.wait_for(lambda: j.page.is_visible("#preview-pair") or j.page.is_visible("#preview-job .job-error"), 60,
+                "the voice preview")
+    assert not j.page.is_visible("#preview-job .job-error"), j.page.inner_text("#preview-job .job-error")
+    for which in ("#voice-before", "#voice-after"):
+        j.page.evaluate("(sel) => document.querySelector(sel).load()", which)
+        seconds = jh.wait_for(lambda: _media_duration(j.page, which), 15, f"{which} to load")
+        assert 3 < seconds <= 11, f"{which} is {seconds:.1f} s long"
+    j.step("voice")
+    j.page.click("#to-subtitles")
+
+
+# --- 7. subtitles ------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())
+
+
+def subtitles(j: Journey) -> None:
+    """Subtitles from her script timed to her recording; she fixes one line, and it stays fixed."""
+    j.page.wait_for_url("**/story/subtitles")
+    j.page.click("#make-subtitles")
+    jh.wait_for(lambda: _count(j.page, "#cue-editor .cue") > 0 or _count(j.page, "#subtitles-job .job-error:visible") > 0,
+                120, "the subtitles")
+    assert _count(j.page, "#subtitles-job .job-error:visible") == 0, j.page.inner_text("#subtitles-job")
+    texts = j.page.locator("#cue-editor .cue-text").evaluate_all("els => els.map(e => e.value)")
+    starts = [float(x) for x in j.page.locator("#cue-editor .cue").evaluate_all("els => els.map(e => e.dataset.start)")]
+    # The lines are her own words, in her order, timed inside her recording.
+    assert _words(" ".join(texts)) == _words(SCRIPTS[j.lang]), texts
+    assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < j.mic_seconds
+    if j.lang == "ur":
+        assert j.page.get_attribute("#cue-editor .cue-text", "dir") == "rtl"
+    fixed = texts[0] + (" (fixed)" if j.lang == "en" else " (درست)")
+    j.page.fill("#cue-editor .cue-text >> nth=0", fixed)
+    j.page.click("#save-cues")
+    saved = j.page.get_attribute("#cue-editor", "data-words-saved")
+    jh.wait_for(lambda: j.page.inner_text("#cue-status") == saved, 15, "the subtitles to be saved")
+    j.step("subtitles")
+    j.page.reload()
+    assert j.page.input_value("#cue-editor .cue-text >> nth=0") == fixed, "the fixed line comes back after a reload"
+    j.page.click("#to-music")
+
+
+# --- 8. music and titles -----------------------------------------------------------------------
+
+
+def music(j: Journey) -> None:
+    j.page.wait_for_url("**/story/music")
+    tracks = j.page.locator("input[name=track]:not([value=''])")
+    assert tracks.count() >= 1, "no bundled music"
+    tracks.first.check()
+    j.page.locator("#volume").evaluate("(el) => { el.value = 20; el.dispatchEvent(new Event('input')); }")
+    assert j.page.inner_text("#volume-value").strip() == "20%"
+    j.page.fill("#card-title", "My voice" if j.lang == "en" else "میری آواز")
+    j.page.click("#save-music")
+    j.page.wait_for_url("**/story/music")
+    assert tracks.first.is_checked() and j.page.input_value("#volume") == "20", "her music choice is kept"
+    j.step("music")
+    j.page.click("#to-render")
+
+
+# --- 9. preview and render ---------------------------------------------------------------------
+
+
+def _render(j: Journey, button: str, result: str, timeout: float) -> None:
+    j.page.click(button)
+    jh.wait_for(lambda: _count(j.page, result) > 0 or _count(j.page, "#render-job .job-error:visible") > 0, timeout,
+                f"the video ({button})")
+    assert _count(j.page, "#render-job .job-error:visible") == 0, j.page.inner_text("#render-job")
+
+
+def render(j: Journey) -> None:
+    j.page.wait_for_url("**/story/render")
+    # The progress shows while it works: a bar, the stage in words, and Stop.
+    j.page.click("#make-preview")
+    j.page.wait_for_selector("#render-job .job-stop", state="visible", timeout=15000)
+    j.step("render-progress")
+    jh.wait_for(lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
+                180, "the preview")
+    assert _count(j.page, "#render-job .job-error:visible") == 0, j.page.inner_text("#render-job")
+    seconds = jh.wait_for(lambda: _media_duration(j.page, "#preview-video"), 15, "the preview to load")
+    assert seconds > j.mic_seconds - 3, f"the preview lasts {seconds:.1f} s for {j.mic_seconds:.1f} s of story"
+    j.step("render-preview")
+    _render(j, "#make-final", "#to-screening", 300)
+    j.page.click("#to-screening")
+
+
+# --- 10. screening -----------------------------------------------------------------------------
+
+
+def screening(j: Journey) -> None:
+    j.page.wait_for_url("**/story/screening")
+    src = j.page.get_attribute("#final-video", "src")
+    answer = j.page.request.get(j.live.url + src if src.startswith("/") else src)
+    assert answer.ok and answer.body()[4:8] == b"ftyp", "the final video is not an MP4"
+    final = j.shots.folder / "final.mp4"
+    final.write_bytes(answer.body())
+    seconds = jh.wait_for(lambda: _media_duration(j.page, "#final-video"), 15, "the final video to load")
+    assert seconds > j.mic_seconds - 3
+    # She plays it with the page's own controls.
+    j.page.click(".player-toggle")
+    jh.wait_for(lambda: j.page.evaluate("() => document.getElementById('final-video').currentTime") > 1.0, 20,
+                "the final video to play")
+    j.step("screening-playing")
+    j.page.click(".player-toggle")
+    j.page.click("#mark-ready")
+    j.page.wait_for_selector("#ready-state")
+    j.step("screening-ready")
+
+
 def second_participant_sees_nothing(j: Journey) -> None:
     """Rose locks; Jasmine signs in at the same laptop and tries every URL Rose's pages held."""
     rose_words = SCRIPTS[j.lang].split("۔")[0].split(".")[0]
@@ -261,6 +490,12 @@ def test_journey(journey):
     give_consent(j)
     write_script(j)
     record(j)
+    pictures(j)
+    voice(j)
+    subtitles(j)
+    music(j)
+    render(j)
+    screening(j)
     second_participant_sees_nothing(j)
     if j.axe is not None:
         j.axe.assert_clean()
