@@ -171,3 +171,21 @@ def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_
     client.post("/story/screening/ready", data={"ready": "1"})
     assert stories.get_story(db, story.id).status == "ready"
     assert json.loads(json.dumps(plan_of(db, story.id).to_dict()))["aspect"] == "9:16"
+
+
+def test_a_video_being_made_is_found_again_after_a_reload_or_a_restart(app, client, db):
+    """The job is a row in her story's database, so a new page (or a new server) follows it on."""
+    from storyteller.jobs import state
+
+    story = her(db, client)
+    job = state.create_job(db, "render_story", {"quality": "final", "aspect": "16:9"}, story_id=story.id)
+    state.claim(db, job)
+    state.report(db, job, 0.4, "rendering")
+    page = client.get("/story/render").get_data(as_text=True)
+    assert f'id="render-job" data-job="{job}"' in page
+    status = client.get(f"/story/work/{job}", headers=FETCH).json
+    assert status["progress"] == 0.4 and status["stage_words"] == "Making the video…" and status["quality"] == "final"
+    busy = client.post("/story/render", headers=FETCH, data={"quality": "preview", "aspect": "16:9"})
+    assert busy.status_code == 409 and busy.json["job"] == job  # one video at a time
+    assert client.post(f"/story/work/{job}/stop", headers=FETCH).json["state"] == "running"
+    assert state.get_job(db, job).cancel_requested

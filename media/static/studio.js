@@ -110,7 +110,7 @@
             eta.textContent = box.dataset.wordsLeft.replace("{time}", minutesText(left));
           }
         }
-        setTimeout(poll, 1000);
+        setTimeout(poll, 500);
       }).catch(function () {
         stage.textContent = box.dataset.wordsLost;
         setTimeout(poll, 3000);
