@@ -245,6 +245,13 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     assert info.duration == pytest.approx(3.0 + clip_seconds + 4.0, abs=1.5)
     assert not any((data_dir / "work").glob("*"))  # no copy of her media stays in a work folder
 
+    # She records again: the next video finds the hidden word in the new take before it is made.
+    retake = add_take(conn, vault, story.id, shared_data(*CLIP), "whole")
+    job = run(conn, data_dir, "render_story", story.id, quality="preview")
+    assert job.state == "done", job.error
+    plan = plans.plan_or_new(stories.get_story(conn, story.id).plan)
+    assert plan.cues_for == str(retake) and len(plan.hidden_spans) == 1
+
 
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     story = new_story(conn)

@@ -196,7 +196,8 @@ def _doubtful(track, cue) -> list[str]:
     return [w.text for w in track.words if cue.start - 0.01 <= w.start < cue.end and MARK not in w.text and unsure(w)]
 
 
-def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | None = None) -> dict:
+def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | None = None,
+                         share: tuple[float, float] = (0.05, 1.0)) -> dict:
     """Her narration transcribed and aligned to her script, as editable cues kept in her plan."""
     from storyteller.jobs import story_build
     from storyteller.pipeline.subtitle_tracks import make_subtitles
@@ -207,7 +208,7 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
     result = make_subtitles(joined, story.language, script=story.script.strip() or None, translate=translate,
-                            redact=plan.hidden_words, model=model, progress=ctx.stage_progress("subtitles", 0.05, 1.0),
+                            redact=plan.hidden_words, model=model, progress=ctx.stage_progress("subtitles", *share),
                             cancel=ctx.cancelled)
 
     def cues(track) -> list[dict]:
@@ -236,17 +237,39 @@ def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | No
 
     if quality not in ("preview", "final"):
         raise ValueError(N_("Choose a quick preview or the final video."))
+    _subtitles_for_this_recording(ctx)
     folder = ctx.workdir / "story"
     story = story_build.build_story_folder(ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect,
-                                           progress=ctx.stage_progress("voice", 0.0, 0.3), cancel=ctx.cancelled)
+                                           progress=ctx.stage_progress("voice", 0.25, 0.4), cancel=ctx.cancelled)
     ctx.check_cancel()
     result = render_story(story, ctx.workdir / "story.mp4", quality=quality,
-                          progress=ctx.stage_progress("rendering", 0.3, 1.0), cancel=ctx.cancelled)
+                          progress=ctx.stage_progress("rendering", 0.4, 1.0), cancel=ctx.cancelled)
     role = f"render-{quality}"
     exported, _ = _keep(ctx, result.path, ".mp4", "export", "video/mp4",
                      {"role": role, "quality": quality, "aspect": story.aspect, "job": ctx.job_id})
     _drop(ctx, "export", role, keep=exported)
     return {"asset": exported, "duration": result.duration, "width": result.width, "height": result.height}
+
+
+def _subtitles_for_this_recording(ctx: JobContext) -> None:
+    """Make the subtitles first when there are none for the recording that will be heard.
+
+    Besides the subtitles, this finds where the words she wants hidden are spoken: a
+    video must never carry a name she asked to hide because she recorded again after
+    making the subtitles. Without words to hide, a video without subtitles is still safe.
+    """
+    from storyteller.jobs import story_build
+    from storyteller.store import plans, stories
+
+    plan = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id).plan)
+    parts = story_build.narration_parts(ctx.conn, ctx.story_id)
+    if not parts or plan.cues_for == story_build.narration_key(parts):
+        return
+    try:
+        make_story_subtitles(ctx, translate=plan.want_english, share=(0.0, 0.25))
+    except (ValueError, RuntimeError):
+        if ctx.cancelled() or plan.hidden_words:
+            raise ValueError(N_("The words to hide could not be found in your recording, so the video was not made. Open Subtitles and make them again."))
 
 
 HANDLERS.update({
