@@ -253,6 +253,24 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     assert plan.cues_for == str(retake) and len(plan.hidden_spans) == 1
 
 
+@pytest.mark.slow
+def test_her_script_is_kept_when_whisper_cannot_follow(conn, data_dir, vault):
+    """Whisper is weak on Urdu; her own words must still be the subtitles, spread over her speech."""
+    whisper_model_or_skip("whisper-tiny.en")
+    story = new_story(conn)
+    script = "Our garden by the river was full of mint. Lahore was far away. Grandmother sang every evening."
+    stories.save_script(conn, story.id, script, story.revision)
+    add_take(conn, vault, story.id, shared_data(*CLIP), "whole")  # says something else entirely
+    stories.save_plan(conn, story.id, plans.Plan(hidden_words=("Lahore",)).to_dict())
+    job = run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en")
+    assert job.state == "done", job.error
+    plan = plans.plan_or_new(stories.get_story(conn, story.id).plan)
+    words = " ".join(c.text for c in plan.cues).split()
+    assert words == script.replace("Lahore", "▇▇▇").split()
+    assert len(plan.hidden_spans) >= 1  # where the script puts the name, its sound is covered too
+    assert any("spread over your speech" in w for w in job.result["warnings"])
+
+
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     story = new_story(conn)
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))

@@ -188,6 +188,9 @@ def _doubtful(track, cue) -> list[str]:
     """
     from storyteller.pipeline.redact import MARK
 
+    if track.source == "script-spread":
+        return []  # every time is a guess there; the warning says so once, not on every word
+
     def unsure(w) -> bool:
         if track.source == "script":
             return w.status in ("interpolated", "skipped")
@@ -207,9 +210,14 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     plan = plans.plan_or_new(story.plan)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
-    result = make_subtitles(joined, story.language, script=story.script.strip() or None, translate=translate,
+    script = story.script.strip() or None
+    result = make_subtitles(joined, story.language, script=script, translate=translate,
                             redact=plan.hidden_words, model=model, progress=ctx.stage_progress("subtitles", *share),
                             cancel=ctx.cancelled)
+    own, spans, warnings = result.tracks[0], result.redaction.spans if result.redaction else (), list(result.warnings)
+    if script is not None and own.source != "script":
+        own, spans = _script_over_speech(joined, script, result, plan.hidden_words)
+        warnings.append(N_("Whisper could not follow this recording well, so your own words are spread over your speech. Listen to each line and move it if it is early or late."))
 
     def cues(track) -> list[dict]:
         return [{"start": c.start, "end": c.end, "text": c.text, "doubtful": _doubtful(track, c)} for c in track.cues]
@@ -218,16 +226,41 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     # Read the plan again: she may have changed other choices while Whisper listened.
     latest = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id).plan)
     changed = latest.with_changes(
-        cues=cues(result.tracks[0]), english=cues(english) if english else list(latest.to_dict()["english"]),
+        cues=cues(own), english=cues(english) if english else list(latest.to_dict()["english"]),
         want_english=translate or latest.want_english,
-        hidden_spans=[list(s) for s in result.redaction.spans] if result.redaction else [],
+        hidden_spans=[list(s) for s in spans],
         cues_for=story_build.narration_key(parts),
     )
     stories.save_plan(ctx.conn, ctx.story_id, changed.to_dict())
     # The recording the cues were timed on, so a click on a line plays exactly that moment.
     _drop(ctx, "other", "narration-listen")
     _keep(ctx, joined, ".wav", "other", "audio/wav", {"role": "narration-listen", "for": changed.cues_for})
-    return {"cues": len(changed.cues), "english": len(changed.english), "warnings": list(result.warnings)}
+    return {"cues": len(changed.cues), "english": len(changed.english), "warnings": list(dict.fromkeys(warnings))}
+
+
+def _script_over_speech(audio, script: str, result, hidden: tuple[str, ...]):
+    """Her script's words laid over the stretches where she speaks, when Whisper heard too little to align.
+
+    She wrote these words, so they are right even where Whisper is wrong (Urdu
+    with the base model): only their timing is a guess. Words to hide are covered
+    where Whisper heard them and, with a wider margin, where the script puts them.
+    """
+    from storyteller.pipeline import align, redact
+    from storyteller.pipeline.audio import decode_audio, speech_regions
+    from storyteller.pipeline.subtitle_tracks import Track
+    from storyteller.pipeline.subtitles import segment
+
+    rate = 16000
+    regions = [(a / rate, b / rate) for a, b in speech_regions(decode_audio(audio, rate), rate)]
+    spread = align.spread(script, regions, result.duration)
+    words = list(spread.words)
+    spans = tuple(result.redaction.spans) if result.redaction else ()
+    if hidden:
+        placed = redact.plan(hidden, (), words, result.duration)
+        spans = tuple(sorted(set(spans) | set(placed.spans)))
+        words = redact.mask_words(words, hidden, spans)
+    cues = tuple(segment(words, end_limit=result.duration))
+    return Track(result.tracks[0].language, "script-spread", cues, tuple(words)), spans
 
 
 def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | None = None) -> dict:

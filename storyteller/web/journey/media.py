@@ -327,8 +327,9 @@ def subtitles():
     listen = next((a for a in stories.story_assets(get_db(), story.id, "other")
                    if a.meta.get("role") == "narration-listen" and a.meta.get("for") == plan.cues_for), None)
     running = _latest_job("subtitles")
+    said = running.result.get("warnings", []) if running and running.state == "done" else []
     return render_template(
-        "journey/subtitles.html", story=story, plan=plan, has_recording=bool(parts),
+        "journey/subtitles.html", story=story, plan=plan, has_recording=bool(parts), warnings=[_(w) for w in said],
         cues_fit=bool(parts) and plan.cues_for == narration_key(parts), listen_url=_asset_url(listen.id if listen else None),
         job=running if running and running.state != "done" else None, rtl=story.language in ("ur", "pa", "ps", "sd", "fa", "prs"),
     )
