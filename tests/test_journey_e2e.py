@@ -58,6 +58,13 @@ class Journey:
     axe: jh.AxeChecker | None
     outside: list[str]
     mic_seconds: float
+    fixed_line: str = ""
+    problems: list[str] = field(default_factory=list)  # what was wrong but let the journey go on
+
+    def expect(self, ok: bool, problem: str) -> None:
+        """A check whose failure is reported at the end, so one run shows every later step too."""
+        if not ok:
+            self.problems.append(f"{self.lang}: {problem}")
     seen_urls: set[str] = field(default_factory=set)  # her pages, media and jobs, for the second participant
 
     def step(self, name: str) -> None:
@@ -163,6 +170,7 @@ def sign_in(j: Journey, alias: str, pin: str, shot: str | None = "sign-in") -> N
     if shot:
         j.step(shot)
     j.page.click("#signin")
+    j.page.wait_for_url(lambda url: "/story/signin" not in url)
     assert j.page.locator("#lock").is_visible(), "after sign-in her pages show the Lock button"
 
 
@@ -373,12 +381,13 @@ def subtitles(j: Journey) -> None:
     texts = j.page.locator("#cue-editor .cue-text").evaluate_all("els => els.map(e => e.value)")
     starts = [float(x) for x in j.page.locator("#cue-editor .cue").evaluate_all("els => els.map(e => e.dataset.start)")]
     # The lines are her own words, in her order, timed inside her recording.
-    assert _words(" ".join(texts)) == _words(SCRIPTS[j.lang]), texts
+    j.expect(_words(" ".join(texts)) == _words(SCRIPTS[j.lang]), f"the subtitles are not her script's words: {texts}")
     assert starts == sorted(starts) and 0 <= starts[0] and starts[-1] < j.mic_seconds
     if j.lang == "ur":
         assert j.page.get_attribute("#cue-editor .cue-text", "dir") == "rtl"
     fixed = texts[0] + (" (fixed)" if j.lang == "en" else " (درست)")
     j.page.fill("#cue-editor .cue-text >> nth=0", fixed)
+    j.fixed_line = fixed
     j.page.click("#save-cues")
     saved = j.page.get_attribute("#cue-editor", "data-words-saved")
     jh.wait_for(lambda: j.page.inner_text("#cue-status") == saved, 15, "the subtitles to be saved")
@@ -435,6 +444,17 @@ def render(j: Journey) -> None:
 # --- 10. screening -----------------------------------------------------------------------------
 
 
+def _subtitle_track(video: Path) -> str:
+    """The text of the video's first subtitle track, as SRT."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:s:0", "-f", "srt", "-"],
+                          capture_output=True, check=True)
+    return done.stdout.decode("utf-8")
+
+
 def screening(j: Journey) -> None:
     j.page.wait_for_url("**/story/screening")
     src = j.page.get_attribute("#final-video", "src")
@@ -442,6 +462,7 @@ def screening(j: Journey) -> None:
     assert answer.ok and answer.body()[4:8] == b"ftyp", "the final video is not an MP4"
     final = j.shots.folder / "final.mp4"
     final.write_bytes(answer.body())
+    assert j.fixed_line in _subtitle_track(final), "her fixed subtitle line is not in the final video"
     seconds = jh.wait_for(lambda: _media_duration(j.page, "#final-video"), 15, "the final video to load")
     assert seconds > j.mic_seconds - 3
     # She plays it with the page's own controls.
@@ -497,6 +518,7 @@ def test_journey(journey):
     render(j)
     screening(j)
     second_participant_sees_nothing(j)
+    assert not j.problems, "\n".join(j.problems)
     if j.axe is not None:
         j.axe.assert_clean()
     else:
