@@ -53,7 +53,7 @@ def plan_of(db, story_id: int) -> plans.Plan:
 
 
 def upload(client, path_or_bytes, kind: str = "photo"):
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else open(path_or_bytes, "rb").read()
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else path_or_bytes.read_bytes()
     return client.post("/story/pictures/add", headers=FETCH, content_type="multipart/form-data",
                        data={"picture": (io.BytesIO(data), "p.jpg"), "kind": kind})
 

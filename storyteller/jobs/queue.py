@@ -19,9 +19,8 @@ from huey.api import Huey
 
 from storyteller.jobs import state
 from storyteller.jobs.runner import run_job, sweep_workdirs
-from storyteller.store.db import db_path
+from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
-from storyteller.store.db import open_database
 
 log = logging.getLogger(__name__)
 

@@ -27,16 +27,16 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from storyteller.jobs import state  # noqa: E402
-from storyteller.jobs.intake import receive_picture  # noqa: E402
-from storyteller.jobs.runner import run_job  # noqa: E402
-from storyteller.jobs.tasks import HANDLERS  # noqa: E402
-from storyteller.pipeline.audio import decode_audio, write_wav  # noqa: E402
-from storyteller.store import plans, stories  # noqa: E402
-from storyteller.store.db import db_path, open_database  # noqa: E402
-from storyteller.store.participants import add_participant  # noqa: E402
-from storyteller.store.vault import vault_for  # noqa: E402
-from storyteller.store.workshops import create_workshop  # noqa: E402
+from storyteller.jobs import state
+from storyteller.jobs.intake import receive_picture
+from storyteller.jobs.runner import run_job
+from storyteller.jobs.tasks import HANDLERS
+from storyteller.pipeline.audio import decode_audio, write_wav
+from storyteller.store import plans, stories
+from storyteller.store.db import db_path, open_database
+from storyteller.store.participants import add_participant
+from storyteller.store.vault import vault_for
+from storyteller.store.workshops import create_workshop
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from storyteller.jobs import intake, state
 from storyteller.jobs.queue import enqueue
-from storyteller.jobs.story_build import music_tracks, narration_key, narration_parts, MUSIC_DIR
+from storyteller.jobs.story_build import MUSIC_DIR, music_tracks, narration_key, narration_parts
 from storyteller.store import plans, stories
 from storyteller.store.vault import VaultError
 from storyteller.web.context import get_db, get_huey, get_vault
@@ -204,7 +204,7 @@ def _box_list(value, width: int, height: int) -> list[list[int]]:
     for box in value:
         if not (isinstance(box, list) and len(box) >= 4 and all(isinstance(v, (int, float)) for v in box[:4])):
             abort(400)
-        x1, y1, x2, y2 = (int(round(v)) for v in box[:4])
+        x1, y1, x2, y2 = (round(v) for v in box[:4])
         x1, x2 = max(0, min(x1, x2)), min(width, max(x1, x2))
         y1, y2 = max(0, min(y1, y2)), min(height, max(y1, y2))
         if x2 - x1 >= 4 and y2 - y1 >= 4:
