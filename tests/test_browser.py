@@ -147,3 +147,39 @@ def test_stop_button_cancels_running_job(server, page):
     _wait_for_state(page, "cancelled", 10)
     assert time.monotonic() - started < 5
     assert not page.is_visible("#job-video")
+
+
+def test_back_after_quick_exit_or_lock_shows_sign_in_at_most(server, page, data_dir):
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    add_participant(conn, workshop, "Rose", "4821")
+    conn.close()
+
+    def sign_in():
+        page.goto(f"{server}/story/signin?workshop={workshop}")
+        page.get_by_label("Rose").check()
+        page.fill("#pin", "4821")
+        page.click("#signin")
+        page.goto(server + "/story/write")
+
+    sign_in()
+    page.fill("#script", "Words only she may see")
+    page.click("#quick-exit")
+    page.wait_for_url("**/exit")
+    page.go_back()  # to the consent page she passed through: it must not come back
+    page.wait_for_url("**/story/signin**")
+    assert "Words only she may see" not in page.content()
+    assert page.is_visible("#workshop-list")  # the exit forgot even her workshop
+
+    sign_in()  # what she typed was saved on the way out
+    assert page.input_value("#script") == "Words only she may see"
+    page.click("#lock")
+    page.wait_for_url("**/story/signin**")
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Words only she may see" not in page.content()
+    assert page.is_visible("#signin-form")

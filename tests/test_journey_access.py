@@ -133,19 +133,44 @@ def test_lock_button_ends_her_session(client, people_of):
     assert client.post("/story/write/save", data={"script": "x", "revision": 0}, headers=FETCH).status_code == 401
 
 
-def test_idle_session_locks_after_five_minutes(client, people_of):
+def _last_seen(app, participant_id: int, seconds_ago: float) -> None:
+    _db(app).execute("UPDATE participants SET session_seen = ? WHERE id = ?", (time.time() - seconds_ago, participant_id))
+
+
+def test_idle_session_locks_after_five_minutes(app, client, people_of):
     sign_in(client, people_of)
-    with client.session_transaction() as s:
-        s["seen"] = time.time() - 4 * 60
+    _last_seen(app, people_of["rose"], 4 * 60)
     assert client.get("/story/write").status_code == 200  # four minutes: still hers, and seen again now
-    with client.session_transaction() as s:
-        s["seen"] = time.time() - 5 * 60 - 1
+    _last_seen(app, people_of["rose"], 5 * 60 + 1)
     r = client.get("/story/write")
     assert r.status_code == 302 and "locked=1" in r.headers["Location"]
-    with client.session_transaction() as s:
-        assert "participant" not in s  # locked for good, not just this request
+    _last_seen(app, people_of["rose"], 0)
+    assert client.get("/story/write").status_code == 302  # locked for good, not just while idle
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "locked and safe" in page
+
+
+def test_a_cookie_that_comes_back_after_a_lock_opens_nothing(client, people_of):
+    """A save sent as she left may answer after the lock with her old cookie: it must not sign her in."""
+    sign_in(client, people_of)
+    with client.session_transaction() as s:
+        old_cookie = dict(s)
+    client.post("/story/lock")
+    with client.session_transaction() as s:
+        s.update(old_cookie)
+    assert client.get("/story/write").status_code == 302
+    sign_in(client, people_of)
+    client.get("/exit")
+    with client.session_transaction() as s:
+        s.update(old_cookie)
+    assert client.get("/story/write").status_code == 302
+
+
+def test_requests_after_sign_in_do_not_rewrite_the_cookie(client, people_of):
+    sign_in(client, people_of)
+    r = client.post("/story/write/save", data={"script": "x", "revision": 0}, headers=FETCH)
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+    assert "Set-Cookie" not in client.get("/story/write").headers
 
 
 def test_locked_pages_hold_nothing_of_her_story(client, people_of):

@@ -17,13 +17,21 @@
     return fetch(url, options);
   }
 
-  // Pages with unsaved work listen for this and save at once (a beacon if the page is going).
-  function saveEverything() { document.dispatchEvent(new CustomEvent("storyteller:save")); }
+  // Pages with unsaved work listen for this, save at once, and may put the promise of
+  // their save in event.detail.pending; this resolves when they are all done.
+  function saveEverything() {
+    var pending = [];
+    document.dispatchEvent(new CustomEvent("storyteller:save", { detail: { pending: pending } }));
+    return Promise.all(pending.map(function (p) { return p.catch(function () {}); }));
+  }
 
+  // Leaving (Exit, Lock, the idle lock) ends her session on the server, so her last words
+  // must arrive first: the screen goes blank at once, and the page waits for the save
+  // (never more than a second and a half) before it goes.
   function leaveTo(url) {
-    saveEverything();
     document.body.style.visibility = "hidden";
-    window.location.replace(url);
+    var go = function () { window.location.replace(url); };
+    Promise.race([saveEverything(), new Promise(function (resolve) { setTimeout(resolve, 1500); })]).then(go, go);
   }
 
   // Quick exit: the button at once; the Esc key twice (the first Esc saves and says so),
@@ -45,7 +53,12 @@
     }
   });
   document.addEventListener("click", function (e) {
-    if (e.target.closest && e.target.closest("#quick-exit")) { quickExit(e); }
+    if (!e.target.closest) { return; }
+    if (e.target.closest("#quick-exit")) { quickExit(e); }
+    if (e.target.closest("#lock") && document.body.dataset.lockUrl) {
+      e.preventDefault();
+      leaveTo(document.body.dataset.lockUrl);
+    }
   });
 
   // A page shown again from the back-forward cache is asked for afresh, so after a lock or
@@ -103,11 +116,13 @@
       data.append("revision", String(revision));
       return data;
     }
+    var inFlight = Promise.resolve();
     function save() {
-      if (!dirty || saving) { return; }
+      if (saving) { return inFlight.then(save); }
+      if (!dirty) { return Promise.resolve(); }
       saving = true; dirty = false;
       status.textContent = form.dataset.wordsSaving;
-      send(form.action, { method: "POST", body: body() }).then(function (r) {
+      inFlight = send(form.action, { method: "POST", body: body() }).then(function (r) {
         if (r.status === 401) { window.location.replace(document.body.dataset.lockUrl || "/story/signin"); return null; }
         return r.json().then(function (answer) { return { ok: r.ok, answer: answer }; });
       }).then(function (result) {
@@ -124,6 +139,7 @@
         saving = false; dirty = true;
         status.textContent = form.dataset.wordsOffline;
       });
+      return inFlight;
     }
     function beacon() {
       if (!dirty) { return; }
@@ -135,7 +151,7 @@
     script.addEventListener("input", changed);
     title.addEventListener("input", function () { dirty = true; });
     form.addEventListener("submit", function (e) { e.preventDefault(); dirty = true; save(); });
-    document.addEventListener("storyteller:save", save);
+    document.addEventListener("storyteller:save", function (e) { e.detail.pending.push(save()); });
     window.addEventListener("pagehide", beacon);
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") { beacon(); } });
     setInterval(save, 3000);

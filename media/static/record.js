@@ -232,7 +232,17 @@
     Array.prototype.forEach.call(document.querySelectorAll(".record-part"), function (b) {
       b.addEventListener("click", function () { start(Number(b.dataset.part)); });
     });
-    // Leaving mid-recording: stop, so the last chunk is sent; the server keeps what arrived.
+    // Leaving mid-recording (Exit, Lock): stop, and let the page wait for the last chunks.
+    // A closed tab stops too; the server keeps whatever arrived as her take.
+    document.addEventListener("storyteller:save", function (e) {
+      if (!session) { return; }
+      var uploader = session.uploader;
+      var flushed = new Promise(function (resolve) {
+        session.recorder.addEventListener("stop", function () { setTimeout(resolve, 0); });
+      });
+      stop();
+      e.detail.pending.push(flushed.then(function () { return uploader.drained(); }));
+    });
     window.addEventListener("pagehide", stop);
   });
 })();

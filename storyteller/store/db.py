@@ -91,6 +91,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX participants_alias ON participants(workshop_id, alias);
     CREATE UNIQUE INDEX stories_participant ON stories(participant_id)
     """,
+    # 3: her session lives on the server (token and last-seen time), so a lock or a quick
+    # exit ends it even if an old cookie comes back (a save that was on its way when she
+    # left), and requests after sign-in never need to rewrite the cookie.
+    """
+    ALTER TABLE participants ADD COLUMN session_token TEXT NOT NULL DEFAULT '';
+    ALTER TABLE participants ADD COLUMN session_seen REAL NOT NULL DEFAULT 0
+    """,
 )
 
 

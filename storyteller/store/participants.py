@@ -121,3 +121,34 @@ def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin
     wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
     conn.execute("UPDATE participants SET failed_pins = ?, retry_after = ? WHERE id = ?", (failed, now + wait, row["id"]))
     return SignInResult(None, wait_seconds=wait)
+
+
+# -- her session ---------------------------------------------------------------
+def start_session(conn: sqlite3.Connection, participant_id: int, now: float | None = None) -> str:
+    """A new session token for her; any earlier session of hers ends."""
+    token = secrets.token_hex(16)
+    conn.execute("UPDATE participants SET session_token = ?, session_seen = ? WHERE id = ?",
+                 (token, time.time() if now is None else now, participant_id))
+    return token
+
+
+def end_session(conn: sqlite3.Connection, participant_id: int, token: str) -> None:
+    """End the session ``token`` (an old, already ended token ends nothing)."""
+    conn.execute("UPDATE participants SET session_token = '' WHERE id = ? AND session_token = ?", (participant_id, token))
+
+
+def session_is_current(conn: sqlite3.Connection, participant_id: int, token: str, idle_seconds: float,
+                       now: float | None = None) -> bool:
+    """True while ``token`` is her session and she was seen within ``idle_seconds``; an idle session ends here."""
+    now = time.time() if now is None else now
+    row = conn.execute("SELECT session_token, session_seen FROM participants WHERE id = ?", (participant_id,)).fetchone()
+    if not (row and row[0] and token and hmac.compare_digest(row[0], token)):
+        return False
+    if now - row[1] > idle_seconds:
+        end_session(conn, participant_id, token)
+        return False
+    return True
+
+
+def mark_seen(conn: sqlite3.Connection, participant_id: int, now: float | None = None) -> None:
+    conn.execute("UPDATE participants SET session_seen = ? WHERE id = ?", (time.time() if now is None else now, participant_id))

@@ -16,6 +16,7 @@ from storyteller.config import PROJECT_ROOT
 from storyteller.store.participants import ALIAS_MAX, ParticipantError, add_participant, list_participants
 from storyteller.store.workshops import LANGUAGES, create_workshop, list_workshops
 from storyteller.web.context import get_db
+from storyteller.web.journey.access import lock_session
 
 bp = Blueprint("home", __name__)
 
@@ -118,6 +119,7 @@ def font(name: str):
 @bp.get("/exit")
 def quick_exit():
     """Where the quick-exit button leads: a neutral page, with her session dropped (the language stays)."""
+    lock_session()
     lang = session.get("lang")
     session.clear()
     if lang:

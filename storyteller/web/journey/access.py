@@ -1,19 +1,27 @@
 """Who is at the laptop: her session, the idle lock, and her own story and assets only.
 
-The session holds her participant id and the time she was last seen. Every
-journey request re-checks both, so a page reached by Back after a lock or a
-quick exit shows the sign-in page at most. Anything that is not hers answers
+The cookie holds her participant id and a session token; the server holds the
+same token and when she was last seen. Every journey request re-checks both, so
+a page reached by Back after a lock or a quick exit shows the sign-in page at
+most, and a cookie that comes back after a lock opens nothing. After sign-in no
+request rewrites the cookie. Anything that is not hers answers
 404, exactly as if it did not exist.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from storyteller.store.participants import Participant, get_participant
+from storyteller.store.participants import (
+    Participant,
+    end_session,
+    get_participant,
+    mark_seen,
+    session_is_current,
+    start_session,
+)
 from storyteller.store.stories import Asset, Story, story_asset, story_of
 from storyteller.store.workshops import list_workshops
 from storyteller.web.context import get_db
@@ -21,7 +29,7 @@ from storyteller.web.context import get_db
 IDLE_LOCK_SECONDS = 5 * 60
 SESSION_PARTICIPANT = "participant"
 SESSION_WORKSHOP = "workshop"
-SESSION_SEEN = "seen"
+SESSION_TOKEN = "token"
 
 
 def idle_lock_seconds() -> int:
@@ -38,12 +46,19 @@ def sign_in_session(participant: Participant) -> None:
     session.update(kept)
     session[SESSION_PARTICIPANT] = participant.id
     session[SESSION_WORKSHOP] = participant.workshop_id
-    session[SESSION_SEEN] = time.time()
+    session[SESSION_TOKEN] = start_session(get_db(), participant.id)
 
 
 def lock_session() -> None:
-    """Forget who is signed in; keep only the language and the workshop (for the sign-in list)."""
-    for key in (SESSION_PARTICIPANT, SESSION_SEEN):
+    """End her session on the server and forget it here; keep the language and the workshop.
+
+    Ending it on the server matters: a save sent as she left may answer with her old
+    cookie after the lock, and that cookie must not open her story again.
+    """
+    pid, token = session.get(SESSION_PARTICIPANT), session.get(SESSION_TOKEN)
+    if pid is not None and token:
+        end_session(get_db(), int(pid), token)
+    for key in (SESSION_PARTICIPANT, SESSION_TOKEN):
         session.pop(key, None)
     g.pop("participant", None)
     g.pop("story", None)
@@ -54,8 +69,8 @@ def current_participant() -> Participant | None:
     if "participant" in g:
         return g.participant
     participant = None
-    pid, seen = session.get(SESSION_PARTICIPANT), session.get(SESSION_SEEN)
-    if pid is not None and seen is not None and time.time() - float(seen) <= idle_lock_seconds():
+    pid = session.get(SESSION_PARTICIPANT)
+    if pid is not None and session_is_current(get_db(), int(pid), session.get(SESSION_TOKEN, ""), idle_lock_seconds()):
         participant = get_participant(get_db(), int(pid))
     if participant is None and pid is not None:
         lock_session()
@@ -96,7 +111,7 @@ def participant_required(view):
             if is_fetch():
                 abort(401)
             return redirect(url_for("journey.signin", locked=1))
-        session[SESSION_SEEN] = time.time()
+        mark_seen(get_db(), current_participant().id)
         return view(*args, **kwargs)
 
     return wrapped
