@@ -189,54 +189,7 @@ def test_her_pages_are_not_cached(client, workshop):
     assert "no-store" in page.headers["Cache-Control"]
 
 
-# --- signing in and locking ------------------------------------------------------------------
-
-
-def test_wrong_pin_signs_nobody_in_and_says_so_plainly(client, workshop):
-    page = sign_in(client, workshop, "Rose", pin="0000")
-    assert page.status_code == 200
-    assert "PIN" in page.get_data(as_text=True)
-    assert client.get("/story/write").status_code in (302, 303)
-
-
-def test_repeated_wrong_pins_make_her_wait_even_with_the_right_one(client, workshop):
-    for _ in range(4):
-        sign_in(client, workshop, "Rose", pin="0000")
-    page = sign_in(client, workshop, "Rose")
-    assert page.status_code == 200, "the right PIN got through right after four wrong ones"
-    assert re.search(r"\d+", page.get_data(as_text=True))
-    assert client.get("/story/write").status_code in (302, 303)
-
-
-def test_a_participant_of_another_workshop_cannot_sign_in_here(app, client, workshop):
-    conn = _db(app)
-    try:
-        other = create_workshop(conn, "Another circle", "en", "")
-    finally:
-        conn.close()
-    page = client.post("/story/signin", data={"workshop": other, "participant": workshop["rose"], "pin": ROSE[1]})
-    assert page.status_code == 200
-    assert client.get("/story/write").status_code in (302, 303)
-
-
-def test_lock_ends_her_session_and_back_shows_sign_in(client, workshop):
-    sign_in(client, workshop, "Rose")
-    assert client.get("/story/write").status_code == 200
-    client.post("/story/lock")
-    page = client.get("/story/write")
-    assert page.status_code in (302, 303) and "/story/signin" in page.headers["Location"]
-    signin = client.get(page.headers["Location"])
-    assert b"never to be seen by another" not in signin.data
-
-
-def test_idle_session_locks_itself(app, client, workshop):
-    sign_in(client, workshop, "Rose")
-    assert client.get("/story/write").status_code == 200
-    app.config["IDLE_LOCK_SECONDS"] = -1  # any time since her last request is now too long
-    page = client.get("/story/write")
-    assert page.status_code in (302, 303) and "/story/signin" in page.headers["Location"]
-    app.config["IDLE_LOCK_SECONDS"] = 300
-    assert client.get("/story/write").status_code in (302, 303), "the lock must hold once the idle time is over"
+# --- locking (sign-in, PIN tries, the Lock button and the idle lock: tests/test_journey_access.py) ---
 
 
 def test_quick_exit_locks_her_session(client, workshop):
@@ -246,50 +199,6 @@ def test_quick_exit_locks_her_session(client, workshop):
 
 
 # --- validation ------------------------------------------------------------------------------
-
-
-def test_consent_refuses_a_made_up_level_and_records_a_real_one(app, client, workshop):
-    sign_in(client, workshop, "Jasmine")
-    client.post("/story/consent", data={"level": "everyone"})
-    conn = _db(app)
-    try:
-        story = stories.story_of(conn, workshop["jasmine"], "ur")
-        assert stories.current_consent(conn, story.id) is None
-        client.post("/story/consent", data={"level": "public"})
-        assert stories.current_consent(conn, story.id).level == "public"
-    finally:
-        conn.close()
-
-
-def test_script_saves_and_two_tabs_are_told_what_they_replaced(app, client, workshop):
-    sign_in(client, workshop, "Rose")
-    conn = _db(app)
-    try:
-        base = stories.get_story(conn, workshop["story"]).revision
-    finally:
-        conn.close()
-    first = client.post("/story/write/save", data={"script": "first tab", "revision": base}, headers=FETCH)
-    assert first.status_code == 200 and first.json["saved"]
-    second = client.post("/story/write/save", data={"script": "second tab", "revision": base}, headers=FETCH)
-    assert second.json["saved"] and second.json["other_tab_text"] == "first tab"
-
-
-def test_a_script_too_long_is_refused_with_a_plain_sentence(app, client, workshop):
-    sign_in(client, workshop, "Rose")
-    conn = _db(app)
-    try:
-        before = stories.get_story(conn, workshop["story"])
-    finally:
-        conn.close()
-    huge = " ".join(["word"] * 30_000)
-    page = client.post("/story/write/save", data={"script": huge, "revision": before.revision}, headers=FETCH)
-    assert page.status_code == 413
-    assert not page.json["saved"] and page.json["message"].endswith(".")
-    conn = _db(app)
-    try:
-        assert stories.get_story(conn, workshop["story"]).script == before.script
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize("script", ["😀🙏💜" * 50, "word " * 10_000])
@@ -308,6 +217,99 @@ def test_odd_scripts_are_kept_as_written(app, client, workshop, script):
 def test_save_without_its_fields_is_a_bad_request(client, workshop):
     sign_in(client, workshop, "Rose")
     assert client.post("/story/write/save", data={}, headers=FETCH).status_code == 400
+
+
+# --- validation of the studio steps ----------------------------------------------------------
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid 1x1 PNG whose header claims ``width`` x ``height`` (a decompression bomb in 70 bytes)."""
+    import struct
+    import zlib
+
+    out = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    return bytes(data)
+
+
+def test_a_20000_pixel_picture_is_refused_before_it_is_decoded(app, client, workshop):
+    sign_in(client, workshop, "Rose")
+    before = set(vault_for(app.config["DATA_DIR"]).root.rglob("*"))
+    reply = client.post("/story/pictures/add", data={"picture": (io.BytesIO(_png_claiming(20000, 20000)), "huge.png")},
+                        headers=FETCH, content_type="multipart/form-data")
+    assert reply.status_code == 400
+    assert reply.json["message"].endswith(".") and "megapixels" in reply.json["message"]
+    assert set(vault_for(app.config["DATA_DIR"]).root.rglob("*")) == before, "something of the refused picture was kept"
+
+
+@pytest.mark.parametrize("body", [{"add": "everything"}, {"add": [["a", 1, 2, 3]]}, {"remove": [[1, 2]]},
+                                  {"add": [[0, 0, 10, 10]] * 51}])
+def test_mask_boxes_that_make_no_sense_are_a_bad_request(app, client, workshop, body):
+    sign_in(client, workshop, "Rose")
+    photo = workshop["assets"]["photo"]
+    reply = client.post(f"/story/pictures/{photo}/boxes", json=body, headers=FETCH)
+    assert reply.status_code == 400
+    conn = _db(app)
+    try:
+        meta = stories.story_asset(conn, workshop["story"], photo).meta
+    finally:
+        conn.close()
+    assert "add" not in meta and "remove" not in meta
+
+
+@pytest.mark.parametrize("path, form", [
+    ("/story/voice/preview", {"method": "my-own-pitch"}),
+    ("/story/voice", {"method": "my-own-pitch"}),
+    ("/story/render", {"quality": "cinema", "aspect": "16:9"}),
+    ("/story/render", {"quality": "preview", "aspect": "3:1"}),
+    ("/story/music", {"track": "../../secret_key"}),
+    ("/story/music", {"track": "", "volume": "loud"}),
+])
+def test_made_up_choices_are_refused(app, client, workshop, path, form):
+    sign_in(client, workshop, "Rose")
+    conn = _db(app)
+    try:
+        plan_before = stories.get_story(conn, workshop["story"]).plan
+        jobs_before = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+        reply = client.post(path, data=form, headers=FETCH)
+        assert reply.status_code == 400, f"POST {path} {form} answered {reply.status_code}"
+        assert stories.get_story(conn, workshop["story"]).plan == plan_before
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs_before
+    finally:
+        conn.close()
+
+
+def test_one_video_at_a_time(app, client, workshop):
+    """While her video is being made (the fixture's queued render), a second tab cannot start another."""
+    sign_in(client, workshop, "Rose")
+    conn = _db(app)
+    try:
+        jobs_before = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+        second = client.post("/story/render", data={"quality": "final", "aspect": "16:9"}, headers=FETCH)
+        assert second.status_code == 409 and second.json["job"] == workshop["job"]
+        assert second.json["message"].endswith(".")
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs_before
+        # Once it is stopped, she can start again.
+        state.request_cancel(conn, workshop["job"])
+        again = client.post("/story/render", data={"quality": "preview", "aspect": "16:9"}, headers=FETCH)
+        assert again.status_code == 200 and again.json["job"] != workshop["job"]
+    finally:
+        conn.close()
+
+
+def test_ready_for_the_facilitator_needs_a_final_video(app, client, workshop):
+    sign_in(client, workshop, "Rose")
+    reply = client.post("/story/screening/ready", data={"ready": "1"}, headers=FETCH)
+    assert reply.status_code == 409
+    conn = _db(app)
+    try:
+        assert stories.get_story(conn, workshop["story"]).status == "draft"
+    finally:
+        conn.close()
 
 
 # --- CSRF ------------------------------------------------------------------------------------
