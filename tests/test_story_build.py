@@ -271,6 +271,26 @@ def test_her_script_is_kept_when_whisper_cannot_follow(conn, data_dir, vault):
     assert any("spread over your speech" in w for w in job.result["warnings"])
 
 
+@pytest.mark.slow
+def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault, tmp_path):
+    from storyteller.pipeline.transcribe import transcribe
+    from tests.journey_helpers import write_fake_mic_wav
+
+    whisper_model_or_skip("whisper-tiny.en")
+    story = new_story(conn, level="public")  # public: the synthetic voice reads her script
+    script = "My sister lives in Lahore. She helped me when the messages started."
+    stories.save_script(conn, story.id, script, story.revision)
+    add_take(conn, vault, story.id, write_fake_mic_wav(script, "en", tmp_path / "take.wav"), "whole")
+    asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
+    assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
+    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), hidden_words=("Lahore",)).to_dict())
+    assert run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en").state == "done"
+    built = story_build.build_story_folder(conn, vault, story.id, tmp_path / "folder")
+    heard = transcribe(built.path("narration.wav"), "en", model="whisper-tiny.en").text.lower()
+    assert "lahore" not in heard and "sister" in heard
+    assert "Lahore" not in " ".join(c.text for c in built.subtitles)
+
+
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     story = new_story(conn)
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))

@@ -141,7 +141,9 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
         joined = join_narration(vault, parts, folder / "joined.wav", cancel, tail=END_SECONDS if plan.end_card else 0.0)
         voiced = folder / "voice.wav"
         method = plans.voice_for_render(plan, audience(conn, story_id))
-        protect_voice(joined, voiced, method, record.voice_secret, script=record.script, language=record.language,
+        # A synthetic voice reads her script: it must never say a word she asked to hide.
+        unspoken = hide_words_in_text(record.script, plan.hidden_words).replace(HIDDEN_MARK, " ")
+        protect_voice(joined, voiced, method, record.voice_secret, script=unspoken, language=record.language,
                       progress=progress, cancel=cancel)
         joined.unlink()  # her own voice must not stay beside the protected one
         if cues_fit and plan.hidden_spans:
