@@ -47,6 +47,8 @@ def sign_in_session(participant: Participant) -> None:
     session[SESSION_PARTICIPANT] = participant.id
     session[SESSION_WORKSHOP] = participant.workshop_id
     session[SESSION_TOKEN] = start_session(get_db(), participant.id)
+    g.participant = participant
+    g.pop("story", None)
 
 
 def lock_session() -> None:

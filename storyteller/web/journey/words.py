@@ -11,7 +11,8 @@ import re
 import time
 from pathlib import Path
 
-from flask import abort, flash, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -47,8 +48,11 @@ CONSENT_CHOICES = (
 WORDS_PER_MINUTE = 130
 
 
-def step_endpoint(step: str) -> str:
-    return f"journey.{step}"
+def where_she_left_off() -> str:
+    """The endpoint of the step she was last on; consent first until she has given it."""
+    story = current_story()
+    endpoint = f"journey.{story.step}" if stories.current_consent(get_db(), story.id) else "journey.consent"
+    return endpoint if endpoint in current_app.view_functions else "journey.consent"
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -72,14 +76,13 @@ def signin():
             result = people.sign_in(db, workshop.id, chosen, request.form.get("pin", ""))
             if result.participant is not None:
                 sign_in_session(result.participant)
-                story = current_story()
-                return redirect(url_for(step_endpoint(story.step if stories.current_consent(db, story.id) else "consent")))
+                return redirect(url_for(where_she_left_off()))
             if not result.checked:
                 error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
             else:
                 error = _("That PIN is not right. Try again.")
     elif current_participant() is not None:
-        return redirect(url_for("journey.consent"))
+        return redirect(url_for(where_she_left_off()))
     return render_template(
         "journey/signin.html", workshops=workshops, workshop=workshop,
         participants=people.list_participants(db, workshop.id), chosen=chosen, error=error,
@@ -103,7 +106,7 @@ def consent():
         if level not in stories.CONSENT_LEVELS:
             flash(_("Choose one of the three choices."))
             return redirect(url_for("journey.consent"))
-        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, session.get("lang") or story.language)
+        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()))
         flash(_("Your choice is saved. You can change it at any time."))
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
