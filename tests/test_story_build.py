@@ -288,7 +288,8 @@ def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault
     built = story_build.build_story_folder(conn, vault, story.id, tmp_path / "folder")
     heard = transcribe(built.path("narration.wav"), "en", model="whisper-tiny.en").text.lower()
     assert "lahore" not in heard and "sister" in heard
-    assert "Lahore" not in " ".join(c.text for c in built.subtitles)
+    burned = " ".join(c.text for c in built.subtitles)
+    assert "Lahore" not in burned and story_build.DRAWN_MARK in burned
 
 
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):

@@ -33,6 +33,9 @@ PARAGRAPH_GAP = 0.4  # seconds of quiet between two recorded paragraphs
 TITLE_SECONDS = 3.0
 END_SECONDS = 4.0
 HIDDEN_MARK = "▇▇▇"
+# None of the bundled subtitle fonts (Noto Sans, Nastaliq, Naskh) draws a block character, so a
+# hidden word written into the picture would vanish without a trace; every one of them has the dash.
+DRAWN_MARK = "———"
 
 Progress = Callable[[float], None]
 Cancel = Callable[[], bool]
@@ -159,7 +162,8 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
     cues: tuple[Cue, ...] = ()
     if cues_fit:
         chosen = plan.english if plan.burn == "english" and plan.english else plan.cues
-        cues = tuple(Cue(c.start, c.end, hide_words_in_text(c.text, plan.hidden_words)) for c in chosen if c.text.strip())
+        cues = tuple(Cue(c.start, c.end, hide_words_in_text(c.text, plan.hidden_words).replace(HIDDEN_MARK, DRAWN_MARK))
+                     for c in chosen if c.text.strip())
     music = None
     if plan.music and plan.music in music_tracks() and plan.music_volume > 0:
         shutil.copyfile(MUSIC_DIR / f"{plan.music}.ogg", folder / "music.ogg")
