@@ -183,3 +183,48 @@ def test_back_after_quick_exit_or_lock_shows_sign_in_at_most(server, page, data_
     page.wait_for_load_state()
     assert "Words only she may see" not in page.content()
     assert page.is_visible("#signin-form")
+
+
+def test_idle_page_locks_itself_and_leaves_nothing_on_screen(data_dir):
+    """The page's own timer (here 6 s instead of 5 minutes) takes her story off the screen.
+
+    6 s is longer than the 3 s autosave: as with the real 5 minutes, her last words
+    reach the server (which counts from her last request) before the page locks.
+    """
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from waitress.server import create_server
+
+    from storyteller.app import create_app
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (the CI script installs it)")
+    app = create_app({"DATA_DIR": str(data_dir), "IDLE_LOCK_SECONDS": 6})
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    add_participant(conn, workshop, "Rose", "4821")
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page()
+            page.goto(f"{url}/story/signin?workshop={workshop}")
+            page.get_by_label("Rose").check()
+            page.fill("#pin", "4821")
+            page.click("#signin")
+            page.goto(url + "/story/write")
+            page.fill("#script", "Left on the screen by mistake")
+            page.wait_for_url("**/story/signin?locked=1", timeout=30_000)  # nobody touched the page
+            assert "Left on the screen by mistake" not in page.content()
+            assert page.is_visible("#locked-note")
+            browser.close()
+        story = conn.execute("SELECT script FROM stories").fetchone()
+        assert story["script"] == "Left on the screen by mistake"  # saved before the lock
+    finally:
+        server.close()

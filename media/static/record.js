@@ -214,6 +214,8 @@
       }
       audio.src = take.url;
       audio.focus();
+      var next = document.getElementById("to-pictures");  // with a take, going on is the main action
+      if (next) { next.classList.remove("secondary"); next.classList.add("primary"); }
     }
     function clearPart(p) {
       var audio = p.querySelector("audio");
