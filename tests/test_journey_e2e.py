@@ -43,6 +43,7 @@ SCRIPTS = {
         "پھر میری بہن نے مجھے روتے دیکھا اور میری بات سنی۔ آج میں بولنے سے نہیں ڈرتی۔"
     ),
 }
+ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
 WORKSHOP_LANGUAGE = {"en": "en", "ur": "ur"}
 PARTICIPANTS = (("Rose", "4821"), ("Jasmine", "7305"))
 
@@ -61,6 +62,12 @@ class Journey:
     fixed_line: str = ""
     problems: list[str] = field(default_factory=list)  # what was wrong but let the journey go on
 
+    def expect_urdu(self, step: str) -> None:
+        """The heading and the main actions of an Urdu page are in Urdu (an untranslated string shows in English)."""
+        texts = self.page.locator("main h1, main .primary:visible").all_inner_texts()
+        english = [t.strip() for t in texts if t.strip() and not ARABIC_SCRIPT.search(t)]
+        self.expect(not english, f"{step}: English on the Urdu page: {english}")
+
     def expect(self, ok: bool, problem: str) -> None:
         """A check whose failure is reported at the end, so one run shows every later step too."""
         if not ok:
@@ -71,6 +78,8 @@ class Journey:
         """Record the step: a screenshot, axe on the page as it stands, and the URLs it holds."""
         self.shots.take(self.page, name)
         self.note_urls()
+        if self.lang == "ur":
+            self.expect_urdu(name)
         if self.axe is not None:
             self.axe.check(self.page, f"{self.lang} {name}")
 
@@ -87,6 +96,11 @@ class Journey:
                     continue  # the language links: the same page, in the other language
                 if path.startswith(("/story", "/jobs", "/media")) and not path.startswith(("/story/signin", "/story/lock")):
                     self.seen_urls.add(path)
+
+    def check_page(self, label: str) -> None:
+        """axe on a page the journey passes through without a screenshot of its own."""
+        if self.axe is not None:
+            self.axe.check(self.page, f"{self.lang} {label}")
 
     def goto(self, path: str):
         return self.page.goto(self.live.url + path)
@@ -138,7 +152,10 @@ def test_axe_checker_reports_a_serious_violation(tmp_path):
 
 def create_workshop(j: Journey) -> None:
     j.goto(f"/?lang={j.lang}")
-    j.page.click("#new-workshop") if j.page.locator("#new-workshop").count() else j.goto("/workshops/new")
+    j.check_page("home")
+    j.page.click(f"a[href='/workshops/new']")
+    j.page.wait_for_url("**/workshops/new")
+    j.check_page("new workshop")
     j.page.fill("#name", "Lahore story circle" if j.lang == "en" else "لاہور کہانی حلقہ")
     j.page.select_option("#language", WORKSHOP_LANGUAGE[j.lang])
     j.page.click("#create-workshop")
@@ -164,6 +181,7 @@ def sign_in(j: Journey, alias: str, pin: str, shot: str | None = "sign-in") -> N
     if "/story/signin" not in j.page.url:
         j.goto("/story/signin")
     if j.page.locator("#workshop-list").count():
+        j.check_page("sign-in workshops")
         j.page.click("#workshop-list a")
     j.page.check(f"label.choice:has-text('{alias}') input[name=participant]")
     j.page.fill("#pin", pin)
