@@ -445,3 +445,23 @@ def test_messages_raised_below_the_views_are_translated(app):
     with app.test_request_context(), force_locale("ur"):
         untranslated = [s for s in sentences if gettext(s) == s]
     assert not untranslated
+
+
+def test_every_interface_sentence_has_its_urdu():
+    """Every string marked in the code and templates (_, _l, gettext, N_) is in the Urdu catalog, translated."""
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    from tests.conftest import ROOT
+
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "N_": None, "ngettext": (1, 2)}
+    sources = [p for p in (ROOT / "storyteller").rglob("*.py")] + list((ROOT / "templates").rglob("*.html"))
+    marked = set()
+    for path in sources:
+        method, options = ("jinja2", {"extensions": "jinja2.ext.i18n"}) if path.suffix == ".html" else ("python", {})
+        for _line, message, _comments, _context in extract_from_file(method, str(path), keywords=keywords, options=options):
+            marked.add(message if isinstance(message, str) else message[0])
+    with open(ROOT / "storyteller" / "translations" / "ur" / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        urdu = {m.id: m.string for m in read_po(fh) if m.id}
+    missing = sorted(m for m in marked if not urdu.get(m))
+    assert not missing, f"{len(missing)} sentences have no Urdu yet: {missing[:10]}"

@@ -176,6 +176,11 @@
       if (job.finished) {
         clearInterval(timer);
         cancel.hidden = true;
+        var again = document.getElementById("job-again");
+        if (job.state !== "done") {
+          bar.hidden = true;  // a stopped job's bar must not sit at 66% as if it were still going
+          if (again) { again.hidden = false; }
+        }
         if (job.video_url) {
           var video = document.getElementById("job-video");
           video.src = job.video_url;

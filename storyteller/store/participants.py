@@ -15,6 +15,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from storyteller.store.plans import N_
+
 ALIAS_MAX = 40
 PIN_MIN, PIN_MAX = 4, 12
 # scrypt cost: about 50 ms and 16 MB on a workshop laptop.
@@ -56,16 +58,16 @@ def pin_matches(pin: str, stored: str) -> bool:
 def check_pin_format(pin: str) -> str:
     pin = pin.strip()
     if not (pin.isdigit() and pin.isascii() and PIN_MIN <= len(pin) <= PIN_MAX):
-        raise ParticipantError("The PIN is 4 to 12 digits.")
+        raise ParticipantError(N_("The PIN is 4 to 12 digits."))
     return pin
 
 
 def check_alias(alias: str) -> str:
     alias = " ".join(alias.split())
     if not alias:
-        raise ParticipantError("Give a pseudonym (not a real name).")
+        raise ParticipantError(N_("Give a pseudonym (not a real name)."))
     if len(alias) > ALIAS_MAX:
-        raise ParticipantError("The pseudonym is too long: use at most 40 letters.")
+        raise ParticipantError(N_("The pseudonym is too long: use at most 40 letters."))
     return alias
 
 
@@ -76,7 +78,7 @@ def _row(row: sqlite3.Row) -> Participant:
 def add_participant(conn: sqlite3.Connection, workshop_id: int, alias: str, pin: str) -> int:
     alias, pin = check_alias(alias), check_pin_format(pin)
     if conn.execute("SELECT 1 FROM participants WHERE workshop_id = ? AND alias = ?", (workshop_id, alias)).fetchone():
-        raise ParticipantError("This pseudonym is already taken in this workshop; choose another.")
+        raise ParticipantError(N_("This pseudonym is already taken in this workshop; choose another."))
     cur = conn.execute(
         "INSERT INTO participants (workshop_id, alias, pin_hash) VALUES (?, ?, ?)", (workshop_id, alias, hash_pin(pin))
     )

@@ -15,6 +15,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from storyteller.store.vault import Vault
+from storyteller.store.plans import N_
 
 STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
 STATUSES = ("draft", "ready")
@@ -97,7 +98,7 @@ def story_of(conn: sqlite3.Connection, participant_id: int, language: str) -> St
 def save_script(conn: sqlite3.Connection, story_id: int, script: str, base_revision: int, title: str | None = None) -> ScriptSave:
     """Save the script written on top of ``base_revision``; the save always lands."""
     if len(script) > SCRIPT_MAX_CHARS:
-        raise StoryError("This story is too long to save. Please shorten it; your text stays on the screen.")
+        raise StoryError(N_("This story is too long to save. Please shorten it; your text stays on the screen."))
     conn.execute("BEGIN IMMEDIATE")
     try:
         row = conn.execute("SELECT script, revision FROM stories WHERE id = ?", (story_id,)).fetchone()
@@ -137,7 +138,7 @@ def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict) -> None:
 # -- consent -----------------------------------------------------------------
 def record_consent(conn: sqlite3.Connection, story_id: int, level: str, text_version: str, language: str) -> None:
     if level not in CONSENT_LEVELS:
-        raise StoryError("Choose one of the three choices.")
+        raise StoryError(N_("Choose one of the three choices."))
     conn.execute(
         "INSERT INTO consents (story_id, level, text_version, language) VALUES (?, ?, ?, ?)",
         (story_id, level, text_version, language),
