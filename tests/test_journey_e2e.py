@@ -440,6 +440,15 @@ def music(j: Journey) -> None:
 # --- 9. preview and render ---------------------------------------------------------------------
 
 
+def _progress(page) -> float:
+    from playwright.sync_api import Error
+
+    try:
+        return float(page.evaluate("() => { const b = document.querySelector('#render-job .job-bar'); return b ? b.value : 0; }"))
+    except Error:
+        return 0.0
+
+
 def _render(j: Journey, button: str, result: str, timeout: float) -> None:
     j.page.click(button)
     jh.wait_for(lambda: _count(j.page, result) > 0 or _count(j.page, "#render-job .job-error:visible") > 0, timeout,
@@ -452,6 +461,9 @@ def render(j: Journey) -> None:
     # The progress shows while it works: a bar, the stage in words, and Stop.
     j.page.click("#make-preview")
     j.page.wait_for_selector("#render-job .job-stop", state="visible", timeout=15000)
+    # The shot shows the bar moving, unless the preview was quicker than the page's polling.
+    jh.wait_for(lambda: _count(j.page, "#preview-video") > 0
+                or _progress(j.page) > 0, 60, "the preview to start")
     j.step("render-progress")
     jh.wait_for(lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
                 180, "the preview")
