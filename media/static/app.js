@@ -202,6 +202,14 @@
     timer = setInterval(poll, 1000);
   }
 
+  // Styled file pickers (.file-pick): say which file she chose, in the page's own words.
+  document.addEventListener("change", function (e) {
+    var pick = e.target.closest && e.target.closest(".file-pick");
+    if (!pick || !e.target.files) { return; }
+    var name = pick.querySelector(".file-name");
+    if (name && e.target.files.length) { name.textContent = e.target.files[0].name; }
+  });
+
   window.storyteller = { send: send, csrfToken: csrfToken, saveEverything: saveEverything };
 
   document.addEventListener("DOMContentLoaded", function () {
