@@ -465,3 +465,13 @@ def test_every_interface_sentence_has_its_urdu():
         urdu = {m.id: m.string for m in read_po(fh) if m.id}
     missing = sorted(m for m in marked if not urdu.get(m))
     assert not missing, f"{len(missing)} sentences have no Urdu yet: {missing[:10]}"
+
+
+def test_being_at_the_page_keeps_her_session(app, client, people_of):
+    sign_in(client, people_of)
+    _last_seen(app, people_of["rose"], 4 * 60)
+    assert client.post("/story/seen", headers=FETCH).status_code == 204
+    seen = _db(app).execute("SELECT session_seen FROM participants WHERE id = ?", (people_of["rose"],)).fetchone()[0]
+    assert time.time() - seen < 60
+    client.post("/story/lock")
+    assert client.post("/story/seen", headers=FETCH).status_code == 401

@@ -71,7 +71,18 @@
     var lockUrl = document.body.dataset.lockUrl;
     if (!seconds || !lockUrl) { return; }
     var last = Date.now();
-    function seen() { last = Date.now(); }
+    var told = Date.now();  // when the server last heard from this page
+    function seen() {
+      last = Date.now();
+      // The server counts idle time from her last request; reading and moving the mouse make
+      // none, so tell it now and then (at most once a minute) that she is still here.
+      if (last - told > Math.min(60, seconds / 3) * 1000 && document.body.dataset.seenUrl) {
+        told = last;
+        send(document.body.dataset.seenUrl, { method: "POST" }).then(function (r) {
+          if (r.status === 401) { leaveTo(lockUrl); }
+        }, function () {});
+      }
+    }
     ["keydown", "pointerdown", "pointermove", "input", "wheel", "touchstart"].forEach(function (name) {
       document.addEventListener(name, seen, { passive: true });
     });

@@ -97,6 +97,13 @@ def lock():
     return redirect(url_for("journey.signin", locked=1))
 
 
+@bp.post("/seen")
+@participant_required
+def seen():
+    """She is at the page (reading, moving the mouse) though nothing needs saving: keep her session."""
+    return "", 204
+
+
 @bp.route("/consent", methods=["GET", "POST"])
 @participant_required
 def consent():
