@@ -34,6 +34,20 @@
 
   function busy() { document.dispatchEvent(new CustomEvent("storyteller:busy")); }
 
+  // Show what a job made by fetching this page again and swapping one part of it in place:
+  // no navigation, so nothing she is doing elsewhere on the page is interrupted.
+  function refreshPart(selector) {
+    return fetch(window.location.href, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(selector);
+        var old = document.querySelector(selector);
+        if (!fresh || !old) { window.location.reload(); return; }
+        old.replaceWith(fresh);
+        init(fresh);
+      });
+  }
+
   function minutesText(seconds) {
     seconds = Math.max(1, Math.round(seconds));
     var m = Math.floor(seconds / 60), s = seconds % 60;
@@ -157,7 +171,7 @@
           if (count) { count.textContent = editor.dataset.wordsFailed + " " + (data.error || ""); }
           return;
         }
-        if (!img) { window.location.reload(); return; }
+        if (!img) { refreshPart('.frame[data-asset="' + editor.dataset.asset + '"]'); return; }
         var boxes = data.result.boxes || [];
         detected = boxes.filter(function (b) { return b[4] !== "manual"; }).map(function (b) { return b.slice(0, 4); });
         add = boxes.filter(function (b) { return b[4] === "manual"; }).map(function (b) { return b.slice(0, 4); });
@@ -201,7 +215,7 @@
     function same(a, b) { return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3]; }
 
     function draw() {
-      Array.prototype.forEach.call(editor.querySelectorAll(".box"), function (el) { el.remove(); });
+      Array.prototype.forEach.call(editor.querySelectorAll(".box:not(.placing)"), function (el) { el.remove(); });
       detected.forEach(function (b) {
         button(b, "masked", editor.dataset.wordsShow, function () {
           remove.push(b.slice(0, 4));
@@ -215,6 +229,50 @@
       });
       remove.forEach(function (b) {
         button(b, "removed", editor.dataset.wordsCover, function () { remove = remove.filter(function (x) { return !same(x, b); }); save(); draw(); });
+      });
+    }
+
+    // Covering a part with the keyboard: a box appears in the middle; the arrow keys move it,
+    // Shift with the arrows makes it wider, narrower, taller or shorter; Enter keeps it.
+    var keysButton = editor.parentNode.querySelector(".cover-by-keys");
+    if (keysButton) {
+      keysButton.addEventListener("click", function () {
+        var placing = [width * 3 / 8, height * 3 / 8, width * 5 / 8, height * 5 / 8].map(Math.round);
+        var el = document.createElement("div");
+        el.className = "box placing";
+        el.tabIndex = 0;
+        el.setAttribute("role", "img");
+        el.setAttribute("aria-label", keysButton.dataset.wordsPlacing);
+        editor.appendChild(el);
+        place(el, placing);
+        el.focus();
+        el.addEventListener("keydown", function (e) {
+          var step = Math.max(4, Math.round(Math.min(width, height) / 50));
+          var dx = { ArrowLeft: -step, ArrowRight: step }[e.key] || 0;
+          var dy = { ArrowUp: -step, ArrowDown: step }[e.key] || 0;
+          if (dx || dy) {
+            e.preventDefault();
+            if (e.shiftKey) {
+              placing[2] = Math.min(width, Math.max(placing[0] + step, placing[2] + dx));
+              placing[3] = Math.min(height, Math.max(placing[1] + step, placing[3] + dy));
+            } else {
+              dx = Math.min(width - placing[2], Math.max(-placing[0], dx));
+              dy = Math.min(height - placing[3], Math.max(-placing[1], dy));
+              placing = [placing[0] + dx, placing[1] + dy, placing[2] + dx, placing[3] + dy];
+            }
+            place(el, placing);
+          } else if (e.key === "Enter") {
+            e.preventDefault();
+            el.remove();
+            add.push(placing);
+            draw();
+            save();
+            keysButton.focus();
+          } else if (e.key === "Delete" || e.key === "Backspace") {
+            el.remove();
+            keysButton.focus();
+          }
+        });
       });
     }
 
@@ -284,7 +342,7 @@
       postJSON(list.dataset.orderUrl, { order: order }).then(function (data) {
         if (data.saved) {
           status.textContent = list.dataset.wordsSaved;
-          window.location.reload();  // numbers and the up/down buttons follow the new order
+          refreshPart("#storyboard");  // numbers and the up/down buttons follow the new order
         } else { status.textContent = data.message || ""; }
       });
     });
@@ -294,8 +352,8 @@
       dragged = null;
     });
     // Choosing still or moving saves at once.
-    Array.prototype.forEach.call(list.querySelectorAll(".motion-select"), function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
+    list.addEventListener("change", function (e) {
+      if (e.target.classList.contains("motion-select")) { e.target.form.submit(); }
     });
   }
 
@@ -454,7 +512,7 @@
     }
     function follow(jobId) {
       watchJob(box, jobId, {
-        done: function () { window.location.reload(); },
+        done: function () { refreshPart("#render-result"); },
         again: function (data) { start(last || data.quality || "preview"); },
       });
     }
@@ -486,25 +544,32 @@
     seek.addEventListener("input", function () { if (video.duration) { video.currentTime = video.duration * seek.value / 1000; } });
   }
 
+  // Wire up everything inside ``root``: the whole page at first, a refreshed part later.
+  function init(root) {
+    function each(selector, fn) {
+      if (root.matches && root.matches(selector)) { fn(root); }
+      Array.prototype.forEach.call(root.querySelectorAll(selector), fn);
+    }
+    each(".picture-editor", pictureEditor);
+    each("#storyboard", storyboard);
+    each("#cue-editor", cueEditor);
+    each(".player", player);
+  }
+
   function start() {
-    Array.prototype.forEach.call(document.querySelectorAll(".picture-editor"), pictureEditor);
-    var board = document.getElementById("storyboard");
-    if (board) { storyboard(board); }
+    init(document);
     var cam = document.getElementById("webcam");
     if (cam) { webcam(cam); }
     var voice = document.getElementById("voice-preview");
     if (voice) { voicePreview(voice); }
     var subtitlesJob = document.getElementById("subtitles-job");
     if (subtitlesJob && subtitlesJob.dataset.job) {
-      watchJob(subtitlesJob, subtitlesJob.dataset.job, { done: function () { window.location.reload(); } });
+      watchJob(subtitlesJob, subtitlesJob.dataset.job, { done: function () { refreshPart("#subtitles-area"); } });
     }
-    var cues = document.getElementById("cue-editor");
-    if (cues) { cueEditor(cues); }
     var music = document.getElementById("music-form");
     if (music) { musicForm(music); }
     var render = document.getElementById("render-form");
     if (render) { renderForm(render); }
-    Array.prototype.forEach.call(document.querySelectorAll(".player"), player);
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
