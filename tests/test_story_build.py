@@ -269,6 +269,7 @@ def test_her_script_is_kept_when_whisper_cannot_follow(conn, data_dir, vault):
     assert words == script.replace("Lahore", "▇▇▇").split()
     assert len(plan.hidden_spans) >= 1  # where the script puts the name, its sound is covered too
     assert any("spread over your speech" in w for w in job.result["warnings"])
+    assert not any("what Whisper heard instead" in w for w in job.result["warnings"])
 
 
 @pytest.mark.slow

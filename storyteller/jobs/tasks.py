@@ -217,6 +217,9 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     own, spans, warnings = result.tracks[0], result.redaction.spans if result.redaction else (), list(result.warnings)
     if script is not None and own.source != "script":
         own, spans = _script_over_speech(joined, script, result, plan.hidden_words)
+        # The alignment's own words ("the subtitles use what Whisper heard instead") are no longer true.
+        stale = set(result.alignment.warnings) if result.alignment else set()
+        warnings = [w for w in warnings if w not in stale]
         warnings.append(N_("Whisper could not follow this recording well, so your own words are spread over your speech. Listen to each line and move it if it is early or late."))
 
     def cues(track) -> list[dict]:
