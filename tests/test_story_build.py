@@ -293,6 +293,36 @@ def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault
     assert "Lahore" not in burned and story_build.DRAWN_MARK in burned
 
 
+def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp_path):
+    """Stop pressed once the video is being drawn: the render stops, no video is stored, her choices stay."""
+    from storyteller.jobs.runner import JobCancelled, JobContext
+    from storyteller.pipeline.ffmpeg import FFmpegCancelled
+
+    class StopWhenRendering(JobContext):
+        def cancelled(self) -> bool:
+            return self.stage_seen == "rendering"
+
+        def progress(self, fraction, stage=None):
+            if stage is not None:
+                self.stage_seen = stage
+
+    story = new_story(conn)
+    add_take(conn, vault, story.id, tone(tmp_path / "v.wav", 20.0, 220.0), "whole")
+    asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
+    assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
+    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), voice="own",
+                                                 cues_for=story_build.narration_key(story_build.narration_parts(conn, story.id))).to_dict())
+    work = tmp_path / "work"
+    work.mkdir()
+    ctx = StopWhenRendering(0, data_dir, conn, vault, work, story.id)
+    ctx.stage_seen = ""
+    with pytest.raises((FFmpegCancelled, JobCancelled)):
+        HANDLERS["render_story"](ctx, quality="final")
+    assert not stories.story_assets(conn, story.id, "export")
+    assert not list(work.glob("*.mp4"))
+    assert plans.plan_or_new(stories.get_story(conn, story.id).plan).picture_ids() == (asset,)
+
+
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     story = new_story(conn)
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
