@@ -59,6 +59,7 @@ class Journey:
     axe: jh.AxeChecker | None
     outside: list[str]
     mic_seconds: float
+    photo: Path
     fixed_line: str = ""
     problems: list[str] = field(default_factory=list)  # what was wrong but let the journey go on
 
@@ -116,6 +117,7 @@ def journey(request, tmp_path):
 
     lang = request.param
     jh.chromium_or_skip()
+    photo = jh.two_faces_photo()  # skips at once, not half-way, when ../shared/data is absent
     mic = jh.write_fake_mic_wav(SCRIPTS[lang], lang, tmp_path / "mic.wav")
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -127,7 +129,7 @@ def journey(request, tmp_path):
         jh.watch_for_outside_requests(page, outside)
         axe = jh.AxeChecker(browser, VIEWPORT) if jh.axe_available() else None
         run = Journey(lang=lang, live=live, page=page, shots=jh.Screenshots(lang), axe=axe, outside=outside,
-                      mic_seconds=jh.wav_seconds(mic))
+                      mic_seconds=jh.wav_seconds(mic), photo=photo)
         try:
             yield run
         finally:
@@ -157,7 +159,7 @@ def test_axe_checker_reports_a_serious_violation(tmp_path):
 def create_workshop(j: Journey) -> None:
     j.goto(f"/?lang={j.lang}")
     j.check_page("home")
-    j.page.click(f"a[href='/workshops/new']")
+    j.page.click("a[href='/workshops/new']")
     j.page.wait_for_url("**/workshops/new")
     j.check_page("new workshop")
     j.page.fill("#name", "Lahore story circle" if j.lang == "en" else "لاہور کہانی حلقہ")
@@ -314,7 +316,7 @@ def pictures(j: Journey) -> None:
     """Upload a photo with two faces; both show masked; show one face (her decision) and cover a corner by hand."""
     j.page.click("#to-pictures")
     j.page.wait_for_url("**/story/pictures")
-    j.page.set_input_files("#picture-file", str(jh.two_faces_photo()))
+    j.page.set_input_files("#picture-file", str(j.photo))
     j.page.click("#add-picture")
     _wait_for_masks(j, masked=2, removed=0, what="the two faces to show masked")
     boxes, removed = _boxes(j.page)
@@ -380,7 +382,7 @@ def voice(j: Journey) -> None:
     assert not j.page.is_visible("#preview-job .job-error"), j.page.inner_text("#preview-job .job-error")
     for which in ("#voice-before", "#voice-after"):
         j.page.evaluate("(sel) => document.querySelector(sel).load()", which)
-        seconds = jh.wait_for(lambda: _media_duration(j.page, which), 15, f"{which} to load")
+        seconds = jh.wait_for(lambda which=which: _media_duration(j.page, which), 15, f"{which} to load")
         assert 3 < seconds <= 11, f"{which} is {seconds:.1f} s long"
     j.step("voice")
     j.page.click("#to-subtitles")
