@@ -80,6 +80,10 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
     page.fill("#name", "Peshawar story circle")
     page.select_option("#language", "ps")
     page.click("#create-workshop")
+    # The new workshop's own page leads on: add participants there.
+    assert "Peshawar story circle" in page.inner_text("h1")
+    assert page.is_visible("#add-participant")
+    page.click("text=Back to workshops")
     assert "Peshawar story circle" in page.inner_text("#workshops")
     assert "Pashto" in page.inner_text("#workshops")
     page.screenshot(path=str(tmp_path / "home.png"))

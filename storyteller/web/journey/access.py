@@ -74,8 +74,8 @@ def current_participant() -> Participant | None:
     pid = session.get(SESSION_PARTICIPANT)
     if pid is not None and session_is_current(get_db(), int(pid), session.get(SESSION_TOKEN, ""), idle_lock_seconds()):
         participant = get_participant(get_db(), int(pid))
-    if participant is None and pid is not None:
-        lock_session()
+    # A dead session's cookie is left as it is: its token opens nothing any more, and
+    # rewriting it here (say, in answer to a late save) could bring back what an exit cleared.
     g.participant = participant
     return participant
 
