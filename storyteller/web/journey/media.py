@@ -43,7 +43,6 @@ JOB_STAGES = {
     "rendering": _l("Making the video…"), "done": _l("Done."), "cancelled": _l("Stopped."),
     "interrupted": _l("Starting again after an interruption…"), "": _l("Waiting to start…"),
 }
-JOB_ERRORS_SHOWN_AS_IS = ("There is no recording yet. Record your story first.",)
 
 
 # ----------------------------------------------------------------- shared helpers
