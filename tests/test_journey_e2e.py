@@ -62,6 +62,13 @@ class Journey:
     photo: Path
     fixed_line: str = ""
     problems: list[str] = field(default_factory=list)  # what was wrong but let the journey go on
+    seconds: dict = field(default_factory=dict)  # how long she waited, for the notes (never asserted)
+
+    def timed(self, label: str, wait, *args, **kwargs):
+        started = time.monotonic()
+        result = wait(*args, **kwargs)
+        self.seconds[label] = round(time.monotonic() - started, 1)
+        return result
 
     def expect_urdu(self, step: str) -> None:
         """The heading and the main actions of an Urdu page are in Urdu (an untranslated string shows in English)."""
@@ -318,7 +325,7 @@ def pictures(j: Journey) -> None:
     j.page.wait_for_url("**/story/pictures")
     j.page.set_input_files("#picture-file", str(j.photo))
     j.page.click("#add-picture")
-    _wait_for_masks(j, masked=2, removed=0, what="the two faces to show masked")
+    j.timed("photo upload to masks shown", _wait_for_masks, j, masked=2, removed=0, what="the two faces to show masked")
     boxes, removed = _boxes(j.page)
     assert len(boxes) == 2 and not removed, boxes
     editor = j.page.locator(".picture-editor")
@@ -377,7 +384,7 @@ def voice(j: Journey) -> None:
     j.page.wait_for_url("**/story/voice")
     assert j.page.is_checked(f"#voice-{chosen}"), "her choice is kept"
     j.page.click("#hear-voice")
-    jh.wait_for(lambda: j.page.is_visible("#preview-pair") or j.page.is_visible("#preview-job .job-error"), 60,
+    j.timed("voice preview", jh.wait_for, lambda: j.page.is_visible("#preview-pair") or j.page.is_visible("#preview-job .job-error"), 60,
                 "the voice preview")
     assert not j.page.is_visible("#preview-job .job-error"), j.page.inner_text("#preview-job .job-error")
     for which in ("#voice-before", "#voice-after"):
@@ -399,7 +406,7 @@ def subtitles(j: Journey) -> None:
     """Subtitles from her script timed to her recording; she fixes one line, and it stays fixed."""
     j.page.wait_for_url("**/story/subtitles")
     j.page.click("#make-subtitles")
-    jh.wait_for(lambda: _count(j.page, "#cue-editor .cue") > 0 or _count(j.page, "#subtitles-job .job-error:visible") > 0,
+    j.timed("subtitles", jh.wait_for, lambda: _count(j.page, "#cue-editor .cue") > 0 or _count(j.page, "#subtitles-job .job-error:visible") > 0,
                 120, "the subtitles")
     assert _count(j.page, "#subtitles-job .job-error:visible") == 0, j.page.inner_text("#subtitles-job")
     texts = j.page.locator("#cue-editor .cue-text").evaluate_all("els => els.map(e => e.value)")
@@ -467,13 +474,14 @@ def render(j: Journey) -> None:
     jh.wait_for(lambda: _count(j.page, "#preview-video") > 0
                 or _progress(j.page) > 0, 60, "the preview to start")
     j.step("render-progress")
-    jh.wait_for(lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
-                180, "the preview")
+    j.timed("preview render, after its bar moved and the screenshot", jh.wait_for,
+            lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
+            180, "the preview")
     assert _count(j.page, "#render-job .job-error:visible") == 0, j.page.inner_text("#render-job")
     seconds = jh.wait_for(lambda: _media_duration(j.page, "#preview-video"), 15, "the preview to load")
     assert seconds > j.mic_seconds - 3, f"the preview lasts {seconds:.1f} s for {j.mic_seconds:.1f} s of story"
     j.step("render-preview")
-    _render(j, "#make-final", "#to-screening", 300)
+    j.timed("final render", _render, j, "#make-final", "#to-screening", 300)
     j.page.click("#to-screening")
 
 
@@ -554,6 +562,7 @@ def test_journey(journey):
     render(j)
     screening(j)
     second_participant_sees_nothing(j)
+    (j.shots.folder / "seconds.json").write_text(json.dumps(j.seconds, indent=1))
     assert not j.problems, "\n".join(j.problems)
     if j.axe is not None:
         j.axe.assert_clean()
