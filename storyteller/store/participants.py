@@ -19,7 +19,8 @@ from storyteller.store.plans import N_
 
 ALIAS_MAX = 40
 PIN_MIN, PIN_MAX = 4, 12
-# scrypt cost: about 50 ms and 16 MB on a workshop laptop.
+# scrypt cost: 16 MB of memory and about a quarter second per try (measured on a busy 2-core machine),
+# cheap for one sign-in and slow for guessing every PIN from a copied database.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 # Wrong tries allowed before each further try must wait; the wait doubles, up to a minute.
 FREE_TRIES = 3
