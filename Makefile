@@ -3,8 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core checks the pages for accessibility in the browser tests. It comes from npm, lives in the
+# venv folder and is never served. Pinned, since a newer axe adds rules; the stamp names the version.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe/.installed-$(AXE_VERSION)
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast bench clean axe
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,7 +20,16 @@ run: $(STAMP)
 	$(BIN)/storyteller models install
 	$(BIN)/storyteller serve
 
-test: $(STAMP)
+$(AXE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENV)/axe --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION) && touch $@; \
+	else \
+		echo "npm is missing: axe-core is not installed, the accessibility checks will skip (install nodejs and npm)" >&2; \
+	fi
+
+axe: $(AXE)
+
+test: $(STAMP) $(AXE)
 	$(BIN)/storyteller models install --tiny-en --data $(CURDIR)/.venv/storyteller-test-data
 	STORYTELLER_MODELS=$(CURDIR)/.venv/storyteller-test-data/models $(BIN)/pytest -q
 

@@ -80,6 +80,10 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
     page.fill("#name", "Peshawar story circle")
     page.select_option("#language", "ps")
     page.click("#create-workshop")
+    # The new workshop's own page leads on: add participants there.
+    assert "Peshawar story circle" in page.inner_text("h1")
+    assert page.is_visible("#add-participant")
+    page.click("text=Back to workshops")
     assert "Peshawar story circle" in page.inner_text("#workshops")
     assert "Pashto" in page.inner_text("#workshops")
     page.screenshot(path=str(tmp_path / "home.png"))
@@ -112,6 +116,8 @@ def test_quick_exit_with_escape_leaves_no_way_back(server, page):
     page.goto(server + "/")
     page.goto(server + "/workshops/new")
     page.fill("#name", "private words")
+    page.keyboard.press("Escape")  # a stray Esc only says how to leave
+    assert page.is_visible("#esc-hint") and page.input_value("#name") == "private words"
     page.keyboard.press("Escape")
     page.wait_for_url("**/exit")
     assert "Storyteller" not in page.content()
@@ -145,3 +151,84 @@ def test_stop_button_cancels_running_job(server, page):
     _wait_for_state(page, "cancelled", 10)
     assert time.monotonic() - started < 5
     assert not page.is_visible("#job-video")
+
+
+def test_back_after_quick_exit_or_lock_shows_sign_in_at_most(server, page, data_dir):
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    add_participant(conn, workshop, "Rose", "4821")
+    conn.close()
+
+    def sign_in():
+        page.goto(f"{server}/story/signin?workshop={workshop}")
+        page.get_by_label("Rose").check()
+        page.fill("#pin", "4821")
+        page.click("#signin")
+        page.goto(server + "/story/write")
+
+    sign_in()
+    page.fill("#script", "Words only she may see")
+    page.click("#quick-exit")
+    page.wait_for_url("**/exit")
+    page.go_back()  # to the consent page she passed through: it must not come back
+    page.wait_for_url("**/story/signin**")
+    assert "Words only she may see" not in page.content()
+    assert page.is_visible("#workshop-list")  # the exit forgot even her workshop
+
+    sign_in()  # what she typed was saved on the way out
+    assert page.input_value("#script") == "Words only she may see"
+    page.click("#lock")
+    page.wait_for_url("**/story/signin**")
+    page.go_back()
+    page.wait_for_load_state()
+    assert "Words only she may see" not in page.content()
+    assert page.is_visible("#signin-form")
+
+
+def test_idle_page_locks_itself_and_leaves_nothing_on_screen(data_dir):
+    """The page's own timer (here 6 s instead of 5 minutes) takes her story off the screen.
+
+    6 s is longer than the 3 s autosave: as with the real 5 minutes, her last words
+    reach the server (which counts from her last request) before the page locks.
+    """
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from waitress.server import create_server
+
+    from storyteller.app import create_app
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (the CI script installs it)")
+    app = create_app({"DATA_DIR": str(data_dir), "IDLE_LOCK_SECONDS": 6})
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    add_participant(conn, workshop, "Rose", "4821")
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page()
+            page.goto(f"{url}/story/signin?workshop={workshop}")
+            page.get_by_label("Rose").check()
+            page.fill("#pin", "4821")
+            page.click("#signin")
+            page.goto(url + "/story/write")
+            page.fill("#script", "Left on the screen by mistake")
+            page.wait_for_url("**/story/signin?locked=1", timeout=30_000)  # nobody touched the page
+            assert "Left on the screen by mistake" not in page.content()
+            assert page.is_visible("#locked-note")
+            browser.close()
+        story = conn.execute("SELECT script FROM stories").fetchone()
+        assert story["script"] == "Left on the screen by mistake"  # saved before the lock
+    finally:
+        server.close()

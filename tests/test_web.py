@@ -28,7 +28,7 @@ def test_workshop_name_required(client):
 
 def test_workshop_language_must_be_offered(client):
     r = client.post("/workshops/new", data={"name": "X", "language": "xx"})
-    assert "Not a valid choice" in r.get_data(as_text=True)
+    assert "Choose one of the offered languages." in r.get_data(as_text=True)
 
 
 def test_urdu_workshop_name_round_trips(client):
