@@ -51,7 +51,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "microphone=(self), camera=(), geolocation=(), interest-cohort=()",
+    # Microphone for her narration, camera for a photo she takes herself; never her location.
+    "Permissions-Policy": "microphone=(self), camera=(self), geolocation=(), interest-cohort=()",
     # A story must not reappear from the browser cache after a quick exit.
     "Cache-Control": "no-store",
 }

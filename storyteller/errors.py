@@ -15,6 +15,11 @@ ProgressFn = Callable[[float], None]
 CancelFn = Callable[[], bool]
 
 
+def N_(message: str) -> str:
+    """Marks an English sentence for the catalog (``pybabel extract -k N_``); the page translates it."""
+    return message
+
+
 class UserError(ValueError):
     """Something a participant or facilitator can act on; ``str(err)`` is a plain sentence."""
 
@@ -25,14 +30,14 @@ class Cancelled(RuntimeError):
 
 # What an OSError means to a person; errno numbers and library text are never shown.
 _OS_MESSAGES = {
-    errno.ENOSPC: "The disk is full. Nothing already saved was lost; free some space and try again.",
-    errno.EDQUOT: "The disk is full. Nothing already saved was lost; free some space and try again.",
-    errno.EACCES: "Storyteller is not allowed to use that file or folder. Choose another place.",
-    errno.EPERM: "Storyteller is not allowed to use that file or folder. Choose another place.",
-    errno.ENOENT: "A file that was needed is missing.",
-    errno.EIO: "The disk could not be read or written. Nothing already saved was lost; try again.",
+    errno.ENOSPC: N_("The disk is full. Nothing already saved was lost; free some space and try again."),
+    errno.EDQUOT: N_("The disk is full. Nothing already saved was lost; free some space and try again."),
+    errno.EACCES: N_("Storyteller is not allowed to use that file or folder. Choose another place."),
+    errno.EPERM: N_("Storyteller is not allowed to use that file or folder. Choose another place."),
+    errno.ENOENT: N_("A file that was needed is missing."),
+    errno.EIO: N_("The disk could not be read or written. Nothing already saved was lost; try again."),
 }
-SOMETHING_WENT_WRONG = "Something went wrong. Your files are safe; please tell the facilitator."
+SOMETHING_WENT_WRONG = N_("Something went wrong. Your files are safe; please tell the facilitator.")
 
 
 def plain_message(exc: BaseException) -> str:
@@ -40,5 +45,5 @@ def plain_message(exc: BaseException) -> str:
     if isinstance(exc, UserError) and str(exc):
         return str(exc)
     if isinstance(exc, OSError):
-        return _OS_MESSAGES.get(exc.errno, "A file could not be read or written. Nothing already saved was lost; try again.")
+        return _OS_MESSAGES.get(exc.errno, N_("A file could not be read or written. Nothing already saved was lost; try again."))
     return SOMETHING_WENT_WRONG

@@ -124,8 +124,8 @@ def write_fake_mic_wav(text: str, language: str, target: Path, lead: float = 0.4
     """``text`` spoken by the project's own TTS, as 48 kHz 16-bit mono WAV for Chromium's fake microphone."""
     from scipy.signal import resample_poly
 
-    from storyteller.pipeline import tts
-    from storyteller.pipeline.audio import write_wav
+    from storyteller.pipeline.media.audio import write_wav
+    from storyteller.pipeline.voice import tts
 
     samples, rate = tts.synthesize(text, language)
     assert rate == 24000, "the resampling below assumes Kokoro's 24 kHz"

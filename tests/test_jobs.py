@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -14,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from storyteller.errors import SOMETHING_WENT_WRONG, UserError
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
 from storyteller.jobs.runner import run_job
-from storyteller.store.db import db_path
 from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.media.probe import probe
-from storyteller.store.db import open_database
+from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import Vault
 from tests.conftest import shared_data
 
@@ -42,12 +43,26 @@ def test_handler_result_and_plain_failure(conn, data_dir):
     bad = state.create_job(conn, "bad")
     handlers = {
         "ok": lambda ctx, n: (ctx.progress(0.5, "halfway"), {"double": n * 2})[1],
-        "bad": lambda ctx: (_ for _ in ()).throw(ValueError("The photo is damaged.")),
+        "bad": lambda ctx: (_ for _ in ()).throw(UserError("The photo is damaged.")),
     }
     assert run_job(ok, str(data_dir), handlers) == "done"
     assert state.get_job(conn, ok).result == {"double": 4}
     assert run_job(bad, str(data_dir), handlers) == "failed"
     assert state.get_job(conn, bad).error == "The photo is damaged."
+
+
+def test_a_library_message_or_an_errno_is_never_shown(conn, data_dir):
+    library = state.create_job(conn, "numpy")
+    full = state.create_job(conn, "full")
+    handlers = {
+        "numpy": lambda ctx: (_ for _ in ()).throw(ValueError("operands could not be broadcast together with shapes (3,) (4,)")),
+        "full": lambda ctx: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
+    }
+    run_job(library, str(data_dir), handlers)
+    assert state.get_job(conn, library).error == SOMETHING_WENT_WRONG
+    run_job(full, str(data_dir), handlers)
+    error = state.get_job(conn, full).error
+    assert error.startswith("The disk is full.") and "Errno" not in error and "28" not in error
 
 
 def test_unexpected_crash_hides_traceback(conn, data_dir):

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from storyteller.app import create_app
-from storyteller.pipeline.audio import write_wav
-from storyteller.pipeline.ffmpeg import ffmpeg_binary
+from storyteller.pipeline.media.audio import write_wav
+from storyteller.pipeline.media.ffmpeg import ffmpeg_binary
 from storyteller.store import participants as people
 from storyteller.store import stories
 from storyteller.store.db import db_path, open_database

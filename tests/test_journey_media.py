@@ -11,7 +11,7 @@ import json
 import pytest
 from PIL import Image
 
-from storyteller.pipeline.probe import probe
+from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant

@@ -15,7 +15,7 @@ from storyteller.jobs import state, story_build
 from storyteller.jobs.intake import PictureRefused, receive_picture
 from storyteller.jobs.runner import run_job
 from storyteller.jobs.tasks import HANDLERS
-from storyteller.pipeline.probe import probe
+from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
@@ -274,7 +274,7 @@ def test_her_script_is_kept_when_whisper_cannot_follow(conn, data_dir, vault):
 
 @pytest.mark.slow
 def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault, tmp_path):
-    from storyteller.pipeline.transcribe import transcribe
+    from storyteller.pipeline.speech.transcribe import transcribe
     from tests.journey_helpers import write_fake_mic_wav
 
     whisper_model_or_skip("whisper-tiny.en")
@@ -295,8 +295,8 @@ def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault
 
 def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp_path):
     """Stop pressed once the video is being drawn: the render stops, no video is stored, her choices stay."""
+    from storyteller.errors import Cancelled
     from storyteller.jobs.runner import JobCancelled, JobContext
-    from storyteller.pipeline.ffmpeg import FFmpegCancelled
 
     class StopWhenRendering(JobContext):
         def cancelled(self) -> bool:
@@ -316,7 +316,7 @@ def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp
     work.mkdir()
     ctx = StopWhenRendering(0, data_dir, conn, vault, work, story.id)
     ctx.stage_seen = ""
-    with pytest.raises((FFmpegCancelled, JobCancelled)):
+    with pytest.raises((Cancelled, JobCancelled)):
         HANDLERS["render_story"](ctx, quality="final")
     assert not stories.story_assets(conn, story.id, "export")
     assert not list(work.glob("*.mp4"))

@@ -76,6 +76,9 @@ def test_security_headers(client):
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in r.headers["Cache-Control"]
+    # Her own microphone and camera from our own pages only; her location never.
+    policy = r.headers["Permissions-Policy"]
+    assert "microphone=(self)" in policy and "camera=(self)" in policy and "geolocation=()" in policy
 
 
 def test_no_inline_script_in_pages(client):

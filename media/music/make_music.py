@@ -20,8 +20,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from storyteller.pipeline.audio import write_wav
-from storyteller.pipeline.ffmpeg import run_ffmpeg
+from storyteller.pipeline.media.audio import write_wav
+from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
 RATE = 24000
 SECONDS = 40.0

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from storyteller.pipeline.audio import AudioError, iter_audio_blocks
-from storyteller.store.plans import N_
+from storyteller.errors import N_
+from storyteller.pipeline.media.audio import AudioError, iter_audio_blocks
 
 MIN_SECONDS = 1.0
 MAX_SECONDS = 20 * 60

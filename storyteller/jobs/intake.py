@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from storyteller.store.plans import N_
+from storyteller.errors import N_, UserError
 from storyteller.store.vault import Vault
 
 MAX_UPLOAD_BYTES = 40 << 20
@@ -22,7 +22,7 @@ LONG_SIDE = 3000
 TOO_LARGE = N_("This picture is too large. Choose a smaller picture (at most 60 megapixels).")
 
 
-class PictureRefused(ValueError):
+class PictureRefused(UserError):
     """The upload is not a usable picture; the message is a plain sentence."""
 
 

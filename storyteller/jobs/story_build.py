@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.config import PROJECT_ROOT
-from storyteller.pipeline.audio import WavWriter, iter_audio_blocks
-from storyteller.pipeline.story import LANGUAGES, Card, Motion, Scene, Story, Track, save_story
-from storyteller.pipeline.subtitles import Cue
+from storyteller.errors import N_, UserError
+from storyteller.pipeline.media.audio import WavWriter, iter_audio_blocks
+from storyteller.pipeline.render.story import LANGUAGES, Card, Motion, Scene, Story, Track, save_story
+from storyteller.pipeline.speech.subtitles import Cue
 from storyteller.store import plans, stories
-from storyteller.store.plans import N_
 from storyteller.store.vault import Vault
 
 MUSIC_DIR = PROJECT_ROOT / "media" / "music"
@@ -41,7 +41,7 @@ Progress = Callable[[float], None]
 Cancel = Callable[[], bool]
 
 
-class BuildError(ValueError):
+class BuildError(UserError):
     """The story is not ready to become a video; the message says what is missing."""
 
 
@@ -98,7 +98,7 @@ def protect_voice(joined: Path, out: Path, method: str, secret: str, *, script: 
     if method == "own":
         shutil.copyfile(joined, out)
         return out
-    from storyteller.pipeline import voice
+    from storyteller.pipeline.voice import methods as voice
 
     return voice.anonymize(joined, out, method, secret, script=script or None, language=language,
                            progress=progress, cancel=cancel).path
@@ -150,7 +150,7 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
                       progress=progress, cancel=cancel)
         joined.unlink()  # her own voice must not stay beside the protected one
         if cues_fit and plan.hidden_spans:
-            from storyteller.pipeline.redact import redact_audio
+            from storyteller.pipeline.speech.redact import redact_audio
 
             redact_audio(voiced, folder / "narration.wav", plan.hidden_spans, cancel=cancel)
             voiced.unlink()

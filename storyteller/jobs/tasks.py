@@ -8,8 +8,8 @@ stores its output in the vault and returns a small JSON-able result.
 from __future__ import annotations
 
 from storyteller.config import PROJECT_ROOT
+from storyteller.errors import N_, UserError
 from storyteller.jobs.runner import JobContext
-from storyteller.store.plans import N_
 
 SAMPLE_STORY = PROJECT_ROOT / "media" / "sample"
 
@@ -44,10 +44,10 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
     from storyteller.pipeline.voice import methods as voice
 
     if ctx.story_id is None:
-        raise ValueError("A voice job needs a story: its secret keeps her voice the same in every take.")
+        raise UserError("A voice job needs a story: its secret keeps her voice the same in every take.")
     story = ctx.conn.execute("SELECT voice_secret, script, language FROM stories WHERE id = ?", (ctx.story_id,)).fetchone()
     if story is None:
-        raise ValueError("This story no longer exists.")
+        raise UserError("This story no longer exists.")
     out = ctx.workdir / "voice.wav"
     result = voice.anonymize(
         ctx.vault.path(asset), out, method, story["voice_secret"], denoise=denoise,
@@ -88,7 +88,7 @@ def _her_asset(ctx: JobContext, asset_id: int):
 
     asset = stories.story_asset(ctx.conn, ctx.story_id, asset_id) if ctx.story_id is not None else None
     if asset is None:
-        raise ValueError(N_("This picture is no longer part of the story."))
+        raise UserError(N_("This picture is no longer part of the story."))
     return asset
 
 
@@ -119,7 +119,7 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
     does not refuse the picture for it. The masked copy is its own asset
     (kind 'other', role 'masked'); the picture's meta names it.
     """
-    from storyteller.pipeline import faces
+    from storyteller.pipeline.faces import anonymize as faces
     from storyteller.store import stories
 
     picture = _her_asset(ctx, asset)
@@ -145,12 +145,12 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
 def voice_preview(ctx: JobContext, method: str) -> dict:
     """Ten seconds of her narration as recorded and as it will sound, for listening before she chooses."""
     from storyteller.jobs import story_build
-    from storyteller.pipeline import voice
-    from storyteller.pipeline.audio import decode_audio, write_wav
+    from storyteller.pipeline.media.audio import decode_audio, write_wav
+    from storyteller.pipeline.voice import methods as voice
     from storyteller.store import plans, stories
 
     if method not in plans.VOICE_METHODS:
-        raise ValueError(N_("Choose one of the voice options."))
+        raise UserError(N_("Choose one of the voice options."))
     story = stories.get_story(ctx.conn, ctx.story_id)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
@@ -159,7 +159,7 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     start = voice.loudest_start(y, voice.SAMPLE_RATE, voice.PREVIEW_SECONDS) if method != "synthetic" else 0
     before = y[start : start + int(voice.PREVIEW_SECONDS * voice.SAMPLE_RATE)]
     if len(before) < voice.MIN_SECONDS * voice.SAMPLE_RATE:
-        raise ValueError(N_("The recording is too short to preview."))
+        raise UserError(N_("The recording is too short to preview."))
     write_wav(ctx.workdir / "before.wav", before, voice.SAMPLE_RATE)
     if method == "own":
         after = ctx.workdir / "before.wav"
@@ -186,7 +186,7 @@ def _doubtful(track, cue) -> list[str]:
     place without hearing them may sit at the wrong time. Words Whisper wrote
     itself are doubtful when it was unsure of them. Hidden words are never listed.
     """
-    from storyteller.pipeline.redact import MARK
+    from storyteller.pipeline.speech.redact import MARK
 
     if track.source == "script-spread":
         return []  # every time is a guess there; the warning says so once, not on every word
@@ -203,7 +203,7 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
                          share: tuple[float, float] = (0.05, 1.0)) -> dict:
     """Her narration transcribed and aligned to her script, as editable cues kept in her plan."""
     from storyteller.jobs import story_build
-    from storyteller.pipeline.subtitle_tracks import make_subtitles
+    from storyteller.pipeline.speech.tracks import make_subtitles
     from storyteller.store import plans, stories
 
     story = stories.get_story(ctx.conn, ctx.story_id)
@@ -248,10 +248,10 @@ def _script_over_speech(audio, script: str, result, hidden: tuple[str, ...]):
     with the base model): only their timing is a guess. Words to hide are covered
     where Whisper heard them and, with a wider margin, where the script puts them.
     """
-    from storyteller.pipeline import align, redact
-    from storyteller.pipeline.audio import decode_audio, speech_regions
-    from storyteller.pipeline.subtitle_tracks import Track
-    from storyteller.pipeline.subtitles import segment
+    from storyteller.pipeline.media.audio import decode_audio, speech_regions
+    from storyteller.pipeline.speech import align, redact
+    from storyteller.pipeline.speech.subtitles import segment
+    from storyteller.pipeline.speech.tracks import Track
 
     rate = 16000
     regions = [(a / rate, b / rate) for a, b in speech_regions(decode_audio(audio, rate), rate)]
@@ -269,10 +269,10 @@ def _script_over_speech(audio, script: str, result, hidden: tuple[str, ...]):
 def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | None = None) -> dict:
     """Her story as a video: build the story folder from her choices, render it, keep it as an export."""
     from storyteller.jobs import story_build
-    from storyteller.pipeline.render import render_story
+    from storyteller.pipeline.render.encode import render_story
 
     if quality not in ("preview", "final"):
-        raise ValueError(N_("Choose a quick preview or the final video."))
+        raise UserError(N_("Choose a quick preview or the final video."))
     _subtitles_for_this_recording(ctx)
     folder = ctx.workdir / "story"
     story = story_build.build_story_folder(ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect,
@@ -305,7 +305,7 @@ def _subtitles_for_this_recording(ctx: JobContext) -> None:
         make_story_subtitles(ctx, translate=plan.want_english, share=(0.0, 0.25))
     except (ValueError, RuntimeError):
         if ctx.cancelled() or plan.hidden_words:
-            raise ValueError(N_("The words to hide could not be found in your recording, so the video was not made. Open Subtitles and make them again."))
+            raise UserError(N_("The words to hide could not be found in your recording, so the video was not made. Open Subtitles and make them again.")) from None
 
 
 HANDLERS.update({

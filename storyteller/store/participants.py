@@ -15,7 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from storyteller.store.plans import N_
+from storyteller.errors import N_, UserError
 
 ALIAS_MAX = 40
 PIN_MIN, PIN_MAX = 4, 12
@@ -27,7 +27,7 @@ FREE_TRIES = 3
 MAX_WAIT_SECONDS = 60.0
 
 
-class ParticipantError(ValueError):
+class ParticipantError(UserError):
     """A refused change; the message is a plain sentence (translated by the view)."""
 
 

@@ -19,6 +19,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from storyteller.errors import N_, UserError
+
 ASPECTS = ("16:9", "9:16", "1:1")
 MOTIONS = ("auto", "none")  # pan and zoom, or a still picture
 # Weakest first: the order says which choice protects more.
@@ -33,15 +35,10 @@ MAX_HIDDEN = 50
 MAX_TEXT = 500
 
 
-def N_(message: str) -> str:
-    """Marks an English sentence for the catalog (``pybabel extract -k N_``); the view translates it."""
-    return message
-
-
 TOO_MANY_PICTURES = N_("A story can have at most 60 pictures.")
 
 
-class PlanError(ValueError):
+class PlanError(UserError):
     """A choice that cannot be kept; the message is a plain sentence."""
 
 

@@ -14,8 +14,8 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, field
 
+from storyteller.errors import N_, UserError
 from storyteller.store.vault import Vault
-from storyteller.store.plans import N_
 
 STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
 STATUSES = ("draft", "ready")
@@ -67,7 +67,7 @@ class ScriptSave:
     replaced_other_tab: str | None  # the text another tab had saved, when this save overwrote it
 
 
-class StoryError(ValueError):
+class StoryError(UserError):
     """A refused change; the message is a plain sentence (translated by the view)."""
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
 
-from storyteller.web.context import get_db, get_huey, get_vault
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue
 from storyteller.store.vault import VaultError
+from storyteller.web.context import get_db, get_huey, get_vault
 
 bp = Blueprint("jobs", __name__)
 

@@ -128,7 +128,7 @@ def bench_backends(repeat: int) -> None:
     for w, h in ((320, 192), (640, 352), (960, 544), (1280, 704)):
         blob = cv2.dnn.blobFromImage(cv2.resize(img, (w, h)))
         times = {name: [] for name in runners}
-        for name, fn in runners.items():
+        for fn in runners.values():
             fn(blob)
         for _ in range(max(5, repeat)):
             for name, fn in runners.items():

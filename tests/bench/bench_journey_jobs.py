@@ -31,7 +31,7 @@ from storyteller.jobs import state
 from storyteller.jobs.intake import receive_picture
 from storyteller.jobs.runner import run_job
 from storyteller.jobs.tasks import HANDLERS
-from storyteller.pipeline.audio import decode_audio, write_wav
+from storyteller.pipeline.media.audio import decode_audio, write_wav
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant

@@ -93,7 +93,7 @@ def main() -> None:
             trials = [(s, f, made[(f, story[s])]) for s in spks for f in files[s][N_ENROLL:]]
             tests = [(s, embed(p)) for s, _, p in trials]
 
-            def score(enrol: dict) -> float:
+            def score(enrol: dict, tests=tests) -> float:
                 sc, lb = [], []
                 for ts, te in tests:
                     for s in spks:

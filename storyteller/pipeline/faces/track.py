@@ -291,7 +291,7 @@ class FaceTracker:
                 continue
             # Lost: search the frames in between, then hold the last box, growing.
             t.misses += 1
-            for j, (i, f) in enumerate(seg):
+            for j, (i, _frame) in enumerate(seg):
                 gone = i - t.seen
                 if gone > self.s.hold:
                     break

@@ -87,7 +87,7 @@ class WavWriter:
     def write(self, samples: np.ndarray) -> None:
         self._wav.writeframes(to_pcm16(samples))
 
-    def __enter__(self) -> "WavWriter":
+    def __enter__(self) -> WavWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -210,7 +210,7 @@ class FFmpegPipe:
     def kill(self) -> None:
         self._child.kill()
 
-    def __enter__(self) -> "FFmpegPipe":
+    def __enter__(self) -> FFmpegPipe:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

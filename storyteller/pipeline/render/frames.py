@@ -186,9 +186,9 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
                     break
                 except queue.Full:
                     if failure:
-                        raise failure[0]
+                        raise failure[0] from None
                     if cancel():
-                        raise Cancelled("Stopped on request.")
+                        raise Cancelled("Stopped on request.") from None
             report(0.03 + 0.95 * (n + 1) / n_frames)
         frames.put(None)
         thread.join()

@@ -264,7 +264,7 @@ class Typesetter:
                     current = trial
             if current:
                 lines.append(current)
-        fitted = len(lines) <= max_lines and all(self.width(l) <= max_width for l in lines)
+        fitted = len(lines) <= max_lines and all(self.width(line) <= max_width for line in lines)
         return lines, fitted
 
 

@@ -59,7 +59,7 @@ class Planes:
         return self.y.shape[0] - 2 * self.pad
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray, pad: int = 0) -> "Planes":
+    def from_rgb(cls, rgb: np.ndarray, pad: int = 0) -> Planes:
         """Convert once; ``pad`` adds a replicated border so fast warps never run off the edge."""
         h, w = rgb.shape[:2]
         w2, h2 = w - w % 2, h - h % 2
@@ -87,15 +87,15 @@ class Frame:
         self.v = self.buf[n + n // 4:].reshape(h // 2, w // 2)
 
     @classmethod
-    def from_planes(cls, p: Planes) -> "Frame":
+    def from_planes(cls, p: Planes) -> Frame:
         f = cls(p.y.shape[1], p.y.shape[0])
         f.y[:], f.u[:], f.v[:] = p.y, p.u, p.v
         return f
 
-    def copy(self) -> "Frame":
+    def copy(self) -> Frame:
         return Frame(self.w, self.h, self.buf.copy())
 
-    def blend(self, other: "Frame", mix: float) -> "Frame":
+    def blend(self, other: Frame, mix: float) -> Frame:
         """(1 - mix) * self + mix * other, as a new frame (a crossfade step)."""
         return Frame(self.w, self.h, cv2.addWeighted(self.buf, 1.0 - mix, other.buf, mix, 0.0).reshape(-1))
 
@@ -173,7 +173,7 @@ class Overlay:
     uv_inv: np.ndarray  # uint16 (h/2, w/2, 1)
 
     @classmethod
-    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> "Overlay":
+    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> Overlay:
         x, y = x - x % 2, y - y % 2
         h, w = rgba.shape[:2]
         h2, w2 = h - h % 2, w - w % 2

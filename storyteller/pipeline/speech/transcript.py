@@ -66,7 +66,7 @@ class Transcript:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Transcript":
+    def from_dict(cls, data: dict) -> Transcript:
         try:
             segments = tuple(
                 Segment(
@@ -86,7 +86,7 @@ class Transcript:
             raise TranscriptionError("This is not a Storyteller transcript file.") from exc
 
     @classmethod
-    def from_json(cls, text: str) -> "Transcript":
+    def from_json(cls, text: str) -> Transcript:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:

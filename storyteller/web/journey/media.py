@@ -17,8 +17,8 @@ from storyteller.jobs.story_build import MUSIC_DIR, music_tracks, narration_key,
 from storyteller.store import plans, stories
 from storyteller.store.vault import VaultError
 from storyteller.web.context import get_db, get_huey, get_vault
-from storyteller.web.journey import bp
 from storyteller.web.journey.access import current_story, is_fetch, participant_required, story_asset_or_404
+from storyteller.web.journey.blueprint import bp
 
 VOICE_CHOICES = {
     "synthetic": (_l("A computer voice reads your words"),

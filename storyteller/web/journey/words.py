@@ -22,7 +22,6 @@ from storyteller.store import stories
 from storyteller.store.vault import TooLarge, VaultError
 from storyteller.store.workshops import list_workshops
 from storyteller.web.context import get_db, get_vault
-from storyteller.web.journey import bp
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
     current_participant,
@@ -33,6 +32,7 @@ from storyteller.web.journey.access import (
     sign_in_session,
     story_asset_or_404,
 )
+from storyteller.web.journey.blueprint import bp
 
 # Bump when the consent wording changes: each consent row records the version she was shown.
 CONSENT_TEXT_VERSION = "2026-11-30"
