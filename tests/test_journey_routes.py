@@ -283,6 +283,14 @@ def test_made_up_choices_are_refused(app, client, workshop, path, form):
         conn.close()
 
 
+def test_a_too_long_title_is_told_as_such(client, workshop):
+    """The plan's own sentence, not the volume's: a title error once read 'volume must be between 0 and 1'."""
+    sign_in(client, workshop, "Rose")
+    reply = client.post("/story/music", data={"track": "", "volume": "30", "title": "x" * 500}, headers=FETCH)
+    assert reply.status_code == 400
+    assert "title" in reply.get_data(as_text=True).lower() and "volume" not in reply.get_data(as_text=True).lower()
+
+
 def test_one_video_at_a_time(app, client, workshop):
     """While her video is being made (the fixture's queued render), a second tab cannot start another."""
     sign_in(client, workshop, "Rose")

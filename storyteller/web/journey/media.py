@@ -385,11 +385,12 @@ def music_save():
         return _reply(_("Choose one of the music tracks, or none."), "journey.music", 400)
     try:
         volume = float(request.form.get("volume", "30")) / 100.0
-        _save(_plan().with_changes(music=track, music_volume=volume, title=request.form.get("title", ""),
-                                   end_card=request.form.get("end_card", "")))
     except ValueError:
         return _reply(_("The music volume must be between 0 and 1."), "journey.music", 400)
-    except plans.PlanError as exc:
+    try:
+        _save(_plan().with_changes(music=track, music_volume=volume, title=request.form.get("title", ""),
+                                   end_card=request.form.get("end_card", "")))
+    except plans.PlanError as exc:  # its own sentence: a too-long title says so, not "volume"
         return _plan_error(exc, "journey.music")
     return _reply(_("Saved."), "journey.music", saved=True)
 
