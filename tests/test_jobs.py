@@ -152,9 +152,11 @@ def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir):
     assert job.state == "done", (job.error, seen)
     states = [s for s, _ in seen]
     assert states[0] == "queued" and "running" in states and states[-1] == "done"
+    # Whether a poll catches a fraction between 0 and 1 depends on how fast this machine renders
+    # (a quiet one finishes the preview inside one progress interval), so only the order is asserted;
+    # the handler's own reports are tested without a clock above.
     progresses = [p for s, p in seen if s == "running"]
-    assert any(0 < p < 1 for p in progresses), seen
-    assert progresses == sorted(progresses)
+    assert progresses == sorted(progresses) and job.progress == 1.0
     video = Vault(data_dir / "vault").path(job.result["asset"])
     info = probe(video)
     assert info.has_video and info.has_audio
