@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/axe/.installed-$(AXE_VERSION)
 
-.PHONY: run test test-fast bench clean axe
+.PHONY: run test test-fast bench clean axe lint
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,12 @@ $(AXE):
 
 axe: $(AXE)
 
-test: $(STAMP) $(AXE)
+# The house style is checked before the tests: ruff's lint rules and its formatter (pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check storyteller tests setup.py media
+	$(BIN)/ruff format --check storyteller tests setup.py media
+
+test: $(STAMP) $(AXE) lint
 	$(BIN)/storyteller models install --tiny-en --data $(CURDIR)/.venv/storyteller-test-data
 	STORYTELLER_MODELS=$(CURDIR)/.venv/storyteller-test-data/models $(BIN)/pytest -q
 

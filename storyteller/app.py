@@ -38,6 +38,7 @@ def select_locale() -> str:
         session["lang"] = asked
     return session.get("lang") or request.accept_languages.best_match(UI_LANGUAGES) or "en"
 
+
 # OnionShare's policy, plus media from our own origin and blob: for recordings.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -68,13 +69,19 @@ def _secret_key(data_dir: Path) -> str:
 
 # What each error says to her, in her language (looked up when the page is drawn).
 ERROR_WORDS = {
-    400: (_l("Something in this request was not right"), _l("The page may have been open for a long time. Go back, reload the page and try again. Nothing you saved is lost.")),
+    400: (
+        _l("Something in this request was not right"),
+        _l("The page may have been open for a long time. Go back, reload the page and try again. Nothing you saved is lost."),
+    ),
     401: (_l("Please sign in again"), _l("Your story is locked and safe. Sign in again to go on.")),
     403: (_l("This is not open to you"), _l("Go back to your own story.")),
     404: (_l("This page is not here"), _l("The address may be mistyped, or the page does not exist.")),
     405: (_l("This page is not here"), _l("The address may be mistyped, or the page does not exist.")),
     413: (_l("This file is too large"), _l("Choose a smaller file. Nothing you saved is lost.")),
-    500: (_l("Something went wrong inside Storyteller"), _l("Nothing you saved is lost. Go back and try again; if it happens again, tell your facilitator.")),
+    500: (
+        _l("Something went wrong inside Storyteller"),
+        _l("Nothing you saved is lost. Go back and try again; if it happens again, tell your facilitator."),
+    ),
 }
 
 
@@ -128,6 +135,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _language():
         lang = select_locale()
         return {"lang": lang, "dir": "rtl" if lang in RTL_LANGUAGES else "ltr"}
+
     app.teardown_appcontext(close_db)
 
     @app.after_request
@@ -144,4 +152,3 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(journey.bp)
     return app
-

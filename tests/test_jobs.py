@@ -116,7 +116,9 @@ def test_requeue_pending_on_start(conn, data_dir):
 def _start_worker(data_dir, stale_after=3):
     return subprocess.Popen(
         [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(stale_after)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -196,8 +198,7 @@ SAMPLE_NARRATION = Path(__file__).resolve().parents[1] / "media" / "sample" / "n
 def _story(conn, secret: str) -> int:
     ws = conn.execute("INSERT INTO workshops (name) VALUES ('w')").lastrowid
     who = conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (?, 'p')", (ws,)).lastrowid
-    return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')",
-                        (who, secret)).lastrowid
+    return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')", (who, secret)).lastrowid
 
 
 def _asset(conn, data_dir, source: Path, kind: str, story_id: int | None = None) -> str:

@@ -37,8 +37,11 @@ def people_of(app):
     """A workshop with Rose (PIN 4821) and Jasmine (PIN 7305): their ids."""
     conn = _db(app)
     workshop = create_workshop(conn, "Lahore story circle", "ur")
-    ids = {"workshop": workshop, "rose": people.add_participant(conn, workshop, "Rose", "4821"),
-           "jasmine": people.add_participant(conn, workshop, "Jasmine", "7305")}
+    ids = {
+        "workshop": workshop,
+        "rose": people.add_participant(conn, workshop, "Rose", "4821"),
+        "jasmine": people.add_participant(conn, workshop, "Jasmine", "7305"),
+    }
     conn.close()
     return ids
 
@@ -65,8 +68,12 @@ def _webm(tmp_path, samples: np.ndarray, name="take") -> bytes:
 
 def _send_chunks(client, data: bytes, part="whole", size=16000, take=None, start=0):
     for offset in range(start, len(data), size):
-        form = {"offset": str(offset), "part": str(part), "type": "audio/webm;codecs=opus",
-                "chunk": (io.BytesIO(data[offset:offset + size]), "chunk")}
+        form = {
+            "offset": str(offset),
+            "part": str(part),
+            "type": "audio/webm;codecs=opus",
+            "chunk": (io.BytesIO(data[offset : offset + size]), "chunk"),
+        }
         if take is not None:
             form["take"] = str(take)
         r = client.post("/story/record/chunk", data=form, headers=FETCH, content_type="multipart/form-data")
@@ -117,7 +124,7 @@ def test_waiting_time_doubles_and_is_capped():
         waits.append(result.wait_seconds)
         now += result.wait_seconds
     assert waits[: people.FREE_TRIES] == [0.0] * people.FREE_TRIES
-    assert waits[people.FREE_TRIES: people.FREE_TRIES + 3] == [2.0, 4.0, 8.0]
+    assert waits[people.FREE_TRIES : people.FREE_TRIES + 3] == [2.0, 4.0, 8.0]
     assert max(waits) == people.MAX_WAIT_SECONDS
     assert people.sign_in(conn, workshop, pid, "1234", now=now - 1).checked is False
     assert people.sign_in(conn, workshop, pid, "1234", now=now).participant.id == pid
@@ -252,11 +259,19 @@ def test_chunks_append_and_finish_into_a_take(app, client, people_of, tmp_path):
     name = _db(app).execute("SELECT vault_name FROM assets WHERE id = ?", (take,)).fetchone()[0]
     assert vault.growing_size(name) == len(data)
     # A chunk sent twice (its answer was lost) is not appended again; a gap is refused with the size to resend from.
-    r = client.post("/story/record/chunk", data={"take": str(take), "offset": "0", "chunk": (io.BytesIO(data[:16000]), "c")},
-                    headers=FETCH, content_type="multipart/form-data")
+    r = client.post(
+        "/story/record/chunk",
+        data={"take": str(take), "offset": "0", "chunk": (io.BytesIO(data[:16000]), "c")},
+        headers=FETCH,
+        content_type="multipart/form-data",
+    )
     assert r.get_json()["size"] == len(data)
-    r = client.post("/story/record/chunk", data={"take": str(take), "offset": str(len(data) + 10), "chunk": (io.BytesIO(b"x"), "c")},
-                    headers=FETCH, content_type="multipart/form-data")
+    r = client.post(
+        "/story/record/chunk",
+        data={"take": str(take), "offset": str(len(data) + 10), "chunk": (io.BytesIO(b"x"), "c")},
+        headers=FETCH,
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 409 and r.get_json()["size"] == len(data)
     r = client.post("/story/record/finish", data={"take": take}, headers=FETCH)
     assert r.status_code == 200, r.get_json()
@@ -290,10 +305,13 @@ def test_interrupted_recording_is_kept_on_reload(app, client, people_of, tmp_pat
     assert vault.path(name).read_bytes() == data[:half]
 
 
-@pytest.mark.parametrize(("samples", "message"), [
-    (np.zeros(RATE * 3, dtype=np.float32), "could not hear your voice"),
-    (_speechlike(0.3), "too short"),
-])
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        (np.zeros(RATE * 3, dtype=np.float32), "could not hear your voice"),
+        (_speechlike(0.3), "too short"),
+    ],
+)
 def test_silent_or_tiny_recording_gets_a_plain_message(app, client, people_of, tmp_path, samples, message):
     sign_in(client, people_of)
     take = _send_chunks(client, _webm(tmp_path, samples))
@@ -306,17 +324,37 @@ def test_silent_or_tiny_recording_gets_a_plain_message(app, client, people_of, t
 def test_forty_minute_recording_is_refused(client, people_of, tmp_path):
     sign_in(client, people_of)
     long_wav = tmp_path / "long.ogg"
-    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=8000:duration=2400",
-                    "-c:a", "libopus", "-b:a", "8k", str(long_wav)], check=True)
-    r = client.post("/story/record/upload", data={"audio": (long_wav.open("rb"), "long.ogg")}, content_type="multipart/form-data",
-                    follow_redirects=True)
+    subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=220:sample_rate=8000:duration=2400",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "8k",
+            str(long_wav),
+        ],
+        check=True,
+    )
+    r = client.post(
+        "/story/record/upload", data={"audio": (long_wav.open("rb"), "long.ogg")}, content_type="multipart/form-data", follow_redirects=True
+    )
     assert "longer than 20 minutes" in r.get_data(as_text=True)
 
 
 def test_upload_that_is_not_audio_is_refused(client, people_of):
     sign_in(client, people_of)
-    r = client.post("/story/record/upload", data={"audio": (io.BytesIO(b"%PDF-1.4 not a sound"), "story.pdf")},
-                    content_type="multipart/form-data", follow_redirects=True)
+    r = client.post(
+        "/story/record/upload",
+        data={"audio": (io.BytesIO(b"%PDF-1.4 not a sound"), "story.pdf")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "not a sound recording" in r.get_data(as_text=True)
 
 
@@ -335,8 +373,12 @@ def test_paragraph_takes_replace_only_their_own_paragraph(app, client, people_of
     assert {p: a.id for p, a in takes.items()} == {0: ids[0][0], 1: ids[1][1]}
     assert conn.execute("SELECT count(*) FROM assets WHERE kind = 'narration'").fetchone()[0] == 2
     # A paragraph beyond the script is refused.
-    r = client.post("/story/record/chunk", data={"offset": "0", "part": "7", "chunk": (io.BytesIO(data), "c")},
-                    headers=FETCH, content_type="multipart/form-data")
+    r = client.post(
+        "/story/record/chunk",
+        data={"offset": "0", "part": "7", "chunk": (io.BytesIO(data), "c")},
+        headers=FETCH,
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 400
 
 
@@ -353,8 +395,12 @@ def test_another_participants_take_is_404_like_a_missing_one(app, people_of, tmp
         assert r.status_code == 404 and r.get_data(as_text=True) == jasmine.get("/story/record/take/987655").get_data(as_text=True)
     assert jasmine.post(f"/story/record/take/{take}/delete").status_code == 404
     assert jasmine.post("/story/record/finish", data={"take": take}, headers=FETCH).status_code == 404
-    r = jasmine.post("/story/record/chunk", data={"take": str(take), "offset": "0", "chunk": (io.BytesIO(b"x"), "c")},
-                     headers=FETCH, content_type="multipart/form-data")
+    r = jasmine.post(
+        "/story/record/chunk",
+        data={"take": str(take), "offset": "0", "chunk": (io.BytesIO(b"x"), "c")},
+        headers=FETCH,
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 404
     assert rose.get(f"/story/record/take/{take}").status_code == 200  # still there for her
 
@@ -431,8 +477,12 @@ def test_messages_raised_below_the_views_are_translated(app):
     from storyteller.jobs import checks
 
     sentences = [checks.NOT_AUDIO, checks.TOO_SHORT, checks.SILENT, checks.TOO_LONG]
-    for call in (lambda: people.check_pin_format("12"), lambda: people.check_alias(""), lambda: people.check_alias("x" * 41),
-                 lambda: stories.save_script(None, 0, "x" * (stories.SCRIPT_MAX_CHARS + 1), 0)):
+    for call in (
+        lambda: people.check_pin_format("12"),
+        lambda: people.check_alias(""),
+        lambda: people.check_alias("x" * 41),
+        lambda: stories.save_script(None, 0, "x" * (stories.SCRIPT_MAX_CHARS + 1), 0),
+    ):
         with pytest.raises(ValueError) as caught:
             call()
         sentences.append(str(caught.value))

@@ -80,6 +80,7 @@ class Journey:
         """A check whose failure is reported at the end, so one run shows every later step too."""
         if not ok:
             self.problems.append(f"{self.lang}: {problem}")
+
     seen_urls: set[str] = field(default_factory=set)  # her pages, media and jobs, for the second participant
 
     def step(self, name: str) -> None:
@@ -103,7 +104,7 @@ class Journey:
                 found += [f"{self.live.url}/story/work/{job}", f"{self.live.url}/jobs/{job}", f"{self.live.url}/jobs/{job}.json"]
         for url in found:
             if isinstance(url, str) and url.startswith(self.live.url):
-                path = url[len(self.live.url):].split("#")[0]
+                path = url[len(self.live.url) :].split("#")[0]
                 if "lang=" in path:
                     continue  # the language links: the same page, in the other language
                 if path.startswith(("/story", "/jobs", "/media")) and not path.startswith(("/story/signin", "/story/lock")):
@@ -135,8 +136,16 @@ def journey(request, tmp_path):
         outside: list[str] = []
         jh.watch_for_outside_requests(page, outside)
         axe = jh.AxeChecker(browser, VIEWPORT) if jh.axe_available() else None
-        run = Journey(lang=lang, live=live, page=page, shots=jh.Screenshots(lang), axe=axe, outside=outside,
-                      mic_seconds=jh.wav_seconds(mic), photo=photo)
+        run = Journey(
+            lang=lang,
+            live=live,
+            page=page,
+            shots=jh.Screenshots(lang),
+            axe=axe,
+            outside=outside,
+            mic_seconds=jh.wav_seconds(mic),
+            photo=photo,
+        )
         try:
             yield run
         finally:
@@ -218,9 +227,15 @@ def write_script(j: Journey) -> None:
     j.page.fill("#title", "My voice" if j.lang == "en" else "میری آواز")
     j.page.fill("#script", script)
     words = len(script.split())
-    jh.wait_for(lambda: str(words) in j.page.inner_text("#word-count")
-                or f"{words:,}" in j.page.inner_text("#word-count")
-                or _urdu_digits(words) in j.page.inner_text("#word-count"), 5, "the live word count")
+    jh.wait_for(
+        lambda: (
+            str(words) in j.page.inner_text("#word-count")
+            or f"{words:,}" in j.page.inner_text("#word-count")
+            or _urdu_digits(words) in j.page.inner_text("#word-count")
+        ),
+        5,
+        "the live word count",
+    )
     # Autosave: no button to press; the page says when it is saved.
     saved = j.page.get_attribute("#story-editor", "data-words-saved")
     jh.wait_for(lambda: j.page.inner_text("#save-status") == saved, 15, "the autosave")
@@ -246,8 +261,11 @@ def record(j: Journey) -> None:
     assert max(levels) > 20, f"the level meter never moved: {levels}"
     j.page.click("#stop")
     saved = j.page.get_attribute("#recorder", "data-words-saved")
-    jh.wait_for(lambda: j.page.inner_text("#record-status") == saved or not j.page.locator("#record-error").is_hidden(),
-                30, "the recording to be saved")
+    jh.wait_for(
+        lambda: j.page.inner_text("#record-status") == saved or not j.page.locator("#record-error").is_hidden(),
+        30,
+        "the recording to be saved",
+    )
     assert j.page.locator("#record-error").is_hidden(), j.page.inner_text("#record-error")
     # Listen back: the browser can load her take, and it is as long as what the microphone said.
     duration = jh.wait_for(lambda: _media_duration(j.page, "#take-whole audio"), 15, "the take to load")
@@ -266,7 +284,8 @@ def _media_duration(page, selector: str) -> float | None:
             if (!m.dataset.seeked) { m.dataset.seeked = "1"; m.currentTime = 1e9; }
             return null;
         }""",
-        selector)
+        selector,
+    )
 
 
 # --- 5. pictures -------------------------------------------------------------------------------
@@ -300,20 +319,31 @@ def _solid(pixels: np.ndarray, box) -> bool:
     """True when the inside of ``box`` is one flat fill (a 10 % margin kept off its edges)."""
     x1, y1, x2, y2 = box[:4]
     mx, my = (x2 - x1) // 10, (y2 - y1) // 10
-    return float(pixels[y1 + my:y2 - my, x1 + mx:x2 - mx].std()) < 3.0
+    return float(pixels[y1 + my : y2 - my, x1 + mx : x2 - mx].std()) < 3.0
 
 
 def _wait_for_masks(j: Journey, masked: int, removed: int, what: str) -> None:
-    jh.wait_for(lambda: _count(j.page, ".picture-editor img") == 1 and _count(j.page, ".box.masked") == masked
-                and _count(j.page, ".box.removed") == removed and _count(j.page, ".picture-editor.busy") == 0,
-                90, what)
+    jh.wait_for(
+        lambda: (
+            _count(j.page, ".picture-editor img") == 1
+            and _count(j.page, ".box.masked") == masked
+            and _count(j.page, ".box.removed") == removed
+            and _count(j.page, ".picture-editor.busy") == 0
+        ),
+        90,
+        what,
+    )
 
 
 def _free_corner(boxes: list, width: int, height: int) -> list[int]:
     """A box in a corner of the picture that overlaps no face."""
     w, h = width // 6, height // 6
-    for x, y in ((width // 20, height // 20), (width - w - width // 20, height // 20),
-                 (width // 20, height - h - height // 20), (width - w - width // 20, height - h - height // 20)):
+    for x, y in (
+        (width // 20, height // 20),
+        (width - w - width // 20, height // 20),
+        (width // 20, height - h - height // 20),
+        (width - w - width // 20, height - h - height // 20),
+    ):
         if all(x + w < b[0] or b[2] < x or y + h < b[1] or b[3] < y for b in boxes):
             return [x, y, x + w, y + h]
     raise AssertionError(f"no corner of the picture is free of faces: {boxes}")
@@ -384,8 +414,13 @@ def voice(j: Journey) -> None:
     j.page.wait_for_url("**/story/voice")
     assert j.page.is_checked(f"#voice-{chosen}"), "her choice is kept"
     j.page.click("#hear-voice")
-    j.timed("voice preview", jh.wait_for, lambda: j.page.is_visible("#preview-pair") or j.page.is_visible("#preview-job .job-error"), 60,
-                "the voice preview")
+    j.timed(
+        "voice preview",
+        jh.wait_for,
+        lambda: j.page.is_visible("#preview-pair") or j.page.is_visible("#preview-job .job-error"),
+        60,
+        "the voice preview",
+    )
     assert not j.page.is_visible("#preview-job .job-error"), j.page.inner_text("#preview-job .job-error")
     for which in ("#voice-before", "#voice-after"):
         j.page.evaluate("(sel) => document.querySelector(sel).load()", which)
@@ -406,8 +441,13 @@ def subtitles(j: Journey) -> None:
     """Subtitles from her script timed to her recording; she fixes one line, and it stays fixed."""
     j.page.wait_for_url("**/story/subtitles")
     j.page.click("#make-subtitles")
-    j.timed("subtitles", jh.wait_for, lambda: _count(j.page, "#cue-editor .cue") > 0 or _count(j.page, "#subtitles-job .job-error:visible") > 0,
-                120, "the subtitles")
+    j.timed(
+        "subtitles",
+        jh.wait_for,
+        lambda: _count(j.page, "#cue-editor .cue") > 0 or _count(j.page, "#subtitles-job .job-error:visible") > 0,
+        120,
+        "the subtitles",
+    )
     assert _count(j.page, "#subtitles-job .job-error:visible") == 0, j.page.inner_text("#subtitles-job")
     texts = j.page.locator("#cue-editor .cue-text").evaluate_all("els => els.map(e => e.value)")
     starts = [float(x) for x in j.page.locator("#cue-editor .cue").evaluate_all("els => els.map(e => e.dataset.start)")]
@@ -460,8 +500,9 @@ def _progress(page) -> float:
 
 def _render(j: Journey, button: str, result: str, timeout: float) -> None:
     j.page.click(button)
-    jh.wait_for(lambda: _count(j.page, result) > 0 or _count(j.page, "#render-job .job-error:visible") > 0, timeout,
-                f"the video ({button})")
+    jh.wait_for(
+        lambda: _count(j.page, result) > 0 or _count(j.page, "#render-job .job-error:visible") > 0, timeout, f"the video ({button})"
+    )
     assert _count(j.page, "#render-job .job-error:visible") == 0, j.page.inner_text("#render-job")
 
 
@@ -471,12 +512,15 @@ def render(j: Journey) -> None:
     j.page.click("#make-preview")
     j.page.wait_for_selector("#render-job .job-stop", state="visible", timeout=15000)
     # The shot shows the bar moving, unless the preview was quicker than the page's polling.
-    jh.wait_for(lambda: _count(j.page, "#preview-video") > 0
-                or _progress(j.page) > 0, 60, "the preview to start")
+    jh.wait_for(lambda: _count(j.page, "#preview-video") > 0 or _progress(j.page) > 0, 60, "the preview to start")
     j.step("render-progress")
-    j.timed("preview render, after its bar moved and the screenshot", jh.wait_for,
-            lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
-            180, "the preview")
+    j.timed(
+        "preview render, after its bar moved and the screenshot",
+        jh.wait_for,
+        lambda: _count(j.page, "#preview-video") > 0 or _count(j.page, "#render-job .job-error:visible") > 0,
+        180,
+        "the preview",
+    )
     assert _count(j.page, "#render-job .job-error:visible") == 0, j.page.inner_text("#render-job")
     seconds = jh.wait_for(lambda: _media_duration(j.page, "#preview-video"), 15, "the preview to load")
     assert seconds > j.mic_seconds - 3, f"the preview lasts {seconds:.1f} s for {j.mic_seconds:.1f} s of story"
@@ -494,8 +538,11 @@ def _subtitle_track(video: Path) -> str:
 
     import imageio_ffmpeg
 
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:s:0", "-f", "srt", "-"],
-                          capture_output=True, check=True)
+    done = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:s:0", "-f", "srt", "-"],
+        capture_output=True,
+        check=True,
+    )
     return done.stdout.decode("utf-8")
 
 
@@ -511,8 +558,7 @@ def screening(j: Journey) -> None:
     assert seconds > j.mic_seconds - 3
     # She plays it with the page's own controls.
     j.page.click(".player-toggle")
-    jh.wait_for(lambda: j.page.evaluate("() => document.getElementById('final-video').currentTime") > 1.0, 20,
-                "the final video to play")
+    jh.wait_for(lambda: j.page.evaluate("() => document.getElementById('final-video').currentTime") > 1.0, 20, "the final video to play")
     j.step("screening-playing")
     j.page.click(".player-toggle")
     j.page.click("#mark-ready")
@@ -567,5 +613,4 @@ def test_journey(journey):
     if j.axe is not None:
         j.axe.assert_clean()
     else:
-        pytest.skip("the journey passed, but axe-core is not installed (`make test` installs it with npm): "
-                    "accessibility was not checked")
+        pytest.skip("the journey passed, but axe-core is not installed (`make test` installs it with npm): accessibility was not checked")

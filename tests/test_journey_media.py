@@ -54,8 +54,12 @@ def plan_of(db, story_id: int) -> plans.Plan:
 
 def upload(client, path_or_bytes, kind: str = "photo"):
     data = path_or_bytes if isinstance(path_or_bytes, bytes) else path_or_bytes.read_bytes()
-    return client.post("/story/pictures/add", headers=FETCH, content_type="multipart/form-data",
-                       data={"picture": (io.BytesIO(data), "p.jpg"), "kind": kind})
+    return client.post(
+        "/story/pictures/add",
+        headers=FETCH,
+        content_type="multipart/form-data",
+        data={"picture": (io.BytesIO(data), "p.jpg"), "kind": kind},
+    )
 
 
 @pytest.mark.slow
@@ -146,8 +150,9 @@ def test_another_participants_job_and_media_are_404(app, client, db, tmp_path):
 def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_path):
     story = her(db, client)
     vault = vault_for(app.config["DATA_DIR"])
-    stories.add_asset(db, story.id, "narration", vault.put_file(tone(tmp_path / "v.wav", 3.0, 220.0)),
-                      media_type="audio/wav", meta={"part": "whole"})
+    stories.add_asset(
+        db, story.id, "narration", vault.put_file(tone(tmp_path / "v.wav", 3.0, 220.0)), media_type="audio/wav", meta={"part": "whole"}
+    )
     upload(client, picture(tmp_path / "p.png", size=(800, 600)).read_bytes())
     client.post("/story/music", data={"track": "river", "volume": "40", "title": "My story", "end_card": "Thank you"})
     assert plan_of(db, story.id).music == "river"

@@ -51,8 +51,11 @@ def workshop(app):
         stories.record_consent(conn, story.id, "workshop", "test", "ur")
         vault = vault_for(app.config["DATA_DIR"])
         assets = {}
-        for kind, suffix, media_type in (("photo", ".jpg", "image/jpeg"), ("narration", ".wav", "audio/wav"),
-                                         ("export", ".mp4", "video/mp4")):
+        for kind, suffix, media_type in (
+            ("photo", ".jpg", "image/jpeg"),
+            ("narration", ".wav", "audio/wav"),
+            ("export", ".mp4", "video/mp4"),
+        ):
             name = vault.put_bytes(_jpeg() if kind == "photo" else b"\0" * 64, suffix)
             assets[kind] = stories.add_asset(conn, story.id, kind, name, media_type=media_type, size_bytes=64)
         export_name = conn.execute("SELECT vault_name FROM assets WHERE id = ?", (assets["export"],)).fetchone()[0]
@@ -60,8 +63,15 @@ def workshop(app):
         job = state.create_job(conn, "render_story", {"quality": "preview"}, story_id=story.id)
     finally:
         conn.close()
-    return {"id": workshop_id, "rose": rose, "jasmine": jasmine, "story": story.id, "assets": assets,
-            "export_name": export_name, "job": job}
+    return {
+        "id": workshop_id,
+        "rose": rose,
+        "jasmine": jasmine,
+        "story": story.id,
+        "assets": assets,
+        "export_name": export_name,
+        "job": job,
+    }
 
 
 def sign_in(client, workshop, who: str, pin: str | None = None, **form):
@@ -83,8 +93,11 @@ def _ids_for(rule, workshop) -> list[tuple[dict, dict]]:
     pairs = [({}, {})]
     for arg in sorted(rule.arguments):
         if "asset" in arg or arg in ASSET_ARGS:
-            pairs = [({**rose, arg: asset_id}, {**nowhere, arg: NO_SUCH_ID})
-                     for rose, nowhere in pairs for asset_id in workshop["assets"].values()]
+            pairs = [
+                ({**rose, arg: asset_id}, {**nowhere, arg: NO_SUCH_ID})
+                for rose, nowhere in pairs
+                for asset_id in workshop["assets"].values()
+            ]
         elif "job" in arg:
             pairs = [({**rose, arg: workshop["job"]}, {**nowhere, arg: NO_SUCH_ID}) for rose, nowhere in pairs]
         elif arg in ("name", "vault_name"):
@@ -150,8 +163,12 @@ def test_her_jobs_and_videos_answer_404_to_anyone_else(app, client, workshop):
     """The job pages and the finished-video route are shared with the facilitator's sample video,
     so they are outside the journey blueprint: a job or a video of her story is hers alone."""
     job, video = workshop["job"], workshop["export_name"]
-    requests = [("GET", f"/jobs/{job}", f"/jobs/{NO_SUCH_ID}"), ("GET", f"/jobs/{job}.json", f"/jobs/{NO_SUCH_ID}.json"),
-                ("POST", f"/jobs/{job}/cancel", f"/jobs/{NO_SUCH_ID}/cancel"), ("GET", f"/media/{video}", f"/media/{'0' * 32}.mp4")]
+    requests = [
+        ("GET", f"/jobs/{job}", f"/jobs/{NO_SUCH_ID}"),
+        ("GET", f"/jobs/{job}.json", f"/jobs/{NO_SUCH_ID}.json"),
+        ("POST", f"/jobs/{job}/cancel", f"/jobs/{NO_SUCH_ID}/cancel"),
+        ("GET", f"/media/{video}", f"/media/{'0' * 32}.mp4"),
+    ]
     sign_in(client, workshop, "Rose")
     for method, hers, _missing in requests:
         if method == "GET":
@@ -231,23 +248,26 @@ def _png_claiming(width: int, height: int) -> bytes:
     Image.new("RGB", (1, 1)).save(out, "PNG")
     data = bytearray(out.getvalue())
     ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
-    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13])))
     return bytes(data)
 
 
 def test_a_20000_pixel_picture_is_refused_before_it_is_decoded(app, client, workshop):
     sign_in(client, workshop, "Rose")
     before = set(vault_for(app.config["DATA_DIR"]).root.rglob("*"))
-    reply = client.post("/story/pictures/add", data={"picture": (io.BytesIO(_png_claiming(20000, 20000)), "huge.png")},
-                        headers=FETCH, content_type="multipart/form-data")
+    reply = client.post(
+        "/story/pictures/add",
+        data={"picture": (io.BytesIO(_png_claiming(20000, 20000)), "huge.png")},
+        headers=FETCH,
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 400
     assert reply.json["message"].endswith(".") and "megapixels" in reply.json["message"]
     assert set(vault_for(app.config["DATA_DIR"]).root.rglob("*")) == before, "something of the refused picture was kept"
 
 
-@pytest.mark.parametrize("body", [{"add": "everything"}, {"add": [["a", 1, 2, 3]]}, {"remove": [[1, 2]]},
-                                  {"add": [[0, 0, 10, 10]] * 51}])
+@pytest.mark.parametrize("body", [{"add": "everything"}, {"add": [["a", 1, 2, 3]]}, {"remove": [[1, 2]]}, {"add": [[0, 0, 10, 10]] * 51}])
 def test_mask_boxes_that_make_no_sense_are_a_bad_request(app, client, workshop, body):
     sign_in(client, workshop, "Rose")
     photo = workshop["assets"]["photo"]
@@ -261,14 +281,17 @@ def test_mask_boxes_that_make_no_sense_are_a_bad_request(app, client, workshop, 
     assert "add" not in meta and "remove" not in meta
 
 
-@pytest.mark.parametrize("path, form", [
-    ("/story/voice/preview", {"method": "my-own-pitch"}),
-    ("/story/voice", {"method": "my-own-pitch"}),
-    ("/story/render", {"quality": "cinema", "aspect": "16:9"}),
-    ("/story/render", {"quality": "preview", "aspect": "3:1"}),
-    ("/story/music", {"track": "../../secret_key"}),
-    ("/story/music", {"track": "", "volume": "loud"}),
-])
+@pytest.mark.parametrize(
+    "path, form",
+    [
+        ("/story/voice/preview", {"method": "my-own-pitch"}),
+        ("/story/voice", {"method": "my-own-pitch"}),
+        ("/story/render", {"quality": "cinema", "aspect": "16:9"}),
+        ("/story/render", {"quality": "preview", "aspect": "3:1"}),
+        ("/story/music", {"track": "../../secret_key"}),
+        ("/story/music", {"track": "", "volume": "loud"}),
+    ],
+)
 def test_made_up_choices_are_refused(app, client, workshop, path, form):
     sign_in(client, workshop, "Rose")
     conn = _db(app)

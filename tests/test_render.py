@@ -48,8 +48,14 @@ def test_output_sizes() -> None:
 
 
 def test_auto_scenes_follow_the_narration() -> None:
-    s = story_from_dict({"title": "T", "end_card": "E", "scenes": [{"image": "a.jpg"}, {"image": "b.jpg"}, {"image": "c.jpg"}],
-                         "narration": {"file": "n.wav", "start": 1.0}})
+    s = story_from_dict(
+        {
+            "title": "T",
+            "end_card": "E",
+            "scenes": [{"image": "a.jpg"}, {"image": "b.jpg"}, {"image": "c.jpg"}],
+            "narration": {"file": "n.wav", "start": 1.0},
+        }
+    )
     tl = plan_timeline(s, narration_seconds=20.0)
     assert tl.duration == pytest.approx(21.0, abs=1e-6)
     scenes = [g for g in tl.segments if g.kind == "scene"]
@@ -59,8 +65,13 @@ def test_auto_scenes_follow_the_narration() -> None:
 
 
 def test_narration_longer_than_fixed_scenes_extends_the_last_scene() -> None:
-    s = story_from_dict({"scenes": [{"image": "a.jpg", "duration": 2}, {"image": "b.jpg", "duration": 2}],
-                         "narration": {"file": "n.wav"}, "transition_seconds": 0.5})
+    s = story_from_dict(
+        {
+            "scenes": [{"image": "a.jpg", "duration": 2}, {"image": "b.jpg", "duration": 2}],
+            "narration": {"file": "n.wav"},
+            "transition_seconds": 0.5,
+        }
+    )
     tl = plan_timeline(s, narration_seconds=9.0)
     assert tl.duration == pytest.approx(9.0)
     assert tl.segments[-1].duration > 2
@@ -134,7 +145,7 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     assert len(x) == 6 * 48000
 
     def level_220(a: float, b: float) -> float:
-        seg = x[int(a * 48000):int(b * 48000)]
+        seg = x[int(a * 48000) : int(b * 48000)]
         spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
         freqs = np.fft.rfftfreq(seg.size, 1 / 48000)
         return 20 * np.log10(spec[(freqs > 200) & (freqs < 240)].max())
@@ -152,7 +163,11 @@ SPECIAL = "Colon: it's a \\ back-slash, 100% sure 🙂"
 @pytest.mark.slow
 def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     folder = make_story(
-        tmp_path / "s", scenes=2, seconds="auto", narration=5.0, music=True,
+        tmp_path / "s",
+        scenes=2,
+        seconds="auto",
+        narration=5.0,
+        music=True,
         subtitles=[{"start": 0.2, "end": 1.4, "text": SPECIAL}, {"start": 1.5, "end": 2.9, "text": "ہم سب کی آواز اہم ہے"}],
         title={"text": "میری کہانی", "duration": 1.0},
     )
@@ -167,7 +182,7 @@ def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
     # faststart: the index (moov) comes before the media data (mdat).
     head = out.read_bytes()[:4096]
-    assert 0 <= head.find(b"moov") < 200 and b"mdat" not in head[:head.find(b"moov")]
+    assert 0 <= head.find(b"moov") < 200 and b"mdat" not in head[: head.find(b"moov")]
     # no metadata
     for where, tags in stream_tags(out).items():
         assert not {"encoder", "creation_time", "comment", "title"} & {k.lower() for k in tags}, (where, tags)
@@ -240,8 +255,22 @@ def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
     from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
     folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-pix_fmt", "yuv420p",
-                "-c:v", "libx264", "-preset", "ultrafast", "-y", str(folder / "clip.mp4")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-y",
+            str(folder / "clip.mp4"),
+        ]
+    )
     data = json.loads((folder / "story.json").read_text())
     data["scenes"].append({"video": "clip.mp4", "transition": "cut"})  # duration "auto": the clip's own
     (folder / "story.json").write_text(json.dumps(data))

@@ -54,8 +54,9 @@ def run(conn, data_dir, kind: str, story_id: int, **params) -> state.Job:
 def add_picture(conn, vault, story_id: int, path: Path) -> int:
     with open(path, "rb") as fh:
         pic = receive_picture(vault, fh)
-    return stories.add_asset(conn, story_id, "photo", pic.vault_name, media_type=pic.media_type,
-                             meta={"width": pic.width, "height": pic.height})
+    return stories.add_asset(
+        conn, story_id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
+    )
 
 
 def spread(pixels: np.ndarray) -> float:
@@ -69,15 +70,26 @@ def add_take(conn, vault, story_id: int, path: Path, part) -> int:
 
 # ----------------------------------------------------------------- the plan
 def test_plan_round_trip_and_plain_refusals():
-    plan = plans.plan_from_dict({"pictures": [{"asset_id": 3}, {"asset_id": 5, "motion": "none"}], "voice": "disguise",
-                                 "cues": [{"start": 1.0, "end": 2.5, "text": "سلام", "doubtful": ["سلام"]}],
-                                 "hidden_words": [" Lahore ", "Lahore", ""], "music": "dawn", "aspect": "9:16"})
+    plan = plans.plan_from_dict(
+        {
+            "pictures": [{"asset_id": 3}, {"asset_id": 5, "motion": "none"}],
+            "voice": "disguise",
+            "cues": [{"start": 1.0, "end": 2.5, "text": "سلام", "doubtful": ["سلام"]}],
+            "hidden_words": [" Lahore ", "Lahore", ""],
+            "music": "dawn",
+            "aspect": "9:16",
+        }
+    )
     assert plans.plan_from_dict(json.loads(plan.to_json())) == plan
     assert plan.hidden_words == ("Lahore",)
-    for bad, says in [({"voice": "whisper"}, "voice"), ({"aspect": "4:3"}, "shapes"),
-                      ({"cues": [{"start": 2, "end": 1, "text": "x"}]}, "ends before"),
-                      ({"pictures": [{"asset_id": 1}, {"asset_id": 1}]}, "twice"),
-                      ({"music": "../../etc/passwd"}, "music"), ({"music_volume": 7}, "volume")]:
+    for bad, says in [
+        ({"voice": "whisper"}, "voice"),
+        ({"aspect": "4:3"}, "shapes"),
+        ({"cues": [{"start": 2, "end": 1, "text": "x"}]}, "ends before"),
+        ({"pictures": [{"asset_id": 1}, {"asset_id": 1}]}, "twice"),
+        ({"music": "../../etc/passwd"}, "music"),
+        ({"music_volume": 7}, "volume"),
+    ]:
         with pytest.raises(plans.PlanError, match=says):
             plans.plan_from_dict(bad)
     assert plans.plan_or_new({"voice": 12}) == plans.Plan()
@@ -221,8 +233,15 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     pics = [add_picture(conn, vault, story.id, picture(tmp_path / f"p{i}.png", size=(800, 600), seed=i)) for i in range(2)]
     for asset in pics:
         assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
-    plan = plans.Plan(pictures=tuple(plans.Picture(a) for a in pics), hidden_words=("harshly",), voice="own",
-                      music="dawn", music_volume=0.4, title="My story", end_card="Made in a workshop")
+    plan = plans.Plan(
+        pictures=tuple(plans.Picture(a) for a in pics),
+        hidden_words=("harshly",),
+        voice="own",
+        music="dawn",
+        music_volume=0.4,
+        title="My story",
+        end_card="Made in a workshop",
+    )
     stories.save_plan(conn, story.id, plan.to_dict())
 
     job = run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en")
@@ -310,8 +329,13 @@ def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp
     add_take(conn, vault, story.id, tone(tmp_path / "v.wav", 20.0, 220.0), "whole")
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
     assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
-    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), voice="own",
-                                                 cues_for=story_build.narration_key(story_build.narration_parts(conn, story.id))).to_dict())
+    stories.save_plan(
+        conn,
+        story.id,
+        plans.Plan(
+            pictures=(plans.Picture(asset),), voice="own", cues_for=story_build.narration_key(story_build.narration_parts(conn, story.id))
+        ).to_dict(),
+    )
     work = tmp_path / "work"
     work.mkdir()
     ctx = StopWhenRendering(0, data_dir, conn, vault, work, story.id)

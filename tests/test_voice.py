@@ -35,7 +35,7 @@ def vowel(seconds: float, sr: int = SR, f0: float = 140.0, amp: float = 0.3) -> 
         fk = k * f0
         if fk > sr / 2 - 200:
             break
-        gain = np.exp(-((fk - 700) / 250) ** 2) + 0.6 * np.exp(-((fk - 1200) / 300) ** 2) + 0.05
+        gain = np.exp(-(((fk - 700) / 250) ** 2)) + 0.6 * np.exp(-(((fk - 1200) / 300) ** 2)) + 0.05
         y += gain * np.sin(k * phase)
     env = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * 1.5 * t))  # syllables and pauses
     y = y * env
@@ -246,8 +246,9 @@ def test_denoise_reduces_steady_noise(tmp_path: Path):
 def test_synthetic_from_script_fits_the_timing(tmp_path: Path):
     src = tmp_path / "her.wav"
     write_wav(src, vowel(4.0), SR)
-    res = voice.anonymize(src, tmp_path / "o.wav", method="synthetic", secret=9,
-                          script="This is my story. I want to be heard.", language="en")
+    res = voice.anonymize(
+        src, tmp_path / "o.wav", method="synthetic", secret=9, script="This is my story. I want to be heard.", language="en"
+    )
     y, _, _ = read_wav(res.path)
     assert len(y) == 4 * SR
     regions = speech_regions(vowel(4.0), SR)
@@ -300,8 +301,7 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
     whisper_model_or_skip("whisper-base")
     letters = lambda t: "".join(ch for ch in t if ch.isalpha())  # noqa: E731
     heard = {}
-    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"),
-                                "espeak": speak(URDU_LINES, voice="ur")}.items():
+    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"), "espeak": speak(URDU_LINES, voice="ur")}.items():
         path = write_wav(tmp_path / f"{name}.wav", audio, rate)
         text = transcribe.transcribe(path, "ur", model="whisper-base").text
         heard[name] = SequenceMatcher(None, letters(URDU_LINES), letters(text)).ratio()

@@ -77,8 +77,26 @@ def main() -> None:
         for name, (roots, quality, bright, seed) in TRACKS.items():
             wav = write_wav(Path(tmp) / f"{name}.wav", track(roots, quality, bright, seed), RATE)
             target = HERE / f"{name}.ogg"
-            run_ffmpeg(["-i", str(wav), "-c:a", "libopus", "-b:a", "32k", "-ac", "1", "-map_metadata", "-1",
-                        "-fflags", "+bitexact", "-flags:a", "+bitexact", "-y", str(target)])
+            run_ffmpeg(
+                [
+                    "-i",
+                    str(wav),
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "32k",
+                    "-ac",
+                    "1",
+                    "-map_metadata",
+                    "-1",
+                    "-fflags",
+                    "+bitexact",
+                    "-flags:a",
+                    "+bitexact",
+                    "-y",
+                    str(target),
+                ]
+            )
             print(f"{target.name}: {target.stat().st_size // 1024} kB")
 
 

@@ -27,7 +27,9 @@ _MIN_VOICED_SECONDS = 0.4
 NOT_AUDIO = N_("This file is not a sound recording. Choose a recording such as .mp3, .m4a, .wav, .ogg or .webm.")
 TOO_SHORT = N_("This recording is too short. Record at least a few words.")
 SILENT = N_("We could not hear your voice in this recording. Check that the microphone is on and try again, a little closer.")
-TOO_LONG = N_("This recording is longer than 20 minutes. A story is usually 2 to 3 minutes: record it again shorter, or paragraph by paragraph.")
+TOO_LONG = N_(
+    "This recording is longer than 20 minutes. A story is usually 2 to 3 minutes: record it again shorter, or paragraph by paragraph."
+)
 
 
 @dataclass(frozen=True)

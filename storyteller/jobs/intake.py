@@ -73,5 +73,3 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
         with vault.new_file(suffix) as (name, path):
             clean.save(path, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
         return Picture(name, clean.width, clean.height, media_type)
-
-

@@ -93,8 +93,9 @@ def run_worker(data_dir: str | Path, workers: int = 1, stale_after: float = STAL
     # An idle huey consumer backs off to polling every 10 s; a participant waiting to see her
     # faces masked or to hear her voice must not wait for that, and a poll of the local
     # queue file twice a second costs nothing.
-    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, check_worker_health=True,
-                                    max_delay=IDLE_POLL_SECONDS)
+    consumer = huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=False, check_worker_health=True, max_delay=IDLE_POLL_SECONDS
+    )
     try:
         consumer.run()
     finally:

@@ -70,8 +70,7 @@ def narration_key(parts: list[stories.Asset]) -> str:
     return ",".join(str(a.id) for a in parts)
 
 
-def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: Cancel | None = None,
-                   tail: float = 0.0) -> Path:
+def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: Cancel | None = None, tail: float = 0.0) -> Path:
     """Her parts one after another, with a short quiet between paragraphs, as one mono WAV (streamed).
 
     ``tail`` seconds of quiet at the end give the end card its own time: the
@@ -92,16 +91,24 @@ def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: 
     return out
 
 
-def protect_voice(joined: Path, out: Path, method: str, secret: str, *, script: str, language: str,
-                  progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+def protect_voice(
+    joined: Path,
+    out: Path,
+    method: str,
+    secret: str,
+    *,
+    script: str,
+    language: str,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Path:
     """Her narration with the chosen protection (``own`` leaves it as she recorded it)."""
     if method == "own":
         shutil.copyfile(joined, out)
         return out
     from storyteller.pipeline.voice import methods as voice
 
-    return voice.anonymize(joined, out, method, secret, script=script or None, language=language,
-                           progress=progress, cancel=cancel).path
+    return voice.anonymize(joined, out, method, secret, script=script or None, language=language, progress=progress, cancel=cancel).path
 
 
 def hide_words_in_text(text: str, words: tuple[str, ...]) -> str:
@@ -112,9 +119,16 @@ def hide_words_in_text(text: str, words: tuple[str, ...]) -> str:
 
 
 # ----------------------------------------------------------------- the whole folder
-def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, folder: Path, *,
-                       aspect: str | None = None, progress: Progress | None = None,
-                       cancel: Cancel | None = None) -> Story:
+def build_story_folder(
+    conn: sqlite3.Connection,
+    vault: Vault,
+    story_id: int,
+    folder: Path,
+    *,
+    aspect: str | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Story:
     """Write ``folder/story.json`` and its media for her story; return the typed story."""
     progress = progress or (lambda f: None)
     record = stories.get_story(conn, story_id)
@@ -146,8 +160,9 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
         method = plans.voice_for_render(plan, audience(conn, story_id))
         # A synthetic voice reads her script: it must never say a word she asked to hide.
         unspoken = hide_words_in_text(record.script, plan.hidden_words).replace(HIDDEN_MARK, " ")
-        protect_voice(joined, voiced, method, record.voice_secret, script=unspoken, language=record.language,
-                      progress=progress, cancel=cancel)
+        protect_voice(
+            joined, voiced, method, record.voice_secret, script=unspoken, language=record.language, progress=progress, cancel=cancel
+        )
         joined.unlink()  # her own voice must not stay beside the protected one
         if cues_fit and plan.hidden_spans:
             from storyteller.pipeline.speech.redact import redact_audio
@@ -162,8 +177,11 @@ def build_story_folder(conn: sqlite3.Connection, vault: Vault, story_id: int, fo
     cues: tuple[Cue, ...] = ()
     if cues_fit:
         chosen = plan.english if plan.burn == "english" and plan.english else plan.cues
-        cues = tuple(Cue(c.start, c.end, hide_words_in_text(c.text, plan.hidden_words).replace(HIDDEN_MARK, DRAWN_MARK))
-                     for c in chosen if c.text.strip())
+        cues = tuple(
+            Cue(c.start, c.end, hide_words_in_text(c.text, plan.hidden_words).replace(HIDDEN_MARK, DRAWN_MARK))
+            for c in chosen
+            if c.text.strip()
+        )
     music = None
     if plan.music and plan.music in music_tracks() and plan.music_volume > 0:
         shutil.copyfile(MUSIC_DIR / f"{plan.music}.ogg", folder / "music.ogg")

@@ -50,13 +50,18 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
         raise UserError("This story no longer exists.")
     out = ctx.workdir / "voice.wav"
     result = voice.anonymize(
-        ctx.vault.path(asset), out, method, story["voice_secret"], denoise=denoise,
-        script=story["script"] or None, language=story["language"],
-        progress=ctx.stage_progress("voice", 0.0, 1.0), cancel=ctx.cancelled,
+        ctx.vault.path(asset),
+        out,
+        method,
+        story["voice_secret"],
+        denoise=denoise,
+        script=story["script"] or None,
+        language=story["language"],
+        progress=ctx.stage_progress("voice", 0.0, 1.0),
+        cancel=ctx.cancelled,
     )
     name = _store(ctx, result.path, ".wav", "narration", f"narration-{method}.wav", "audio/wav")
-    return {"asset": name, "method": method, "label": result.label, "duration": result.duration,
-            "warnings": list(result.warnings)}
+    return {"asset": name, "method": method, "label": result.label, "duration": result.duration, "warnings": list(result.warnings)}
 
 
 def mask_faces(ctx: JobContext, asset: str, mask: str = "solid", reviewed: bool = False) -> dict:
@@ -65,14 +70,13 @@ def mask_faces(ctx: JobContext, asset: str, mask: str = "solid", reviewed: bool 
 
     src = ctx.vault.path(asset)
     ext = src.suffix.lower()
-    suffix, media_type = (".png", "image/png") if ext == ".png" else \
-        (".jpg", "image/jpeg") if ext in faces.PHOTO_EXT else (".mp4", "video/mp4")
+    suffix, media_type = (
+        (".png", "image/png") if ext == ".png" else (".jpg", "image/jpeg") if ext in faces.PHOTO_EXT else (".mp4", "video/mp4")
+    )
     out = ctx.workdir / f"masked{suffix}"
-    result = faces.anonymize(src, out, mask=mask, reviewed=reviewed,
-                             progress=ctx.stage_progress("faces", 0.0, 1.0), cancel=ctx.cancelled)
+    result = faces.anonymize(src, out, mask=mask, reviewed=reviewed, progress=ctx.stage_progress("faces", 0.0, 1.0), cancel=ctx.cancelled)
     name = _store(ctx, out, suffix, result.kind, f"masked{suffix}", media_type)
-    return {"asset": name, "faces": result.face_count, "review_order": list(result.review_order[:50]),
-            "warnings": list(result.warnings)}
+    return {"asset": name, "faces": result.face_count, "review_order": list(result.review_order[:50]), "warnings": list(result.warnings)}
 
 
 HANDLERS = {
@@ -97,8 +101,9 @@ def _keep(ctx: JobContext, path, suffix: str, kind: str, media_type: str, meta: 
     from storyteller.store import stories
 
     name = ctx.vault.adopt(path, suffix)
-    asset_id = stories.add_asset(ctx.conn, ctx.story_id, kind, name, media_type=media_type,
-                                 size_bytes=ctx.vault.path(name).stat().st_size, meta=meta)
+    asset_id = stories.add_asset(
+        ctx.conn, ctx.story_id, kind, name, media_type=media_type, size_bytes=ctx.vault.path(name).stat().st_size, meta=meta
+    )
     return asset_id, name
 
 
@@ -127,11 +132,20 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
     remove = tuple(faces.ManualBox(tuple(map(float, b))) for b in picture.meta.get("remove", []))
     src = ctx.vault.path(picture.vault_name)
     out = ctx.workdir / f"masked{src.suffix}"
-    result = faces.anonymize(src, out, edits=faces.Edits(add, remove), reviewed=bool(remove),
-                             progress=ctx.stage_progress("faces", 0.0, 0.95), cancel=ctx.cancelled)
+    result = faces.anonymize(
+        src,
+        out,
+        edits=faces.Edits(add, remove),
+        reviewed=bool(remove),
+        progress=ctx.stage_progress("faces", 0.0, 0.95),
+        cancel=ctx.cancelled,
+    )
     boxes = [[round(b.x1), round(b.y1), round(b.x2), round(b.y2), b.source] for b in result.frames[0].boxes]
     latest = stories.story_asset(ctx.conn, ctx.story_id, asset)
-    if latest is None or (latest.meta.get("add", []), latest.meta.get("remove", [])) != (picture.meta.get("add", []), picture.meta.get("remove", [])):
+    if latest is None or (latest.meta.get("add", []), latest.meta.get("remove", [])) != (
+        picture.meta.get("add", []),
+        picture.meta.get("remove", []),
+    ):
         return {"stale": True}  # she changed the boxes meanwhile: the job that follows writes the picture
     masked, masked_name = _keep(ctx, out, src.suffix, "other", picture.media_type, {"role": "masked", "of": asset})
     for old in stories.story_assets(ctx.conn, ctx.story_id, "other"):
@@ -165,8 +179,9 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
         after = ctx.workdir / "before.wav"
     elif method == "synthetic":
         # the first sentence first: the synthetic voice has to hear her words before it can speak them
-        after = voice.anonymize(ctx.workdir / "before.wav", ctx.workdir / "after.wav", method, story.voice_secret,
-                                language=story.language, cancel=ctx.cancelled).path
+        after = voice.anonymize(
+            ctx.workdir / "before.wav", ctx.workdir / "after.wav", method, story.voice_secret, language=story.language, cancel=ctx.cancelled
+        ).path
     else:
         heard = voice.preview(joined, method, story.voice_secret, start=start / voice.SAMPLE_RATE)
         after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)
@@ -174,8 +189,9 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     _drop(ctx, "other", "voice-before")
     _drop(ctx, "other", "voice-after")
     before_id, _ = _keep(ctx, ctx.workdir / "before.wav", ".wav", "other", "audio/wav", {"role": "voice-before", "method": method})
-    after_id = before_id if method == "own" else _keep(ctx, after, ".wav", "other", "audio/wav",
-                                                       {"role": "voice-after", "method": method})[0]
+    after_id = (
+        before_id if method == "own" else _keep(ctx, after, ".wav", "other", "audio/wav", {"role": "voice-after", "method": method})[0]
+    )
     return {"method": method, "before": before_id, "after": after_id}
 
 
@@ -199,8 +215,9 @@ def _doubtful(track, cue) -> list[str]:
     return [w.text for w in track.words if cue.start - 0.01 <= w.start < cue.end and MARK not in w.text and unsure(w)]
 
 
-def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | None = None,
-                         share: tuple[float, float] = (0.05, 1.0)) -> dict:
+def make_story_subtitles(
+    ctx: JobContext, translate: bool = False, model: str | None = None, share: tuple[float, float] = (0.05, 1.0)
+) -> dict:
     """Her narration transcribed and aligned to her script, as editable cues kept in her plan."""
     from storyteller.jobs import story_build
     from storyteller.pipeline.speech.tracks import make_subtitles
@@ -211,16 +228,27 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
     script = story.script.strip() or None
-    result = make_subtitles(joined, story.language, script=script, translate=translate,
-                            redact=plan.hidden_words, model=model, progress=ctx.stage_progress("subtitles", *share),
-                            cancel=ctx.cancelled)
+    result = make_subtitles(
+        joined,
+        story.language,
+        script=script,
+        translate=translate,
+        redact=plan.hidden_words,
+        model=model,
+        progress=ctx.stage_progress("subtitles", *share),
+        cancel=ctx.cancelled,
+    )
     own, spans, warnings = result.tracks[0], result.redaction.spans if result.redaction else (), list(result.warnings)
     if script is not None and own.source != "script":
         own, spans = _script_over_speech(joined, script, result, plan.hidden_words)
         # The alignment's own words ("the subtitles use what Whisper heard instead") are no longer true.
         stale = set(result.alignment.warnings) if result.alignment else set()
         warnings = [w for w in warnings if w not in stale]
-        warnings.append(N_("Whisper could not follow this recording well, so your own words are spread over your speech. Listen to each line and move it if it is early or late."))
+        warnings.append(
+            N_(
+                "Whisper could not follow this recording well, so your own words are spread over your speech. Listen to each line and move it if it is early or late."
+            )
+        )
 
     def cues(track) -> list[dict]:
         return [{"start": c.start, "end": c.end, "text": c.text, "doubtful": _doubtful(track, c)} for c in track.cues]
@@ -229,7 +257,8 @@ def make_story_subtitles(ctx: JobContext, translate: bool = False, model: str | 
     # Read the plan again: she may have changed other choices while Whisper listened.
     latest = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id).plan)
     changed = latest.with_changes(
-        cues=cues(own), english=cues(english) if english else list(latest.to_dict()["english"]),
+        cues=cues(own),
+        english=cues(english) if english else list(latest.to_dict()["english"]),
         want_english=translate or latest.want_english,
         hidden_spans=[list(s) for s in spans],
         cues_for=story_build.narration_key(parts),
@@ -275,14 +304,17 @@ def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | No
         raise UserError(N_("Choose a quick preview or the final video."))
     _subtitles_for_this_recording(ctx)
     folder = ctx.workdir / "story"
-    story = story_build.build_story_folder(ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect,
-                                           progress=ctx.stage_progress("voice", 0.25, 0.4), cancel=ctx.cancelled)
+    story = story_build.build_story_folder(
+        ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect, progress=ctx.stage_progress("voice", 0.25, 0.4), cancel=ctx.cancelled
+    )
     ctx.check_cancel()
-    result = render_story(story, ctx.workdir / "story.mp4", quality=quality,
-                          progress=ctx.stage_progress("rendering", 0.4, 1.0), cancel=ctx.cancelled)
+    result = render_story(
+        story, ctx.workdir / "story.mp4", quality=quality, progress=ctx.stage_progress("rendering", 0.4, 1.0), cancel=ctx.cancelled
+    )
     role = f"render-{quality}"
-    exported, _ = _keep(ctx, result.path, ".mp4", "export", "video/mp4",
-                     {"role": role, "quality": quality, "aspect": story.aspect, "job": ctx.job_id})
+    exported, _ = _keep(
+        ctx, result.path, ".mp4", "export", "video/mp4", {"role": role, "quality": quality, "aspect": story.aspect, "job": ctx.job_id}
+    )
     _drop(ctx, "export", role, keep=exported)
     return {"asset": exported, "duration": result.duration, "width": result.width, "height": result.height}
 
@@ -305,12 +337,16 @@ def _subtitles_for_this_recording(ctx: JobContext) -> None:
         make_story_subtitles(ctx, translate=plan.want_english, share=(0.0, 0.25))
     except (ValueError, RuntimeError):
         if ctx.cancelled() or plan.hidden_words:
-            raise UserError(N_("The words to hide could not be found in your recording, so the video was not made. Open Subtitles and make them again.")) from None
+            raise UserError(
+                N_("The words to hide could not be found in your recording, so the video was not made. Open Subtitles and make them again.")
+            ) from None
 
 
-HANDLERS.update({
-    "photo_faces": photo_faces,
-    "voice_preview": voice_preview,
-    "subtitles": make_story_subtitles,
-    "render_story": render_her_story,
-})
+HANDLERS.update(
+    {
+        "photo_faces": photo_faces,
+        "voice_preview": voice_preview,
+        "subtitles": make_story_subtitles,
+        "render_story": render_her_story,
+    }
+)

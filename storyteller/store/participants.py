@@ -80,9 +80,7 @@ def add_participant(conn: sqlite3.Connection, workshop_id: int, alias: str, pin:
     alias, pin = check_alias(alias), check_pin_format(pin)
     if conn.execute("SELECT 1 FROM participants WHERE workshop_id = ? AND alias = ?", (workshop_id, alias)).fetchone():
         raise ParticipantError(N_("This pseudonym is already taken in this workshop; choose another."))
-    cur = conn.execute(
-        "INSERT INTO participants (workshop_id, alias, pin_hash) VALUES (?, ?, ?)", (workshop_id, alias, hash_pin(pin))
-    )
+    cur = conn.execute("INSERT INTO participants (workshop_id, alias, pin_hash) VALUES (?, ?, ?)", (workshop_id, alias, hash_pin(pin)))
     return int(cur.lastrowid)
 
 
@@ -130,8 +128,10 @@ def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin
 def start_session(conn: sqlite3.Connection, participant_id: int, now: float | None = None) -> str:
     """A new session token for her; any earlier session of hers ends."""
     token = secrets.token_hex(16)
-    conn.execute("UPDATE participants SET session_token = ?, session_seen = ? WHERE id = ?",
-                 (token, time.time() if now is None else now, participant_id))
+    conn.execute(
+        "UPDATE participants SET session_token = ?, session_seen = ? WHERE id = ?",
+        (token, time.time() if now is None else now, participant_id),
+    )
     return token
 
 
@@ -140,8 +140,7 @@ def end_session(conn: sqlite3.Connection, participant_id: int, token: str) -> No
     conn.execute("UPDATE participants SET session_token = '' WHERE id = ? AND session_token = ?", (participant_id, token))
 
 
-def session_is_current(conn: sqlite3.Connection, participant_id: int, token: str, idle_seconds: float,
-                       now: float | None = None) -> bool:
+def session_is_current(conn: sqlite3.Connection, participant_id: int, token: str, idle_seconds: float, now: float | None = None) -> bool:
     """True while ``token`` is her session and she was seen within ``idle_seconds``; an idle session ends here."""
     now = time.time() if now is None else now
     row = conn.execute("SELECT session_token, session_seen FROM participants WHERE id = ?", (participant_id,)).fetchone()

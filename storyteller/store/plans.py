@@ -134,8 +134,10 @@ def plan_from_dict(data: Any) -> Plan:
     _need(isinstance(pictures, (list, tuple)) and len(pictures) <= MAX_PICTURES, TOO_MANY_PICTURES)
     pics = []
     for p in pictures:
-        _need(isinstance(p, dict) and isinstance(p.get("asset_id"), int) and not isinstance(p.get("asset_id"), bool),
-              N_("A picture on the storyboard is not readable."))
+        _need(
+            isinstance(p, dict) and isinstance(p.get("asset_id"), int) and not isinstance(p.get("asset_id"), bool),
+            N_("A picture on the storyboard is not readable."),
+        )
         motion = p.get("motion", "auto")
         _need(motion in MOTIONS, N_("A picture must move (pan and zoom) or stay still."))
         pics.append(Picture(p["asset_id"], motion))

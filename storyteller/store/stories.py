@@ -146,9 +146,7 @@ def record_consent(conn: sqlite3.Connection, story_id: int, level: str, text_ver
 
 
 def consent_history(conn: sqlite3.Connection, story_id: int) -> list[Consent]:
-    rows = conn.execute(
-        "SELECT level, text_version, language, created_at FROM consents WHERE story_id = ? ORDER BY id DESC", (story_id,)
-    )
+    rows = conn.execute("SELECT level, text_version, language, created_at FROM consents WHERE story_id = ? ORDER BY id DESC", (story_id,))
     return [Consent(**dict(r)) for r in rows]
 
 
@@ -168,8 +166,15 @@ def _asset(row: sqlite3.Row) -> Asset:
 
 
 def add_asset(
-    conn: sqlite3.Connection, story_id: int, kind: str, vault_name: str, *,
-    original_name: str = "", media_type: str = "", size_bytes: int = 0, meta: dict | None = None,
+    conn: sqlite3.Connection,
+    story_id: int,
+    kind: str,
+    vault_name: str,
+    *,
+    original_name: str = "",
+    media_type: str = "",
+    size_bytes: int = 0,
+    meta: dict | None = None,
 ) -> int:
     cur = conn.execute(
         "INSERT INTO assets (story_id, kind, vault_name, original_name, media_type, size_bytes, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -197,7 +202,9 @@ def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict, size_byt
     if size_bytes is None:
         conn.execute("UPDATE assets SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), asset_id))
     else:
-        conn.execute("UPDATE assets SET meta = ?, size_bytes = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), size_bytes, asset_id))
+        conn.execute(
+            "UPDATE assets SET meta = ?, size_bytes = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), size_bytes, asset_id)
+        )
 
 
 def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:

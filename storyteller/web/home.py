@@ -39,26 +39,35 @@ class MaxChars:
 
 
 class WorkshopForm(FlaskForm):
-    name = StringField(_l("Workshop name"), validators=[
-        DataRequired(message=_l("Give the workshop a name.")),
-        MaxChars(120, _l("The name is too long: use at most 120 letters.")),
-    ])
+    name = StringField(
+        _l("Workshop name"),
+        validators=[
+            DataRequired(message=_l("Give the workshop a name.")),
+            MaxChars(120, _l("The name is too long: use at most 120 letters.")),
+        ],
+    )
     language = SelectField(
         _l("Main language"),
         choices=[SelectChoice(code, f"{english} — {own}" if english != own else english) for code, (english, own) in LANGUAGES.items()],
         validate_choice=False,  # WTForms' own message is English only; AnyOf says it in her language
         validators=[AnyOf(list(LANGUAGES), message=_l("Choose one of the offered languages."))],
     )
-    place = StringField(_l("Place (optional, kept on this laptop only)"), validators=[
-        MaxChars(120, _l("The place is too long: use at most 120 letters.")),
-    ])
+    place = StringField(
+        _l("Place (optional, kept on this laptop only)"),
+        validators=[
+            MaxChars(120, _l("The place is too long: use at most 120 letters.")),
+        ],
+    )
 
 
 class ParticipantForm(FlaskForm):
-    alias = StringField(_l("Pseudonym (never a real name)"), validators=[
-        DataRequired(message=_l("Give a pseudonym (not a real name).")),
-        MaxChars(ALIAS_MAX, _l("The pseudonym is too long: use at most 40 letters.")),
-    ])
+    alias = StringField(
+        _l("Pseudonym (never a real name)"),
+        validators=[
+            DataRequired(message=_l("Give a pseudonym (not a real name).")),
+            MaxChars(ALIAS_MAX, _l("The pseudonym is too long: use at most 40 letters.")),
+        ],
+    )
     pin = StringField(_l("PIN (4 to 12 digits; leave empty for a new random one)"))
 
 
@@ -104,8 +113,7 @@ def workshop(workshop_id: int):
         else:
             added = {"alias": " ".join(form.alias.data.split()), "pin": pin}
             form = ParticipantForm(formdata=None)
-    return render_template("home/workshop.html", workshop=workshop, participants=list_participants(db, workshop.id),
-                           form=form, added=added)
+    return render_template("home/workshop.html", workshop=workshop, participants=list_participants(db, workshop.id), form=form, added=added)
 
 
 @bp.get("/fonts/<name>")

@@ -76,8 +76,9 @@ def main() -> None:
         def masked_photo() -> None:
             with open(photo, "rb") as fh:
                 pic = receive_picture(vault, fh)
-            asset = stories.add_asset(conn, story.id, "photo", pic.vault_name, media_type=pic.media_type,
-                                      meta={"width": pic.width, "height": pic.height})
+            asset = stories.add_asset(
+                conn, story.id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
+            )
             assert job("photo_faces", asset=asset).result["faces"] >= 2
 
         print(f"(a) 12 MP photo, intake + faces masked: {timed(masked_photo):.2f} s (target < 3 s)")
@@ -98,16 +99,25 @@ def main() -> None:
             img.save(path, quality=90)
             with open(path, "rb") as fh:
                 pic = receive_picture(vault, fh)
-            asset = stories.add_asset(conn, story.id, "photo", pic.vault_name, media_type=pic.media_type,
-                                      meta={"width": pic.width, "height": pic.height})
+            asset = stories.add_asset(
+                conn, story.id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
+            )
             job("photo_faces", asset=asset)
             pictures.append(plans.Picture(asset))
         cues = [{"start": float(t), "end": float(t) + 2.5, "text": f"Line {t // 3}"} for t in range(0, 177, 3)]
         parts = stories.narration_takes(conn, story.id)
-        plan = plans.Plan(pictures=tuple(pictures), voice="own", music="river", title="Bench", cues=tuple(
-            plans.PlanCue(c["start"], c["end"], c["text"]) for c in cues), cues_for=",".join(str(a.id) for a in parts.values()))
+        plan = plans.Plan(
+            pictures=tuple(pictures),
+            voice="own",
+            music="river",
+            title="Bench",
+            cues=tuple(plans.PlanCue(c["start"], c["end"], c["text"]) for c in cues),
+            cues_for=",".join(str(a.id) for a in parts.values()),
+        )
         stories.save_plan(conn, story.id, plan.to_dict())
-        print(f"(c) 3-minute story, quick preview render: {timed(lambda: job('render_story', quality='preview'), runs=1):.2f} s (target < 20 s)")
+        print(
+            f"(c) 3-minute story, quick preview render: {timed(lambda: job('render_story', quality='preview'), runs=1):.2f} s (target < 20 s)"
+        )
 
 
 if __name__ == "__main__":

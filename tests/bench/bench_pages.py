@@ -60,8 +60,13 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as d:
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", f"{d}/data"],
-                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", f"{d}/data"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        )
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.monotonic() + 60
@@ -75,8 +80,12 @@ def main() -> None:
                     time.sleep(0.2)
             load0 = os.getloadavg()[0]
             idle = sample(url, args.requests)
-            render = subprocess.Popen([sys.executable, "-m", "storyteller.cli", "render", str(ROOT / "media" / "sample"),
-                                       "-o", f"{d}/sample.mp4"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+            render = subprocess.Popen(
+                [sys.executable, "-m", "storyteller.cli", "render", str(ROOT / "media" / "sample"), "-o", f"{d}/sample.mp4"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=ENV,
+            )
             time.sleep(1.0)  # past the start-up, into the frame loop
             busy = sample(url, args.requests, until=lambda: render.poll() is None)
             render.wait()
@@ -84,13 +93,22 @@ def main() -> None:
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=15)
-    row = {"bench": "page latency during a 720p render", "requests_idle": len(idle), "requests_busy": len(busy),
-           "idle_p50_ms": statistics.median(idle), "idle_p95_ms": p95(idle),
-           "busy_p50_ms": statistics.median(busy), "busy_p95_ms": p95(busy), "load": [load0, os.getloadavg()[0]]}
+    row = {
+        "bench": "page latency during a 720p render",
+        "requests_idle": len(idle),
+        "requests_busy": len(busy),
+        "idle_p50_ms": statistics.median(idle),
+        "idle_p95_ms": p95(idle),
+        "busy_p50_ms": statistics.median(busy),
+        "busy_p95_ms": p95(busy),
+        "load": [load0, os.getloadavg()[0]],
+    }
     row["ratio_p95"] = row["busy_p95_ms"] / row["idle_p95_ms"]
-    print(f"GET / idle: p50 {row['idle_p50_ms']:.1f} ms, p95 {row['idle_p95_ms']:.1f} ms ({len(idle)} requests); "
-          f"during a render: p50 {row['busy_p50_ms']:.1f} ms, p95 {row['busy_p95_ms']:.1f} ms ({len(busy)} requests); "
-          f"p95 ratio {row['ratio_p95']:.2f}; load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(
+        f"GET / idle: p50 {row['idle_p50_ms']:.1f} ms, p95 {row['idle_p95_ms']:.1f} ms ({len(idle)} requests); "
+        f"during a render: p50 {row['busy_p50_ms']:.1f} ms, p95 {row['busy_p95_ms']:.1f} ms ({len(busy)} requests); "
+        f"p95 ratio {row['ratio_p95']:.2f}; load {load0:.1f} -> {os.getloadavg()[0]:.1f}"
+    )
     if args.json:
         with open(args.json, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(row) + "\n")

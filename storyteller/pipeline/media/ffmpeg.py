@@ -153,11 +153,13 @@ def run_ffmpeg(
     child = _Process(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL)
     proc = child.proc
     if want_progress:
+
         def _read_progress() -> None:
             for raw in proc.stdout:
                 t = _parse_progress_time(raw.decode("ascii", "replace"))
                 if t is not None:
                     progress(min(1.0, t / duration))
+
         threading.Thread(target=_read_progress, daemon=True).start()
 
     while True:

@@ -94,7 +94,6 @@ class RenderResult:
     vtt_path: Path | None
 
 
-
 # ----------------------------------------------------------------- helpers
 def _probe_sound(story: Story, which: str) -> tuple[Path, MediaInfo] | None:
     """Probe the story's narration or music file; errors name the field."""
@@ -126,8 +125,27 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
 
 def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
     """The ffmpeg arguments that encode raw I420 frames from stdin to a video-only MP4."""
-    args = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0",
-            "-c:v", "libx264", "-preset", q.preset, "-crf", str(q.crf), "-pix_fmt", "yuv420p", *COLOR_ARGS]
+    args = [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(fps),
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "libx264",
+        "-preset",
+        q.preset,
+        "-crf",
+        str(q.crf),
+        "-pix_fmt",
+        "yuv420p",
+        *COLOR_ARGS,
+    ]
     if q.profile:
         args += ["-profile:v", q.profile]
     return args + ["-g", str(fps * 4), *H264_STRIP_SEI, *STRIP_ARGS, "-an", "-f", "mp4", "-y", str(out)]
@@ -137,8 +155,7 @@ def sound_args(wav: Path, q: Quality, out: Path) -> list[str]:
     """The ffmpeg arguments that encode the mixed soundtrack to AAC in an MP4 container."""
     # The default "twoloop" coder (about 30 ms of CPU per second of sound here): the "fast"
     # one saves a third of that but misses the bitrate (111 instead of 160 kbit/s).
-    return ["-i", str(wav), "-c:a", "aac", "-b:a", q.audio_bitrate, "-ar", "48000", "-ac", "2",
-            *STRIP_ARGS, "-f", "mp4", "-y", str(out)]
+    return ["-i", str(wav), "-c:a", "aac", "-b:a", q.audio_bitrate, "-ar", "48000", "-ac", "2", *STRIP_ARGS, "-f", "mp4", "-y", str(out)]
 
 
 def mux_args(video: Path, sound: Path, srt: Path | None, language: str, out: Path) -> list[str]:
@@ -294,7 +311,6 @@ def render_story(
         shutil.rmtree(work, ignore_errors=True)
     report(1.0, force=True)
     return RenderResult(out_path, duration, w, h, time.monotonic() - t0, srt_path, vtt_path)
-
 
 
 __all__ = ["RenderError", "RenderResult", "StoryError", "ImageError", "QUALITIES", "render_story", "video_args"]

@@ -121,9 +121,18 @@ class CueTrack:
         return self._cache[active]
 
 
-
-def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, subs: CueTrack,
-                n_frames: int, fps: int, duration: float, report: ProgressFn, cancel: CancelFn) -> None:
+def frame_loop(
+    pipe,
+    segments,
+    make_source: Callable,
+    pool: ThreadPoolExecutor,
+    subs: CueTrack,
+    n_frames: int,
+    fps: int,
+    duration: float,
+    report: ProgressFn,
+    cancel: CancelFn,
+) -> None:
     """Generate every frame and hand it to the writer thread that feeds ffmpeg."""
     futures: dict[int, Future] = {}
     sources: dict[int, object] = {}
@@ -209,4 +218,3 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
             src.close()
         for fut in futures.values():
             fut.cancel()
-

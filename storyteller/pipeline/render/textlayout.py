@@ -241,8 +241,13 @@ class Typesetter:
                 pos = x
                 x += w
             draw.text(
-                (pos, baseline), run.text, fill=255, font=self._run_font(run), anchor="ls",
-                direction=run.direction, language=self._lang(run),
+                (pos, baseline),
+                run.text,
+                fill=255,
+                font=self._run_font(run),
+                anchor="ls",
+                direction=run.direction,
+                language=self._lang(run),
             )
         bbox = canvas.getbbox()
         if bbox is None:

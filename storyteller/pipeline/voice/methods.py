@@ -201,8 +201,7 @@ def anonymize(
         if len(y) < MIN_SECONDS * SAMPLE_RATE:
             raise VoiceError("The recording is too short to process (less than 0.2 seconds).")
         if method == "synthetic":
-            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language,
-                                        progress=progress, cancel=cancel)
+            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language, progress=progress, cancel=cancel)
         else:
             if double is None:
                 raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
@@ -239,8 +238,13 @@ def anonymize(
             raise VoiceError(str(exc)) from exc
     progress(1.0)
     return VoiceResult(
-        path=out, method=method, label=LABELS[method], duration=total / SAMPLE_RATE, sample_rate=SAMPLE_RATE,
-        seconds=time.perf_counter() - t0, warnings=_input_warnings(stats),
+        path=out,
+        method=method,
+        label=LABELS[method],
+        duration=total / SAMPLE_RATE,
+        sample_rate=SAMPLE_RATE,
+        seconds=time.perf_counter() - t0,
+        warnings=_input_warnings(stats),
     )
 
 
@@ -271,8 +275,13 @@ def loudest_start(y: np.ndarray, sr: int, seconds: float) -> int:
 
 
 def preview(
-    inp: str | Path, method: str = DEFAULT_METHOD, secret: int | str | bytes = 0, *, start: float | None = None,
-    seconds: float = PREVIEW_SECONDS, denoise: bool = False,
+    inp: str | Path,
+    method: str = DEFAULT_METHOD,
+    secret: int | str | bytes = 0,
+    *,
+    start: float | None = None,
+    seconds: float = PREVIEW_SECONDS,
+    denoise: bool = False,
 ) -> Preview:
     """Process a short excerpt (10 s by default, the liveliest part unless ``start``) for before/after listening.
 

@@ -112,8 +112,14 @@ def _espeak_language(language: str, text: str) -> str:
 
 
 def synthetic(
-    y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
-    progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+    y: np.ndarray,
+    sr: int,
+    secret,
+    *,
+    script: str | None = None,
+    language: str = "en",
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> np.ndarray:
     """Her words spoken by a synthetic voice, each piece fitted into the time she took."""
     progress = progress or (lambda f: None)

@@ -148,11 +148,14 @@ def synthesize(text: str, language: str, voice: Voice = Voice()) -> tuple[np.nda
             row = min(len(tokens), len(styles[voice.first])) - 1
             style = (1 - voice.mix) * styles[voice.first][row] + voice.mix * styles[voice.second][row]
             with _MODEL_LOCK:
-                audio = session.run(None, {
-                    "tokens": np.array([[0, *tokens, 0]], np.int64),
-                    "style": np.asarray(style, np.float32).reshape(1, -1),
-                    "speed": np.array([voice.speed], np.float32),
-                })[0]
+                audio = session.run(
+                    None,
+                    {
+                        "tokens": np.array([[0, *tokens, 0]], np.int64),
+                        "style": np.asarray(style, np.float32).reshape(1, -1),
+                        "speed": np.array([voice.speed], np.float32),
+                    },
+                )[0]
             out.append(_trim(np.asarray(audio, np.float32).ravel()))
     # Kokoro pads each piece with up to a second of silence; a short breath between sentences is enough.
     pause = np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32)
@@ -164,4 +167,4 @@ def _trim(y: np.ndarray) -> np.ndarray:
     """Cut leading and trailing silence (keeping 10 ms), so the words fill their slot."""
     loud = np.flatnonzero(np.abs(y) > 0.01)
     keep = SAMPLE_RATE // 100
-    return y[max(0, loud[0] - keep): loud[-1] + keep] if len(loud) else y[:0]
+    return y[max(0, loud[0] - keep) : loud[-1] + keep] if len(loud) else y[:0]

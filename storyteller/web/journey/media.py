@@ -21,10 +21,8 @@ from storyteller.web.journey.access import current_story, is_fetch, participant_
 from storyteller.web.journey.blueprint import bp
 
 VOICE_CHOICES = {
-    "synthetic": (_l("A computer voice reads your words"),
-                  _l("Nothing of your voice remains. It can sound a little like a machine.")),
-    "disguise": (_l("Your voice, disguised"),
-                 _l("Keeps the feel of your voice; people who know you may still recognise it.")),
+    "synthetic": (_l("A computer voice reads your words"), _l("Nothing of your voice remains. It can sound a little like a machine.")),
+    "disguise": (_l("Your voice, disguised"), _l("Keeps the feel of your voice; people who know you may still recognise it.")),
     "pitch": (_l("Your voice, higher or lower"), _l("Changes the sound, does not hide who you are.")),
     "own": (_l("Your own voice"), _l("People who know you will recognise your voice.")),
 }
@@ -39,9 +37,14 @@ ASPECT_CHOICES = (
     ("1:1", _l("Square (1:1)"), _l("For Facebook")),
 )
 JOB_STAGES = {
-    "faces": _l("Looking for faces…"), "voice": _l("Protecting your voice…"), "subtitles": _l("Listening to your recording…"),
-    "rendering": _l("Making the video…"), "done": _l("Done."), "cancelled": _l("Stopped."),
-    "interrupted": _l("Starting again after an interruption…"), "": _l("Waiting to start…"),
+    "faces": _l("Looking for faces…"),
+    "voice": _l("Protecting your voice…"),
+    "subtitles": _l("Listening to your recording…"),
+    "rendering": _l("Making the video…"),
+    "done": _l("Done."),
+    "cancelled": _l("Stopped."),
+    "interrupted": _l("Starting again after an interruption…"),
+    "": _l("Waiting to start…"),
 }
 
 
@@ -68,8 +71,11 @@ def _her_job_or_404(job_id: int) -> state.Job:
 
 
 def _latest_job(kind: str) -> state.Job | None:
-    row = get_db().execute("SELECT id FROM jobs WHERE story_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
-                           (current_story().id, kind)).fetchone()
+    row = (
+        get_db()
+        .execute("SELECT id FROM jobs WHERE story_id = ? AND kind = ? ORDER BY id DESC LIMIT 1", (current_story().id, kind))
+        .fetchone()
+    )
     return state.get_job(get_db(), row["id"]) if row else None
 
 
@@ -141,26 +147,36 @@ def media(asset_id: int):
     except VaultError:
         abort(404)
     media_type = "image/png" if path.suffix == ".png" else "image/jpeg" if path.suffix == ".jpg" else asset.media_type
-    return send_file(path, mimetype=media_type or "application/octet-stream", conditional=True,
-                     download_name=f"story{path.suffix}")
+    return send_file(path, mimetype=media_type or "application/octet-stream", conditional=True, download_name=f"story{path.suffix}")
 
 
 # ----------------------------------------------------------------- 5. pictures
 def _pictures(story: stories.Story, plan: plans.Plan) -> list[dict]:
     by_id = {a.id: a for a in stories.story_assets(get_db(), story.id) if a.kind in ("photo", "drawing")}
     jobs = {}
-    for row in get_db().execute("SELECT id, params FROM jobs WHERE story_id = ? AND kind = 'photo_faces' "
-                                "AND state IN ('queued', 'running', 'interrupted') ORDER BY id", (story.id,)):
+    for row in get_db().execute(
+        "SELECT id, params FROM jobs WHERE story_id = ? AND kind = 'photo_faces' "
+        "AND state IN ('queued', 'running', 'interrupted') ORDER BY id",
+        (story.id,),
+    ):
         jobs[state.get_job(get_db(), row["id"]).params.get("asset")] = row["id"]
     out = []
     for pic in plan.pictures:
         asset = by_id.get(pic.asset_id)
         if asset is None:
             continue
-        out.append({"asset": asset, "motion": pic.motion, "boxes": asset.meta.get("boxes", []),
-                    "removed": asset.meta.get("remove", []), "job": jobs.get(asset.id),
-                    "masked_url": url_for("journey.media", asset_id=asset.id, masked=1, v=asset.meta.get("masked_asset", 0))
-                    if asset.meta.get("masked") else None})
+        out.append(
+            {
+                "asset": asset,
+                "motion": pic.motion,
+                "boxes": asset.meta.get("boxes", []),
+                "removed": asset.meta.get("remove", []),
+                "job": jobs.get(asset.id),
+                "masked_url": url_for("journey.media", asset_id=asset.id, masked=1, v=asset.meta.get("masked_asset", 0))
+                if asset.meta.get("masked")
+                else None,
+            }
+        )
     return out
 
 
@@ -186,10 +202,15 @@ def picture_add():
         picture = intake.receive_picture(get_vault(), upload.stream)
     except intake.PictureRefused as exc:
         return _reply(_(str(exc)), "journey.pictures", 400)
-    asset_id = stories.add_asset(get_db(), story.id, kind, picture.vault_name, media_type=picture.media_type,
-                                 size_bytes=get_vault().path(picture.vault_name).stat().st_size,
-                                 meta={"width": picture.width, "height": picture.height,
-                                       "webcam": request.form.get("source") == "webcam"})
+    asset_id = stories.add_asset(
+        get_db(),
+        story.id,
+        kind,
+        picture.vault_name,
+        media_type=picture.media_type,
+        size_bytes=get_vault().path(picture.vault_name).stat().st_size,
+        meta={"width": picture.width, "height": picture.height, "webcam": request.form.get("source") == "webcam"},
+    )
     plan = plans.with_picture(_plan(story), asset_id)
     _save(plan)
     job_id = _start("photo_faces", asset=asset_id)
@@ -286,10 +307,16 @@ def voice():
     chosen = plans.chosen_voice(plan, audience)
     preview = _latest_job("voice_preview")
     return render_template(
-        "journey/voice.html", story=story, choices=VOICE_CHOICES, chosen=chosen, audience=audience,
-        audience_words=AUDIENCE_WORDS[audience], default=plans.default_voice(audience),
+        "journey/voice.html",
+        story=story,
+        choices=VOICE_CHOICES,
+        chosen=chosen,
+        audience=audience,
+        audience_words=AUDIENCE_WORDS[audience],
+        default=plans.default_voice(audience),
         weaker={m: plans.weaker_than_audience(m, audience) for m in VOICE_CHOICES},
-        used=plans.voice_for_render(plan, audience), has_recording=bool(narration_parts(get_db(), story.id)),
+        used=plans.voice_for_render(plan, audience),
+        has_recording=bool(narration_parts(get_db(), story.id)),
         preview=preview if preview and not preview.finished else None,
     )
 
@@ -323,14 +350,26 @@ def subtitles():
     story = _enter("subtitles")
     plan = _plan(story)
     parts = narration_parts(get_db(), story.id)
-    listen = next((a for a in stories.story_assets(get_db(), story.id, "other")
-                   if a.meta.get("role") == "narration-listen" and a.meta.get("for") == plan.cues_for), None)
+    listen = next(
+        (
+            a
+            for a in stories.story_assets(get_db(), story.id, "other")
+            if a.meta.get("role") == "narration-listen" and a.meta.get("for") == plan.cues_for
+        ),
+        None,
+    )
     running = _latest_job("subtitles")
     said = running.result.get("warnings", []) if running and running.state == "done" else []
     return render_template(
-        "journey/subtitles.html", story=story, plan=plan, has_recording=bool(parts), warnings=[_(w) for w in said],
-        cues_fit=bool(parts) and plan.cues_for == narration_key(parts), listen_url=_asset_url(listen.id if listen else None),
-        job=running if running and running.state != "done" else None, rtl=story.language in ("ur", "pa", "ps", "sd", "fa", "prs"),
+        "journey/subtitles.html",
+        story=story,
+        plan=plan,
+        has_recording=bool(parts),
+        warnings=[_(w) for w in said],
+        cues_fit=bool(parts) and plan.cues_for == narration_key(parts),
+        listen_url=_asset_url(listen.id if listen else None),
+        job=running if running and running.state != "done" else None,
+        rtl=story.language in ("ur", "pa", "ps", "sd", "fa", "prs"),
     )
 
 
@@ -345,8 +384,9 @@ def subtitles_make():
         _save(_plan(story).with_changes(hidden_words=words))
     except plans.PlanError as exc:
         return _plan_error(exc, "journey.subtitles")
-    return _reply(_("Listening to your recording…"), "journey.subtitles",
-                  job=_start("subtitles", translate=request.form.get("english") == "1"))
+    return _reply(
+        _("Listening to your recording…"), "journey.subtitles", job=_start("subtitles", translate=request.form.get("english") == "1")
+    )
 
 
 @bp.post("/subtitles/save")
@@ -368,8 +408,14 @@ def subtitles_save():
 def music():
     story = _enter("music")
     plan = _plan(story)
-    return render_template("journey/music.html", story=story, plan=plan, tracks=music_tracks(),
-                           title=plan.title or story.title, end_card=plan.end_card or default_end_card())
+    return render_template(
+        "journey/music.html",
+        story=story,
+        plan=plan,
+        tracks=music_tracks(),
+        title=plan.title or story.title,
+        end_card=plan.end_card or default_end_card(),
+    )
 
 
 def default_end_card() -> str:
@@ -388,8 +434,11 @@ def music_save():
     except ValueError:
         return _reply(_("The music volume must be between 0 and 1."), "journey.music", 400)
     try:
-        _save(_plan().with_changes(music=track, music_volume=volume, title=request.form.get("title", ""),
-                                   end_card=request.form.get("end_card", "")))
+        _save(
+            _plan().with_changes(
+                music=track, music_volume=volume, title=request.form.get("title", ""), end_card=request.form.get("end_card", "")
+            )
+        )
     except plans.PlanError as exc:  # its own sentence: a too-long title says so, not "volume"
         return _plan_error(exc, "journey.music")
     return _reply(_("Saved."), "journey.music", saved=True)
@@ -416,8 +465,13 @@ def render():
     job = _latest_job("render_story")
     preview = _latest_export("preview")
     return render_template(
-        "journey/render.html", story=story, plan=_plan(story), aspects=ASPECT_CHOICES, job=job,
-        preview_url=_asset_url(preview.id if preview else None), final=_latest_export("final"),
+        "journey/render.html",
+        story=story,
+        plan=_plan(story),
+        aspects=ASPECT_CHOICES,
+        job=job,
+        preview_url=_asset_url(preview.id if preview else None),
+        final=_latest_export("final"),
     )
 
 
@@ -441,8 +495,7 @@ def render_start():
 def screening():
     story = _enter("screening")
     final = _latest_export("final")
-    return render_template("journey/screening.html", story=story, final_url=_asset_url(final.id if final else None),
-                           final=final)
+    return render_template("journey/screening.html", story=story, final_url=_asset_url(final.id if final else None), final=final)
 
 
 @bp.post("/screening/ready")
@@ -453,5 +506,9 @@ def screening_ready():
         return _reply(_("Make the final video first."), "journey.screening", 409)
     ready = request.form.get("ready") == "1"
     stories.set_status(get_db(), story.id, "ready" if ready else "draft")
-    return _reply(_("Your video is marked ready for the facilitator.") if ready else
-                  _("Your video is no longer marked ready. Change anything you like."), "journey.screening")
+    return _reply(
+        _("Your video is marked ready for the facilitator.")
+        if ready
+        else _("Your video is no longer marked ready. Change anything you like."),
+        "journey.screening",
+    )

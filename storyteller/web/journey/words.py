@@ -37,12 +37,21 @@ from storyteller.web.journey.blueprint import bp
 # Bump when the consent wording changes: each consent row records the version she was shown.
 CONSENT_TEXT_VERSION = "2026-11-30"
 CONSENT_CHOICES = (
-    ("workshop", _l("Only at the workshop screening"),
-     _l("Your video is shown once, to the people in this workshop. It is not copied anywhere else.")),
-    ("organisation", _l("Inside the organisation"),
-     _l("The organisation's staff may watch it and show it in their trainings. It is not put on the internet.")),
-    ("public", _l("A public campaign"),
-     _l("Your video may be shared on the internet and social media, with your face covered and your voice changed.")),
+    (
+        "workshop",
+        _l("Only at the workshop screening"),
+        _l("Your video is shown once, to the people in this workshop. It is not copied anywhere else."),
+    ),
+    (
+        "organisation",
+        _l("Inside the organisation"),
+        _l("The organisation's staff may watch it and show it in their trainings. It is not put on the internet."),
+    ),
+    (
+        "public",
+        _l("A public campaign"),
+        _l("Your video may be shared on the internet and social media, with your face covered and your voice changed."),
+    ),
 )
 # Spoken stories run at about 130 words a minute: 250-350 words make 2-3 minutes.
 WORDS_PER_MINUTE = 130
@@ -84,8 +93,12 @@ def signin():
     elif current_participant() is not None:
         return redirect(url_for(where_she_left_off()))
     return render_template(
-        "journey/signin.html", workshops=workshops, workshop=workshop,
-        participants=people.list_participants(db, workshop.id), chosen=chosen, error=error,
+        "journey/signin.html",
+        workshops=workshops,
+        workshop=workshop,
+        participants=people.list_participants(db, workshop.id),
+        chosen=chosen,
+        error=error,
         locked=request.args.get("locked") == "1",
     )
 
@@ -118,7 +131,10 @@ def consent():
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
     return render_template(
-        "journey/consent.html", story=story, choices=CONSENT_CHOICES, current=stories.current_consent(db, story.id),
+        "journey/consent.html",
+        story=story,
+        choices=CONSENT_CHOICES,
+        current=stories.current_consent(db, story.id),
         history=stories.consent_history(db, story.id),
     )
 
@@ -173,7 +189,9 @@ def paragraphs_of(script: str) -> list[str]:
 
 def _take_json(asset: stories.Asset) -> dict:
     return {
-        "take": asset.id, "part": asset.meta.get("part", "whole"), "seconds": asset.meta.get("seconds"),
+        "take": asset.id,
+        "part": asset.meta.get("part", "whole"),
+        "seconds": asset.meta.get("seconds"),
         "url": url_for("journey.take_audio", asset_id=asset.id),
     }
 
@@ -209,8 +227,11 @@ def _recover_interrupted_takes(story_id: int) -> list[str]:
         if idle < INTERRUPTED_AFTER_SECONDS:
             continue  # still arriving, perhaps from another tab
         kept, problem = _finish_take(asset)
-        messages.append(_("Your last recording stopped before the end. What was recorded is kept: listen to it, and record again if you want.")
-                        if kept else _(problem))
+        messages.append(
+            _("Your last recording stopped before the end. What was recorded is kept: listen to it, and record again if you want.")
+            if kept
+            else _(problem)
+        )
     return messages
 
 
@@ -236,7 +257,10 @@ def record():
         flash(message)
     takes = stories.narration_takes(db, story.id)
     return render_template(
-        "journey/record.html", story=story, paragraphs=paragraphs_of(story.script), takes=takes,
+        "journey/record.html",
+        story=story,
+        paragraphs=paragraphs_of(story.script),
+        takes=takes,
         take_urls={part: url_for("journey.take_audio", asset_id=a.id) for part, a in takes.items()},
         max_seconds=checks.MAX_SECONDS,
     )
@@ -259,8 +283,9 @@ def record_chunk():
         media_type = (request.form.get("type") or "").split(";")[0].strip()
         suffix = RECORDING_SUFFIXES.get(media_type, ".webm")
         name = vault.start_growing(suffix)
-        take_id = stories.add_asset(db, story.id, "narration", name, media_type=media_type or "audio/webm",
-                                    meta={"part": part, "growing": True})
+        take_id = stories.add_asset(
+            db, story.id, "narration", name, media_type=media_type or "audio/webm", meta={"part": part, "growing": True}
+        )
     asset = story_asset_or_404(take_id)
     if not asset.meta.get("growing"):
         return jsonify(message=_("This recording is already finished.")), 409
@@ -296,8 +321,9 @@ def record_upload():
         return redirect(url_for("journey.record"))
     suffix = Path(upload.filename).suffix.lower()
     try:
-        name = vault.put_stream(upload.stream, suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin",
-                                max_bytes=MAX_RECORDING_BYTES)
+        name = vault.put_stream(
+            upload.stream, suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin", max_bytes=MAX_RECORDING_BYTES
+        )
     except TooLarge:
         flash(_(checks.TOO_LONG))
         return redirect(url_for("journey.record"))
@@ -306,9 +332,16 @@ def record_upload():
         vault.delete(name)
         flash(_(result.problem))
         return redirect(url_for("journey.record"))
-    asset_id = stories.add_asset(db, story.id, "narration", name, original_name="", media_type=upload.mimetype or "",
-                                 size_bytes=vault.path(name).stat().st_size,
-                                 meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True})
+    asset_id = stories.add_asset(
+        db,
+        story.id,
+        "narration",
+        name,
+        original_name="",
+        media_type=upload.mimetype or "",
+        size_bytes=vault.path(name).stat().st_size,
+        meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True},
+    )
     stories.keep_narration(db, vault, story.id, asset_id)
     flash(_("Your recording is saved."))
     return redirect(url_for("journey.record"))
