@@ -24,6 +24,7 @@ from storyteller.pipeline.render.encode import render_story
 from storyteller.pipeline.render.frames import KenBurns
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
+from storyteller.pipeline.render.textlayout import subtitle_image
 from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.yuv import Frame
 from tests.render_helpers import make_story, tone
@@ -279,3 +280,21 @@ def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
     # testsrc2 is colourful and moving: two frames half a second apart differ
     a, b = frame_at(result.path, 1.5), frame_at(result.path, 2.0)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+
+
+def test_an_english_line_in_an_urdu_story_reads_left_to_right():
+    """Seen in a render: the story-wide right-to-left setting put an English line's full stop first."""
+    from storyteller.pipeline.render.frames import CueTrack
+    from storyteller.pipeline.render.yuv import Overlay
+    from storyteller.pipeline.speech.subtitles import Cue
+
+    english, mixed = "Never stop learning, ask questions.", "Facebook پر اس نے میری تصویریں لگائیں۔"
+    track = CueTrack((Cue(0.0, 2.0, english), Cue(2.0, 4.0, mixed)), 640, 360, "ur", True)
+
+    def overlay(text, rtl):
+        return Overlay.from_rgba(*subtitle_image(text, 640, 360, "ur", rtl)).y_pre
+
+    assert not np.array_equal(overlay(english, None), overlay(english, True))  # direction shows in the pixels
+    assert np.array_equal(track.at(1.0).y_pre, overlay(english, None))
+    # An Urdu line opening with an English word stays right to left.
+    assert np.array_equal(track.at(3.0).y_pre, overlay(mixed, True))

@@ -17,7 +17,7 @@ from storyteller.pipeline.media.images import frame_photo
 from storyteller.pipeline.media.video import VideoError, VideoFrame, read_frames
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.story import RenderError
-from storyteller.pipeline.render.textlayout import subtitle_image
+from storyteller.pipeline.render.textlayout import has_rtl_letters, subtitle_image
 from storyteller.pipeline.render.yuv import Frame, Overlay, Planes
 from storyteller.pipeline.speech.subtitles import Cue
 
@@ -116,7 +116,11 @@ class CueTrack:
         if active is None:
             return None
         if active not in self._cache:
-            img = subtitle_image(self.cues[active].text, self.w, self.h, self.language, self.rtl or None)
+            text = self.cues[active].text
+            # An Urdu line that opens with an English word still reads right to left; a line
+            # wholly in English inside an Urdu story reads left to right.
+            rtl = True if self.rtl and has_rtl_letters(text) else None
+            img = subtitle_image(text, self.w, self.h, self.language, rtl)
             self._cache[active] = None if img is None else Overlay.from_rgba(*img)
         return self._cache[active]
 

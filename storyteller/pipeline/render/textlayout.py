@@ -102,6 +102,11 @@ def is_rtl_text(text: str) -> bool:
     return False
 
 
+def has_rtl_letters(text: str) -> bool:
+    """True when any letter is written right to left (Arabic script and the like)."""
+    return any(_strong(ch) == "rtl" for ch in text)
+
+
 @dataclass(frozen=True)
 class Run:
     text: str
