@@ -4,17 +4,9 @@
 (function () {
   "use strict";
 
-  function csrfToken() {
-    var m = document.querySelector('meta[name="csrf-token"]');
-    return m ? m.content : "";
-  }
-
+  // app.js's one way to call the server (CSRF token, script header); here every answer is JSON.
   function send(url, options) {
-    options = options || {};
-    options.headers = Object.assign({ "X-CSRFToken": csrfToken(), "X-Requested-With": "fetch" }, options.headers || {});
-    options.cache = "no-store";
-    options.credentials = "same-origin";
-    return fetch(url, options).then(function (response) {
+    return window.storyteller.send(url, options).then(function (response) {
       if (response.status === 401) { window.location.reload(); }  // locked: the server shows sign-in
       return response.json().catch(function () { return {}; }).then(function (data) {
         data.httpStatus = response.status;
