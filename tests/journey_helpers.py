@@ -33,9 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
 ]
+# The journey's microphone: Chromium's fake device, fed from a WAV file, and no permission prompt.
+FAKE_MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 AXE_JS = ROOT / ".venv" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "journey"
 FAKE_MIC_RATE = 48000  # Chromium's fake capture reads 16-bit PCM; 48 kHz is what a real microphone gives
@@ -161,7 +161,7 @@ def two_faces_photo() -> Path:
 
 
 def launch_chromium(playwright, fake_mic_wav: Path | None = None):
-    args = list(CHROMIUM_ARGS)
+    args = [*CHROMIUM_ARGS, *FAKE_MEDIA_ARGS]
     if fake_mic_wav is not None:
         # %noloop: the file plays once, then silence, so a take holds the script once.
         args.append(f"--use-file-for-fake-audio-capture={fake_mic_wav}%noloop")
