@@ -98,6 +98,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE participants ADD COLUMN session_token TEXT NOT NULL DEFAULT '';
     ALTER TABLE participants ADD COLUMN session_seen REAL NOT NULL DEFAULT 0
     """,
+    # 4: the facilitator's passphrase (store/passphrase.py): the Argon2id parameters and a
+    # verifier, never the key it gives; wrong tries slow the next one down.
+    """
+    CREATE TABLE facilitator (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf TEXT NOT NULL,
+        verifier TEXT NOT NULL,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        retry_after REAL NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    )
+    """,
 )
 
 
