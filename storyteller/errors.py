@@ -20,8 +20,16 @@ def N_(message: str) -> str:
     return message
 
 
+# Direction marks, embeddings, overrides and isolates: inside a file name echoed in a message they
+# would turn the rest of the sentence around ("photo\u202egnp.exe" reads as "photoexe.png").
+_DIRECTION_CONTROLS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
 class UserError(ValueError):
     """Something a participant or facilitator can act on; ``str(err)`` is a plain sentence."""
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(str(message).translate(_DIRECTION_CONTROLS), *args)
 
 
 class Cancelled(RuntimeError):
