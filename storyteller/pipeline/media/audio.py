@@ -17,7 +17,7 @@ import numpy as np
 from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output
 from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
-from storyteller.pipeline.media.probe import require_stream
+from storyteller.pipeline.media.probe import SAFE_INPUT_ARGS, require_stream
 
 
 class AudioError(UserError):
@@ -26,6 +26,7 @@ class AudioError(UserError):
 
 def _decode_args(path: Path, sample_rate: int, channels: int) -> list[str]:
     return [
+        *SAFE_INPUT_ARGS,
         "-i",
         str(path),
         "-map",
@@ -70,6 +71,8 @@ def iter_audio_blocks(path: str | Path, sample_rate: int = 16000, channels: int 
 
 def _as_array(raw: bytes, channels: int) -> np.ndarray:
     arr = np.frombuffer(raw, dtype="<f4").astype(np.float32, copy=True)
+    # A float WAV may hold NaN or infinity; one such sample would poison every filter after it.
+    np.nan_to_num(arr, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
     return arr if channels == 1 else arr.reshape(-1, channels)
 
 

@@ -20,6 +20,21 @@ class ProbeError(UserError):
     """The file could not be read as media; the message says why in plain words."""
 
 
+# The containers a participant's sound, video or picture comes in. Anything else is refused before
+# it is read: a playlist (HLS) or list (ffconcat) would make the demuxer open other files or URLs.
+INPUT_FORMATS = (
+    "wav,w64,mp3,ogg,matroska,mov,flac,aac,amr,caf,aiff,asf,avi,mpegts,mpeg,png_pipe,jpeg_pipe,webp_pipe,gif,apng,image2"
+)
+# The same rule as options for PyAV's av.open and for an ffmpeg input (before its -i); only local files.
+SAFE_OPEN = {"format_whitelist": INPUT_FORMATS, "protocol_whitelist": "file"}
+SAFE_INPUT_ARGS = ("-format_whitelist", INPUT_FORMATS, "-protocol_whitelist", "file,pipe")
+
+
+def open_safely(path: str | Path):
+    """``av.open`` for reading a file someone gave us: known containers only, nothing else opened."""
+    return av.open(str(path), metadata_errors="ignore", container_options=SAFE_OPEN)
+
+
 @dataclass(frozen=True)
 class StreamInfo:
     index: int
@@ -106,6 +121,8 @@ def _rotation(container, stream) -> int:
 def _stream_info(container, stream) -> StreamInfo:
     cc = stream.codec_context
     kind = stream.type
+    if cc is None:  # a stream no decoder here knows (for example SVG): not sound or picture we can use
+        return StreamInfo(index=stream.index, kind="data", codec="unknown")
     duration = _seconds(stream.duration, stream.time_base)
     common = dict(
         index=stream.index,
@@ -146,7 +163,12 @@ def require_stream(path: str | Path, kind: str, error: type[Exception] = ProbeEr
         info = probe(path)
     except ProbeError as exc:
         raise error(f"{where}{exc}") from exc
-    if not (info.has_audio if kind == "audio" else info.has_video):
+    usable = (
+        info.has_audio and bool(info.audio.channels) and bool(info.audio.sample_rate)
+        if kind == "audio"
+        else info.has_video and bool(info.video.width) and bool(info.video.height)
+    )
+    if not usable:
         lacks = "contains no sound" if kind == "audio" else "has no picture"
         raise error(f"{where}{'the' if where else 'The'} file {path.name} {lacks}.")
     return info
@@ -161,7 +183,7 @@ def probe(path: str | Path) -> MediaInfo:
     if size == 0:
         raise ProbeError(f"The file {p.name} is empty.")
     try:
-        with av.open(str(p), metadata_errors="ignore") as container:
+        with open_safely(p) as container:
             streams = tuple(_stream_info(container, s) for s in container.streams)
             duration = container.duration / av.time_base if container.duration else None
             if duration is None:
@@ -183,7 +205,7 @@ def probe(path: str | Path) -> MediaInfo:
 def stream_tags(path: str | Path) -> dict[str, dict[str, str]]:
     """All metadata tags, container and per stream, for privacy checks."""
     out: dict[str, dict[str, str]] = {}
-    with av.open(str(path)) as container:
+    with open_safely(path) as container:
         out["format"] = dict(container.metadata or {})
         for s in container.streams:
             out[f"stream{s.index}"] = dict(s.metadata or {})

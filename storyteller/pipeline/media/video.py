@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from storyteller.errors import UserError
+from storyteller.pipeline.media.probe import open_safely
 
 # Counter-clockwise display rotation -> the turn that shows the picture upright.
 _TURN = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
@@ -49,7 +50,7 @@ def read_frames(path: str | Path, rotation: int = 0) -> Iterator[VideoFrame]:
     path = Path(path)
     unusable = f"The video {path.name} is damaged or has no picture."
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = open_safely(path)
     except av.error.FFmpegError as exc:
         raise VideoError(unusable) from exc
     with container:
