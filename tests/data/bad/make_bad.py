@@ -74,7 +74,7 @@ CASES: dict[str, tuple[str, str]] = {
     "wav-0-channels.wav": ("a WAV header with 0 channels", "refused"),
     "wav-0-hz.wav": ("a WAV header with a 0 Hz sample rate", "refused"),
     "wav-1gb-declared.wav": ("a WAV header declaring 1 GB of data, with 1 s present", "either"),
-    "wav-nan.wav": ("a float WAV, 2 s, all NaN", "refused"),
+    "wav-nan.wav": ("a float WAV, 2 s, all NaN (read as silence, never as NaN)", "either"),
     "wav-inf-and-loud.wav": ("a float WAV, 2 s of tone at 40x full scale with +-inf in it", "either"),
     "video-0x0.mp4": ("an H.264 MP4 whose container says 0x0 pixels", "either"),
     "video-rotate-45.mp4": ("an H.264 MP4 with a 45 degree display rotation", "video"),

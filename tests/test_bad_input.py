@@ -1,0 +1,295 @@
+"""Every file of the bad-input corpus (tests/data/bad) through every entry point that takes files.
+
+The only acceptable results are a clean error (a plain sentence: no traceback, errno, library
+text or hidden direction marks; a 4xx or a plain message for the web) or a correct output,
+checked for what it is. The manifest (CASES in tests/data/bad/make_bad.py) says what each file
+must come to: a "refused" file is accepted nowhere, an "audio" file gives a disguised voice, an
+"image" file a picture, a "video" file a masked video. The entry points that decode a
+whole recording or run Whisper are marked slow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from storyteller.errors import SOMETHING_WENT_WRONG, UserError
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+_spec = importlib.util.spec_from_file_location("make_bad", BAD / "make_bad.py")
+make_bad = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_bad)
+CASES, UPLOAD_NAMES = make_bad.CASES, make_bad.UPLOAD_NAMES
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+FETCH = {"X-Requested-With": "fetch"}
+TINY = "whisper-tiny.en"
+
+# Words that belong to a library or the system, never to a sentence for a participant.
+LIBRARY_TEXT = re.compile(
+    r"Traceback|Errno|errno|Error:|Exception|exit code|ffmpeg|libav|PIL|Pillow|cannot identify|"
+    r"NoneType|object has no|codec|demux|Invalid data|/etc/|\\x[0-9a-f]{2}|\bNaN\b|\bnan\b|\binf\b",
+)
+DIRECTION_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def assert_plain(message: str, where: str, name: str = "") -> None:
+    """``message`` is a sentence a participant may read (the file's own name, which may say anything, aside)."""
+    assert message and message.strip(), f"{where}: an empty message"
+    assert message != SOMETHING_WENT_WRONG, f"{where}: an unexpected error was hidden behind the generic sentence"
+    assert not DIRECTION_MARKS.search(message), f"{where}: a hidden direction mark in {message!r}"
+    words = message
+    for shown in filter(None, (name, UPLOAD_NAMES.get(name), Path(UPLOAD_NAMES.get(name, "")).name)):
+        words = words.replace(DIRECTION_MARKS.sub("", shown), "FILE")
+    assert not LIBRARY_TEXT.search(words), f"{where}: library or system text in {message!r}"
+    assert "\n" not in words.strip(), f"{where}: more than one line: {message!r}"
+    assert words.strip()[0].isupper() or words.strip()[0] in "'\"", f"{where}: not a sentence: {message!r}"
+    assert words.strip()[-1] in ".!?", f"{where}: not a sentence: {message!r}"
+
+
+def expect(name: str) -> str:
+    return CASES[name][1]
+
+
+def corpus(*classes: str) -> list:
+    """The corpus files (of these outcome classes, all when none), as pytest params named for the case."""
+    names = [n for n in sorted(CASES) if not classes or CASES[n][1] in classes]
+    return [pytest.param(n, id=n.encode("ascii", "backslashreplace").decode()) for n in names]
+
+
+def test_bad_input_corpus_is_whole_and_small():
+    """The manifest and the folder agree, each file is small, and the count is what the report says."""
+    on_disk = {p.name for p in BAD.iterdir() if p.name != "make_bad.py" and not p.name.startswith(("sec-", "_", "."))}
+    assert on_disk == set(CASES), on_disk ^ set(CASES)
+    assert all((BAD / n).stat().st_size < 100_000 for n in CASES)
+    assert len(CASES) >= 40
+    assert {c for _, c in CASES.values()} <= {"refused", "audio", "image", "video", "either"}
+
+
+# ----------------------------------------------------------------- checks of an output
+def check_audio_output(path: Path, written: bool = True) -> None:
+    """The sound decodes to finite samples (within full scale when we ``written`` it, as 16-bit PCM)."""
+    from storyteller.pipeline.media.audio import decode_audio
+
+    samples = decode_audio(path, 16000)
+    assert samples.size > 0, "an empty recording was written"
+    assert np.isfinite(samples).all(), "NaN or infinity in the decoded sound"
+    if written:
+        assert float(np.max(np.abs(samples))) <= 1.0
+
+
+def check_picture(pixels: np.ndarray) -> None:
+    assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
+    assert pixels.shape[0] >= 1 and pixels.shape[1] >= 1
+
+
+def check_video_output(path: Path) -> None:
+    from storyteller.pipeline.media.probe import probe
+
+    info = probe(path)
+    assert info.video is not None and info.video.width > 0 and info.video.height > 0
+    assert (info.duration or 0) > 0
+
+
+def run_cli(args: list[str]):
+    from storyteller.cli import main
+
+    return CliRunner().invoke(main, args)
+
+
+def cli_outcome(result, name: str, where: str) -> bool:
+    """True when the command succeeded; else check the failure is one plain line and exit 1."""
+    if result.exit_code == 0:
+        return True
+    assert isinstance(result.exception, SystemExit), f"{where} {name}: crashed with {result.exception!r}"
+    assert result.exit_code == 1, f"{where} {name}: exit code {result.exit_code}: {result.output}"
+    lines = [ln for ln in result.output.splitlines() if ln.strip() and not ln.lstrip().startswith(("warning:", "\r"))]
+    error_lines = [ln for ln in lines if ln.startswith("Error: ")]
+    assert error_lines, f"{where} {name}: no error line in {result.output!r}"
+    assert_plain(error_lines[-1].removeprefix("Error: "), f"{where} {name}", name)
+    return False
+
+
+def must_match(name: str, accepted: bool, entry: str) -> None:
+    if expect(name) == "refused":
+        assert not accepted, f"{entry} accepted {name}, which must be refused"
+
+
+# ----------------------------------------------------------------- the picture loader and upload
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_image_loader(name):
+    from storyteller.pipeline.media.images import ImageError, load_photo
+
+    try:
+        pixels = load_photo(BAD / name, fit_within=(1280, 720))
+    except ImageError as exc:
+        assert_plain(str(exc), f"load_photo {name}", name)
+        assert expect(name) != "image", f"load_photo refused the usable picture {name}: {exc}"
+        return
+    check_picture(pixels)
+    must_match(name, True, "load_photo")
+
+
+@pytest.fixture
+def journey(data_dir):
+    """A participant signed in (consent given) on a test client; the jobs are queued, not run."""
+    from storyteller.app import create_app
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    db = open_database(db_path(data_dir))
+    workshop = create_workshop(db, "Circle", "en")
+    pid = add_participant(db, workshop, "Sitara", "4821")
+    story = stories.story_of(db, pid, "en")
+    stories.record_consent(db, story.id, "workshop", "test", "en")
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
+    yield client, db, story
+    db.close()
+
+
+def upload_name(name: str) -> str:
+    return UPLOAD_NAMES.get(name, name)
+
+
+def flashed(client) -> list[str]:
+    with client.session_transaction() as session:
+        return [message for _category, message in session.get("_flashes", [])]
+
+
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_web_picture_upload(journey, name, data_dir):
+    from storyteller.pipeline.media.images import load_photo
+    from storyteller.store import stories
+    from storyteller.store.vault import vault_for
+
+    client, db, story = journey
+    reply = client.post(
+        "/story/pictures/add",
+        headers=FETCH,
+        content_type="multipart/form-data",
+        data={"picture": (io.BytesIO((BAD / name).read_bytes()), upload_name(name)), "kind": "photo"},
+    )
+    assert reply.status_code in (200, 400, 413, 415), f"{name}: {reply.status_code}"
+    assert_plain(reply.get_json()["message"], f"picture upload {name}", name)
+    pictures = stories.story_assets(db, story.id, "photo")
+    if reply.status_code != 200:
+        assert not pictures
+        assert expect(name) != "image", f"the usable picture {name} was refused: {reply.get_json()['message']}"
+        return
+    must_match(name, True, "the picture upload")
+    (asset,) = pictures
+    pixels = load_photo(vault_for(data_dir).path(asset.vault_name))
+    check_picture(pixels)
+    assert pixels.shape[:2] == (asset.meta["height"], asset.meta["width"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_web_narration_upload(journey, name, data_dir):
+    from storyteller.store import stories
+    from storyteller.store.vault import vault_for
+
+    client, db, story = journey
+    reply = client.post(
+        "/story/record/upload",
+        content_type="multipart/form-data",
+        data={"audio": (io.BytesIO((BAD / name).read_bytes()), upload_name(name))},
+    )
+    assert reply.status_code in (302, 400, 413, 415), f"{name}: {reply.status_code}"
+    messages = flashed(client)
+    assert len(messages) == 1, messages
+    assert_plain(messages[0], f"narration upload {name}", name)
+    takes = stories.story_assets(db, story.id, "narration")
+    if not takes:
+        return
+    must_match(name, True, "the narration upload")
+    (take,) = takes
+    vault = vault_for(data_dir)
+    stored = vault.path(take.vault_name)
+    assert stored.parent == vault.path(take.vault_name).parent and ".." not in take.vault_name and "/" not in take.vault_name
+    assert take.meta["seconds"] >= 1.0
+    check_audio_output(stored, written=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_web_recorded_take(journey, name):
+    """The file arriving as a browser take (chunked), the way the record page sends it."""
+    from storyteller.store import stories
+
+    client, db, story = journey
+    data = (BAD / name).read_bytes()
+    take = None
+    for offset in range(0, max(1, len(data)), 16384):
+        form = {"chunk": (io.BytesIO(data[offset : offset + 16384]), "blob"), "offset": str(offset), "type": "audio/webm"}
+        if take is None:
+            form["part"] = "whole"
+        else:
+            form["take"] = str(take)
+        reply = client.post("/story/record/chunk", headers=FETCH, content_type="multipart/form-data", data=form)
+        assert reply.status_code == 200, f"{name}: chunk at {offset}: {reply.status_code} {reply.get_data(as_text=True)[:200]}"
+        take = reply.get_json()["take"]
+    reply = client.post("/story/record/finish", headers=FETCH, data={"take": str(take)})
+    assert reply.status_code in (200, 422), f"{name}: {reply.status_code}"
+    if reply.status_code == 422:
+        assert_plain(reply.get_json()["message"], f"recorded take {name}", name)
+        assert not stories.story_assets(db, story.id, "narration")
+        return
+    must_match(name, True, "the recorded take")
+    assert reply.get_json()["seconds"] >= 1.0
+
+
+# ----------------------------------------------------------------- the command line
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_cli_faces(name, tmp_path):
+    from storyteller.pipeline.media.images import load_photo
+
+    src = BAD / name
+    out = tmp_path / ("masked.png" if src.suffix.lower() in PHOTO_SUFFIXES else "masked.mp4")
+    ok = cli_outcome(run_cli(["faces", str(src), "-o", str(out)]), name, "faces")
+    if not ok:
+        assert not out.exists(), "a failed face pass left a file at the output"
+        assert expect(name) != "video", f"faces refused the usable video {name}"
+        return
+    must_match(name, True, "faces")
+    if out.suffix == ".png":
+        check_picture(load_photo(out))
+    else:
+        check_video_output(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_cli_voice(name, tmp_path):
+    out = tmp_path / "disguised.wav"
+    ok = cli_outcome(run_cli(["voice", str(BAD / name), "-o", str(out), "--seed", "16"]), name, "voice")
+    if not ok:
+        assert not out.exists(), "a failed voice pass left a file at the output"
+        assert expect(name) != "audio", f"voice refused the usable recording {name}"
+        return
+    must_match(name, True, "voice")
+    check_audio_output(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_cli_transcribe(name, tmp_path):
+    from tests.conftest import whisper_model_or_skip
+
+    whisper_model_or_skip(TINY)
+    out = tmp_path / "subtitles.srt"
+    ok = cli_outcome(run_cli(["transcribe", str(BAD / name), "--model", TINY, "-o", str(out)]), name, "transcribe")
+    if not ok:
+        assert not out.exists(), "a failed transcription left a file at the output"
+        return
+    must_match(name, True, "transcribe")
+    assert out.read_text(encoding="utf-8").strip()
