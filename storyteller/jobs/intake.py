@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from storyteller.errors import N_, UserError
+from storyteller.pipeline.media.images import PICTURE_FORMATS
 from storyteller.store.vault import Vault
 
 MAX_UPLOAD_BYTES = 40 << 20
@@ -49,7 +50,7 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
                     raise PictureRefused(N_("This picture is too large (more than 40 MB)."))
                 out.write(chunk)
         try:
-            with Image.open(raw) as im:
+            with Image.open(raw, formats=PICTURE_FORMATS) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise PictureRefused(TOO_LARGE)
                 im = ImageOps.exif_transpose(im)

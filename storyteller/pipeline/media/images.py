@@ -23,6 +23,9 @@ from storyteller.errors import UserError
 # Bigger headers are refused before decoding (a phone photo is 12-50 MP; 80 MP of RGB is 240 MB),
 # below Pillow's own decompression-bomb limit (about 89 MP) so our sentence is the one shown.
 MAX_PIXELS = 80_000_000
+# The picture formats a camera, phone or drawing program gives. Others are never handed to Pillow:
+# its EPS reader runs Ghostscript on the file, and the rarer readers are where decoder bugs live.
+PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 # What see-through parts lie on: white, like paper, so the dark strokes of a drawing stay visible.
 FLATTEN_ONTO = (255, 255, 255)
 # Shapes this close to the video's are cropped to fill; others get the blurred fill.
@@ -87,7 +90,7 @@ def load_photo(path: str | Path, fit_within: tuple[int, int] | None = None, fit:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(path, formats=PICTURE_FORMATS) as img:
                 w, h = img.size
                 if w * h > MAX_PIXELS:
                     raise ImageError(
