@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from storyteller.errors import SOMETHING_WENT_WRONG, UserError
+from storyteller.errors import SOMETHING_WENT_WRONG
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 _spec = importlib.util.spec_from_file_location("make_bad", BAD / "make_bad.py")

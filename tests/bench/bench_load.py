@@ -170,7 +170,9 @@ def masked_pictures(data: Path, tmp: Path, count: int) -> list[tuple[Path, Path]
     for i in range(count):
         with open(photo(tmp / f"picture-{i}.jpg", i), "rb") as fh:
             pic = receive_picture(vault, fh)
-        asset = stories.add_asset(conn, story.id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height})
+        asset = stories.add_asset(
+            conn, story.id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
+        )
         run_job(state.create_job(conn, "photo_faces", {"asset": asset}, story_id=story.id), str(data), HANDLERS)
         meta = stories.story_asset(conn, story.id, asset).meta
         pairs.append((vault.path(pic.vault_name), vault.path(meta["masked"])))
@@ -178,7 +180,9 @@ def masked_pictures(data: Path, tmp: Path, count: int) -> list[tuple[Path, Path]
     return pairs
 
 
-def make_story(data: Path, tmp: Path, alias: str, pictures: list[tuple[Path, Path]], narration_seconds: float, seed: int) -> tuple[int, int]:
+def make_story(
+    data: Path, tmp: Path, alias: str, pictures: list[tuple[Path, Path]], narration_seconds: float, seed: int
+) -> tuple[int, int]:
     """A participant with consent, masked pictures, a narration and a plan; returns (workshop, participant)."""
     from storyteller.store import plans, stories
     from storyteller.store.db import db_path, open_database
@@ -201,7 +205,9 @@ def make_story(data: Path, tmp: Path, alias: str, pictures: list[tuple[Path, Pat
         chosen.append(plans.Picture(asset))
     take = tmp / f"{alias}-take.wav"
     take.write_bytes(wav_bytes(speech_like(narration_seconds, seed=seed)))
-    stories.add_asset(conn, story.id, "narration", vault.put_file(take), media_type="audio/wav", meta={"part": "whole", "seconds": narration_seconds})
+    stories.add_asset(
+        conn, story.id, "narration", vault.put_file(take), media_type="audio/wav", meta={"part": "whole", "seconds": narration_seconds}
+    )
     stories.save_plan(conn, story.id, plans.Plan(pictures=tuple(chosen), voice="own", title=f"Story of {alias}").to_dict())
     conn.close()
     return workshop, participant
@@ -256,7 +262,9 @@ class Tab:
 
     def sign_in(self, workshop: int, participant: int) -> None:
         self.page(f"/story/signin?workshop={workshop}")
-        _ms, status, _ = self.post("/story/signin", {"workshop": workshop, "participant": participant, "pin": PIN, "csrf_token": self.token})
+        _ms, status, _ = self.post(
+            "/story/signin", {"workshop": workshop, "participant": participant, "pin": PIN, "csrf_token": self.token}
+        )
         if status not in (200, 302):
             raise SystemExit(f"sign-in failed: {status}")
         self.page("/story/record")

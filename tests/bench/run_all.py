@@ -176,11 +176,59 @@ def pages_row() -> None:
     )
 
 
+def load_rows() -> None:
+    rows_file = LOGS / "load.jsonl"
+    args = ["bench_load.py", "--short", "--json", str(rows_file)]
+    run("load", args, 1500)
+    if not rows_file.exists():
+        ROWS.append(("pages under load; 10 renders", "failed", "", "", f"{command(args)}: {last_line('load')}"))
+        return
+    r = json.loads(rows_file.read_text().splitlines()[-1])
+    ROWS.append(
+        (
+            "page times: 3 tabs polling a render + 10-min upload",
+            f"p95 {r['load_all_p95_ms']:.0f} ms (p50 {r['load_all_p50_ms']:.0f})",
+            "target p95 < 500 ms",
+            f"polls p95 {r['load_poll_p95_ms']:.0f}, chunks p95 {r['load_chunk_p95_ms']:.0f}",
+            command(args),
+        )
+    )
+    ROWS.append(
+        (
+            "  10 renders, one worker killed halfway",
+            f"{r['renders_done']}/{r['renders_renders']} done in {r['renders_total_s']:.0f} s",
+            f"budget {1536} MB",
+            f"peak worker RSS {r['renders_peak_rss_mb']:.0f} MB",
+            command(args),
+        )
+    )
+
+
+def soak_row() -> None:
+    rows_file = LOGS / "soak.jsonl"
+    args = ["soak.py", "--cycles", "10", "--json", str(rows_file)]
+    run("soak", args, 1500)
+    if not rows_file.exists():
+        ROWS.append(("soak", "failed", "", "", f"{command(args)}: {last_line('soak')}"))
+        return
+    r = json.loads(rows_file.read_text().splitlines()[-1])
+    warm, end = r["points"]["after 1"], r["points"][f"after {r['cycles']}"]
+    ROWS.append(
+        (
+            f"soak: {r['cycles']} create/record/render/delete cycles",
+            f"growth {r['grew'] or 'none'}" + (f", {len(r['failures'])} failed" if r["failures"] else ""),
+            f"after 1: fds {warm['server_fds']}/{warm['worker_fds']}, db {warm['db_bytes']} B",
+            f"end: fds {end['server_fds']}/{end['worker_fds']}, db {end['db_bytes']} B",
+            command(args) + " (30 cycles: --cycles 30)",
+        )
+    )
+
+
 def main() -> None:
     global LOGS
     LOGS = Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
     start, load0 = time.monotonic(), os.getloadavg()[0]
-    for step in (render_rows, faces_row, transcribe_row, voice_row, pages_row):
+    for step in (render_rows, faces_row, transcribe_row, voice_row, pages_row, load_rows, soak_row):
         step()
     widths = [max(len(row[i]) for row in ROWS + [("what", "ours", "anchor (same run)", "ratio", "command")]) for i in range(5)]
     print()

@@ -163,7 +163,9 @@ def main() -> None:
             stop(server)
         leftover = sorted(str(p.relative_to(tmp / "tmpdir")) for p in (tmp / "tmpdir").rglob("*"))
         keys = list(points["start"])
-        print(f"{args.cycles} cycles of create, picture, narration, preview render, delete in {seconds:.0f} s; failures: {failures or 'none'}")
+        print(
+            f"{args.cycles} cycles of create, picture, narration, preview render, delete in {seconds:.0f} s; failures: {failures or 'none'}"
+        )
         print(f"{'':12}" + "".join(f"{k:>14}" for k in keys))
         for label, row in points.items():
             print(f"{label:12}" + "".join(f"{row[k]:>14}" for k in keys))
@@ -172,7 +174,9 @@ def main() -> None:
         print(f"growth from the warm-up to the end: {grew or 'none'}; left in the temp folder: {leftover[:5] or 'nothing'}")
         if args.json:
             with open(args.json, "a") as fh:
-                fh.write(json.dumps({"cycles": args.cycles, "seconds": seconds, "failures": failures, "points": points, "grew": grew}) + "\n")
+                fh.write(
+                    json.dumps({"cycles": args.cycles, "seconds": seconds, "failures": failures, "points": points, "grew": grew}) + "\n"
+                )
         sys.exit(1 if grew or failures else 0)
 
 

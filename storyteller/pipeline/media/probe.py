@@ -22,9 +22,7 @@ class ProbeError(UserError):
 
 # The containers a participant's sound, video or picture comes in. Anything else is refused before
 # it is read: a playlist (HLS) or list (ffconcat) would make the demuxer open other files or URLs.
-INPUT_FORMATS = (
-    "wav,w64,mp3,ogg,matroska,mov,flac,aac,amr,caf,aiff,asf,avi,mpegts,mpeg,png_pipe,jpeg_pipe,webp_pipe,gif,apng,image2"
-)
+INPUT_FORMATS = "wav,w64,mp3,ogg,matroska,mov,flac,aac,amr,caf,aiff,asf,avi,mpegts,mpeg,png_pipe,jpeg_pipe,webp_pipe,gif,apng,image2"
 # The same rule as options for PyAV's av.open and for an ffmpeg input (before its -i); only local files.
 SAFE_OPEN = {"format_whitelist": INPUT_FORMATS, "protocol_whitelist": "file"}
 SAFE_INPUT_ARGS = ("-format_whitelist", INPUT_FORMATS, "-protocol_whitelist", "file,pipe")

@@ -124,7 +124,16 @@ def pcm_wav(samples: np.ndarray, rate: int = RATE, channels: int = 1) -> bytes:
 def wav_header(*, channels: int, rate: int, bits: int, data_bytes: int, fmt: int = 1) -> bytes:
     block = channels * bits // 8
     fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, rate * block, block, bits)
-    return b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt_chunk + b"data" + struct.pack("<I", data_bytes)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt_chunk
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
