@@ -199,7 +199,11 @@ def _scene(obj: Any, where: str) -> Scene:
     kind = "image" if has_image else "video"
     media = _file_name(obj[kind], f"{where}.{kind}")
     suffixes = IMAGE_SUFFIXES if kind == "image" else VIDEO_SUFFIXES
-    _need(Path(media).suffix.lower() in suffixes, f"{where}.{kind}", "has a file type that is not supported")
+    _need(
+        Path(media).suffix.lower() in suffixes,
+        f"{where}.{kind}",
+        f"{Path(media).name} is not {'a picture' if kind == 'image' else 'a video'} file (use {', '.join(suffixes)}).",
+    )
     return Scene(
         media=media,
         kind=kind,
