@@ -11,6 +11,7 @@ whole recording or run Whisper are marked slow.
 from __future__ import annotations
 
 import importlib.util
+import json
 import io
 import re
 from pathlib import Path
@@ -48,7 +49,9 @@ def assert_plain(message: str, where: str, name: str = "") -> None:
         words = words.replace(DIRECTION_MARKS.sub("", shown), "FILE")
     assert not LIBRARY_TEXT.search(words), f"{where}: library or system text in {message!r}"
     assert "\n" not in words.strip(), f"{where}: more than one line: {message!r}"
-    assert words.strip()[0].isupper() or words.strip()[0] in "'\"", f"{where}: not a sentence: {message!r}"
+    # A story.json check names the field first ("scenes[0].image: has a file type ..."), for its author.
+    field, words = re.match(r"((?:[a-z_]+(?:\[\d+\])?\.?)+: )?(.*)", words.strip()).groups()
+    assert words[0].isupper() or words[0] in "'\"" or field, f"{where}: not a sentence: {message!r}"
     assert words.strip()[-1] in ".!?", f"{where}: not a sentence: {message!r}"
 
 
@@ -293,3 +296,38 @@ def test_bad_input_cli_transcribe(name, tmp_path):
         return
     must_match(name, True, "transcribe")
     assert out.read_text(encoding="utf-8").strip()
+
+
+def story_folder(tmp_path: Path, name: str, role: str) -> Path:
+    """A one-scene story whose picture (role "picture") or narration (role "narration") is the corpus file."""
+    import shutil
+
+    from tests.render_helpers import picture
+
+    folder = tmp_path / "story"
+    folder.mkdir()
+    shutil.copyfile(BAD / name, folder / name)
+    data = {"scenes": [{"image": name if role == "picture" else "plain.png", "duration": 1.0}]}
+    if role == "narration":
+        picture(folder / "plain.png", size=(320, 240))
+        data["narration"] = {"file": name}
+    (folder / "story.json").write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("role", ["picture", "narration"])
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_cli_render(name, role, tmp_path):
+    """The file as a story's picture, then as its narration, through `storyteller render`."""
+    out = tmp_path / "story.mp4"
+    args = ["render", str(story_folder(tmp_path, name, role)), "-o", str(out), "--quality", "preview", "--aspect", "1:1"]
+    ok = cli_outcome(run_cli(args), name, f"render ({role})")
+    if not ok:
+        assert not out.exists(), "a failed render left a file at the output"
+        # A story.json names its pictures by their suffix: a picture named .wav is refused there, plainly.
+        usable = role == "picture" and expect(name) == "image" and Path(name).suffix in PHOTO_SUFFIXES | {".gif", ".webp"}
+        assert not usable, f"render refused the usable picture {name}"
+        return
+    must_match(name, True, f"render ({role})")
+    check_video_output(out)
