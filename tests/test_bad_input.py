@@ -11,8 +11,8 @@ whole recording or run Whisper are marked slow.
 from __future__ import annotations
 
 import importlib.util
-import json
 import io
+import json
 import re
 from pathlib import Path
 
