@@ -49,7 +49,7 @@ def assert_plain(message: str, where: str, name: str = "") -> None:
         words = words.replace(DIRECTION_MARKS.sub("", shown), "FILE")
     assert not LIBRARY_TEXT.search(words), f"{where}: library or system text in {message!r}"
     assert "\n" not in words.strip(), f"{where}: more than one line: {message!r}"
-    # A story.json check names the field first ("scenes[0].image: has a file type ..."), for its author.
+    # A story.json check names the field first ("scenes[0].image: x.wav is not a picture file ..."), for its author.
     field, words = re.match(r"((?:[a-z_]+(?:\[\d+\])?\.?)+: )?(.*)", words.strip()).groups()
     assert words[0].isupper() or words[0] in "'\"" or field, f"{where}: not a sentence: {message!r}"
     assert words.strip()[-1] in ".!?", f"{where}: not a sentence: {message!r}"
@@ -59,10 +59,9 @@ def expect(name: str) -> str:
     return CASES[name][1]
 
 
-def corpus(*classes: str) -> list:
-    """The corpus files (of these outcome classes, all when none), as pytest params named for the case."""
-    names = [n for n in sorted(CASES) if not classes or CASES[n][1] in classes]
-    return [pytest.param(n, id=n.encode("ascii", "backslashreplace").decode()) for n in names]
+def corpus() -> list:
+    """Every corpus file, as pytest params named for the case (the RTL override spelled out in the id)."""
+    return [pytest.param(n, id=n.encode("ascii", "backslashreplace").decode()) for n in sorted(CASES)]
 
 
 def test_bad_input_corpus_is_whole_and_small():
@@ -76,7 +75,7 @@ def test_bad_input_corpus_is_whole_and_small():
 
 # ----------------------------------------------------------------- checks of an output
 def check_audio_output(path: Path, written: bool = True) -> None:
-    """The sound decodes to finite samples (within full scale when we ``written`` it, as 16-bit PCM)."""
+    """The sound decodes to finite samples, within full scale when Storyteller wrote it (16-bit PCM)."""
     from storyteller.pipeline.media.audio import decode_audio
 
     samples = decode_audio(path, 16000)
