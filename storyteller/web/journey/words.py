@@ -123,10 +123,15 @@ def consent():
     db, story = get_db(), current_story()
     if request.method == "POST":
         level = request.form.get("level", "")
+        if level == "withdraw":
+            stories.withdraw_consent(db, story.id)
+            flash(_("Your consent is withdrawn. Your video will not be shown or shared."))
+            return redirect(url_for("journey.consent"))
         if level not in stories.CONSENT_LEVELS:
             flash(_("Choose one of the three choices."))
             return redirect(url_for("journey.consent"))
-        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()))
+        shown = next(f"{title}\n{words}" for choice, title, words in CONSENT_CHOICES if choice == level)
+        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()), text=shown)
         flash(_("Your choice is saved. You can change it at any time."))
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
