@@ -287,6 +287,15 @@ def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
     vault.discard_growing(asset.vault_name)
 
 
+def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
+    """Destroy a story: every file of it in the vault, then its rows. Returns how many files went."""
+    assets = [_asset(r) for r in conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ?", (story_id,))]
+    for asset in assets:
+        remove_asset(conn, vault, asset)
+    conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # consents, jobs and plans go with it
+    return len(assets)
+
+
 def narration_takes(conn: sqlite3.Connection, story_id: int) -> dict[str | int, Asset]:
     """Her recordings that count: part ("whole" or a paragraph index) -> its latest take."""
     takes: dict[str | int, Asset] = {}
