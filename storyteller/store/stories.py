@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from storyteller.errors import N_, UserError
 from storyteller.store.vault import Vault
+from storyteller.textsafety import clean_label
 
 STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
 STATUSES = ("draft", "ready")
@@ -102,7 +103,7 @@ def save_script(conn: sqlite3.Connection, story_id: int, script: str, base_revis
         else:
             conn.execute(
                 f"UPDATE stories SET script = ?, title = ?, revision = ?, {_TOUCH} WHERE id = ?",
-                (script, title.strip()[:200], revision, story_id),
+                (script, clean_label(title)[:200], revision, story_id),
             )
         conn.execute("COMMIT")
     except BaseException:
@@ -251,7 +252,7 @@ def add_asset(
 ) -> int:
     cur = conn.execute(
         "INSERT INTO assets (story_id, kind, vault_name, original_name, media_type, size_bytes, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (story_id, kind, vault_name, original_name[:200], media_type, size_bytes, json.dumps(meta or {}, ensure_ascii=False)),
+        (story_id, kind, vault_name, clean_label(original_name)[:200], media_type, size_bytes, json.dumps(meta or {}, ensure_ascii=False)),
     )
     return int(cur.lastrowid)
 
