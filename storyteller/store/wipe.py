@@ -64,7 +64,7 @@ def wipe_workshop(conn: sqlite3.Connection, data_dir: str | Path, workshop_id: i
     job_ids = [
         row["id"]
         for row in conn.execute(
-            f"SELECT id FROM jobs WHERE story_id IN ({','.join('?' * len(story_ids))})",  # nosec B608: only placeholders
+            f"SELECT id FROM jobs WHERE story_id IN ({','.join('?' * len(story_ids))})",  # only "?" placeholders
             story_ids,
         )
     ]
