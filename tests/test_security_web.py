@@ -360,3 +360,26 @@ def test_her_neighbours_ids_answer_404_like_nothing(client, circle):
         assert client.get(path, headers=FETCH).status_code == 404, path
     assert client.post(f"/story/pictures/{jasmine['photo']}/delete", headers=FETCH).status_code == 404
     assert client.post(f"/story/record/take/{jasmine['take']}/delete", headers=FETCH).status_code == 404
+
+
+def test_a_finished_take_is_probed_with_its_own_demuxer(app, client, circle, tmp_path):
+    """Sound whose first bytes looked right but whose body is not: refused when the take is finished
+    (the probe, or failing that the narration check, refuses it; the next test tells them apart)."""
+    sign_in(client, circle)
+    form = {"offset": "0", "part": "whole", "chunk": (io.BytesIO(b"\x1a\x45\xdf\xa3" + b"#EXTM3U\nfile:///etc/passwd\n" * 20), "c")}
+    take = client.post("/story/record/chunk", data=form, headers=FETCH, content_type="multipart/form-data").get_json()["take"]
+    r = client.post("/story/record/finish", data={"take": take}, headers=FETCH)
+    assert r.status_code == 422 and "not a sound recording" in r.get_json()["message"]
+    assert stories.story_asset(_db(app), circle["rose"]["story"], take) is None
+    assert uploads.stored_kind("0" * 32 + ".m4a").demuxer == "mp4"
+    with pytest.raises(uploads.UploadRefused):
+        uploads.stored_kind("0" * 32 + ".m3u8")
+
+
+def test_the_probe_opens_a_file_only_with_the_demuxer_its_kind_names(tmp_path):
+    """An Ogg recording probed as WebM is refused, where ffmpeg left to guess would open it."""
+    ogg = tmp_path / "voice.ogg"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=220:duration=1", "-c:a", "libopus", "-f", "ogg", "-y", str(ogg)])
+    uploads.probe_recording(ogg, uploads.RECORDING_KINDS["ogg"])
+    with pytest.raises(uploads.UploadRefused):
+        uploads.probe_recording(ogg, uploads.RECORDING_KINDS["webm"])

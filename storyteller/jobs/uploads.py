@@ -82,6 +82,15 @@ def recording_kind(head: bytes) -> Kind:
     return kind
 
 
+def stored_kind(name: str) -> Kind:
+    """The kind of a recording already stored: the server gave it the suffix of its sniffed kind."""
+    suffix = Path(name).suffix
+    kind = next((k for k in RECORDING_KINDS.values() if k.suffix == suffix), None)
+    if kind is None:
+        raise UploadRefused(NOT_A_RECORDING)
+    return kind
+
+
 def probe_recording(path: str | Path, kind: Kind) -> None:
     """Open the file with its sniffed demuxer only, local files only; it must hold a sound stream."""
     import av

@@ -215,6 +215,11 @@ def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None
     except VaultError:
         stories.remove_asset(db, vault, asset)
         return None, checks.TOO_SHORT
+    try:
+        uploads.probe_recording(vault.path(asset.vault_name), uploads.stored_kind(asset.vault_name))
+    except uploads.UploadRefused as exc:
+        stories.remove_asset(db, vault, asset)
+        return None, str(exc)
     result = checks.check_narration(vault.path(asset.vault_name))
     if result.problem is not None:
         stories.remove_asset(db, vault, asset)
