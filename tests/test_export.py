@@ -164,6 +164,19 @@ def test_withdrawal_is_read_when_the_export_runs(tmp_path, conn, vault):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_withdrawal_while_the_package_is_made_leaves_nothing(tmp_path, conn, vault):
+    story_id = new_story(conn, "public")
+    add_finished(conn, vault, story_id, tagged_video(tmp_path), "16:9")
+
+    def withdraw_midway(fraction: float) -> None:
+        if 0 < fraction < 1:
+            stories.withdraw_consent(conn, story_id)
+
+    with pytest.raises(ExportRefused):
+        export_story(conn, vault, story_id, tmp_path / "out", shapes=("16:9",), progress=withdraw_midway)
+    assert list((tmp_path / "out").iterdir()) == []  # not even the half-made package
+
+
 @pytest.mark.slow
 def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
     """A 16:9 final exists; the 9:16 the campaign asks for is rendered through the journey's render path."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -175,40 +176,47 @@ def export_story(
     def keep(path: Path, role: str, shape: str | None = None) -> None:
         files.append(ExportedFile(path.name, role, _sha256(path), path.stat().st_size, shape))
 
-    with tempfile.TemporaryDirectory(prefix="storyteller-export-") as tmp:
-        work, staged = Path(tmp), Path(tmp) / "package"
-        staged.mkdir()
-        videos = []
-        for n, shape in enumerate(shapes):
-            if shape in finished:
-                source = work / f"finished-{n}.mp4"
-                vault.export_copy(finished[shape].vault_name, source)
-            else:
-                source = _render_shape(conn, vault, story_id, shape, work, cancel)
-                rendered.append(shape)
-            video = _clean_video(source, staged / _random_name(".mp4"), cancel)
-            source.unlink()
-            keep(video, "video", shape)
-            videos.append(video)
-            progress((n + 1) / (len(shapes) + 1))
-        for suffix, codec in ((".srt", "srt"), (".vtt", "webvtt")):
-            sidecar = _subtitles(videos[0], staged / _random_name(suffix), codec)
-            if sidecar is not None:
-                keep(sidecar, "subtitles")
-        keep(_poster(videos[0], staged / _random_name(".png"), work), "poster")
-        _check_consent(conn, story_id)  # again: a withdrawal during the render stops the package here
-        receipt = atomic_write_text(
-            staged / _random_name(".json"), json.dumps(stories.consent_receipt(conn, story_id), indent=2, ensure_ascii=False) + "\n"
-        )
-        keep(receipt, "consent")
-        manifest = {
-            "files": [
-                {"name": f.name, "role": f.role, "sha256": f.sha256, "bytes": f.bytes} | ({"shape": f.shape} if f.shape else {})
-                for f in files
-            ],
-        }
-        atomic_write_text(staged / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staged), str(folder))  # the package appears whole, or not at all
+    # The package is made in a hidden folder beside its final place and renamed when complete:
+    # it appears whole or not at all, even on a USB stick.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staged = out_dir / f".{folder.name}.part"
+    staged.mkdir()
+    try:
+        with tempfile.TemporaryDirectory(prefix="storyteller-export-") as tmp:
+            work = Path(tmp)
+            videos = []
+            for n, shape in enumerate(shapes):
+                if shape in finished:
+                    source = work / f"finished-{n}.mp4"
+                    vault.export_copy(finished[shape].vault_name, source)
+                else:
+                    source = _render_shape(conn, vault, story_id, shape, work, cancel)
+                    rendered.append(shape)
+                video = _clean_video(source, staged / _random_name(".mp4"), cancel)
+                source.unlink()
+                keep(video, "video", shape)
+                videos.append(video)
+                progress((n + 1) / (len(shapes) + 1))
+            for suffix, codec in ((".srt", "srt"), (".vtt", "webvtt")):
+                sidecar = _subtitles(videos[0], staged / _random_name(suffix), codec)
+                if sidecar is not None:
+                    keep(sidecar, "subtitles")
+            keep(_poster(videos[0], staged / _random_name(".png"), work), "poster")
+            _check_consent(conn, story_id)  # again: a withdrawal during the render stops the package here
+            receipt = atomic_write_text(
+                staged / _random_name(".json"), json.dumps(stories.consent_receipt(conn, story_id), indent=2, ensure_ascii=False) + "\n"
+            )
+            keep(receipt, "consent")
+            manifest = {
+                "files": [
+                    {"name": f.name, "role": f.role, "sha256": f.sha256, "bytes": f.bytes} | ({"shape": f.shape} if f.shape else {})
+                    for f in files
+                ],
+            }
+            atomic_write_text(staged / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+        os.replace(staged, folder)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
     progress(1.0)
     return ExportResult(folder, folder / "manifest.json", tuple(files), tuple(rendered))
