@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 AXE_VERSION := 4.14.1
 AXE := $(VENV)/axe/.installed-$(AXE_VERSION)
 
-.PHONY: run test test-fast bench clean axe lint
+.PHONY: run test test-fast bench clean axe lint audit
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,7 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check storyteller tests setup.py media
 	$(BIN)/ruff format --check storyteller tests setup.py media
 
-test: $(STAMP) $(AXE) lint
+# Security checks before the tests: bandit over the package (its skips, each justified, are in
+# pyproject.toml), then the dependencies against the advisory database. That one needs the network
+# and says "skipped" when it cannot reach it (.ci/pip_audit.py), never inside pytest.
+audit: $(STAMP)
+	$(BIN)/bandit -c pyproject.toml -r storyteller -q
+	$(BIN)/python .ci/pip_audit.py
+
+test: $(STAMP) $(AXE) lint audit
 	$(BIN)/storyteller models install --tiny-en --data $(CURDIR)/.venv/storyteller-test-data
 	STORYTELLER_MODELS=$(CURDIR)/.venv/storyteller-test-data/models $(BIN)/pytest -q
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, render_template, request, session
+from flask import Flask, abort, render_template, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_wtf import CSRFProtect
@@ -20,6 +20,7 @@ from werkzeug.exceptions import SecurityError
 from storyteller import config
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
+from storyteller.jobs.uploads import BODY_LIMITS, DEFAULT_BODY_LIMIT
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
 from storyteller.web.context import HUEY_EXTENSION, close_db
@@ -54,9 +55,14 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     # Microphone for her narration, camera for a photo she takes herself; never her location.
     "Permissions-Policy": "microphone=(self), camera=(self), geolocation=(), interest-cohort=()",
-    # A story must not reappear from the browser cache after a quick exit.
-    "Cache-Control": "no-store",
 }
+# No answer is kept in the browser's cache (a story must not reappear after a lock or a quick
+# exit): only the app's own scripts, styles and fonts, which say nothing about anyone.
+CACHEABLE_ENDPOINTS = frozenset({"static", "home.font"})
+# A lock or a quick exit also empties what the browser holds for this site: its cache, any
+# storage and the cookie. The next page starts a fresh session.
+CLEARS_SITE_DATA = frozenset({"journey.lock", "home.quick_exit"})
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -138,10 +144,24 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.teardown_appcontext(close_db)
 
+    @app.before_request
+    def _body_limit():
+        limit = BODY_LIMITS.get(request.endpoint, DEFAULT_BODY_LIMIT)
+        request.max_content_length = limit  # a body read past it fails (413)
+        if (request.content_length or 0) > limit:
+            abort(413)  # and one that says it is larger is refused even where the view would not read it
+
     @app.after_request
     def _security_headers(response):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # send_file says "no-cache" with an ETag (keep, but ask again): not enough for her video.
+            response.headers["Cache-Control"] = "no-store"
+            for name in ("ETag", "Last-Modified", "Expires"):
+                response.headers.pop(name, None)
+        if request.endpoint in CLEARS_SITE_DATA:
+            response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
 
     _register_error_pages(app)

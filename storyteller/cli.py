@@ -465,5 +465,71 @@ def kit_list(root: Path | None) -> None:
         raise CommandError("No kits were found; copy one into the workshops folder.")
 
 
+# ----------------------------------------------------------------- export and wipe
+def _open_store(data: Path | None):
+    """The database and vault of the data folder (which must already exist)."""
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.vault import vault_for
+
+    data_dir = (data or config.default_data_dir()).resolve()
+    if not db_path(data_dir).is_file():
+        raise CommandError(f"There is no Storyteller data in {data_dir}.")
+    return data_dir, open_database(db_path(data_dir)), vault_for(data_dir)
+
+
+@main.command("export")
+@click.argument("story", type=int)
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the package.")
+@click.option(
+    "--shape",
+    "shapes",
+    multiple=True,
+    type=click.Choice(["16:9", "9:16", "1:1"]),
+    help="A video shape the campaign asked for (repeat it; default: all three). Missing shapes are rendered.",
+)
+@data_option
+def export_cmd(story: int, out: Path, shapes: tuple[str, ...], data: Path | None) -> None:
+    """Write STORY's export package (needs her consent for the organisation or the public)."""
+    from storyteller.jobs.export import export_story
+    from storyteller.store.plans import ASPECTS
+
+    _data_dir, conn, vault = _open_store(data)
+    try:
+        with plain_progress("Exporting") as update:
+            result = export_story(conn, vault, story, out, shapes or ASPECTS, progress=update)
+    finally:
+        conn.close()
+    if result.rendered:
+        click.echo(f"rendered for this export: {', '.join(result.rendered)}", err=True)
+    click.echo(str(result.folder.resolve()))
+
+
+@main.command("wipe")
+@click.argument("workshop")
+@click.option("--yes", is_flag=True, help="Do not ask; wipe at once.")
+@data_option
+def wipe_cmd(workshop: str, yes: bool, data: Path | None) -> None:
+    """Destroy WORKSHOP (its name or number): every story, recording, picture and video."""
+    from storyteller.store.wipe import SSD_WARNING, find_workshop, wipe_workshop
+
+    data_dir, conn, _vault = _open_store(data)
+    try:
+        found = find_workshop(conn, workshop)
+        if found is None:
+            raise CommandError(f"There is no workshop called {workshop!r}.")
+        if not yes:
+            click.echo(f"This destroys every story of the workshop {found.name!r} for good. Nothing can bring it back.")
+            typed = click.prompt("Type the workshop's name to wipe it", default="", show_default=False)
+            if typed.strip() != found.name:
+                raise CommandError("The name did not match: nothing was wiped.")
+        report = wipe_workshop(conn, data_dir, found.id)
+    except (ValueError, OSError) as exc:
+        raise fail_plainly(exc) from exc
+    finally:
+        conn.close()
+    click.echo(f"Wiped: {report.stories} stories, {report.files} files.")
+    click.echo(SSD_WARNING)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

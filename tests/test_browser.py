@@ -259,9 +259,13 @@ def test_idle_page_locks_itself_and_leaves_nothing_on_screen(data_dir):
             page.click("#signin")
             page.goto(url + "/story/write")
             page.fill("#script", "Left on the screen by mistake")
-            page.wait_for_url("**/story/signin?locked=1", timeout=30_000)  # nobody touched the page
+            before = {c["name"]: c["value"] for c in page.context.cookies()}
+            # Nobody touched the page. The lock clears the site's cookies (Clear-Site-Data), so the
+            # workshop comes back in the address: her name is still there to choose.
+            page.wait_for_url("**/story/signin?locked=1*", timeout=30_000)
             assert "Left on the screen by mistake" not in page.content()
-            assert page.is_visible("#locked-note")
+            assert page.is_visible("#locked-note") and page.get_by_label("Rose").is_visible()
+            assert {c["name"]: c["value"] for c in page.context.cookies()} != before
             browser.close()
         story = conn.execute("SELECT script FROM stories").fetchone()
         assert story["script"] == "Left on the screen by mistake"  # saved before the lock

@@ -9,6 +9,7 @@ about 3000 pixels, and face detection on a smaller picture is faster.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,7 @@ from storyteller.store.vault import Vault
 MAX_UPLOAD_BYTES = 40 << 20
 MAX_PIXELS = 60_000_000  # a 20000 x 20000 picture is refused before decoding
 LONG_SIDE = 3000
+PICTURE_FORMATS = ("JPEG", "PNG", "WEBP")
 TOO_LARGE = N_("This picture is too large. Choose a smaller picture (at most 60 megapixels).")
 
 
@@ -50,7 +52,12 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
                     raise PictureRefused(N_("This picture is too large (more than 40 MB)."))
                 out.write(chunk)
         try:
-            with Image.open(raw, formats=PICTURE_FORMATS) as im:
+            # Only the formats a photo or a drawing comes in: never EPS (Ghostscript) or the rarer
+            # decoders. A picture past Pillow's pixel limit is an error here, not a warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                im = Image.open(raw, formats=PICTURE_FORMATS)
+            with im:
                 if im.width * im.height > MAX_PIXELS:
                     raise PictureRefused(TOO_LARGE)
                 im = ImageOps.exif_transpose(im)
@@ -64,7 +71,7 @@ def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) ->
                 pixels = np.asarray(im.convert("RGB"))
         except PictureRefused:
             raise
-        except Image.DecompressionBombError as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise PictureRefused(TOO_LARGE) from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise PictureRefused(N_("This file is not a picture we can use. Choose a photo or a drawing (JPEG or PNG).")) from exc

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from storyteller.errors import N_, UserError
+from storyteller.textsafety import clean_label
 
 ALIAS_MAX = 40
 PIN_MIN, PIN_MAX = 4, 12
@@ -25,6 +26,9 @@ _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 # Wrong tries allowed before each further try must wait; the wait doubles, up to a minute.
 FREE_TRIES = 3
 MAX_WAIT_SECONDS = 60.0
+# After this many wrong tries in a row her name is locked until the facilitator lifts the lock
+# (``lift_lock``): waiting no longer helps someone who is guessing.
+LOCK_AFTER = 10
 
 
 class ParticipantError(UserError):
@@ -64,7 +68,7 @@ def check_pin_format(pin: str) -> str:
 
 
 def check_alias(alias: str) -> str:
-    alias = " ".join(alias.split())
+    alias = clean_label(alias)
     if not alias:
         raise ParticipantError(N_("Give a pseudonym (not a real name)."))
     if len(alias) > ALIAS_MAX:
@@ -101,7 +105,8 @@ def get_participant(conn: sqlite3.Connection, participant_id: int) -> Participan
 class SignInResult:
     participant: Participant | None
     wait_seconds: float = 0.0  # how long before the next try may be checked
-    checked: bool = True  # False: she tried too soon after wrong tries, the PIN was not looked at
+    checked: bool = True  # False: she tried too soon after wrong tries, or her name is locked; the PIN was not looked at
+    locked: bool = False  # too many wrong tries: only the facilitator can open her name again
 
 
 def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin: str, now: float | None = None) -> SignInResult:
@@ -113,6 +118,8 @@ def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin
     ).fetchone()
     if row is None:
         return SignInResult(None)
+    if row["failed_pins"] >= LOCK_AFTER:
+        return SignInResult(None, checked=False, locked=True)
     if row["retry_after"] > now:
         return SignInResult(None, wait_seconds=row["retry_after"] - now, checked=False)
     if pin_matches(pin, row["pin_hash"]):
@@ -121,7 +128,17 @@ def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin
     failed = row["failed_pins"] + 1
     wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
     conn.execute("UPDATE participants SET failed_pins = ?, retry_after = ? WHERE id = ?", (failed, now + wait, row["id"]))
-    return SignInResult(None, wait_seconds=wait)
+    return SignInResult(None, wait_seconds=wait, locked=failed >= LOCK_AFTER)
+
+
+def is_locked(conn: sqlite3.Connection, participant_id: int) -> bool:
+    row = conn.execute("SELECT failed_pins FROM participants WHERE id = ?", (participant_id,)).fetchone()
+    return bool(row) and row[0] >= LOCK_AFTER
+
+
+def lift_lock(conn: sqlite3.Connection, participant_id: int) -> None:
+    """The facilitator opens her name again after too many wrong PINs; the count starts afresh."""
+    conn.execute("UPDATE participants SET failed_pins = 0, retry_after = 0 WHERE id = ?", (participant_id,))
 
 
 # -- her session ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from storyteller.errors import N_, UserError
+from storyteller.textsafety import clean_label
 
 ASPECTS = ("16:9", "9:16", "1:1")
 MOTIONS = ("auto", "none")  # pan and zoom, or a still picture
@@ -173,7 +174,7 @@ def plan_from_dict(data: Any) -> Plan:
         cues_for=_text(data.get("cues_for", ""), N_("The saved choices are not readable."), 200),
         music=music,
         music_volume=_number(data.get("music_volume", 0.3), N_("The music volume must be between 0 and 1."), 0.0, 1.0),
-        title=_text(data.get("title", ""), N_("The title is too long (200 letters at most)."), 200).strip(),
+        title=clean_label(_text(data.get("title", ""), N_("The title is too long (200 letters at most)."), 200)),
         end_card=_text(data.get("end_card", ""), N_("The end card is too long (200 letters at most)."), 200).strip(),
         aspect=aspect,
     )

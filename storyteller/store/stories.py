@@ -9,6 +9,7 @@ force, so a change or a withdrawal never erases what was agreed before.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from storyteller.errors import N_, UserError
 from storyteller.store.vault import Vault
+from storyteller.textsafety import clean_label
 
 STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
 STATUSES = ("draft", "ready")
@@ -38,14 +40,6 @@ class Story:
     plan: dict = field(hash=False)
     revision: int
     updated_at: str
-
-
-@dataclass(frozen=True)
-class Consent:
-    level: str
-    text_version: str
-    language: str
-    created_at: str
 
 
 @dataclass(frozen=True)
@@ -109,7 +103,7 @@ def save_script(conn: sqlite3.Connection, story_id: int, script: str, base_revis
         else:
             conn.execute(
                 f"UPDATE stories SET script = ?, title = ?, revision = ?, {_TOUCH} WHERE id = ?",
-                (script, title.strip()[:200], revision, story_id),
+                (script, clean_label(title)[:200], revision, story_id),
             )
         conn.execute("COMMIT")
     except BaseException:
@@ -136,23 +130,103 @@ def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict) -> None:
 
 
 # -- consent -----------------------------------------------------------------
-def record_consent(conn: sqlite3.Connection, story_id: int, level: str, text_version: str, language: str) -> None:
+# Who may record a consent row: she herself, or the facilitator on her behalf (say, a
+# participant who cannot read gives her answer aloud). A role, never a name.
+CONSENT_ROLES = ("participant", "facilitator")
+# What each use needs: a use is allowed by its own level or a wider one.
+_CONSENT_RANK = {level: rank for rank, level in enumerate(CONSENT_LEVELS)}
+
+
+@dataclass(frozen=True)
+class Consent:
+    level: str  # for a withdrawal, the level she withdrew
+    text_version: str
+    language: str
+    created_at: str
+    recorded_by: str = "participant"
+    text_sha256: str = ""
+    withdrawn: bool = False
+
+
+def record_consent(
+    conn: sqlite3.Connection,
+    story_id: int,
+    level: str,
+    text_version: str,
+    language: str,
+    *,
+    recorded_by: str = "participant",
+    text: str = "",
+) -> None:
+    """A new consent row: ``text`` is the exact wording she was shown (only its hash is kept)."""
     if level not in CONSENT_LEVELS:
         raise StoryError(N_("Choose one of the three choices."))
+    if recorded_by not in CONSENT_ROLES:
+        raise ValueError(f"unknown consent role {recorded_by!r}")
     conn.execute(
-        "INSERT INTO consents (story_id, level, text_version, language) VALUES (?, ?, ?, ?)",
-        (story_id, level, text_version, language),
+        "INSERT INTO consents (story_id, level, text_version, language, recorded_by, text_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+        (story_id, level, text_version, language, recorded_by, _text_hash(text)),
     )
 
 
+def withdraw_consent(conn: sqlite3.Connection, story_id: int, *, recorded_by: str = "participant") -> None:
+    """Withdraw whatever she agreed to, at once: from now on nothing leaves the laptop or is screened."""
+    if recorded_by not in CONSENT_ROLES:
+        raise ValueError(f"unknown consent role {recorded_by!r}")
+    current = consent_history(conn, story_id)
+    if not current or current[0].withdrawn:
+        return
+    conn.execute(
+        "INSERT INTO consents (story_id, level, text_version, language, recorded_by, withdrawn) VALUES (?, ?, ?, ?, ?, 1)",
+        (story_id, current[0].level, current[0].text_version, current[0].language, recorded_by),
+    )
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
+
+
 def consent_history(conn: sqlite3.Connection, story_id: int) -> list[Consent]:
-    rows = conn.execute("SELECT level, text_version, language, created_at FROM consents WHERE story_id = ? ORDER BY id DESC", (story_id,))
-    return [Consent(**dict(r)) for r in rows]
+    """Every consent row of the story, newest first (withdrawals included)."""
+    rows = conn.execute(
+        "SELECT level, text_version, language, created_at, recorded_by, text_sha256, withdrawn "
+        "FROM consents WHERE story_id = ? ORDER BY id DESC",
+        (story_id,),
+    )
+    return [Consent(**(dict(r) | {"withdrawn": bool(r["withdrawn"])})) for r in rows]
 
 
 def current_consent(conn: sqlite3.Connection, story_id: int) -> Consent | None:
+    """The consent in force: the newest row, or None when there is none or it was withdrawn."""
     history = consent_history(conn, story_id)
-    return history[0] if history else None
+    return history[0] if history and not history[0].withdrawn else None
+
+
+def consent_now(conn: sqlite3.Connection, story_id: int) -> str | None:
+    """The level in force at this moment, or None. Read it when the use happens, never earlier."""
+    consent = current_consent(conn, story_id)
+    return consent.level if consent else None
+
+
+def consent_allows(conn: sqlite3.Connection, story_id: int, use: str) -> bool:
+    """True when the consent in force covers ``use`` (workshop, organisation or public)."""
+    level = consent_now(conn, story_id)
+    return level is not None and _CONSENT_RANK[level] >= _CONSENT_RANK[use]
+
+
+def consent_receipt(conn: sqlite3.Connection, story_id: int) -> dict:
+    """What goes with an exported video: the consent in force, without her pseudonym or any name."""
+    consent = current_consent(conn, story_id)
+    if consent is None:
+        raise StoryError(N_("There is no consent in force for this story."))
+    return {
+        "level": consent.level,
+        "recorded_at": consent.created_at,
+        "recorded_by": consent.recorded_by,
+        "text_version": consent.text_version,
+        "text_language": consent.language,
+        "text_sha256": consent.text_sha256 or None,
+    }
 
 
 # -- assets ------------------------------------------------------------------
@@ -178,7 +252,7 @@ def add_asset(
 ) -> int:
     cur = conn.execute(
         "INSERT INTO assets (story_id, kind, vault_name, original_name, media_type, size_bytes, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (story_id, kind, vault_name, original_name[:200], media_type, size_bytes, json.dumps(meta or {}, ensure_ascii=False)),
+        (story_id, kind, vault_name, clean_label(original_name)[:200], media_type, size_bytes, json.dumps(meta or {}, ensure_ascii=False)),
     )
     return int(cur.lastrowid)
 
@@ -212,6 +286,15 @@ def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
     conn.execute("DELETE FROM assets WHERE id = ?", (asset.id,))
     vault.delete(asset.vault_name)
     vault.discard_growing(asset.vault_name)
+
+
+def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
+    """Destroy a story: every file of it in the vault, then its rows. Returns how many files went."""
+    assets = [_asset(r) for r in conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ?", (story_id,))]
+    for asset in assets:
+        remove_asset(conn, vault, asset)
+    conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # consents, jobs and plans go with it
+    return len(assets)
 
 
 def narration_takes(conn: sqlite3.Connection, story_id: int) -> dict[str | int, Asset]:

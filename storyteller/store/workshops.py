@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from storyteller.textsafety import clean_label
+
 # code -> (English name, own name). Dari is Whisper's "fa"; Punjabi here is Shahmukhi.
 LANGUAGES: dict[str, tuple[str, str]] = {
     "ur": ("Urdu", "اردو"),
@@ -41,8 +43,8 @@ def list_workshops(conn: sqlite3.Connection) -> list[Workshop]:
 def create_workshop(conn: sqlite3.Connection, name: str, language: str, place: str = "") -> int:
     if language not in LANGUAGES:
         raise ValueError("Choose one of the offered languages.")
-    name = name.strip()
+    name = clean_label(name)
     if not name:
         raise ValueError("Give the workshop a name.")
-    cur = conn.execute("INSERT INTO workshops (name, language, place) VALUES (?, ?, ?)", (name, language, place.strip()))
+    cur = conn.execute("INSERT INTO workshops (name, language, place) VALUES (?, ?, ?)", (name, language, clean_label(place)))
     return int(cur.lastrowid)

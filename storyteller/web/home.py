@@ -15,6 +15,7 @@ from wtforms.validators import AnyOf, DataRequired, ValidationError
 from storyteller.config import PROJECT_ROOT
 from storyteller.store.participants import ALIAS_MAX, ParticipantError, add_participant, list_participants
 from storyteller.store.workshops import LANGUAGES, create_workshop, list_workshops
+from storyteller.textsafety import clean_label
 from storyteller.web.context import get_db
 from storyteller.web.journey.access import lock_session
 
@@ -85,7 +86,7 @@ def new_workshop():
         except ValueError as exc:
             form.name.errors.append(_(str(exc)))
         else:
-            flash(_("Workshop “%(name)s” created.", name=form.name.data.strip()))
+            flash(_("Workshop “%(name)s” created.", name=clean_label(form.name.data)))
             return redirect(url_for("home.workshop", workshop_id=workshop_id))
     return render_template("home/new_workshop.html", form=form)
 
@@ -111,7 +112,7 @@ def workshop(workshop_id: int):
         except ParticipantError as exc:
             (form.pin if "PIN" in str(exc) else form.alias).errors.append(_(str(exc)))
         else:
-            added = {"alias": " ".join(form.alias.data.split()), "pin": pin}
+            added = {"alias": clean_label(form.alias.data), "pin": pin}
             form = ParticipantForm(formdata=None)
     return render_template("home/workshop.html", workshop=workshop, participants=list_participants(db, workshop.id), form=form, added=added)
 
@@ -126,10 +127,11 @@ def font(name: str):
 
 @bp.get("/exit")
 def quick_exit():
-    """Where the quick-exit button leads: a neutral page, with her session dropped (the language stays)."""
+    """Where the quick-exit button leads: a neutral page, with her session dropped.
+
+    The answer also tells the browser to forget the cookie, cache and storage of the site (app.py).
+    """
     lock_session()
-    lang = session.get("lang")
+    page = render_template("home/neutral.html")  # still in her language
     session.clear()
-    if lang:
-        session["lang"] = lang
-    return render_template("home/neutral.html")
+    return page

@@ -9,14 +9,13 @@ from __future__ import annotations
 import math
 import re
 import time
-from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from storyteller.jobs import checks
+from storyteller.jobs import checks, uploads
 from storyteller.store import participants as people
 from storyteller.store import stories
 from storyteller.store.vault import TooLarge, VaultError
@@ -86,7 +85,9 @@ def signin():
             if result.participant is not None:
                 sign_in_session(result.participant)
                 return redirect(url_for(where_she_left_off()))
-            if not result.checked:
+            if result.locked:
+                error = _("Too many wrong tries: your name is locked. Ask your facilitator to open it again.")
+            elif not result.checked:
                 error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
             else:
                 error = _("That PIN is not right. Try again.")
@@ -105,9 +106,15 @@ def signin():
 
 @bp.route("/lock", methods=["GET", "POST"])
 def lock():
-    """The Lock button and the idle timer: her story leaves the screen, sign-in shows."""
+    """The Lock button and the idle timer: her story leaves the screen, sign-in shows.
+
+    The answer tells the browser to clear its cookie and cache for the site (app.py), so
+    the workshop and the language travel in the sign-in address instead.
+    """
+    workshop, lang = session.get(SESSION_WORKSHOP), session.get("lang")
     lock_session()
-    return redirect(url_for("journey.signin", locked=1))
+    session.clear()
+    return redirect(url_for("journey.signin", locked=1, workshop=workshop, lang=lang))
 
 
 @bp.post("/seen")
@@ -123,10 +130,15 @@ def consent():
     db, story = get_db(), current_story()
     if request.method == "POST":
         level = request.form.get("level", "")
+        if level == "withdraw":
+            stories.withdraw_consent(db, story.id)
+            flash(_("Your consent is withdrawn. Your video will not be shown or shared."))
+            return redirect(url_for("journey.consent"))
         if level not in stories.CONSENT_LEVELS:
             flash(_("Choose one of the three choices."))
             return redirect(url_for("journey.consent"))
-        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()))
+        shown = next(f"{title}\n{words}" for choice, title, words in CONSENT_CHOICES if choice == level)
+        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()), text=shown)
         flash(_("Your choice is saved. You can change it at any time."))
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
@@ -179,7 +191,6 @@ MAX_RECORDING_BYTES = 300 << 20  # 20 minutes of WAV at 48 kHz stereo still fits
 # A take still arriving whose last chunk is older than this was cut off (a closed tab,
 # a crash, a restarted server): what arrived is kept as her take.
 INTERRUPTED_AFTER_SECONDS = 10.0
-RECORDING_SUFFIXES = {"audio/webm": ".webm", "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/wav": ".wav"}
 
 
 def paragraphs_of(script: str) -> list[str]:
@@ -204,6 +215,11 @@ def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None
     except VaultError:
         stories.remove_asset(db, vault, asset)
         return None, checks.TOO_SHORT
+    try:
+        uploads.probe_recording(vault.path(asset.vault_name), uploads.stored_kind(asset.vault_name))
+    except uploads.UploadRefused as exc:
+        stories.remove_asset(db, vault, asset)
+        return None, str(exc)
     result = checks.check_narration(vault.path(asset.vault_name))
     if result.problem is not None:
         stories.remove_asset(db, vault, asset)
@@ -280,12 +296,13 @@ def record_chunk():
         if offset != 0:
             abort(400)
         part = _part_or_400(request.form.get("part"), paragraphs_of(story.script))
-        media_type = (request.form.get("type") or "").split(";")[0].strip()
-        suffix = RECORDING_SUFFIXES.get(media_type, ".webm")
-        name = vault.start_growing(suffix)
-        take_id = stories.add_asset(
-            db, story.id, "narration", name, media_type=media_type or "audio/webm", meta={"part": part, "growing": True}
-        )
+        try:  # the first bytes say what the recording is, not the type the page declares
+            kind = uploads.recording_kind(chunk.stream.read(uploads.SNIFF_BYTES))
+        except uploads.UploadRefused as exc:
+            return jsonify(message=_(str(exc))), 415
+        chunk.stream.seek(0)
+        name = vault.start_growing(kind.suffix)
+        take_id = stories.add_asset(db, story.id, "narration", name, media_type=kind.media_type, meta={"part": part, "growing": True})
     asset = story_asset_or_404(take_id)
     if not asset.meta.get("growing"):
         return jsonify(message=_("This recording is already finished.")), 409
@@ -319,13 +336,21 @@ def record_upload():
     if upload is None or not upload.filename:
         flash(_("Choose a sound file first."))
         return redirect(url_for("journey.record"))
-    suffix = Path(upload.filename).suffix.lower()
-    try:
-        name = vault.put_stream(
-            upload.stream, suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin", max_bytes=MAX_RECORDING_BYTES
-        )
+    try:  # its kind from its first bytes; the name she gave it is never used
+        kind = uploads.recording_kind(upload.stream.read(uploads.SNIFF_BYTES))
+        upload.stream.seek(0)
+        name = vault.put_stream(upload.stream, kind.suffix, max_bytes=MAX_RECORDING_BYTES)
+    except uploads.UploadRefused as exc:
+        flash(_(str(exc)))
+        return redirect(url_for("journey.record"))
     except TooLarge:
         flash(_(checks.TOO_LONG))
+        return redirect(url_for("journey.record"))
+    try:
+        uploads.probe_recording(vault.path(name), kind)
+    except uploads.UploadRefused as exc:
+        vault.delete(name)
+        flash(_(str(exc)))
         return redirect(url_for("journey.record"))
     result = checks.check_narration(vault.path(name))
     if result.problem is not None:
@@ -338,7 +363,7 @@ def record_upload():
         "narration",
         name,
         original_name="",
-        media_type=upload.mimetype or "",
+        media_type=kind.media_type,
         size_bytes=vault.path(name).stat().st_size,
         meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True},
     )
