@@ -21,7 +21,6 @@ from storyteller.store.vault import Vault
 MAX_UPLOAD_BYTES = 40 << 20
 MAX_PIXELS = 60_000_000  # a 20000 x 20000 picture is refused before decoding
 LONG_SIDE = 3000
-PICTURE_FORMATS = ("JPEG", "PNG", "WEBP")
 TOO_LARGE = N_("This picture is too large. Choose a smaller picture (at most 60 megapixels).")
 
 
