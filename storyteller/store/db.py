@@ -110,6 +110,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     )
     """,
+    # (vault) each story's own key, wrapped by the workshop key (store/crypto.py); made on
+    # first use. Deleting the story destroys it first (crypto-shredding).
+    """
+    ALTER TABLE stories ADD COLUMN wrapped_key BLOB
+    """,
 )
 
 
