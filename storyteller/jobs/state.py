@@ -91,7 +91,8 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> Job | None:
 def claim(conn: sqlite3.Connection, job_id: int) -> bool:
     """Move a queued or interrupted job to running; False if someone else has it."""
     cur = conn.execute(
-        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', {_TOUCH} "
+        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', "
+        f"stage = CASE WHEN stage = 'locked' THEN '' ELSE stage END, {_TOUCH} "
         "WHERE id = ? AND state IN ('queued', 'interrupted') AND cancel_requested = 0",
         (time.time(), job_id),
     )

@@ -307,7 +307,7 @@ def make_plaintext_folder(data_dir: str | Path, purpose: str, needed_bytes: int 
     return folder
 
 
-def _plaintext_folders(data_dir: Path) -> Iterator[Path]:
+def plaintext_folders(data_dir: Path) -> Iterator[Path]:
     tag = _tag(data_dir)
     with contextlib.suppress(OSError):
         yield from SHM.glob(f"storyteller-{tag}-*")
@@ -341,7 +341,7 @@ def sweep_plaintext(data_dir: str | Path, running_jobs: set[int]) -> int:
     old (a request's work lasts seconds).
     """
     count = 0
-    for folder in list(_plaintext_folders(Path(data_dir))):
+    for folder in list(plaintext_folders(Path(data_dir))):
         purpose = folder.name.split("-")[-2]
         if purpose.startswith("job") and purpose[3:].isdigit():
             if int(purpose[3:]) in running_jobs:
