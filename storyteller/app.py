@@ -9,9 +9,10 @@ registers the blueprints in ``storyteller.web``.
 from __future__ import annotations
 
 import secrets
+import tempfile
 from pathlib import Path
 
-from flask import Flask, render_template, request, session
+from flask import Flask, Request, current_app, render_template, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_wtf import CSRFProtect
@@ -22,7 +23,7 @@ from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import WorkshopLocked, vault_for
+from storyteller.store.vault import WorkshopLocked, spill_folder, vault_for
 from storyteller.web.context import HUEY_EXTENSION, WORKSHOP_KEY_EXTENSION, close_db
 
 csrf = CSRFProtect()
@@ -117,6 +118,13 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(WorkshopLocked, locked_page)
 
 
+class _Request(Request):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        """An upload (her recording, her photo) larger than 500 kB spills into RAM or the data folder, not /tmp."""
+        folder = spill_folder(current_app.config["DATA_DIR"], total_content_length or 0)
+        return tempfile.SpooledTemporaryFile(max_size=500 * 1024, dir=folder)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app; ``test_config`` may set DATA_DIR, JOBS_IMMEDIATE and Flask keys."""
     test_config = test_config or {}
@@ -139,6 +147,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         JOBS_IMMEDIATE=False,
     )
     app.config.update(test_config)
+    app.request_class = _Request
 
     conn = open_database(db_path(data_dir))  # create or migrate once at start
     try:

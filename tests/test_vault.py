@@ -313,3 +313,242 @@ def test_plaintext_goes_to_the_data_folder_when_memory_is_short(tmp_path, monkey
         assert path.parent.parent == tmp_path / "data" / "work"
         assert path.parent.stat().st_mode & 0o777 == 0o700
     assert not path.parent.exists()
+
+
+# ----------------------------------------------------------------- crypto-shredding and the marker
+FETCH = {"X-Requested-With": "fetch"}
+
+
+def _wav_with_marker(marker: bytes, seconds: float = 3.0, rate: int = 16000) -> bytes:
+    """A spoken-loud tone as WAV, with ``marker`` in a chunk of its own (decoders skip it; a plain copy keeps it)."""
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    pcm = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    chunks += b"mrkr" + struct.pack("<I", len(marker)) + marker
+    chunks += b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def _png_with_marker(marker: bytes) -> bytes:
+    """A photo whose file carries ``marker`` in a private chunk (Pillow skips it; the stored picture must not keep it)."""
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 140, 200)).save(buf, format="PNG")
+    png = buf.getvalue()
+    chunk = b"stMk" + marker
+    private = struct.pack(">I", len(marker)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return png[:33] + private + png[33:]  # after the 8-byte signature and the IHDR chunk
+
+
+def _places_holding(marker: bytes, data_dir, since: float) -> list[str]:
+    """Every file that holds ``marker``: the data folder (vault, SQLite and its -wal, the queue), the
+    plaintext folders in /dev/shm, and what was written to the temp folder since the test began."""
+    import tempfile
+    from pathlib import Path
+
+    def files_under(root: Path, newer_than: float | None = None):
+        for dirpath, _dirs, filenames in os.walk(root):
+            for name in filenames:
+                path = Path(dirpath) / name
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                if (newer_than is None or info.st_mtime >= newer_than) and info.st_size < 200 << 20:
+                    yield path
+
+    candidates = list(files_under(data_dir))
+    candidates += [p for d in Path("/dev/shm").glob("storyteller-*") for p in files_under(d)]
+    temp = Path(tempfile.gettempdir())
+    for entry in temp.iterdir():
+        if entry.name.startswith(("pytest-of-", "bash_jobs")):
+            continue  # other runs' folders; this test's own tmp_path is the data folder, scanned whole above
+        if entry.is_file():
+            candidates += [entry] if entry.stat().st_mtime >= since else []
+        elif entry.is_dir():
+            candidates += list(files_under(entry, since))
+    found = []
+    for path in candidates:
+        try:
+            if marker in path.read_bytes():
+                found.append(str(path))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
+    """Her narration and photo carry a random marker; through upload, face masking, a preview render
+    and delete, no file on disk (or in /dev/shm or the temp folder) ever holds it in plain form."""
+    import time
+
+    from storyteller.app import create_app
+    from storyteller.jobs import state
+    from storyteller.jobs.runner import run_job
+    from storyteller.jobs.tasks import HANDLERS
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.vault import vault_for
+    from storyteller.store.workshops import create_workshop
+    from tests.conftest import unlock
+
+    started = time.time() - 1
+    marker = secrets.token_bytes(16)
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": True})
+    key = unlock(app)
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    pid = add_participant(conn, workshop, "Sitara", "4821")
+    story = stories.story_of(conn, pid, "en")
+    stories.record_consent(conn, story.id, "workshop", "test", "en")
+    client = app.test_client()
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
+
+    picture = client.post(
+        "/story/pictures/add",
+        headers=FETCH,
+        content_type="multipart/form-data",
+        data={"picture": (io.BytesIO(_png_with_marker(marker)), "p.png"), "kind": "photo"},
+    )
+    assert picture.status_code == 200, picture.json
+    assert client.get(f"/story/work/{picture.json['job']}").json["state"] == "done"
+    narration = _wav_with_marker(marker)
+    reply = client.post("/story/record/upload", content_type="multipart/form-data", data={"audio": (io.BytesIO(narration), "n.wav")})
+    assert reply.status_code == 302
+    take = stories.narration_takes(conn, story.id)["whole"]
+    heard = client.get(f"/story/record/take/{take.id}")
+    assert heard.status_code == 200 and heard.data == narration  # she hears exactly what she recorded
+    part = client.get(f"/story/record/take/{take.id}", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == narration[100:200]
+
+    # A job that works on her raw take itself (a plain copy of it sits in the job's folder while it runs).
+    disguise = state.create_job(conn, "voice", {"asset": take.vault_name}, story_id=story.id)
+    assert run_job(disguise, str(data_dir), HANDLERS, key) == "done", state.get_job(conn, disguise).error
+    reply = client.post("/story/render", headers=FETCH, data={"quality": "preview", "aspect": "16:9"})
+    status = client.get(f"/story/work/{reply.json['job']}").json
+    assert status["state"] == "done", status
+    video = client.get(status["asset_url"])
+    assert video.status_code == 200 and video.data[4:8] == b"ftyp"
+
+    # The real point: while her story exists, her bytes are on disk only as ciphertext.
+    assert _places_holding(marker, data_dir, started) == []
+    assert sum(1 for _ in vault_for(data_dir).root.glob("*.*")) >= 3
+
+    stories.delete_story(conn, vault_for(data_dir), story.id)
+    assert conn.execute("SELECT count(*) FROM stories WHERE id = ?", (story.id,)).fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM assets WHERE story_id = ?", (story.id,)).fetchone()[0] == 0
+    assert not [p for p in vault_for(data_dir).root.rglob("*") if p.is_file()]
+    assert _places_holding(marker, data_dir, started) == []
+    conn.close()
+
+
+def test_delete_destroys_the_wrapped_key_first_then_the_files(data_dir):
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.vault import vault_for
+
+    conn = open_database(db_path(data_dir))
+    conn.execute("INSERT INTO workshops (name) VALUES ('w')")
+    conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'a')")
+    story = stories.story_of(conn, 1, "ur")
+    workshop_key = crypto.new_key()
+    vault = vault_for(data_dir).with_key(stories.media_key(conn, story.id, workshop_key))
+    name = vault.put_bytes(b"her voice", ".wav")
+    stories.add_asset(conn, story.id, "narration", name)
+    growing = vault.start_growing(".webm")
+    stories.add_asset(conn, story.id, "narration", growing, meta={"growing": True})
+    wrapped = bytes(conn.execute("SELECT wrapped_key FROM stories WHERE id = ?", (story.id,)).fetchone()[0])
+    copy = (vault.root / name).read_bytes()  # a copy someone made earlier (a backup, an old disk block)
+
+    stories.delete_story(conn, vault_for(data_dir), story.id)
+    assert conn.execute("SELECT count(*) FROM stories WHERE id = ?", (story.id,)).fetchone()[0] == 0
+    assert not vault.exists(name) and not (vault.root / "recording" / f"{growing}.part").exists()
+    for path in (data_dir / "storyteller.sqlite3", data_dir / "storyteller.sqlite3-wal"):
+        assert not path.exists() or wrapped not in path.read_bytes()  # no page keeps the wrapped key
+    with pytest.raises(stories.StoryError):
+        stories.media_key(conn, story.id, workshop_key)  # nothing can bring the key back
+    assert copy  # and without the key the old copy is only noise
+    conn.close()
+
+
+# ----------------------------------------------------------------- a locked workshop
+def test_a_locked_workshop_says_so_in_her_language(locked_app, data_dir):
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "ur")
+    pid = add_participant(conn, workshop, "Sitara", "4821")
+    stories.record_consent(conn, stories.story_of(conn, pid, "ur").id, "workshop", "test", "ur")
+    conn.close()
+    client = locked_app.test_client()
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
+    page = client.get("/story/record?lang=en")
+    assert page.status_code == 503 and "Ask your facilitator to unlock the workshop" in page.get_data(as_text=True)
+    page = client.get("/story/record?lang=ur")
+    assert page.status_code == 503 and "اپنے سہولت کار سے کہیں کہ ورکشاپ کھول دیں" in page.get_data(as_text=True)
+    fetch = client.post("/story/record/chunk?lang=en", headers=FETCH, data={"offset": "0", "chunk": (io.BytesIO(b"x"), "c")})
+    assert fetch.status_code == 503 and "unlock" in fetch.get_json()["message"]
+
+
+def test_a_job_without_the_key_waits_visibly_and_runs_once_unlocked(locked_app, data_dir):
+    from storyteller.jobs import state
+    from storyteller.jobs.runner import run_job
+    from storyteller.store.db import db_path, open_database
+
+    conn = open_database(db_path(data_dir))
+    job = state.create_job(conn, "ok")
+    handlers = {"ok": lambda ctx: {"sealed": ctx.vault.put_bytes(b"x", ".bin")}}
+    assert run_job(job, str(data_dir), handlers, None) == "waiting"
+    waiting = state.get_job(conn, job)
+    assert waiting.state == "queued" and waiting.stage == "locked"  # not failed
+    shown = locked_app.test_client().get(f"/jobs/{job}.json").get_json()
+    assert shown["state"] == "queued" and shown["stage"] == "locked"
+    assert run_job(job, str(data_dir), handlers, crypto.new_key()) == "done"
+    assert state.get_job(conn, job).stage == "done"
+    conn.close()
+
+
+@pytest.mark.slow
+def test_the_worker_takes_the_key_from_its_pipe_only(data_dir):
+    """A worker with no key leaves jobs waiting; the key down its stdin starts them. It is never in argv or env."""
+    import time
+
+    from storyteller.jobs import state
+    from storyteller.jobs.queue import enqueue, make_huey
+    from storyteller.jobs.unlock import send_key
+    from storyteller.store.db import db_path, open_database
+    from tests.journey_helpers import start_worker, stop_process
+
+    conn = open_database(db_path(data_dir))
+    job = state.create_job(conn, "demo", {"quality": "preview"})
+    enqueue(make_huey(data_dir), job, data_dir)
+    worker = start_worker(data_dir)
+    key = crypto.new_key()
+    try:
+        deadline = time.monotonic() + 60
+        while state.get_job(conn, job).stage != "locked" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state.get_job(conn, job).stage == "locked" and state.get_job(conn, job).state == "queued"
+        send_key(worker.stdin, key)
+        deadline = time.monotonic() + 240
+        while not state.get_job(conn, job).finished and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert state.get_job(conn, job).state == "done", state.get_job(conn, job).error
+        for leak in (f"/proc/{worker.pid}/cmdline", f"/proc/{worker.pid}/environ"):
+            raw = open(leak, "rb").read()
+            assert key.hex().encode() not in raw and key not in raw
+    finally:
+        output = stop_process(worker)
+    assert key.hex() not in output  # nor in its log
+    conn.close()

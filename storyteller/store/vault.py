@@ -307,6 +307,18 @@ def make_plaintext_folder(data_dir: str | Path, purpose: str, needed_bytes: int 
     return folder
 
 
+def spill_folder(data_dir: str | Path, needed_bytes: int = 0) -> Path:
+    """Where an upload too large for memory spills as an unnamed file: RAM when it fits, else the data folder.
+
+    Never the shared /tmp on a disk, where a deleted file's blocks would keep her bytes.
+    """
+    if _shm_has_room(needed_bytes):
+        return SHM
+    work = Path(data_dir) / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def plaintext_folders(data_dir: Path) -> Iterator[Path]:
     tag = _tag(data_dir)
     with contextlib.suppress(OSError):
