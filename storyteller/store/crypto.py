@@ -147,14 +147,19 @@ class StreamWriter:
         out.write(header.pack())
 
     def write(self, data: bytes) -> int:
-        self.buffer += data
-        self.size += len(data)
         size = self.sealer.header.chunk_size
-        # Keep at least one byte back: the last record must carry the flag, even when the size is a multiple of a chunk.
-        while len(self.buffer) > size:
-            self.out.write(self.sealer.seal(self.index, bytes(self.buffer[:size]), last=False))
-            del self.buffer[:size]
-            self.index += 1
+        rest = memoryview(data)
+        while rest:
+            # A full chunk goes out only when more data follows: the last record must carry the flag,
+            # even when the size is a multiple of a chunk.
+            if len(self.buffer) == size:
+                self.out.write(self.sealer.seal(self.index, bytes(self.buffer), last=False))
+                self.buffer = bytearray()
+                self.index += 1
+            take = min(size - len(self.buffer), len(rest))
+            self.buffer += rest[:take]
+            rest = rest[take:]
+        self.size += len(data)
         return len(data)
 
     def close(self) -> None:
