@@ -103,6 +103,10 @@ def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
     """
     running = {r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'running'")}
     sweep_plaintext(data_dir, running)
+    # Scratch folders of the versions before the vault encrypted (``work/job-N``) held plain copies too.
+    for folder in (Path(data_dir) / "work").glob("job-*"):
+        if folder.name[4:].isdigit() and int(folder.name[4:]) not in running:
+            wipe_folder(folder)
 
 
 @contextlib.contextmanager

@@ -217,11 +217,14 @@ class StreamReader(io.RawIOBase):
     def __init__(self, f: BinaryIO, story_key: bytes, name: str):
         super().__init__()
         self.f = f
-        header, self.records, end = scan(f)
-        if not self.records or end != f.seek(0, io.SEEK_END):
+        try:
+            header, self.records, end = scan(f)
+            if not self.records or end != f.seek(0, io.SEEK_END):
+                raise VaultError(DAMAGED)
+            self.sealer = _Sealer(story_key, header, name)
+        except BaseException:
             f.close()
-            raise VaultError(DAMAGED)
-        self.sealer = _Sealer(story_key, header, name)
+            raise
         self.starts = []  # plain offset of each record
         total = 0
         for record in self.records:
