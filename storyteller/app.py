@@ -9,9 +9,10 @@ registers the blueprints in ``storyteller.web``.
 from __future__ import annotations
 
 import secrets
+import tempfile
 from pathlib import Path
 
-from flask import Flask, abort, render_template, request, session
+from flask import Flask, Request, abort, current_app, render_template, request, session
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from flask_wtf import CSRFProtect
@@ -20,10 +21,11 @@ from werkzeug.exceptions import SecurityError
 from storyteller import config
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
+from storyteller.jobs.runner import sweep_workdirs
 from storyteller.jobs.uploads import BODY_LIMITS, DEFAULT_BODY_LIMIT
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import vault_for
-from storyteller.web.context import HUEY_EXTENSION, close_db
+from storyteller.store.vault import WorkshopLocked, spill_folder, vault_for
+from storyteller.web.context import HUEY_EXTENSION, WORKSHOP_KEY_EXTENSION, close_db
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -91,6 +93,12 @@ ERROR_WORDS = {
 }
 
 
+LOCKED_WORDS = (
+    _l("The workshop is locked"),
+    _l("Ask your facilitator to unlock the workshop. Nothing you saved is lost."),
+)
+
+
 def _register_error_pages(app: Flask) -> None:
     """Error pages in her language, with the Exit button, instead of the framework's English ones."""
 
@@ -105,6 +113,22 @@ def _register_error_pages(app: Flask) -> None:
 
     for code in ERROR_WORDS:
         app.register_error_handler(code, error_page)
+
+    def locked_page(_exc):
+        """Her media cannot be opened until the facilitator unlocks the workshop (after a restart)."""
+        title, explanation = LOCKED_WORDS
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"message": str(explanation)}, 503
+        return render_template("errors/error.html", code=503, title=title, explanation=explanation), 503
+
+    app.register_error_handler(WorkshopLocked, locked_page)
+
+
+class _Request(Request):
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        """An upload (her recording, her photo) larger than 500 kB spills into RAM or the data folder, not /tmp."""
+        folder = spill_folder(current_app.config["DATA_DIR"], total_content_length or 0)
+        return tempfile.SpooledTemporaryFile(max_size=500 * 1024, dir=folder)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -129,10 +153,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         JOBS_IMMEDIATE=False,
     )
     app.config.update(test_config)
+    app.request_class = _Request
 
-    open_database(db_path(data_dir)).close()  # create or migrate once at start
+    conn = open_database(db_path(data_dir))  # create or migrate once at start
+    try:
+        sweep_workdirs(conn, data_dir)  # plain copies left by a process that was killed
+    finally:
+        conn.close()
     vault_for(data_dir).sweep_partials()
-    app.extensions[HUEY_EXTENSION] = make_huey(data_dir, immediate=app.config["JOBS_IMMEDIATE"])
+    # Tasks run in this process only when JOBS_IMMEDIATE (tests): then with the app's own key.
+    app.extensions[HUEY_EXTENSION] = make_huey(
+        data_dir, immediate=app.config["JOBS_IMMEDIATE"], workshop_key=lambda: app.extensions.get(WORKSHOP_KEY_EXTENSION)
+    )
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(Path(__file__).parent / "translations"))

@@ -129,7 +129,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--port", default=5000, show_default=True, type=int)
 @data_option
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker (one runs elsewhere).")
-def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
+@click.option("--unlock", is_flag=True, help="Ask for the facilitator passphrase now (else: sign in at the desk to unlock).")
+def serve(host: str, port: int, data: Path | None, no_worker: bool, unlock: bool) -> None:
     """Serve Storyteller with waitress and start a background worker."""
     import atexit
     import subprocess
@@ -137,15 +138,23 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
     from waitress import serve as waitress_serve
 
     from storyteller.app import create_app
+    from storyteller.jobs.unlock import WorkerKeyPipe
+    from storyteller.web.context import hand_keys_to
 
     data_dir = (data or config.default_data_dir()).resolve()
     app = create_app({"DATA_DIR": str(data_dir)})
+    if unlock:
+        _unlock_app(app, data_dir)
     if host not in LOOPBACK:
         click.echo(f"WARNING: listening on {host} exposes stories to the network. Use 127.0.0.1 unless you are sure.", err=True)
         app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], host]
     worker = None
     if not no_worker:
-        worker = subprocess.Popen([sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir)])
+        # The workshop key goes to the worker down its stdin when the facilitator unlocks the desk.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--key-from-stdin"], stdin=subprocess.PIPE
+        )
+        hand_keys_to(app, WorkerKeyPipe(worker).send)
         atexit.register(lambda: (worker.terminate(), worker.wait(timeout=10)))
     click.echo(f"Storyteller is running at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}/  (Ctrl+C to stop)")
     try:
@@ -161,18 +170,84 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
 @click.option(
     "--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted."
 )
-def worker(data: Path | None, stale_after: float) -> None:
-    """Run the background worker (started for you by `serve`)."""
-    import logging
+@click.option("--key-from-stdin", is_flag=True, help="Take the workshop key from `storyteller serve` through stdin (set by serve).")
+def worker(data: Path | None, stale_after: float, key_from_stdin: bool) -> None:
+    """Run the background worker (started for you by `serve`).
 
-    from storyteller.jobs.queue import run_worker
+    Started alone on a terminal, it asks for the facilitator passphrase: the
+    vault opens only with it, and the key stays in this process's memory.
+    """
+    import logging
+    import os
+    import signal
+    import threading
+
+    from storyteller.jobs.queue import on_unlock, run_worker
+    from storyteller.jobs.unlock import WorkshopKey, read_keys
     from storyteller.store.db import db_path, open_database
 
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
     data_dir = (data or config.default_data_dir()).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    open_database(db_path(data_dir)).close()
-    run_worker(data_dir, stale_after=stale_after)
+    conn = open_database(db_path(data_dir))
+    keys = WorkshopKey()
+    try:
+        if key_from_stdin:
+            # The parent closing the pipe means the app is gone: stop too, as Ctrl+C would.
+            threading.Thread(
+                target=read_keys,
+                args=(sys.stdin.buffer, keys, on_unlock(data_dir), lambda: os.kill(os.getpid(), signal.SIGTERM)),
+                daemon=True,
+            ).start()
+        elif sys.stdin.isatty():
+            keys.set(_ask_passphrase(conn))
+        else:
+            click.echo("The worker waits for the workshop key: start it from a terminal, or let `storyteller serve` start it.", err=True)
+    finally:
+        conn.close()
+    run_worker(data_dir, keys, stale_after=stale_after)
+
+
+def _unlock_app(app, data_dir: Path) -> None:
+    """Put the workshop key in the app's memory from the passphrase typed now (as the desk's sign-in does)."""
+    from storyteller.store.db import db_path, open_database
+    from storyteller.web.context import remember_workshop_key
+
+    conn = open_database(db_path(data_dir))
+    try:
+        key = _ask_passphrase(conn)
+    finally:
+        conn.close()
+    with app.app_context():
+        remember_workshop_key(key)
+
+
+def _ask_passphrase(conn) -> bytes:
+    """The workshop key from the facilitator passphrase typed on the terminal (not echoed).
+
+    Without a terminal, one line is read from stdin (a pipe from a script): never argv or env.
+    """
+    import time
+
+    from storyteller.store import passphrase
+
+    if not passphrase.is_set(conn):
+        raise CommandError("No facilitator passphrase is set yet. Open Storyteller in the browser and set it at the desk first.")
+    while True:
+        if sys.stdin.isatty():
+            typed = click.prompt("Facilitator passphrase", hide_input=True, err=True)
+        else:
+            typed = sys.stdin.readline().rstrip("\n")
+            if not typed:
+                raise CommandError("No passphrase was given.")
+        result = passphrase.unlock(conn, typed)
+        if result.workshop_key is not None:
+            return result.workshop_key
+        if result.checked:
+            click.echo("That passphrase is not right.", err=True)
+        if result.wait_seconds:
+            click.echo(f"Wait {result.wait_seconds:.0f} seconds before the next try.", err=True)
+            time.sleep(result.wait_seconds)
 
 
 # ----------------------------------------------------------------- transcribe
@@ -493,8 +568,11 @@ def export_cmd(story: int, out: Path, shapes: tuple[str, ...], data: Path | None
     from storyteller.jobs.export import export_story
     from storyteller.store.plans import ASPECTS
 
+    from storyteller.store.stories import media_key
+
     _data_dir, conn, vault = _open_store(data)
     try:
+        vault = vault.with_key(media_key(conn, story, _ask_passphrase(conn)))
         with plain_progress("Exporting") as update:
             result = export_story(conn, vault, story, out, shapes or ASPECTS, progress=update)
     finally:

@@ -46,8 +46,28 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
+def unlock(app, key: bytes | None = None) -> bytes:
+    """Put a workshop key in the app's memory, as the facilitator's sign-in at the desk does."""
+    from storyteller.web.context import remember_workshop_key
+
+    key = key or os.urandom(32)
+    with app.app_context():
+        remember_workshop_key(key)
+    return key
+
+
 @pytest.fixture
 def app(data_dir: Path):
+    """The app, unlocked (the vault opens); ``locked_app`` for the state after a restart."""
+    from storyteller.app import create_app
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    unlock(app)
+    return app
+
+
+@pytest.fixture
+def locked_app(data_dir: Path):
     from storyteller.app import create_app
 
     return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
@@ -72,3 +92,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def story_vault(app, story_id: int | None):
+    """The vault with one story's key (the app must be unlocked), as a view gets it."""
+    from storyteller.web.context import get_vault
+
+    with app.app_context():
+        return get_vault(story_id)
+
+
+def vault_bytes(app, name: str) -> bytes:
+    """The plain bytes of a vault item, opened with the key of the story that owns it."""
+    from storyteller.store.db import db_path, open_database
+
+    conn = open_database(db_path(app.config["DATA_DIR"]))
+    try:
+        row = conn.execute("SELECT story_id FROM assets WHERE vault_name = ?", (name,)).fetchone()
+    finally:
+        conn.close()
+    with story_vault(app, row[0] if row else None).open(name) as f:
+        return f.read()

@@ -70,17 +70,27 @@ def _wait_until_up(url: str) -> None:
     raise AssertionError("the app did not answer on " + url)
 
 
-def start_worker(data_dir: Path) -> subprocess.Popen:
-    """The real background worker (`storyteller worker`), on this checkout's code, in its own group."""
+def start_worker(data_dir: Path, key: bytes | None = None, *extra: str) -> subprocess.Popen:
+    """The real background worker (`storyteller worker`), on this checkout's code, in its own group.
+
+    As under `storyteller serve`, the workshop key goes down its stdin (``send_key``),
+    now when ``key`` is given, else later.
+    """
+    from storyteller.jobs.unlock import send_key
+
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir)],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--key-from-stdin", *extra],
         cwd=ROOT,
         env=env,
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    if key is not None:
+        send_key(proc.stdin, key)
+    return proc
 
 
 def stop_process(proc: subprocess.Popen) -> str:
@@ -105,12 +115,18 @@ def serve_app(data_dir: Path, test_config: dict | None = None):
         from waitress.server import create_server
 
         from storyteller.app import create_app
+        from storyteller.jobs.unlock import WorkerKeyPipe
+        from storyteller.web.context import hand_keys_to
+        from tests.conftest import unlock
 
         app = create_app({"DATA_DIR": str(data_dir), **(test_config or {})})
         server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="", clear_untrusted_proxy_headers=True)
         thread = threading.Thread(target=server.run, name="waitress", daemon=True)
         thread.start()
         worker = start_worker(data_dir)
+        # As `storyteller serve` does: the key reaches the worker through its stdin when the app learns it.
+        hand_keys_to(app, WorkerKeyPipe(worker).send)
+        unlock(app)
         url = f"http://127.0.0.1:{server.effective_port}"
         try:
             _wait_until_up(url)

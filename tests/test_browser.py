@@ -21,19 +21,30 @@ from tests.conftest import free_port
 from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PASSPHRASE = "tea by the river at dawn"
 
 
 def _serve(data_dir, *extra):
     """`storyteller serve` on a free loopback port until the test ends."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (the CI script installs it)")
+    from storyteller.store import passphrase
+    from storyteller.store.db import db_path, open_database
+
+    conn = open_database(db_path(data_dir))
+    passphrase.set_first(conn, PASSPHRASE)
+    conn.close()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir), *extra],
+        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir), "--unlock", *extra],
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    # Typed as the facilitator would at the terminal: the workshop is unlocked, the sample can be made.
+    proc.stdin.write(PASSPHRASE.encode() + b"\n")
+    proc.stdin.flush()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -176,7 +187,7 @@ def test_stop_button_cancels_running_job(server_without_worker, page, data_dir):
             ctx.check_cancel()
             time.sleep(0.05)
 
-    worker = threading.Thread(target=run_job, args=(job_id, str(data_dir), {"demo": work_until_stopped}), daemon=True)
+    worker = threading.Thread(target=run_job, args=(job_id, str(data_dir), {"demo": work_until_stopped}, os.urandom(32)), daemon=True)
     worker.start()
     _wait_for_state(page, "running", 60)
     started = time.monotonic()

@@ -6,8 +6,6 @@ import errno
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,9 +19,13 @@ from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
 from storyteller.jobs.runner import run_job
 from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.media.probe import probe
+from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault
+from storyteller.store.vault import Vault, plaintext_folders, vault_for
 from tests.conftest import shared_data
+from tests.journey_helpers import start_worker
+
+KEY = bytes(range(32))  # the workshop key these tests unlock with
 
 
 @pytest.fixture
@@ -45,9 +47,9 @@ def test_handler_result_and_plain_failure(conn, data_dir):
         "ok": lambda ctx, n: (ctx.progress(0.5, "halfway"), {"double": n * 2})[1],
         "bad": lambda ctx: (_ for _ in ()).throw(UserError("The photo is damaged.")),
     }
-    assert run_job(ok, str(data_dir), handlers) == "done"
+    assert run_job(ok, str(data_dir), handlers, KEY) == "done"
     assert state.get_job(conn, ok).result == {"double": 4}
-    assert run_job(bad, str(data_dir), handlers) == "failed"
+    assert run_job(bad, str(data_dir), handlers, KEY) == "failed"
     assert state.get_job(conn, bad).error == "The photo is damaged."
 
 
@@ -58,16 +60,16 @@ def test_a_library_message_or_an_errno_is_never_shown(conn, data_dir):
         "numpy": lambda ctx: (_ for _ in ()).throw(ValueError("operands could not be broadcast together with shapes (3,) (4,)")),
         "full": lambda ctx: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
     }
-    run_job(library, str(data_dir), handlers)
+    run_job(library, str(data_dir), handlers, KEY)
     assert state.get_job(conn, library).error == SOMETHING_WENT_WRONG
-    run_job(full, str(data_dir), handlers)
+    run_job(full, str(data_dir), handlers, KEY)
     error = state.get_job(conn, full).error
     assert error.startswith("The disk is full.") and "Errno" not in error and "28" not in error
 
 
 def test_unexpected_crash_hides_traceback(conn, data_dir):
     job = state.create_job(conn, "boom")
-    run_job(job, str(data_dir), {"boom": lambda ctx: {}["missing"]})
+    run_job(job, str(data_dir), {"boom": lambda ctx: {}["missing"]}, KEY)
     error = state.get_job(conn, job).error
     assert "Traceback" not in error and "files are safe" in error
 
@@ -75,7 +77,7 @@ def test_unexpected_crash_hides_traceback(conn, data_dir):
 def test_cancel_before_start(conn, data_dir):
     job = state.create_job(conn, "ok")
     assert state.request_cancel(conn, job).state == "cancelled"
-    assert run_job(job, str(data_dir), {"ok": lambda ctx: {}}) == "skipped"
+    assert run_job(job, str(data_dir), {"ok": lambda ctx: {}}, KEY) == "skipped"
 
 
 def test_cancel_while_running(conn, data_dir):
@@ -89,7 +91,7 @@ def test_cancel_while_running(conn, data_dir):
             time.sleep(0.05)
         return {}
 
-    assert run_job(job, str(data_dir), {"slow": slow}) == "cancelled"
+    assert run_job(job, str(data_dir), {"slow": slow}, KEY) == "cancelled"
 
 
 def test_stale_running_job_is_interrupted_then_bounded(conn):
@@ -114,12 +116,8 @@ def test_requeue_pending_on_start(conn, data_dir):
 
 # ------------------------------------------------------------------ real worker process
 def _start_worker(data_dir, stale_after=3):
-    return subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(stale_after)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    """The real worker, given the workshop key through its stdin as `storyteller serve` does."""
+    return start_worker(data_dir, KEY, "--stale-after", str(stale_after))
 
 
 def _stop(proc, sig=signal.SIGTERM):
@@ -142,7 +140,7 @@ def _watch(conn, job_id, until, timeout):
 
 
 @pytest.mark.slow
-def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir):
+def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir, tmp_path):
     job_id = state.create_job(conn, "demo", {"quality": "preview"})
     assert state.get_job(conn, job_id).state == "queued"
     enqueue(make_huey(data_dir), job_id, data_dir)
@@ -159,13 +157,12 @@ def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir):
     # the handler's own reports are tested without a clock above.
     progresses = [p for s, p in seen if s == "running"]
     assert progresses == sorted(progresses) and job.progress == 1.0
-    video = Vault(data_dir / "vault").path(job.result["asset"])
-    info = probe(video)
+    info = probe(_plain(conn, data_dir, job.result["asset"], None, tmp_path))
     assert info.has_video and info.has_audio
 
 
 @pytest.mark.slow
-def test_killed_worker_job_is_recovered(conn, data_dir):
+def test_killed_worker_job_is_recovered(conn, data_dir, tmp_path):
     job_id = state.create_job(conn, "demo", {"quality": "final"})
     enqueue(make_huey(data_dir), job_id, data_dir)
     worker = _start_worker(data_dir, stale_after=3)
@@ -186,8 +183,8 @@ def test_killed_worker_job_is_recovered(conn, data_dir):
     assert job.state == "done", (job.error, seen)
     assert job.attempt == 2
     assert not list((data_dir / "vault").glob(".*.part*"))
-    assert not any((data_dir / "work").iterdir())  # no scratch copies linger
-    assert probe(Vault(data_dir / "vault").path(job.result["asset"])).has_video
+    assert not list(plaintext_folders(data_dir))  # no plain copies linger
+    assert probe(_plain(conn, data_dir, job.result["asset"], None, tmp_path)).has_video
 
 
 # -- voice and faces jobs: the real pipelines behind the queue ------------------
@@ -201,39 +198,48 @@ def _story(conn, secret: str) -> int:
     return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')", (who, secret)).lastrowid
 
 
+def _vault(conn, data_dir, story_id: int | None) -> Vault:
+    return vault_for(data_dir).with_key(stories.media_key(conn, story_id, KEY))
+
+
+def _plain(conn, data_dir, name: str, story_id: int | None, folder: Path) -> Path:
+    """A plain copy of a vault item, for probing it."""
+    return _vault(conn, data_dir, story_id).decrypt_to(name, folder / name)
+
+
 def _asset(conn, data_dir, source: Path, kind: str, story_id: int | None = None) -> str:
-    name = Vault(data_dir / "vault").put_file(source)
+    name = _vault(conn, data_dir, story_id).put_file(source)
     conn.execute("INSERT INTO assets (story_id, kind, vault_name) VALUES (?, ?, ?)", (story_id, kind, name))
     return name
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha(vault: Vault, name: str) -> str:
+    return hashlib.sha256(vault.open(name).read()).hexdigest()
 
 
 @pytest.mark.slow
 def test_voice_job_keeps_one_voice_per_story_and_the_original(conn, data_dir):
-    vault = Vault(data_dir / "vault")
     outputs = []
     for secret in ("story-one", "story-one", "story-two"):
         story = _story(conn, secret)
+        vault = _vault(conn, data_dir, story)
         take = _asset(conn, data_dir, SAMPLE_NARRATION, "narration", story)
-        before = _sha(vault.path(take))
+        before = _sha(vault, take)
         job = state.create_job(conn, "voice", {"asset": take}, story_id=story)
-        assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
+        assert run_job(job, str(data_dir), HANDLERS, KEY) == "done", state.get_job(conn, job).error
         result = state.get_job(conn, job).result
         assert result["method"] == "disguise" and result["duration"] > 10
         row = conn.execute("SELECT kind, story_id FROM assets WHERE vault_name = ?", (result["asset"],)).fetchone()
         assert tuple(row) == ("narration", story)
-        assert _sha(vault.path(take)) == before  # her recording is never overwritten
-        outputs.append(_sha(vault.path(result["asset"])))
+        assert _sha(vault, take) == before  # her recording is never overwritten
+        outputs.append(_sha(vault, result["asset"]))
     assert outputs[0] == outputs[1] != outputs[2]
 
 
 def test_voice_job_needs_a_story(conn, data_dir):
     take = _asset(conn, data_dir, SAMPLE_NARRATION, "narration")
     job = state.create_job(conn, "voice", {"asset": take})
-    assert run_job(job, str(data_dir), HANDLERS) == "failed"
+    assert run_job(job, str(data_dir), HANDLERS, KEY) == "failed"
     assert "needs a story" in state.get_job(conn, job).error
 
 
@@ -246,7 +252,7 @@ def test_voice_job_cancel_is_a_cancel_not_a_failure(conn, data_dir, tmp_path):
     story = _story(conn, "s")
     job = state.create_job(conn, "voice", {"asset": _asset(conn, data_dir, long_take, "narration", story)}, story_id=story)
     outcome = {}
-    worker = threading.Thread(target=lambda: outcome.setdefault("state", run_job(job, str(data_dir), HANDLERS)))
+    worker = threading.Thread(target=lambda: outcome.setdefault("state", run_job(job, str(data_dir), HANDLERS, KEY)))
     worker.start()
     _watch(conn, job, lambda j: j.state == "running" and j.progress > 0, timeout=60)
     state.request_cancel(conn, job)
@@ -254,17 +260,17 @@ def test_voice_job_cancel_is_a_cancel_not_a_failure(conn, data_dir, tmp_path):
     worker.join(timeout=30)
     assert outcome.get("state") == "cancelled" and time.monotonic() - asked < 5
     assert state.get_job(conn, job).state == "cancelled"
-    assert not list((data_dir / "work").glob("job-*"))  # no copy of her voice left in scratch
+    assert not list(plaintext_folders(data_dir))  # no copy of her voice left in plain form
 
 
 @pytest.mark.slow
-def test_faces_job_masks_a_photo_and_returns_boxes(conn, data_dir):
+def test_faces_job_masks_a_photo_and_returns_boxes(conn, data_dir, tmp_path):
     photo = shared_data("faces", "two_people.jpg")
     job = state.create_job(conn, "faces", {"asset": _asset(conn, data_dir, photo, "photo")})
-    assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
+    assert run_job(job, str(data_dir), HANDLERS, KEY) == "done", state.get_job(conn, job).error
     result = state.get_job(conn, job).result
     assert result["faces"] >= 2
-    masked = Vault(data_dir / "vault").path(result["asset"])
+    masked = _plain(conn, data_dir, result["asset"], None, tmp_path)
     from PIL import Image
 
     with Image.open(masked) as img:

@@ -23,6 +23,7 @@ from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
+from tests.conftest import vault_bytes
 
 FETCH = {"X-Requested-With": "fetch"}
 RATE = 48000
@@ -276,7 +277,7 @@ def test_chunks_append_and_finish_into_a_take(app, client, people_of, tmp_path):
     r = client.post("/story/record/finish", data={"take": take}, headers=FETCH)
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["part"] == "whole" and 3.5 < r.get_json()["seconds"] < 4.5
-    assert vault.path(name).read_bytes() == data
+    assert vault_bytes(app, name) == data
     audio = client.get(r.get_json()["url"])
     assert audio.status_code == 200 and audio.data == data
 
@@ -302,7 +303,7 @@ def test_interrupted_recording_is_kept_on_reload(app, client, people_of, tmp_pat
     assert "stopped before the end" in page
     takes = stories.narration_takes(_db(app), stories.story_of(_db(app), people_of["rose"], "ur").id)
     assert takes["whole"].id == take and takes["whole"].meta["seconds"] > 1.0
-    assert vault.path(name).read_bytes() == data[:half]
+    assert vault_bytes(app, name) == data[:half]
 
 
 @pytest.mark.parametrize(

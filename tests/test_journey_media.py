@@ -17,7 +17,7 @@ from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
-from tests.conftest import shared_data
+from tests.conftest import shared_data, story_vault, unlock
 from tests.render_helpers import picture, tone
 
 FETCH = {"X-Requested-With": "fetch"}
@@ -27,7 +27,9 @@ FETCH = {"X-Requested-With": "fetch"}
 def app(data_dir):
     from storyteller.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": True})
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": True})
+    unlock(app)  # jobs run in this process, with the app's key
+    return app
 
 
 @pytest.fixture
@@ -149,7 +151,7 @@ def test_another_participants_job_and_media_are_404(app, client, db, tmp_path):
 @pytest.mark.slow
 def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_path):
     story = her(db, client)
-    vault = vault_for(app.config["DATA_DIR"])
+    vault = story_vault(app, story.id)
     stories.add_asset(
         db, story.id, "narration", vault.put_file(tone(tmp_path / "v.wav", 3.0, 220.0)), media_type="audio/wav", meta={"part": "whole"}
     )
@@ -170,7 +172,7 @@ def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_
     status = client.get(f"/story/work/{reply.json['job']}").json
     assert status["state"] == "done", status
     final = stories.story_asset(db, story.id, status["result"]["asset"])
-    info = probe(vault.path(final.vault_name))
+    info = probe(vault.decrypt_to(final.vault_name, tmp_path / "final.mp4"))
     assert (info.video.width, info.video.height) == (720, 1280) and info.duration == pytest.approx(3 + 3 + 4, abs=1.0)
     assert status["asset_url"] in client.get("/story/screening").get_data(as_text=True)
     client.post("/story/screening/ready", data={"ready": "1"})

@@ -21,6 +21,7 @@ from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
+from tests.conftest import story_vault
 
 ROSE, JASMINE = ("Rose", "4821"), ("Jasmine", "7305")
 NO_SUCH_ID = 987654
@@ -49,7 +50,7 @@ def workshop(app):
         story = stories.story_of(conn, rose, "ur")
         stories.save_script(conn, story.id, "Rose's own words, never to be seen by another.", story.revision)
         stories.record_consent(conn, story.id, "workshop", "test", "ur")
-        vault = vault_for(app.config["DATA_DIR"])
+        vault = story_vault(app, story.id)
         assets = {}
         for kind, suffix, media_type in (
             ("photo", ".jpg", "image/jpeg"),

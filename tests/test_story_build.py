@@ -19,7 +19,7 @@ from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
-from storyteller.store.vault import vault_for
+from storyteller.store.vault import plaintext_folders, vault_for
 from storyteller.store.workshops import create_workshop
 from tests.conftest import shared_data, whisper_model_or_skip
 from tests.render_helpers import picture, tone
@@ -32,9 +32,31 @@ def conn(data_dir):
     return open_database(db_path(data_dir))
 
 
+KEY = bytes(range(32))  # the workshop key these tests unlock with
+
+
+class StoryVaults:
+    """The data folder's vault, opened with the key of one story (``of``) as a job opens it."""
+
+    def __init__(self, conn, data_dir):
+        self.conn, self.keyless = conn, vault_for(data_dir)
+        self.root = self.keyless.root
+
+    def of(self, story_id):
+        return self.keyless.with_key(stories.media_key(self.conn, story_id, KEY))
+
+    def exists(self, name):
+        return self.keyless.exists(name)
+
+
 @pytest.fixture
-def vault(data_dir):
-    return vault_for(data_dir)
+def vault(conn, data_dir):
+    return StoryVaults(conn, data_dir)
+
+
+def plain(vault, story_id, name: str, folder: Path) -> Path:
+    """A plain copy of a vault item, to look at it."""
+    return vault.of(story_id).decrypt_to(name, folder / name)
 
 
 def new_story(conn, alias: str = "Sitara", language: str = "en", level: str = "workshop") -> stories.Story:
@@ -47,13 +69,13 @@ def new_story(conn, alias: str = "Sitara", language: str = "en", level: str = "w
 
 def run(conn, data_dir, kind: str, story_id: int, **params) -> state.Job:
     job_id = state.create_job(conn, kind, params, story_id=story_id)
-    run_job(job_id, str(data_dir), HANDLERS)
+    run_job(job_id, str(data_dir), HANDLERS, KEY)
     return state.get_job(conn, job_id)
 
 
 def add_picture(conn, vault, story_id: int, path: Path) -> int:
     with open(path, "rb") as fh:
-        pic = receive_picture(vault, fh)
+        pic = receive_picture(vault.of(story_id), fh)
     return stories.add_asset(
         conn, story_id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
     )
@@ -65,7 +87,8 @@ def spread(pixels: np.ndarray) -> float:
 
 
 def add_take(conn, vault, story_id: int, path: Path, part) -> int:
-    return stories.add_asset(conn, story_id, "narration", vault.put_file(path), media_type="audio/wav", meta={"part": part})
+    name = vault.of(story_id).put_file(path)
+    return stories.add_asset(conn, story_id, "narration", name, media_type="audio/wav", meta={"part": part})
 
 
 # ----------------------------------------------------------------- the plan
@@ -129,8 +152,9 @@ def test_exif_and_gps_are_gone_on_arrival(vault, tmp_path):
     buf = io.BytesIO()
     img.save(buf, format="JPEG", exif=exif)
     assert b"PhoneMaker" in buf.getvalue()
-    pic = receive_picture(vault, io.BytesIO(buf.getvalue()))
-    stored = vault.path(pic.vault_name)
+    pic = receive_picture(vault.of(None), io.BytesIO(buf.getvalue()))
+    assert b"PhoneMaker" not in (vault.root / pic.vault_name).read_bytes()
+    stored = plain(vault, None, pic.vault_name, tmp_path)
     assert b"PhoneMaker" not in stored.read_bytes()
     with Image.open(stored) as out:
         assert not out.getexif() and (out.width, out.height) == (300, 400)  # turned upright, then forgotten
@@ -138,17 +162,17 @@ def test_exif_and_gps_are_gone_on_arrival(vault, tmp_path):
 
 def test_bad_pictures_are_refused_plainly(vault, tmp_path):
     with pytest.raises(PictureRefused, match="not a picture"):
-        receive_picture(vault, io.BytesIO(b"RIFF....WAVEfmt this is a sound"))
+        receive_picture(vault.of(None), io.BytesIO(b"RIFF....WAVEfmt this is a sound"))
     huge = io.BytesIO()
     Image.new("1", (20000, 20000)).save(huge, format="PNG")  # tiny file, 400 megapixels
     with pytest.raises(PictureRefused, match="too large"):
-        receive_picture(vault, io.BytesIO(huge.getvalue()))
+        receive_picture(vault.of(None), io.BytesIO(huge.getvalue()))
     assert not [p for p in vault.root.iterdir()]  # nothing of either was kept
 
 
 # ----------------------------------------------------------------- faces on her picture
 @pytest.mark.slow
-def test_faces_found_removed_by_her_and_added(conn, data_dir, vault):
+def test_faces_found_removed_by_her_and_added(conn, data_dir, vault, tmp_path):
     story = new_story(conn)
     asset = add_picture(conn, vault, story.id, shared_data("faces", "two_people.jpg"))
     job = run(conn, data_dir, "photo_faces", story.id, asset=asset)
@@ -157,8 +181,8 @@ def test_faces_found_removed_by_her_and_added(conn, data_dir, vault):
     boxes = meta["boxes"]
     assert len(boxes) == 2 and all(b[4] == "detected" for b in boxes)
     first_masked = meta["masked"]
-    original = np.asarray(Image.open(vault.path(stories.story_asset(conn, story.id, asset).vault_name)))
-    masked = np.asarray(Image.open(vault.path(first_masked)))
+    original = np.asarray(Image.open(plain(vault, story.id, stories.story_asset(conn, story.id, asset).vault_name, tmp_path)))
+    masked = np.asarray(Image.open(plain(vault, story.id, first_masked, tmp_path)))
     for x1, y1, x2, y2, _ in boxes:  # each face is covered by a solid fill
         inner = masked[y1 + (y2 - y1) // 3 : y2 - (y2 - y1) // 3, x1 + (x2 - x1) // 3 : x2 - (x2 - x1) // 3]
         before = original[y1 + (y2 - y1) // 3 : y2 - (y2 - y1) // 3, x1 + (x2 - x1) // 3 : x2 - (x2 - x1) // 3]
@@ -173,7 +197,7 @@ def test_faces_found_removed_by_her_and_added(conn, data_dir, vault):
     meta = stories.story_asset(conn, story.id, asset).meta
     assert sorted(b[4] for b in meta["boxes"]) == ["detected", "manual"]
     assert not vault.exists(first_masked)  # the older masked copy is destroyed
-    again = np.asarray(Image.open(vault.path(meta["masked"])))
+    again = np.asarray(Image.open(plain(vault, story.id, meta["masked"], tmp_path)))
     kx1, ky1, kx2, ky2 = keep[:4]
     assert np.abs(again[ky1:ky2, kx1:kx2].astype(int) - original[ky1:ky2, kx1:kx2]).mean() < 6  # her face, as she chose
     assert spread(again[y1 + 10 : y1 + 50, x1 + 10 : x1 + 50]) < 8
@@ -197,21 +221,22 @@ def test_narration_joins_the_latest_take_of_each_paragraph(conn, data_dir, vault
     retake = add_take(conn, vault, story.id, tone(tmp_path / "c.wav", 2.0, 700.0), 0)
     parts = story_build.narration_parts(conn, story.id)
     assert [p.meta["part"] for p in parts] == [0, 1] and parts[0].id == retake
-    out = story_build.join_narration(vault, parts, tmp_path / "joined.wav")
+    out = story_build.join_narration(vault.of(story.id), parts, tmp_path / "joined.wav")
     assert probe(out).duration == pytest.approx(2.0 + story_build.PARAGRAPH_GAP + 0.5, abs=0.02)
 
 
 @pytest.mark.slow
-def test_voice_preview_before_and_after(conn, data_dir, vault):
+def test_voice_preview_before_and_after(conn, data_dir, vault, tmp_path):
     story = new_story(conn)
     add_take(conn, vault, story.id, shared_data(*CLIP), "whole")
     job = run(conn, data_dir, "voice_preview", story.id, method="disguise")
     assert job.state == "done", job.error
     before = stories.story_asset(conn, story.id, job.result["before"])
     after = stories.story_asset(conn, story.id, job.result["after"])
-    a, b = probe(vault.path(before.vault_name)), probe(vault.path(after.vault_name))
+    before_path, after_path = plain(vault, story.id, before.vault_name, tmp_path), plain(vault, story.id, after.vault_name, tmp_path)
+    a, b = probe(before_path), probe(after_path)
     assert 5.0 < a.duration <= 10.01 and b.duration == pytest.approx(a.duration, abs=0.05)
-    assert vault.path(before.vault_name).read_bytes() != vault.path(after.vault_name).read_bytes()
+    assert before_path.read_bytes() != after_path.read_bytes()
     again = run(conn, data_dir, "voice_preview", story.id, method="pitch")
     assert again.state == "done"
     previews = [x for x in stories.story_assets(conn, story.id, "other") if x.meta.get("role", "").startswith("voice-")]
@@ -257,12 +282,12 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     assert job.state == "done", job.error
     video = stories.story_asset(conn, story.id, job.result["asset"])
     assert video.kind == "export" and video.meta["aspect"] == "9:16"
-    info = probe(vault.path(video.vault_name))
+    info = probe(plain(vault, story.id, video.vault_name, tmp_path))
     assert info.has_audio and info.video.height > info.video.width
     # title card + her narration (+ end card): the voice starts after the title
     clip_seconds = probe(shared_data(*CLIP)).duration
     assert info.duration == pytest.approx(3.0 + clip_seconds + 4.0, abs=1.5)
-    assert not any((data_dir / "work").glob("*"))  # no copy of her media stays in a work folder
+    assert not list(plaintext_folders(data_dir))  # no plain copy of her media stays behind
 
     # She records again: the next video finds the hidden word in the new take before it is made.
     retake = add_take(conn, vault, story.id, shared_data(*CLIP), "whole")
@@ -305,7 +330,7 @@ def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault
     assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
     stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), hidden_words=("Lahore",)).to_dict())
     assert run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en").state == "done"
-    built = story_build.build_story_folder(conn, vault, story.id, tmp_path / "folder")
+    built = story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
     heard = transcribe(built.path("narration.wav"), "en", model="whisper-tiny.en").text.lower()
     assert "lahore" not in heard and "sister" in heard
     burned = " ".join(c.text for c in built.subtitles)
@@ -338,7 +363,7 @@ def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp
     )
     work = tmp_path / "work"
     work.mkdir()
-    ctx = StopWhenRendering(0, data_dir, conn, vault, work, story.id)
+    ctx = StopWhenRendering(0, data_dir, conn, vault.of(story.id), work, story.id)
     ctx.stage_seen = ""
     with pytest.raises((Cancelled, JobCancelled)):
         HANDLERS["render_story"](ctx, quality="final")
@@ -352,10 +377,10 @@ def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
     stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),)).to_dict())
     with pytest.raises(story_build.BuildError, match="still being checked for faces"):
-        story_build.build_story_folder(conn, vault, story.id, tmp_path / "folder")
+        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
     stories.save_plan(conn, story.id, plans.Plan().to_dict())
     with pytest.raises(story_build.BuildError, match="no pictures yet"):
-        story_build.build_story_folder(conn, vault, story.id, tmp_path / "folder")
+        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
 
 
 def test_bundled_music_is_small_and_listed():

@@ -8,7 +8,6 @@ import pytest
 
 from storyteller.app import create_app
 from storyteller.jobs import state
-from storyteller.store.vault import Vault
 
 
 def test_home_lists_workshops(client):
@@ -56,11 +55,10 @@ def test_cancel_endpoint(app, client):
 
 
 def test_media_serves_only_exports(app, client, data_dir):
-    from storyteller.web.context import get_db
+    from storyteller.web.context import get_db, get_vault
 
-    vault = Vault(data_dir / "vault")
-    raw = vault.put_bytes(b"raw narration", ".webm")
     with app.app_context():
+        raw = get_vault(None).put_bytes(b"raw narration", ".webm")
         get_db().execute("INSERT INTO assets (kind, vault_name) VALUES ('narration', ?)", (raw,))
     assert client.get(f"/media/{raw}").status_code == 404
     assert client.get("/media/..%2Fstoryteller.sqlite3").status_code == 404

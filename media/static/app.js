@@ -180,7 +180,9 @@
 
     function show(job) {
       var percent = Math.round(job.progress * 100);
-      stage.textContent = words(job.state) + (job.state === "running" ? " " + percent.toLocaleString(document.documentElement.lang) + "%" : "");
+      // A queued job that waits for the facilitator to unlock the workshop says so, rather than "waiting to start".
+      var said = job.state === "queued" && job.stage === "locked" ? "locked" : job.state;
+      stage.textContent = words(said) + (job.state === "running" ? " " + percent.toLocaleString(document.documentElement.lang) + "%" : "");
       stage.dataset.state = job.state;
       bar.value = job.progress;
       if (job.error) { error.textContent = job.error; error.hidden = false; }

@@ -8,10 +8,8 @@ about 3000 pixels, and face detection on a smaller picture is faster.
 
 from __future__ import annotations
 
-import tempfile
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from storyteller.errors import N_, UserError
@@ -36,13 +34,16 @@ class Picture:
     media_type: str
 
 
-def receive_picture(vault: Vault, stream: BinaryIO, work: Path | None = None) -> Picture:
-    """Store the pixels of an uploaded picture (upright, no metadata) and return where they are."""
+def receive_picture(vault: Vault, stream: BinaryIO) -> Picture:
+    """Store the pixels of an uploaded picture (upright, no metadata) and return where they are.
+
+    The upload as sent (with its EXIF and GPS) exists only in a plaintext folder, wiped at once.
+    """
     import numpy as np
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        raw = Path(tmp) / "upload"
+    with vault.scratch("upload", MAX_UPLOAD_BYTES) as tmp:
+        raw = tmp / "upload"
         with open(raw, "wb") as out:
             size = 0
             for chunk in iter(lambda: stream.read(1 << 20), b""):

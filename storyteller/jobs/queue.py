@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from huey import RedisHuey, SqliteHuey
@@ -19,6 +20,7 @@ from huey.api import Huey
 from storyteller import config
 from storyteller.jobs import state
 from storyteller.jobs.runner import run_job, sweep_workdirs
+from storyteller.jobs.unlock import WorkshopKey
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
 
@@ -29,8 +31,14 @@ SWEEP_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.5
 
 
-def make_huey(data_dir: str | Path, redis_url: str | None = None, immediate: bool = False) -> Huey:
-    """A huey instance for ``data_dir`` with the job task registered on it."""
+def make_huey(
+    data_dir: str | Path, redis_url: str | None = None, immediate: bool = False, workshop_key: Callable[[], bytes | None] = lambda: None
+) -> Huey:
+    """A huey instance for ``data_dir`` with the job task registered on it.
+
+    ``workshop_key`` gives the unlocked key of the process that runs the task (the
+    worker's, or the app's when tasks run immediately); the queue never carries it.
+    """
     redis_url = redis_url or config.redis_url()
     if redis_url:
         huey = RedisHuey("storyteller", url=redis_url, immediate=immediate)
@@ -41,7 +49,7 @@ def make_huey(data_dir: str | Path, redis_url: str | None = None, immediate: boo
     def run_job_task(job_id: int, data_dir: str) -> str:
         from storyteller.jobs.tasks import HANDLERS
 
-        return run_job(job_id, data_dir, HANDLERS)
+        return run_job(job_id, data_dir, HANDLERS, workshop_key())
 
     huey.run_job_task = run_job_task  # type: ignore[attr-defined]
     return huey
@@ -81,10 +89,19 @@ def _sweeper(huey: Huey, data_dir: Path, stale_after: float, stop: threading.Eve
             log.exception("stale-job sweep failed")
 
 
-def run_worker(data_dir: str | Path, workers: int = 1, stale_after: float = STALE_AFTER_SECONDS) -> None:
-    """Run a huey consumer for ``data_dir`` until SIGINT/SIGTERM."""
+def run_worker(data_dir: str | Path, keys: WorkshopKey, workers: int = 1, stale_after: float = STALE_AFTER_SECONDS) -> None:
+    """Run a huey consumer for ``data_dir`` until SIGINT/SIGTERM.
+
+    Jobs taken before ``keys`` holds the workshop key stay queued and say that they
+    wait for the facilitator; when the key arrives, ``on_unlock`` queues them again.
+    """
     data_dir = Path(data_dir).resolve()
-    huey = make_huey(data_dir)
+    huey = make_huey(data_dir, workshop_key=keys.get)
+    conn = open_database(db_path(data_dir))
+    try:
+        sweep_workdirs(conn, data_dir)  # plain copies left by a worker that was killed
+    finally:
+        conn.close()
     requeued = requeue_pending(huey, data_dir, stale_after)
     if requeued:
         log.info("queued again after restart: %s", requeued)
@@ -100,3 +117,13 @@ def run_worker(data_dir: str | Path, workers: int = 1, stale_after: float = STAL
         consumer.run()
     finally:
         stop.set()
+
+
+def on_unlock(data_dir: str | Path) -> Callable[[], None]:
+    """What a worker does when the key arrives: queue again the jobs that waited for it."""
+
+    def requeue() -> None:
+        data_dir_ = Path(data_dir).resolve()
+        requeue_pending(make_huey(data_dir_), data_dir_)
+
+    return requeue

@@ -11,9 +11,11 @@ library's message helps no participant (``errors.plain_message``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
+import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +24,9 @@ from pathlib import Path
 
 from storyteller.errors import Cancelled, UserError, plain_message
 from storyteller.jobs import state
+from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault, vault_for
+from storyteller.store.vault import Vault, make_plaintext_folder, sweep_plaintext, vault_for, wipe_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class JobContext:
     data_dir: Path
     conn: sqlite3.Connection
     vault: Vault
-    workdir: Path  # private scratch folder, wiped when the job ends whatever happens
+    workdir: Path  # private plaintext folder (mode 0700, in memory when it fits), wiped when the job ends whatever happens
     story_id: int | None = None
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancel_seen: bool = field(default=False, repr=False)
@@ -67,6 +70,10 @@ class JobContext:
             self._cancel_seen = state.cancel_requested(self.conn, self.job_id)
         return self._cancel_seen
 
+    def plain(self, name: str) -> Path:
+        """A plain copy of a vault item in this job's plaintext folder (wiped with it)."""
+        return self.vault.decrypt_to(name, self.workdir / f"in-{name}")
+
     def check_cancel(self) -> None:
         if self.cancelled():
             raise JobCancelled()
@@ -90,24 +97,50 @@ class _Heartbeat(threading.Thread):
 
 
 def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
-    """Remove scratch folders of jobs that are not running (left by a killed worker).
+    """Wipe the plaintext folders of jobs that are not running (left by a killed worker).
 
-    They may hold copies of raw media, so they must not linger.
+    They hold decrypted copies of raw media, so they must not linger.
     """
-    work = Path(data_dir) / "work"
-    if not work.is_dir():
-        return
-    running = {f"job-{r[0]}" for r in conn.execute("SELECT id FROM jobs WHERE state = 'running'")}
-    for folder in work.iterdir():
-        if folder.name not in running:
-            shutil.rmtree(folder, ignore_errors=True)
+    running = {r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'running'")}
+    sweep_plaintext(data_dir, running)
+    # Scratch folders of the versions before the vault encrypted (``work/job-N``) held plain copies too.
+    for folder in (Path(data_dir) / "work").glob("job-*"):
+        if folder.name[4:].isdigit() and int(folder.name[4:]) not in running:
+            wipe_folder(folder)
 
 
-def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
-    """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
+@contextlib.contextmanager
+def _temp_files_in(folder: Path):
+    """Point TMPDIR (ffmpeg, libraries) and Python's tempfile at the job's plaintext folder.
+
+    One job runs at a time in a worker process (``run_worker``'s one thread), so the
+    process-wide setting is the job's own.
+    """
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+
+
+def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]], workshop_key: bytes | None = None) -> str:
+    """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped', 'waiting').
+
+    Without the workshop key (the facilitator has not unlocked the workshop since
+    the start) the job stays queued, with a stage that says why.
+    """
     path = db_path(data_dir)
     conn = open_database(path)
     try:
+        if workshop_key is None:
+            state.wait_for_unlock(conn, job_id)
+            return "waiting"
         if not state.claim(conn, job_id):
             return "skipped"
         job = state.get_job(conn, job_id)
@@ -115,14 +148,14 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         if handler is None:
             state.fail(conn, job_id, f"Unknown kind of work: {job.kind}.")
             return "failed"
-        workdir = Path(data_dir) / "work" / f"job-{job_id}"
-        shutil.rmtree(workdir, ignore_errors=True)  # leftovers of a killed attempt
-        workdir.mkdir(parents=True)
+        workdir = make_plaintext_folder(data_dir, f"job{job_id}", _room_needed(conn, job.story_id))
         ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
         beat = _Heartbeat(path, job_id)
         beat.start()
         try:
-            result = handler(ctx, **job.params)
+            ctx.vault = ctx.vault.with_key(stories.media_key(conn, job.story_id, workshop_key))
+            with _temp_files_in(workdir):
+                result = handler(ctx, **job.params)
             state.finish(conn, job_id, result or {})
             return "done"
         except (JobCancelled, Cancelled):
@@ -141,6 +174,12 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         finally:
             beat.stopped.set()
             beat.join(timeout=5)
-            shutil.rmtree(workdir, ignore_errors=True)
+            wipe_folder(workdir)
     finally:
         conn.close()
+
+
+def _room_needed(conn: sqlite3.Connection, story_id: int | None) -> int:
+    """About what a job writes in plain form: copies of the story's media, and a video."""
+    row = conn.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM assets WHERE story_id IS ?", (story_id,)).fetchone()
+    return 3 * int(row[0]) + (200 << 20)

@@ -91,7 +91,8 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> Job | None:
 def claim(conn: sqlite3.Connection, job_id: int) -> bool:
     """Move a queued or interrupted job to running; False if someone else has it."""
     cur = conn.execute(
-        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', {_TOUCH} "
+        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', "
+        f"stage = CASE WHEN stage = 'locked' THEN '' ELSE stage END, {_TOUCH} "
         "WHERE id = ? AND state IN ('queued', 'interrupted') AND cancel_requested = 0",
         (time.time(), job_id),
     )
@@ -140,7 +141,7 @@ def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job | None:
 
 def cancel_requested(conn: sqlite3.Connection, job_id: int) -> bool:
     row = conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    return bool(row and row[0])
+    return row is None or bool(row[0])  # a job whose story was deleted stops
 
 
 def recover_stale(conn: sqlite3.Connection, stale_after: float) -> list[int]:
@@ -168,3 +169,8 @@ def recover_stale(conn: sqlite3.Connection, stale_after: float) -> list[int]:
 def pending_ids(conn: sqlite3.Connection) -> list[int]:
     """Jobs waiting to run (queued or interrupted), oldest first."""
     return [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'interrupted') AND cancel_requested = 0 ORDER BY id")]
+
+
+def wait_for_unlock(conn: sqlite3.Connection, job_id: int) -> None:
+    """Show that a job waits for the facilitator to unlock the workshop (it stays queued, it has not failed)."""
+    conn.execute(f"UPDATE jobs SET stage = 'locked', {_TOUCH} WHERE id = ? AND state IN ('queued', 'interrupted')", (job_id,))

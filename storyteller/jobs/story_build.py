@@ -10,7 +10,6 @@ cards and the subtitles, all written as the typed ``story.json``
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sqlite3
@@ -83,10 +82,15 @@ def join_narration(vault: Vault, parts: list[stories.Asset], out: Path, cancel: 
         for k, take in enumerate(parts):
             if k:
                 writer.write(gap)
-            for block in iter_audio_blocks(vault.path(take.vault_name), JOIN_RATE, 1, 20.0):
-                if cancel and cancel():
-                    raise BuildError(N_("Stopped."))
-                writer.write(block)
+            # Each take is decrypted beside ``out`` (the job's plaintext folder) and gone once read.
+            plain = vault.decrypt_to(take.vault_name, out.parent / f"take-{take.vault_name}")
+            try:
+                for block in iter_audio_blocks(plain, JOIN_RATE, 1, 20.0):
+                    if cancel and cancel():
+                        raise BuildError(N_("Stopped."))
+                    writer.write(block)
+            finally:
+                plain.unlink(missing_ok=True)
         writer.write(np.zeros(int(tail * JOIN_RATE), np.float32))
     return out
 
@@ -145,7 +149,7 @@ def build_story_folder(
         if not masked or not vault.exists(masked):
             raise BuildError(N_("A picture is still being checked for faces. Wait a moment and try again."))
         name = f"picture-{n:02d}{Path(masked).suffix}"
-        _link_or_copy(vault.path(masked), folder / name)
+        vault.decrypt_to(masked, folder / name)
         scenes.append(Scene(media=name, motion=Motion(pic.motion)))
     if not scenes:
         raise BuildError(N_("The story has no pictures yet. Add at least one picture."))
@@ -199,10 +203,3 @@ def build_story_folder(
     )
     save_story(story)
     return story
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)  # the vault and the work folder share a disk: no copy of a big photo
-    except OSError:
-        shutil.copyfile(src, dst)

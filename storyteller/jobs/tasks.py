@@ -7,6 +7,8 @@ stores its output in the vault and returns a small JSON-able result.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from storyteller.config import PROJECT_ROOT
 from storyteller.errors import N_, UserError
 from storyteller.jobs.runner import JobContext
@@ -26,10 +28,11 @@ def render_demo(ctx: JobContext, quality: str = "preview") -> dict:
 
 def _store(ctx: JobContext, path, suffix: str, kind: str, original_name: str, media_type: str) -> str:
     """Move a finished output into the vault and record it as an asset of the job's story."""
+    size = Path(path).stat().st_size
     name = ctx.vault.adopt(path, suffix)
     ctx.conn.execute(
         "INSERT INTO assets (story_id, kind, vault_name, original_name, media_type, size_bytes) VALUES (?, ?, ?, ?, ?, ?)",
-        (ctx.story_id, kind, name, original_name, media_type, ctx.vault.path(name).stat().st_size),
+        (ctx.story_id, kind, name, original_name, media_type, size),
     )
     return name
 
@@ -50,7 +53,7 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
         raise UserError("This story no longer exists.")
     out = ctx.workdir / "voice.wav"
     result = voice.anonymize(
-        ctx.vault.path(asset),
+        ctx.plain(asset),
         out,
         method,
         story["voice_secret"],
@@ -68,7 +71,7 @@ def mask_faces(ctx: JobContext, asset: str, mask: str = "solid", reviewed: bool 
     """Mask the faces in a photo or video from the vault; the boxes come back for review."""
     from storyteller.pipeline.faces import anonymize as faces
 
-    src = ctx.vault.path(asset)
+    src = ctx.plain(asset)
     ext = src.suffix.lower()
     suffix, media_type = (
         (".png", "image/png") if ext == ".png" else (".jpg", "image/jpeg") if ext in faces.PHOTO_EXT else (".mp4", "video/mp4")
@@ -100,10 +103,9 @@ def _keep(ctx: JobContext, path, suffix: str, kind: str, media_type: str, meta: 
     """Move a finished output into the vault as an asset of her story; return its id and vault name."""
     from storyteller.store import stories
 
+    size = Path(path).stat().st_size
     name = ctx.vault.adopt(path, suffix)
-    asset_id = stories.add_asset(
-        ctx.conn, ctx.story_id, kind, name, media_type=media_type, size_bytes=ctx.vault.path(name).stat().st_size, meta=meta
-    )
+    asset_id = stories.add_asset(ctx.conn, ctx.story_id, kind, name, media_type=media_type, size_bytes=size, meta=meta)
     return asset_id, name
 
 
@@ -130,7 +132,7 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
     picture = _her_asset(ctx, asset)
     add = tuple(faces.ManualBox(tuple(map(float, b))) for b in picture.meta.get("add", []))
     remove = tuple(faces.ManualBox(tuple(map(float, b))) for b in picture.meta.get("remove", []))
-    src = ctx.vault.path(picture.vault_name)
+    src = ctx.plain(picture.vault_name)
     out = ctx.workdir / f"masked{src.suffix}"
     result = faces.anonymize(
         src,

@@ -110,7 +110,7 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     )
     """,
-    # safety: the consent ledger says who recorded each row (her, or the facilitator on her
+    # 5: the consent ledger says who recorded each row (her, or the facilitator on her
     # behalf), a hash of the exact words she was shown, and withdrawal as a row of its own
     # (its level is the one withdrawn), so nothing agreed before is ever overwritten.
     """
@@ -118,6 +118,11 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (recorded_by IN ('participant', 'facilitator'));
     ALTER TABLE consents ADD COLUMN text_sha256 TEXT NOT NULL DEFAULT '';
     ALTER TABLE consents ADD COLUMN withdrawn INTEGER NOT NULL DEFAULT 0 CHECK (withdrawn IN (0, 1))
+    """,
+    # 6: (vault) each story's own key, wrapped by the workshop key (store/crypto.py); made on
+    # first use. Deleting the story destroys it first (crypto-shredding).
+    """
+    ALTER TABLE stories ADD COLUMN wrapped_key BLOB
     """,
 )
 

@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from storyteller.errors import N_, UserError
+from storyteller.store import crypto
 from storyteller.store.vault import Vault
 from storyteller.textsafety import clean_label
 
@@ -288,15 +289,6 @@ def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
     vault.discard_growing(asset.vault_name)
 
 
-def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
-    """Destroy a story: every file of it in the vault, then its rows. Returns how many files went."""
-    assets = [_asset(r) for r in conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ?", (story_id,))]
-    for asset in assets:
-        remove_asset(conn, vault, asset)
-    conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # consents, jobs and plans go with it
-    return len(assets)
-
-
 def narration_takes(conn: sqlite3.Connection, story_id: int) -> dict[str | int, Asset]:
     """Her recordings that count: part ("whole" or a paragraph index) -> its latest take."""
     takes: dict[str | int, Asset] = {}
@@ -319,3 +311,53 @@ def keep_narration(conn: sqlite3.Connection, vault: Vault, story_id: int, asset_
         old_part = old.meta.get("part", "whole")
         if old_part == part or part == "whole" or old_part == "whole":
             remove_asset(conn, vault, old)
+
+
+# -- keys and deletion -------------------------------------------------------
+WORKSHOP_FILES = b"storyteller workshop files v1"
+
+
+def media_key(conn: sqlite3.Connection, story_id: int | None, workshop_key: bytes) -> bytes:
+    """The key that seals a story's media, made and wrapped on first use.
+
+    Files of no story (the facilitator's sample video) use a key derived from
+    the workshop key itself.
+    """
+    if story_id is None:
+        return crypto.derive_key(workshop_key, WORKSHOP_FILES)
+    owner = f"story:{story_id}"
+    row = conn.execute("SELECT wrapped_key FROM stories WHERE id = ?", (story_id,)).fetchone()
+    if row is None:
+        raise StoryError(N_("This story no longer exists."))
+    if row["wrapped_key"] is None:
+        # Two processes may get here at once: the first write wins, both read it back.
+        wrapped = crypto.wrap_key(workshop_key, crypto.new_key(), owner)
+        conn.execute("UPDATE stories SET wrapped_key = ? WHERE id = ? AND wrapped_key IS NULL", (wrapped, story_id))
+        row = conn.execute("SELECT wrapped_key FROM stories WHERE id = ?", (story_id,)).fetchone()
+        if row is None:
+            raise StoryError(N_("This story no longer exists."))
+    return crypto.unwrap_key(workshop_key, bytes(row["wrapped_key"]), owner)
+
+
+def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
+    """Crypto-shred a story: destroy its wrapped key, then its rows, then its files (returns how many).
+
+    Once the key is gone, no copy of a file anywhere (a backup, an old disk
+    block) can be opened again. The key is overwritten before the row goes, and
+    the write-ahead log is checkpointed, so no page holding it stays in the
+    database files (``secure_delete`` zeroes freed pages).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        names = [r[0] for r in conn.execute("SELECT vault_name FROM assets WHERE story_id = ?", (story_id,))]
+        conn.execute("UPDATE stories SET wrapped_key = zeroblob(length(wrapped_key)) WHERE id = ?", (story_id,))
+        conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # assets, consents, jobs follow (ON DELETE CASCADE)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for name in names:
+        vault.delete(name)
+        vault.discard_growing(name)
+    return len(names)

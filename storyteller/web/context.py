@@ -11,7 +11,8 @@ import sqlite3
 from flask import current_app, g
 
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault, vault_for
+from storyteller.store.stories import media_key
+from storyteller.store.vault import LOCKED, Vault, WorkshopLocked, vault_for
 
 HUEY_EXTENSION = "storyteller.huey"
 
@@ -29,8 +30,16 @@ def close_db(_exc: BaseException | None = None) -> None:
         db.close()
 
 
-def get_vault() -> Vault:
-    return vault_for(current_app.config["DATA_DIR"])
+def get_vault(story_id: int | None) -> Vault:
+    """The vault with the key of one story (None: the workshop's own files, such as the sample video).
+
+    Raises WorkshopLocked, which the app shows as "Ask your facilitator to unlock
+    the workshop", when the facilitator has not signed in since the app started.
+    """
+    key = get_workshop_key()
+    if key is None:
+        raise WorkshopLocked(LOCKED)
+    return vault_for(current_app.config["DATA_DIR"]).with_key(media_key(get_db(), story_id, key))
 
 
 def get_huey():
@@ -41,10 +50,22 @@ def get_huey():
 # facilitator's sign-in at the desk until the app stops: never in the session, on disk or
 # in a log. The vault work hands it on to the worker over a private channel.
 WORKSHOP_KEY_EXTENSION = "storyteller.workshop_key"
+KEY_HANDOVER_EXTENSION = "storyteller.key_handover"
 
 
 def remember_workshop_key(key: bytes) -> None:
     current_app.extensions[WORKSHOP_KEY_EXTENSION] = key
+    handover = current_app.extensions.get(KEY_HANDOVER_EXTENSION)
+    if handover is not None:
+        handover(key)
+
+
+def hand_keys_to(app, send) -> None:
+    """``send(key)`` (the pipe to a worker process) gets the workshop key whenever the app learns it."""
+    app.extensions[KEY_HANDOVER_EXTENSION] = send
+    key = app.extensions.get(WORKSHOP_KEY_EXTENSION)
+    if key is not None:
+        send(key)
 
 
 def get_workshop_key() -> bytes | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, url_for
 
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue
-from storyteller.store.vault import VaultError
-from storyteller.web.context import get_db, get_huey, get_vault
+from storyteller.web.context import get_db, get_huey, get_vault, get_workshop_key
+from storyteller.web.vault_media import send_from_vault
 
 bp = Blueprint("jobs", __name__)
 
@@ -42,6 +42,8 @@ def show(job_id: int):
 def progress(job_id: int):
     job = _job_or_404(job_id)
     data = job.as_public_dict()
+    if not job.finished and get_workshop_key() is None:
+        data["stage"] = "locked"  # it waits for the facilitator, and says so
     if job.state == "done" and isinstance(job.result.get("asset"), str):  # her story's videos are asset ids: /story/media
         data["video_url"] = url_for("jobs.media", name=job.result["asset"])
     return jsonify(data)
@@ -61,8 +63,4 @@ def media(name: str):
     row = get_db().execute("SELECT media_type, story_id FROM assets WHERE vault_name = ? AND kind = 'export'", (name,)).fetchone()
     if row is None or not _open_to_this_session(row["story_id"]):
         abort(404)
-    try:
-        path = get_vault().path(name)
-    except VaultError:
-        abort(404)
-    return send_file(path, mimetype=row["media_type"], conditional=True, download_name="story.mp4")
+    return send_from_vault(get_vault(row["story_id"]), name, row["media_type"], download_name="story.mp4")

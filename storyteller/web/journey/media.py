@@ -7,6 +7,8 @@ Every asset and job URL answers 404 unless it belongs to her story.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,10 +17,10 @@ from storyteller.jobs import intake, state
 from storyteller.jobs.queue import enqueue
 from storyteller.jobs.story_build import MUSIC_DIR, music_tracks, narration_key, narration_parts
 from storyteller.store import plans, stories
-from storyteller.store.vault import VaultError
-from storyteller.web.context import get_db, get_huey, get_vault
+from storyteller.web.context import get_db, get_huey, get_vault, get_workshop_key
 from storyteller.web.journey.access import current_story, is_fetch, participant_required, story_asset_or_404
 from storyteller.web.journey.blueprint import bp
+from storyteller.web.vault_media import send_from_vault
 
 VOICE_CHOICES = {
     "synthetic": (_l("A computer voice reads your words"), _l("Nothing of your voice remains. It can sound a little like a machine.")),
@@ -44,6 +46,7 @@ JOB_STAGES = {
     "done": _l("Done."),
     "cancelled": _l("Stopped."),
     "interrupted": _l("Starting again after an interruption…"),
+    "locked": _l("Waiting for the facilitator to unlock the workshop…"),
     "": _l("Waiting to start…"),
 }
 
@@ -113,7 +116,9 @@ def _audience(story: stories.Story) -> str:
 def job_status(job_id: int):
     job = _her_job_or_404(job_id)
     data = job.as_public_dict()
-    data["stage_words"] = str(JOB_STAGES.get(job.stage, JOB_STAGES[""]))
+    if not job.finished and get_workshop_key() is None:
+        data["stage"] = "locked"  # it waits for the facilitator, and says so
+    data["stage_words"] = str(JOB_STAGES.get(data["stage"], JOB_STAGES[""]))
     if job.kind == "render_story":
         data["quality"] = job.params.get("quality")
     if job.state == "failed":
@@ -141,13 +146,10 @@ def media(asset_id: int):
     asset = story_asset_or_404(asset_id)
     if asset.meta.get("growing"):
         abort(404)
-    name = asset.meta.get("masked") if request.args.get("masked") else asset.vault_name
-    try:
-        path = get_vault().path(name or "")
-    except VaultError:
-        abort(404)
-    media_type = "image/png" if path.suffix == ".png" else "image/jpeg" if path.suffix == ".jpg" else asset.media_type
-    return send_file(path, mimetype=media_type or "application/octet-stream", conditional=True, download_name=f"story{path.suffix}")
+    name = (asset.meta.get("masked") if request.args.get("masked") else asset.vault_name) or ""
+    suffix = Path(name).suffix
+    media_type = "image/png" if suffix == ".png" else "image/jpeg" if suffix == ".jpg" else asset.media_type
+    return send_from_vault(get_vault(asset.story_id), name, media_type, download_name=f"story{suffix}")
 
 
 # ----------------------------------------------------------------- 5. pictures
@@ -199,7 +201,7 @@ def picture_add():
     if len(_plan(story).pictures) >= plans.MAX_PICTURES:
         return _reply(_(plans.TOO_MANY_PICTURES), "journey.pictures", 400)
     try:
-        picture = intake.receive_picture(get_vault(), upload.stream)
+        picture = intake.receive_picture(get_vault(story.id), upload.stream)
     except intake.PictureRefused as exc:
         return _reply(_(str(exc)), "journey.pictures", 400)
     asset_id = stories.add_asset(
@@ -208,7 +210,7 @@ def picture_add():
         kind,
         picture.vault_name,
         media_type=picture.media_type,
-        size_bytes=get_vault().path(picture.vault_name).stat().st_size,
+        size_bytes=get_vault(story.id).size(picture.vault_name),
         meta={"width": picture.width, "height": picture.height, "webcam": request.form.get("source") == "webcam"},
     )
     plan = plans.with_picture(_plan(story), asset_id)
@@ -289,7 +291,7 @@ def picture_delete(asset_id: int):
     asset = story_asset_or_404(asset_id)
     if asset.kind not in ("photo", "drawing"):
         abort(404)
-    db, vault = get_db(), get_vault()
+    db, vault = get_db(), get_vault(asset.story_id)
     _save(plans.without_picture(_plan(), asset_id))
     masked = stories.story_asset(db, asset.story_id, asset.meta.get("masked_asset") or 0)
     if masked is not None:

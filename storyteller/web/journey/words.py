@@ -10,7 +10,7 @@ import math
 import re
 import time
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -32,6 +32,7 @@ from storyteller.web.journey.access import (
     story_asset_or_404,
 )
 from storyteller.web.journey.blueprint import bp
+from storyteller.web.vault_media import send_from_vault
 
 # Bump when the consent wording changes: each consent row records the version she was shown.
 CONSENT_TEXT_VERSION = "2026-11-30"
@@ -209,30 +210,32 @@ def _take_json(asset: stories.Asset) -> dict:
 
 def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None]:
     """Move a take into the vault and check it; a take that is no use is removed with the reason."""
-    db, vault = get_db(), get_vault()
+    db, vault = get_db(), get_vault(asset.story_id)
     try:
         vault.finish_growing(asset.vault_name)
     except VaultError:
         stories.remove_asset(db, vault, asset)
         return None, checks.TOO_SHORT
-    try:
-        uploads.probe_recording(vault.path(asset.vault_name), uploads.stored_kind(asset.vault_name))
-    except uploads.UploadRefused as exc:
-        stories.remove_asset(db, vault, asset)
-        return None, str(exc)
-    result = checks.check_narration(vault.path(asset.vault_name))
+    with vault.plain(asset.vault_name) as plain:
+        try:
+            uploads.probe_recording(plain, uploads.stored_kind(asset.vault_name))
+        except uploads.UploadRefused as exc:
+            stories.remove_asset(db, vault, asset)
+            return None, str(exc)
+        result = checks.check_narration(plain)
+        size = plain.stat().st_size
     if result.problem is not None:
         stories.remove_asset(db, vault, asset)
         return None, result.problem
     meta = {k: v for k, v in asset.meta.items() if k != "growing"} | {"seconds": round(result.seconds, 2)}
-    stories.set_asset_meta(db, asset.id, meta, size_bytes=vault.path(asset.vault_name).stat().st_size)
+    stories.set_asset_meta(db, asset.id, meta, size_bytes=size)
     stories.keep_narration(db, vault, asset.story_id, asset.id)
     return stories.story_asset(db, asset.story_id, asset.id), None
 
 
 def _recover_interrupted_takes(story_id: int) -> list[str]:
     """Keep what arrived of takes that were cut off; return the messages for her."""
-    db, vault = get_db(), get_vault()
+    db, vault = get_db(), get_vault(story_id)
     messages = []
     for asset in stories.story_assets(db, story_id, "narration", growing=True):
         try:
@@ -286,7 +289,8 @@ def record():
 @participant_required
 def record_chunk():
     """One piece of a recording (every few seconds); the first piece starts the take."""
-    db, vault, story = get_db(), get_vault(), current_story()
+    db, story = get_db(), current_story()
+    vault = get_vault(story.id)
     chunk = request.files.get("chunk")
     offset = request.form.get("offset", type=int)
     if chunk is None or offset is None or offset < 0:
@@ -331,7 +335,8 @@ def record_finish():
 @participant_required
 def record_upload():
     """A sound file from the laptop instead of recording in the page."""
-    db, vault, story = get_db(), get_vault(), current_story()
+    db, story = get_db(), current_story()
+    vault = get_vault(story.id)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
         flash(_("Choose a sound file first."))
@@ -346,13 +351,19 @@ def record_upload():
     except TooLarge:
         flash(_(checks.TOO_LONG))
         return redirect(url_for("journey.record"))
-    try:
-        uploads.probe_recording(vault.path(name), kind)
-    except uploads.UploadRefused as exc:
+    with vault.plain(name) as plain:
+        try:
+            uploads.probe_recording(plain, kind)
+        except uploads.UploadRefused as exc:
+            refused = str(exc)
+        else:
+            refused = None
+            result = checks.check_narration(plain)
+            size = plain.stat().st_size
+    if refused is not None:
         vault.delete(name)
-        flash(_(str(exc)))
+        flash(_(refused))
         return redirect(url_for("journey.record"))
-    result = checks.check_narration(vault.path(name))
     if result.problem is not None:
         vault.delete(name)
         flash(_(result.problem))
@@ -364,7 +375,7 @@ def record_upload():
         name,
         original_name="",
         media_type=kind.media_type,
-        size_bytes=vault.path(name).stat().st_size,
+        size_bytes=size,
         meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True},
     )
     stories.keep_narration(db, vault, story.id, asset_id)
@@ -379,11 +390,7 @@ def take_audio(asset_id: int):
     asset = story_asset_or_404(asset_id)
     if asset.kind != "narration" or asset.meta.get("growing"):
         abort(404)
-    try:
-        path = get_vault().path(asset.vault_name)
-    except VaultError:
-        abort(404)
-    return send_file(path, mimetype=asset.media_type or "application/octet-stream", conditional=True)
+    return send_from_vault(get_vault(asset.story_id), asset.vault_name, asset.media_type)
 
 
 @bp.post("/record/take/<int:asset_id>/delete")
@@ -392,7 +399,7 @@ def delete_take(asset_id: int):
     asset = story_asset_or_404(asset_id)
     if asset.kind != "narration":
         abort(404)
-    stories.remove_asset(get_db(), get_vault(), asset)
+    stories.remove_asset(get_db(), get_vault(asset.story_id), asset)
     if is_fetch():
         return jsonify(deleted=True)
     flash(_("The recording is deleted."))
