@@ -567,7 +567,6 @@ def export_cmd(story: int, out: Path, shapes: tuple[str, ...], data: Path | None
     """Write STORY's export package (needs her consent for the organisation or the public)."""
     from storyteller.jobs.export import export_story
     from storyteller.store.plans import ASPECTS
-
     from storyteller.store.stories import media_key
 
     _data_dir, conn, vault = _open_store(data)

@@ -24,7 +24,7 @@ from storyteller.jobs.export import ExportRefused, export_story
 from storyteller.jobs.intake import receive_picture
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from storyteller.pipeline.render.encode import render_story
-from storyteller.store import plans, stories
+from storyteller.store import passphrase, plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
 from storyteller.store.vault import vault_for
@@ -45,9 +45,14 @@ def conn(data_dir):
     conn.close()
 
 
+PASSPHRASE = "a river in spring"
+
+
 @pytest.fixture
-def vault(data_dir):
-    return vault_for(data_dir)
+def vault(data_dir, conn):
+    """``vault(story_id)``: the vault with that story's key, under a facilitator passphrase set here."""
+    workshop_key = passphrase.set_first(conn, PASSPHRASE)
+    return lambda story_id: vault_for(data_dir).with_key(stories.media_key(conn, story_id, workshop_key))
 
 
 def new_story(conn, level: str | None = "organisation") -> int:
@@ -117,11 +122,13 @@ def read_package(result) -> tuple[dict, dict[str, Path]]:
 
 def test_package_from_finished_video_is_clean_and_randomly_named(tmp_path, conn, vault):
     story_id = new_story(conn)
-    add_finished(conn, vault, story_id, tagged_video(tmp_path), "16:9")
-    raw = stories.add_asset(conn, story_id, "narration", vault.put_file(tone(tmp_path / "raw.wav", 2.0, 220)), meta={"part": "whole"})
-    raw_sha = hashlib.sha256(vault.open(stories.story_asset(conn, story_id, raw).vault_name).read()).hexdigest()
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
+    raw = stories.add_asset(
+        conn, story_id, "narration", vault(story_id).put_file(tone(tmp_path / "raw.wav", 2.0, 220)), meta={"part": "whole"}
+    )
+    raw_sha = hashlib.sha256(vault(story_id).open(stories.story_asset(conn, story_id, raw).vault_name).read()).hexdigest()
 
-    result = export_story(conn, vault, story_id, tmp_path / "out", shapes=("16:9",))
+    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",))
     manifest, files = read_package(result)
 
     assert result.rendered == ()
@@ -149,31 +156,31 @@ def test_package_from_finished_video_is_clean_and_randomly_named(tmp_path, conn,
 @pytest.mark.parametrize("level", [None, "workshop"])
 def test_refused_without_consent_that_allows_it(tmp_path, conn, vault, level):
     story_id = new_story(conn, level)
-    add_finished(conn, vault, story_id, tagged_video(tmp_path), "16:9")
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
     with pytest.raises(ExportRefused):
-        export_story(conn, vault, story_id, tmp_path / "out")
+        export_story(conn, vault(story_id), story_id, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_withdrawal_is_read_when_the_export_runs(tmp_path, conn, vault):
     story_id = new_story(conn, "public")
-    add_finished(conn, vault, story_id, tagged_video(tmp_path), "16:9")
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
     stories.withdraw_consent(conn, story_id)
     with pytest.raises(ExportRefused):
-        export_story(conn, vault, story_id, tmp_path / "out", shapes=("16:9",))
+        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",))
     assert not (tmp_path / "out").exists()
 
 
 def test_a_withdrawal_while_the_package_is_made_leaves_nothing(tmp_path, conn, vault):
     story_id = new_story(conn, "public")
-    add_finished(conn, vault, story_id, tagged_video(tmp_path), "16:9")
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
 
     def withdraw_midway(fraction: float) -> None:
         if 0 < fraction < 1:
             stories.withdraw_consent(conn, story_id)
 
     with pytest.raises(ExportRefused):
-        export_story(conn, vault, story_id, tmp_path / "out", shapes=("16:9",), progress=withdraw_midway)
+        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",), progress=withdraw_midway)
     assert list((tmp_path / "out").iterdir()) == []  # not even the half-made package
 
 
@@ -182,10 +189,10 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
     """A 16:9 final exists; the 9:16 the campaign asks for is rendered through the journey's render path."""
     story_id = new_story(conn, "public")
     with open(picture(tmp_path / "p.png", size=(640, 480)), "rb") as fh:
-        pic = receive_picture(vault, fh)
+        pic = receive_picture(vault(story_id), fh)
     photo = stories.add_asset(conn, story_id, "photo", pic.vault_name, meta={"masked": pic.vault_name, "width": 640, "height": 480})
     take = stories.add_asset(
-        conn, story_id, "narration", vault.put_file(tone(tmp_path / "n.wav", 3.0, 220, on=(0.2, 2.8))), meta={"part": "whole"}
+        conn, story_id, "narration", vault(story_id).put_file(tone(tmp_path / "n.wav", 3.0, 220, on=(0.2, 2.8))), meta={"part": "whole"}
     )
     parts = story_build.narration_parts(conn, story_id)
     plan = plans.plan_from_dict(
@@ -198,10 +205,12 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
         }
     )
     stories.save_plan(conn, story_id, plan.to_dict())
-    wide = render_story(story_build.build_story_folder(conn, vault, story_id, tmp_path / "wide"), tmp_path / "wide.mp4", aspect="16:9")
-    add_finished(conn, vault, story_id, wide.path, "16:9")
+    wide = render_story(
+        story_build.build_story_folder(conn, vault(story_id), story_id, tmp_path / "wide"), tmp_path / "wide.mp4", aspect="16:9"
+    )
+    add_finished(conn, vault(story_id), story_id, wide.path, "16:9")
 
-    result = export_story(conn, vault, story_id, tmp_path / "out", shapes=("16:9", "9:16"))
+    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9", "9:16"))
     manifest, files = read_package(result)
 
     assert result.rendered == ("9:16",)
@@ -220,14 +229,14 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
 
 def test_cli_export_writes_the_package_and_refuses_plainly(tmp_path, data_dir, runner, conn, vault):
     story_id = new_story(conn, "public")
-    add_finished(conn, vault, story_id, tagged_video(tmp_path), "1:1")
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "1:1")
     out = tmp_path / "usb"
-    r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)])
+    r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n")
     assert r.exit_code == 0, r.output
     (package,) = out.iterdir()
     assert str(package) in r.output and (package / "manifest.json").is_file()
 
     stories.withdraw_consent(conn, story_id)
-    r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)])
+    r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n")
     assert r.exit_code == 1 and "may not leave the laptop" in r.output and "Traceback" not in r.output
     assert len(list(out.iterdir())) == 1

@@ -23,9 +23,9 @@ from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from storyteller.store import participants as people
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop, list_workshops
 from storyteller.textsafety import clean_label
+from tests.conftest import story_vault
 from tests.render_helpers import bomb_png
 
 FETCH = {"X-Requested-With": "fetch"}
@@ -52,13 +52,13 @@ def _png(size=(64, 48)) -> bytes:
 def circle(app):
     """Rose and Jasmine in one workshop, each with a story, consent, a picture, a take and a job."""
     conn = _db(app)
-    vault = vault_for(app.config["DATA_DIR"])
     workshop = create_workshop(conn, "Kabul circle", "fa")
     ids = {"workshop": workshop}
     for alias, pin in (("Rose", "4821"), ("Jasmine", "7305")):
         person = people.add_participant(conn, workshop, alias, pin)
         story = stories.story_of(conn, person, "fa")
         stories.record_consent(conn, story.id, "workshop", "v1", "fa")
+        vault = story_vault(app, story.id)
         photo = stories.add_asset(conn, story.id, "photo", vault.put_bytes(_png(), ".png"), media_type="image/png")
         take = stories.add_asset(
             conn, story.id, "narration", vault.put_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * 60, ".webm"), media_type="audio/webm"
@@ -307,7 +307,7 @@ def test_the_first_piece_of_a_recording_must_be_sound(app, client, circle, tmp_p
 
 
 def test_pictures_only_in_photo_formats_and_never_a_bomb(tmp_path, app):
-    vault = vault_for(app.config["DATA_DIR"])
+    vault = story_vault(app, None)
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
     for payload in (eps, bomb_png(tmp_path / "bomb.png").read_bytes(), bomb_png(tmp_path / "warn.png", side=10_000).read_bytes()):
         with pytest.raises(PictureRefused):
