@@ -186,7 +186,7 @@ def test_the_desk_is_refused_from_the_lan_even_with_a_desk_cookie(app, mode):
     assert mode.accepting
     # Her language: the refusal is in Urdu for an Urdu phone.
     page = phone.get("/desk/lan/", base_url=LAN, headers={"Accept-Language": "ur"}).get_data(as_text=True)
-    assert 'lang="ur"' in page and "آپ کے لیے نہیں" in page
+    assert 'lang="ur"' in page and "یہ آپ کے لیے کھلا نہیں ہے" in page and "فون پر آپ صرف اپنی کہانی کھول سکتی ہیں" in page
     # A request that came in on the LAN socket is refused whatever host it names.
     assert laptop.get("/desk/lan/", base_url=LAPTOP, environ_base={lan.VIA_LAN: True}).status_code == 403
 
