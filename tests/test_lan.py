@@ -135,7 +135,11 @@ def test_the_wifi_address_is_asked_of_the_system():
 def test_phone_pages_open_only_through_the_lan_address(app, mode):
     laptop = app.test_client()
     assert laptop.get("/phone/", base_url=LAPTOP).status_code == 404
-    assert app.test_client().get("/phone/", base_url=LAN).status_code == 200
+    phone = app.test_client()
+    assert phone.get("/phone/", base_url=LAN).status_code == 200
+    # What draws the phone pages comes too: the style sheets and the Urdu font.
+    for path in ("/static/phone.css", "/static/app.js", "/fonts/NotoNastaliqUrdu-Regular.ttf"):
+        assert phone.get(path, base_url=LAN).status_code == 200, path
 
 
 def test_the_join_code_is_required(app, phone, mode, people):
@@ -207,6 +211,8 @@ def test_turning_lan_off_ends_every_phone_session_at_once(app, mode, people):
     rose = joined_and_signed_in(app.test_client(), mode, people)
     jasmine = joined_and_signed_in(app.test_client(), mode, people, "jasmine", JASMINE_PIN)
     assert rose.get("/phone/story", base_url=LAN).status_code == 200
+    half_sent = _upload(rose, "photo", _photo_with_gps(), "c.jpg", piece=1024, stop_after=1024)
+    assert list((Path(app.config["DATA_DIR"]) / "vault" / "recording").glob("*.part"))
     laptop = app.test_client()
     signed_in_at_desk(app, laptop, LAPTOP)
     old_code = mode.join_code
@@ -215,6 +221,9 @@ def test_turning_lan_off_ends_every_phone_session_at_once(app, mode, people):
         response = phone.get("/phone/story", base_url=LAN)
         assert response.status_code == 403 and "cannot join now" in response.get_data(as_text=True)
         assert join(phone, old_code).status_code == 403
+    # A file half sent when the door closed is thrown away (the phone still has it).
+    assert not list((Path(app.config["DATA_DIR"]) / "vault" / "recording").glob("*.part"))
+    assert rose.get(f"/phone/upload/{half_sent}", headers=FETCH, base_url=LAN).status_code == 403
     # On again: a new code, and the old sessions stay ended.
     assert laptop.post("/desk/lan/start", base_url=LAPTOP).status_code == 302
     assert mode.accepting
@@ -276,8 +285,9 @@ def test_a_photo_goes_up_in_pieces_resumes_and_loses_its_location(app, mode, peo
         f"/phone/upload/{token}/piece", data={"offset": 4096, "piece": (io.BytesIO(b"x" * 10), "piece")}, headers=FETCH, base_url=LAN
     )
     assert gap.status_code == 409 and gap.get_json()["size"] == 2048
-    # Finishing early is refused: the laptop knows the whole size.
-    assert phone.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN).status_code == 409
+    # Finishing early is refused with what has arrived: the laptop knows the whole size.
+    early = phone.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN)
+    assert early.status_code == 409 and early.get_json()["size"] == 2048
     done = _go_on(phone, token, data, piece=1024)
     assert done.status_code == 200, done.get_json()
     conn = _db(app)

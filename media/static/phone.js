@@ -79,6 +79,17 @@
       });
     }
 
+    // The laptop checks that all of it arrived; if a piece is missing it says from where to resend.
+    function finish(file, token) {
+      say(words.wordsChecking);
+      return patiently(function () { return post(url("finishUrl", token), {}); }).then(function (r) {
+        if (r.status === 409 && r.data.size !== undefined) {
+          return sendFrom(file, token, r.data.size).then(function () { return finish(file, token); });
+        }
+        return r;
+      });
+    }
+
     input.addEventListener("change", function () {
       var file = input.files && input.files[0];
       errorBox.hidden = true;
@@ -92,10 +103,8 @@
         token = started.token;
         return sendFrom(file, token, started.size);
       }).then(function () {
-        say(words.wordsChecking);
-        return patiently(function () { return post(url("finishUrl", token), {}); });
+        return finish(file, token);
       }).then(function (r) {
-        if (r.status === 409) { throw { retry: true }; }
         remember(key, null);
         if (r.status !== 200) { throw { message: r.data.message || "" }; }
         // Reload to show what was added; the message comes with it.

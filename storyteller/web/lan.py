@@ -26,12 +26,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from storyteller.web.context import get_vault
 from storyteller.web.desk.access import desk_required
 
 LAN_EXTENSION = "storyteller.lan"
 VIA_LAN = "storyteller.via_lan"  # set in the WSGI environ of every request that came in on the LAN socket
 SESSION_LAN = "lan"  # the generation a phone joined in
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Besides the phone pages, only what draws them: the static files and the bundled Urdu fonts.
+OPEN_TO_THE_LAN = ("static", "home.font")
 
 # Wrong join codes: the first FREE_CODE_TRIES from one phone are free, then each try waits
 # twice as long as the last, up to MAX_CODE_WAIT. A 6-digit code has a million values.
@@ -55,6 +58,17 @@ class CodeTries:
     retry_after: float = 0.0
 
 
+@dataclass(frozen=True)
+class PhoneUpload:
+    """A file on its way from a phone (web/phone.py): known only to this process, and only for her story."""
+
+    story_id: int
+    kind: str  # "narration" or "photo"
+    vault_name: str
+    size: int  # the size the phone announced; the upload finishes only when all of it is here
+    media_type: str
+
+
 @dataclass
 class LanMode:
     """Phone joining, as this process knows it. Changed only under ``lock``."""
@@ -65,6 +79,7 @@ class LanMode:
     join_code: str = ""
     generation: int = 0
     tries: dict[str, CodeTries] = field(default_factory=dict)
+    uploads: dict[str, PhoneUpload] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -78,12 +93,16 @@ class LanMode:
             self.generation += 1
             self.tries.clear()
 
-    def stop(self) -> None:
+    def stop(self) -> list[PhoneUpload]:
+        """Close the door; returns the uploads that were still arriving (the phones keep their files)."""
         with self.lock:
             self.accepting = False
             self.join_code = ""
             self.generation += 1
             self.tries.clear()
+            dropped = list(self.uploads.values())
+            self.uploads.clear()
+        return dropped
 
     def try_code(self, who: str, code: str, now: float | None = None) -> tuple[bool, float]:
         """(joined, seconds to wait). While ``who`` must wait, the code is not even looked at."""
@@ -142,7 +161,7 @@ def _guard():
         if request.blueprint == "phone":
             abort(404)
         return None
-    if request.endpoint == "static":
+    if request.endpoint in OPEN_TO_THE_LAN:
         return None
     if request.blueprint != "phone":
         return render_template("phone/refused.html"), 403
@@ -190,10 +209,9 @@ def qr_code():
 @desk_required
 def stop():
     """Close the door: every phone's session ends now; media already sent stays on the laptop."""
-    from storyteller.web.phone import drop_uploads
-
-    lan_mode().stop()
-    drop_uploads()
+    vault = get_vault()
+    for upload in lan_mode().stop():
+        vault.discard_growing(upload.vault_name)
     flash(_("Phones are disconnected. Nothing they sent is lost."))
     return redirect(url_for("lan.status"))
 

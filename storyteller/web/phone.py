@@ -18,8 +18,6 @@ import functools
 import math
 import re
 import secrets
-import threading
-from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
@@ -41,44 +39,13 @@ from storyteller.web.journey.access import (
     story_asset_or_404,
 )
 from storyteller.web.journey.words import MAX_RECORDING_BYTES
-from storyteller.web.lan import SESSION_LAN, lan_mode, phone_joined
+from storyteller.web.lan import SESSION_LAN, PhoneUpload, lan_mode, phone_joined
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
-UPLOADS_EXTENSION = "storyteller.phone_uploads"
 CHUNK_BYTES = 1 << 20  # a piece small enough to resend cheaply on a weak Wi-Fi
 LIMITS = {"narration": MAX_RECORDING_BYTES, "photo": intake.MAX_UPLOAD_BYTES}
 OPEN_WITHOUT_JOINING = ("phone.join", "phone.quick_exit")
-
-
-@dataclass(frozen=True)
-class PhoneUpload:
-    """A file on its way from a phone: known only to this process, and only for her story."""
-
-    story_id: int
-    kind: str  # "narration" or "photo"
-    vault_name: str
-    size: int  # the size the phone announced; the upload finishes only when all of it is here
-    media_type: str
-
-
-class _Uploads:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.by_token: dict[str, PhoneUpload] = {}
-
-
-def _uploads() -> _Uploads:
-    return current_app.extensions.setdefault(UPLOADS_EXTENSION, _Uploads())
-
-
-def drop_uploads() -> None:
-    """Phone joining stopped: whatever was half sent is thrown away (the phones still have their files)."""
-    uploads, vault = _uploads(), get_vault()
-    with uploads.lock:
-        for upload in uploads.by_token.values():
-            vault.discard_growing(upload.vault_name)
-        uploads.by_token.clear()
 
 
 @bp.before_request
@@ -265,7 +232,7 @@ def media(asset_id: int):
 
 # ----------------------------------------------------------------- uploads in pieces
 def _her_upload_or_404(token: str) -> PhoneUpload:
-    upload = _uploads().by_token.get(token)
+    upload = lan_mode().uploads.get(token)
     if upload is None or upload.story_id != current_story().id:
         abort(404)
     return upload
@@ -296,9 +263,9 @@ def upload_start():
     suffix = found.group(0).lower() if found else ".bin"
     upload = PhoneUpload(story.id, kind, get_vault().start_growing(suffix), size, (request.form.get("type") or "")[:100])
     token = secrets.token_urlsafe(12)
-    uploads = _uploads()
-    with uploads.lock:
-        uploads.by_token[token] = upload
+    mode = lan_mode()
+    with mode.lock:
+        mode.uploads[token] = upload
     return jsonify(upload=token, size=0)
 
 
@@ -339,14 +306,15 @@ def upload_finish(token: str):
     upload = _her_upload_or_404(token)
     vault = get_vault()
     try:
-        if vault.growing_size(upload.vault_name) != upload.size:
-            return jsonify(message=_("Part of the file has not arrived yet. It is being sent again.")), 409
+        arrived = vault.growing_size(upload.vault_name)
+        if arrived != upload.size:
+            return jsonify(message=_("Part of the file has not arrived yet. It is being sent again."), size=arrived), 409
         vault.finish_growing(upload.vault_name)
     except VaultError:
         abort(404)
-    uploads = _uploads()
-    with uploads.lock:
-        uploads.by_token.pop(token, None)
+    mode = lan_mode()
+    with mode.lock:
+        mode.uploads.pop(token, None)
     if upload.kind == "narration":
         return _keep_narration(upload)
     return _keep_photo(upload)
