@@ -350,9 +350,11 @@ def test_a_phone_sees_only_her_own_story(app, mode, people):
     assert jasmine.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN).status_code == 404
     # Her script, written on the phone, is her own story's.
     story_page = jasmine.get("/phone/write", base_url=LAN).get_data(as_text=True)
-    revision = re.search(r'name="revision" value="(\d+)"', story_page).group(1)
-    saved = jasmine.post("/phone/write", data={"revision": revision, "script": "Jasmine's words.", "title": ""}, base_url=LAN)
-    assert saved.status_code == 302
+    revision = re.search(r'data-revision="(\d+)"', story_page).group(1)
+    saved = jasmine.post(
+        "/phone/write/save", data={"revision": revision, "script": "Jasmine's words.", "title": ""}, headers=FETCH, base_url=LAN
+    )
+    assert saved.status_code == 200 and saved.get_json()["saved"]
     conn = _db(app)
     try:
         assert stories.story_of(conn, people["jasmine"], "ur").script == "Jasmine's words."
@@ -459,8 +461,10 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
 
             page.click("#to-write")
             page.fill("#script", "I am writing this on my own phone.\n\nNobody else can read it here.")
-            page.click("#save-script")
-            assert "saved" in page.inner_text("main")
+            expect(page.locator("#save-status")).to_have_text("Saved", timeout=15_000)  # it saves as she types
+            page.screenshot(path=str(artifacts / "03b-writing.png"), full_page=True)
+            page.click("#back")
+            assert "Words so far: 14" in page.inner_text("#to-write")
 
             # The narration: the first attempt is cut off after a few pieces (the Wi-Fi drops and the
             # page is reloaded); choosing the same file again goes on from where the laptop got to.

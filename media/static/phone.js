@@ -74,7 +74,11 @@
         data.append("piece", piece, "piece");
         return window.storyteller.send(url("pieceUrl", token), { method: "POST", body: data }).then(answer);
       }).then(function (r) {
-        if (r.status === 200 || r.status === 409) { say(words.wordsSending); return sendFrom(file, token, r.data.size); }
+        if (r.status === 200 || r.status === 409) {
+          say(words.wordsSending);
+          document.dispatchEvent(new CustomEvent("storyteller:busy"));  // sending is not idling: no idle lock mid-upload
+          return sendFrom(file, token, r.data.size);
+        }
         throw { message: r.data.message || "", forget: true };
       });
     }

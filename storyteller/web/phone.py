@@ -19,7 +19,7 @@ import math
 import re
 import secrets
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 
 from storyteller.jobs import checks, intake, state
@@ -38,7 +38,7 @@ from storyteller.web.journey.access import (
     sign_in_session,
     story_asset_or_404,
 )
-from storyteller.web.journey.words import MAX_RECORDING_BYTES
+from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
 from storyteller.web.lan import SESSION_LAN, PhoneUpload, lan_mode, phone_joined
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -177,28 +177,26 @@ def story():
     )
 
 
-@bp.route("/write", methods=["GET", "POST"])
+@bp.get("/write")
 @_her_story_only
 def write():
-    story = current_story()
-    if request.method == "POST":
-        base = request.form.get("revision", type=int)
-        if base is None:
-            abort(400)
-        try:
-            saved = stories.save_script(
-                get_db(), story.id, request.form.get("script", "").replace("\r\n", "\n"), base, request.form.get("title")
-            )
-        except stories.StoryError as exc:
-            flash(_(str(exc)))
-            return render_template("phone/write.html", story=story, script=request.form.get("script", "")), 413
-        flash(
-            _("Saved. Your story was also changed on another screen; this version is kept.")
-            if saved.replaced_other_tab
-            else _("Your story is saved.")
-        )
-        return redirect(url_for("phone.story"))
-    return render_template("phone/write.html", story=story, script=story.script)
+    """The laptop's story editor (autosave, word count, another tab's text kept), on the phone."""
+    return render_template("phone/write.html", story=current_story(), prompts=writing_prompts(), words_per_minute=WORDS_PER_MINUTE)
+
+
+@bp.post("/write/save")
+@_her_story_only
+def save_script():
+    """Autosave, answered as the laptop's editor expects (web/journey/words.save_story)."""
+    base = request.form.get("revision", type=int)
+    script = request.form.get("script")
+    if script is None or base is None:
+        abort(400)
+    try:
+        saved = stories.save_script(get_db(), current_story().id, script.replace("\r\n", "\n"), base, request.form.get("title"))
+    except stories.StoryError as exc:
+        return jsonify(saved=False, message=_(str(exc))), 413
+    return jsonify(saved=True, revision=saved.revision, other_tab_text=saved.replaced_other_tab)
 
 
 @bp.get("/record")
