@@ -481,6 +481,16 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
                     route.continue_()
 
             page.route("**/piece", drop_after_two)
+            # A 2 GB file (sparse: it takes no room here) is refused on the phone, before anything is sent.
+            huge = tmp_path / "Recording 8.m4a"
+            with open(huge, "wb") as sparse:
+                sparse.truncate(2 * 1024**3)
+            asked = []
+            page.on("request", lambda r: asked.append(r.url) if "/phone/upload" in r.url else None)
+            page.set_input_files("#narration-file", str(huge))
+            expect(page.locator(".phone-upload .error")).to_contain_text("too large", timeout=10_000)
+            assert not asked
+            page.screenshot(path=str(artifacts / "04a-too-large.png"), full_page=True)
             page.set_input_files("#narration-file", str(recording))
             expect(page.locator(".phone-upload .status")).to_contain_text("cannot be reached", timeout=20_000)
             page.screenshot(path=str(artifacts / "04-upload-interrupted.png"), full_page=True)
@@ -508,6 +518,12 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
                 assert response.status == 403
                 assert "not open to you" in page.inner_text("h1")
             page.screenshot(path=str(artifacts / "07-desk-refused.png"), full_page=True)
+            # Her language on her phone: Urdu, right to left.
+            page.goto(f"http://127.0.0.2:{port}/phone/story?lang=ur")
+            assert page.get_attribute("html", "dir") == "rtl" and "آپ کی کہانی" in page.inner_text("h1")
+            page.screenshot(path=str(artifacts / "08-her-story-ur.png"), full_page=True)
+            page.click("#to-photos")
+            page.screenshot(path=str(artifacts / "09-photos-ur.png"), full_page=True)
             browser.close()
         assert not outside, f"the phone page tried to reach outside: {outside}"
     finally:
