@@ -204,7 +204,7 @@ def test_the_desk_shows_the_code_and_a_local_qr_code(app, mode):
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert svg.data.startswith(b"<?xml") and b"<path" in svg.data
     assert b"<script" not in svg.data and b"href" not in svg.data  # a drawing, nothing that runs or loads
-    assert app.test_client().get("/desk/lan/", base_url=LAPTOP).status_code == 401  # no desk session: sign in first
+    assert app.test_client().get("/desk/lan/", base_url=LAPTOP).status_code in (302, 401)  # no desk session: sign in first
 
 
 def test_turning_lan_off_ends_every_phone_session_at_once(app, mode, people):

@@ -36,8 +36,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Besides the phone pages, only what draws them: the static files and the bundled Urdu fonts.
 OPEN_TO_THE_LAN = ("static", "home.font")
 
-# Wrong join codes: the first FREE_CODE_TRIES from one phone are free, then each try waits
-# twice as long as the last, up to MAX_CODE_WAIT. A 6-digit code has a million values.
+# Wrong join codes: after FREE_CODE_TRIES of them from one phone, each further try waits twice
+# as long as the last, up to MAX_CODE_WAIT_SECONDS; a new code (joining started again) forgives.
+# So one phone gets about 170 guesses a day at a code of a million values.
 FREE_CODE_TRIES = 20
 MAX_CODE_WAIT_SECONDS = 600.0
 CODE_DIGITS = 6
@@ -84,7 +85,8 @@ class LanMode:
 
     @property
     def join_url(self) -> str:
-        return f"http://{self.address}:{self.port}/phone/"
+        host = f"[{self.address}]" if ":" in (self.address or "") else self.address  # an IPv6 address
+        return f"http://{host}:{self.port}/phone/"
 
     def start(self) -> None:
         with self.lock:
@@ -212,7 +214,7 @@ def stop():
     vault = get_vault()
     for upload in lan_mode().stop():
         vault.discard_growing(upload.vault_name)
-    flash(_("Phones are disconnected. Nothing they sent is lost."))
+    flash(_("Phones are disconnected. Everything they finished sending is kept on this laptop."))
     return redirect(url_for("lan.status"))
 
 
