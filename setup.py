@@ -1,4 +1,4 @@
-"""Bundle the top-level templates/, media/ and workshops/ into a (non-editable) wheel.
+"""Bundle the top-level templates/, media/, workshops/ and docs/ into a (non-editable) wheel.
 
 They stay top-level in the source tree, where people look for them; an installed
 copy finds them in ``storyteller/_assets/`` (see ``storyteller.config``).
@@ -10,7 +10,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-ASSET_FOLDERS = ("templates", "media", "workshops")
+ASSET_FOLDERS = ("templates", "media", "workshops", "docs")
 
 
 class BuildWithAssets(build_py):

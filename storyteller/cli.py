@@ -122,32 +122,122 @@ def models_status(data: Path | None) -> None:
 
 # ----------------------------------------------------------------- app
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+EVERY_NETWORK = ("0.0.0.0", "::", "")
+# Connecting a UDP socket sends nothing: it only asks the system which of the laptop's
+# addresses would be used to reach a private network. The first answer that is not
+# the laptop itself is its Wi-Fi (or cable) address.
+PRIVATE_PROBES = ("10.255.255.255", "172.31.255.255", "192.168.255.255")
+
+
+def find_wifi_address() -> str | None:
+    import socket
+
+    for probe in PRIVATE_PROBES:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect((probe, 9))
+            except OSError:
+                continue
+            address = s.getsockname()[0]
+        if address and not address.startswith("127."):
+            return address
+    return None
+
+
+def lan_address_or_fail(asked: str | None) -> str:
+    import ipaddress
+
+    address = asked or find_wifi_address()
+    if address is None:
+        raise CommandError(
+            "This laptop is not on a Wi-Fi network. Connect it to the workshop's Wi-Fi or hotspot, or give its address with --lan-address."
+        )
+    if address in EVERY_NETWORK:
+        raise CommandError("Storyteller never listens on every network at once; give the laptop's Wi-Fi address with --lan-address.")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise CommandError(f"{address} is not an address like 192.168.1.20.") from None
+    return address
+
+
+def make_servers(app, host: str, port: int, lan_address: str | None = None, threads: int = 4) -> list:
+    """One waitress server on the laptop's own address, and one on the Wi-Fi address in LAN mode.
+
+    Two servers, not one with two sockets, so that the app knows which door a request
+    came through: the LAN one marks its requests (web/lan.py refuses the desk to them).
+    """
+    from waitress.server import create_server
+
+    from storyteller.web.lan import mark_lan
+
+    options = {"port": port, "threads": threads, "ident": "", "clear_untrusted_proxy_headers": True}
+    servers = [create_server(app, host=host, map={}, **options)]
+    if lan_address:
+        servers.append(create_server(mark_lan(app), host=lan_address, map={}, **options))
+    return servers
+
+
+def run_servers(servers: list) -> None:
+    """Serve until Ctrl+C (or SIGTERM): the extra servers in threads, the first here."""
+    import threading
+
+    for extra in servers[1:]:
+        threading.Thread(target=extra.run, daemon=True).start()
+    try:
+        servers[0].run()
+    finally:
+        for server in servers:
+            server.close()
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it 127.0.0.1.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it 127.0.0.1; phones join with --lan.")
 @click.option("--port", default=5000, show_default=True, type=int)
 @data_option
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker (one runs elsewhere).")
 @click.option("--unlock", is_flag=True, help="Ask for the facilitator passphrase now (else: sign in at the desk to unlock).")
-def serve(host: str, port: int, data: Path | None, no_worker: bool, unlock: bool) -> None:
+@click.option("--lan", is_flag=True, help="Let phones on the same Wi-Fi join as recorders (needs the facilitator passphrase).")
+@click.option("--lan-address", help="The laptop's Wi-Fi address for --lan (default: found by asking the system, no network traffic).")
+def serve(host: str, port: int, data: Path | None, no_worker: bool, lan: bool, lan_address: str | None, unlock: bool) -> None:
     """Serve Storyteller with waitress and start a background worker."""
     import atexit
     import subprocess
 
-    from waitress import serve as waitress_serve
-
     from storyteller.app import create_app
     from storyteller.jobs.unlock import WorkerKeyPipe
+    from storyteller.store import passphrase
+    from storyteller.store.db import db_path, open_database
     from storyteller.web.context import hand_keys_to
+    from storyteller.web.lan import configure, shown_code
 
+    if host not in LOOPBACK:
+        if not lan:
+            raise CommandError(
+                f"Storyteller listens only on this laptop (127.0.0.1). To let phones on the Wi-Fi join, use --lan, not --host {host}."
+            )
+        lan_address = lan_address or host  # --lan --host ADDR: ADDR is the Wi-Fi address
+        host = "127.0.0.1"
     data_dir = (data or config.default_data_dir()).resolve()
     app = create_app({"DATA_DIR": str(data_dir)})
     if unlock:
         _unlock_app(app, data_dir)
-    if host not in LOOPBACK:
-        click.echo(f"WARNING: listening on {host} exposes stories to the network. Use 127.0.0.1 unless you are sure.", err=True)
-        app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], host]
+    if lan:
+        conn = open_database(db_path(data_dir))
+        try:
+            ready = passphrase.is_set(conn)
+        finally:
+            conn.close()
+        if not ready:
+            raise CommandError(
+                "Phones can join only after the facilitator passphrase is set. Start `storyteller serve`, "
+                "open the desk on this laptop and set it, then start again with --lan."
+            )
+        lan_address = lan_address_or_fail(lan_address)
+    try:
+        servers = make_servers(app, host, port, lan_address if lan else None)
+    except OSError as exc:
+        raise CommandError(f"Storyteller cannot listen on port {port}: another program may be using it. Try --port {port + 1}.") from exc
     worker = None
     if not no_worker:
         # The workshop key goes to the worker down its stdin when the facilitator unlocks the desk.
@@ -156,9 +246,15 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool, unlock: bool
         )
         hand_keys_to(app, WorkerKeyPipe(worker).send)
         atexit.register(lambda: (worker.terminate(), worker.wait(timeout=10)))
-    click.echo(f"Storyteller is running at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}/  (Ctrl+C to stop)")
+    click.echo(f"Storyteller is running at http://127.0.0.1:{port}/  (Ctrl+C to stop)")
+    if lan:
+        mode = configure(app, lan_address, port)
+        click.echo(f"Phones on the same Wi-Fi: open {mode.join_url} and type the join code {shown_code(mode.join_code)}")
+        click.echo(f"The code and a QR code are on the desk too: http://127.0.0.1:{port}/desk/lan/")
     try:
-        waitress_serve(app, host=host, port=port, threads=4, ident="", clear_untrusted_proxy_headers=True)
+        run_servers(servers)
+    except KeyboardInterrupt:
+        pass
     finally:
         if worker is not None and worker.poll() is None:
             worker.terminate()

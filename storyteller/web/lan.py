@@ -1,0 +1,230 @@
+"""LAN mode: phones on the workshop's Wi-Fi join the laptop as recorders.
+
+Off by default. `storyteller serve --lan` binds the laptop's Wi-Fi address beside
+127.0.0.1 and calls ``configure``. Everything about LAN mode lives in this
+process's memory: the join code (new each time phone joining starts), the wrong
+codes tried, and a generation number that every phone's session carries. Turning
+phone joining off (or on again) moves the generation on, so every phone session
+ends at once, whatever its cookie says.
+
+A request counts as coming from the LAN when it arrived on the LAN socket (the
+server marks it, see ``mark_lan``) or names a host that is not the laptop's own.
+From the LAN only the phone pages and static files answer; the desk, the
+facilitator's pages and the laptop's journey are refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from storyteller.web.context import get_vault
+from storyteller.web.desk.access import desk_required
+
+LAN_EXTENSION = "storyteller.lan"
+VIA_LAN = "storyteller.via_lan"  # set in the WSGI environ of every request that came in on the LAN socket
+SESSION_LAN = "lan"  # the generation a phone joined in
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Besides the phone pages, only what draws them: the static files and the bundled Urdu fonts.
+OPEN_TO_THE_LAN = ("static", "home.font")
+
+# Wrong join codes: after FREE_CODE_TRIES of them from one phone, each further try waits twice
+# as long as the last, up to MAX_CODE_WAIT_SECONDS; a new code (joining started again) forgives.
+# So one phone gets about 170 guesses a day at a code of a million values.
+FREE_CODE_TRIES = 20
+MAX_CODE_WAIT_SECONDS = 600.0
+CODE_DIGITS = 6
+
+
+def new_join_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def shown_code(code: str) -> str:
+    """The code as people read it aloud: two groups of three digits."""
+    return f"{code[:3]} {code[3:]}"
+
+
+@dataclass
+class CodeTries:
+    wrong: int = 0
+    retry_after: float = 0.0
+
+
+@dataclass(frozen=True)
+class PhoneUpload:
+    """A file on its way from a phone (web/phone.py): known only to this process, and only for her story."""
+
+    story_id: int
+    kind: str  # "narration" or "photo"
+    vault_name: str
+    size: int  # the size the phone announced; the upload finishes only when all of it is here
+    media_type: str
+
+
+@dataclass
+class LanMode:
+    """Phone joining, as this process knows it. Changed only under ``lock``."""
+
+    address: str | None = None  # the Wi-Fi address the server listens on; None without --lan
+    port: int = 0
+    accepting: bool = False
+    join_code: str = ""
+    generation: int = 0
+    tries: dict[str, CodeTries] = field(default_factory=dict)
+    uploads: dict[str, PhoneUpload] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def join_url(self) -> str:
+        host = f"[{self.address}]" if ":" in (self.address or "") else self.address  # an IPv6 address
+        return f"http://{host}:{self.port}/phone/"
+
+    def start(self) -> None:
+        with self.lock:
+            self.accepting = True
+            self.join_code = new_join_code()
+            self.generation += 1
+            self.tries.clear()
+
+    def stop(self) -> list[PhoneUpload]:
+        """Close the door; returns the uploads that were still arriving (the phones keep their files)."""
+        with self.lock:
+            self.accepting = False
+            self.join_code = ""
+            self.generation += 1
+            self.tries.clear()
+            dropped = list(self.uploads.values())
+            self.uploads.clear()
+        return dropped
+
+    def try_code(self, who: str, code: str, now: float | None = None) -> tuple[bool, float]:
+        """(joined, seconds to wait). While ``who`` must wait, the code is not even looked at."""
+        now = time.monotonic() if now is None else now
+        typed = "".join(code.split())
+        with self.lock:
+            tries = self.tries.setdefault(who, CodeTries())
+            if tries.retry_after > now:
+                return False, tries.retry_after - now
+            if self.accepting and self.join_code and hmac.compare_digest(typed.encode(), self.join_code.encode()):
+                tries.wrong = 0
+                return True, 0.0
+            tries.wrong += 1
+            wait = 0.0 if tries.wrong < FREE_CODE_TRIES else min(MAX_CODE_WAIT_SECONDS, 2.0 ** (tries.wrong - FREE_CODE_TRIES + 1))
+            tries.retry_after = now + wait
+            return False, wait
+
+
+def lan_mode(app: Flask | None = None) -> LanMode:
+    return (app or current_app).extensions[LAN_EXTENSION]
+
+
+def configure(app: Flask, address: str, port: int) -> LanMode:
+    """Let phones reach the app at ``address``: trust that host and start phone joining with a new code."""
+    mode = lan_mode(app)
+    mode.address, mode.port = address, port
+    if address not in app.config["TRUSTED_HOSTS"]:
+        app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], address]
+    mode.start()
+    return mode
+
+
+def mark_lan(wsgi_app):
+    """The app as the LAN socket serves it: each request is marked as one from the LAN."""
+
+    def marked(environ, start_response):
+        environ[VIA_LAN] = True
+        return wsgi_app(environ, start_response)
+
+    return marked
+
+
+def from_lan() -> bool:
+    return bool(request.environ.get(VIA_LAN)) or urlsplit("//" + request.host).hostname not in LOOPBACK_HOSTS
+
+
+def phone_joined() -> bool:
+    """This phone joined with the code since phone joining last started."""
+    mode = lan_mode()
+    return mode.accepting and session.get(SESSION_LAN) == mode.generation
+
+
+def _guard():
+    """From the LAN only the phone pages (and static files); the phone pages only from the LAN."""
+    if not from_lan():
+        if request.blueprint == "phone":
+            abort(404)
+        return None
+    if request.endpoint in OPEN_TO_THE_LAN:
+        return None
+    if request.blueprint != "phone":
+        return render_template("phone/refused.html"), 403
+    if not lan_mode().accepting:
+        return render_template("phone/closed.html"), 403
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[LAN_EXTENSION] = LanMode()
+    app.before_request(_guard)
+    app.register_blueprint(bp)
+
+
+# ----------------------------------------------------------------- the desk's LAN page
+bp = Blueprint("lan", __name__, url_prefix="/desk/lan")
+
+
+@bp.get("/")
+@desk_required
+def status():
+    mode = lan_mode()
+    return render_template(
+        "desk/lan.html",
+        mode=mode,
+        code=shown_code(mode.join_code) if mode.accepting else "",
+    )
+
+
+@bp.get("/qr.svg")
+@desk_required
+def qr_code():
+    """The join address as a QR code, drawn here (segno is pure Python; nothing leaves the laptop)."""
+    import segno
+
+    mode = lan_mode()
+    if not (mode.address and mode.accepting):
+        return "", 404
+    out = io.BytesIO()
+    segno.make(mode.join_url, error="m").save(out, kind="svg", scale=10, border=2, title=mode.join_url)
+    return out.getvalue(), 200, {"Content-Type": "image/svg+xml"}
+
+
+@bp.post("/stop")
+@desk_required
+def stop():
+    """Close the door: every phone's session ends now; media already sent stays on the laptop."""
+    vault = get_vault()
+    for upload in lan_mode().stop():
+        vault.discard_growing(upload.vault_name)
+    flash(_("Phones are disconnected. Everything they finished sending is kept on this laptop."))
+    return redirect(url_for("lan.status"))
+
+
+@bp.post("/start")
+@desk_required
+def start():
+    mode = lan_mode()
+    if not mode.address:
+        flash(_("Phones can join only when Storyteller was started with: storyteller serve --lan"))
+    else:
+        mode.start()
+        flash(_("Phones can join again, with a new code."))
+    return redirect(url_for("lan.status"))
