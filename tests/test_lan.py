@@ -27,11 +27,11 @@ from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 from storyteller.store import passphrase, plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
-from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
 from storyteller.web import lan
 from storyteller.web.desk.access import SESSION_DESK, start_desk_session
 from storyteller.web.phone import CHUNK_BYTES
+from tests.conftest import vault_bytes
 
 LAN = "http://127.0.0.2:5000"
 LAPTOP = "http://127.0.0.1:5000"
@@ -299,7 +299,7 @@ def test_a_photo_goes_up_in_pieces_resumes_and_loses_its_location(app, mode, peo
     finally:
         conn.close()
     assert [j["kind"] for j in jobs] == ["photo_faces"]
-    kept = vault_for(app.config["DATA_DIR"]).path(photos[0].vault_name).read_bytes()
+    kept = vault_bytes(app, photos[0].vault_name)
     assert not Image.open(io.BytesIO(kept)).getexif()  # no GPS, no camera maker
     assert not list((Path(app.config["DATA_DIR"]) / "vault" / "recording").glob("*.part"))
     shown = phone.get(done.get_json()["url"], base_url=LAN)
@@ -409,13 +409,17 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
             str(port),
             "--data",
             str(data_dir),
+            "--unlock",  # the facilitator's passphrase, read from stdin: the vault opens
         ],
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
         text=True,
     )
+    proc.stdin.write("a long facilitator passphrase\n")
+    proc.stdin.flush()
     try:
         code = None
         deadline = time.monotonic() + 40

@@ -26,6 +26,8 @@ BODY_LIMITS = {
     "journey.record_chunk": 16 * MB,  # one piece of a recording (a few seconds, even as WAV)
     "journey.subtitles_save": 4 * MB,  # every cue of a 20-minute story, twice (her language and English)
     "journey.save_story": 4 * MB,  # 100,000 letters of Urdu, percent-encoded: 6 bytes a letter
+    "phone.save_script": 4 * MB,  # the same editor on her phone
+    "phone.upload_piece": 2 * MB,  # one 1 MB piece of a file from her phone, and the form around it
 }
 
 

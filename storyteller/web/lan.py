@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from storyteller.web.context import get_vault
+from storyteller.store.vault import vault_for
 from storyteller.web.desk.access import desk_required
 
 LAN_EXTENSION = "storyteller.lan"
@@ -211,7 +211,7 @@ def qr_code():
 @desk_required
 def stop():
     """Close the door: every phone's session ends now; media already sent stays on the laptop."""
-    vault = get_vault()
+    vault = vault_for(current_app.config["DATA_DIR"])  # throwing away half-sent files needs no key
     for upload in lan_mode().stop():
         vault.discard_growing(upload.vault_name)
     flash(_("Phones are disconnected. Everything they finished sending is kept on this laptop."))

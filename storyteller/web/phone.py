@@ -19,10 +19,10 @@ import math
 import re
 import secrets
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from storyteller.jobs import checks, intake, state
+from storyteller.jobs import checks, intake, state, uploads
 from storyteller.jobs.queue import enqueue
 from storyteller.store import participants as people
 from storyteller.store import plans, stories
@@ -40,6 +40,7 @@ from storyteller.web.journey.access import (
 )
 from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
 from storyteller.web.lan import SESSION_LAN, PhoneUpload, lan_mode, phone_joined
+from storyteller.web.vault_media import send_from_vault
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 
@@ -221,11 +222,10 @@ def media(asset_id: int):
     asset = story_asset_or_404(asset_id)
     if asset.kind not in ("narration", "photo", "drawing") or asset.meta.get("growing"):
         abort(404)
-    try:
-        path = get_vault().path(asset.vault_name)
-    except VaultError:
+    vault = get_vault(asset.story_id)
+    if not vault.exists(asset.vault_name):
         abort(404)
-    return send_file(path, mimetype=asset.media_type or "application/octet-stream", conditional=True)
+    return send_from_vault(vault, asset.vault_name, asset.media_type or "application/octet-stream")
 
 
 # ----------------------------------------------------------------- uploads in pieces
@@ -259,7 +259,7 @@ def upload_start():
         return jsonify(message=_(plans.TOO_MANY_PICTURES)), 400
     found = re.search(r"\.[A-Za-z0-9]{1,5}$", request.form.get("name", ""))
     suffix = found.group(0).lower() if found else ".bin"
-    upload = PhoneUpload(story.id, kind, get_vault().start_growing(suffix), size, (request.form.get("type") or "")[:100])
+    upload = PhoneUpload(story.id, kind, get_vault(story.id).start_growing(suffix), size, (request.form.get("type") or "")[:100])
     token = secrets.token_urlsafe(12)
     mode = lan_mode()
     with mode.lock:
@@ -273,7 +273,7 @@ def upload_status(token: str):
     """How much of this upload the laptop has: a reloaded page goes on from here."""
     upload = _her_upload_or_404(token)
     try:
-        return jsonify(size=get_vault().growing_size(upload.vault_name), total=upload.size)
+        return jsonify(size=get_vault(upload.story_id).growing_size(upload.vault_name), total=upload.size)
     except VaultError:
         abort(404)
 
@@ -285,7 +285,7 @@ def upload_piece(token: str):
     piece, offset = request.files.get("piece"), request.form.get("offset", type=int)
     if piece is None or offset is None or offset < 0:
         abort(400)
-    vault = get_vault()
+    vault = get_vault(upload.story_id)
     try:
         size = vault.append_growing(upload.vault_name, piece.read(CHUNK_BYTES + 1), offset, max_bytes=upload.size)
     except TooLarge:
@@ -302,7 +302,7 @@ def upload_piece(token: str):
 @_her_story_only
 def upload_finish(token: str):
     upload = _her_upload_or_404(token)
-    vault = get_vault()
+    vault = get_vault(upload.story_id)
     try:
         arrived = vault.growing_size(upload.vault_name)
         if arrived != upload.size:
@@ -319,8 +319,17 @@ def upload_finish(token: str):
 
 
 def _keep_narration(upload: PhoneUpload):
-    db, vault = get_db(), get_vault()
-    result = checks.check_narration(vault.path(upload.vault_name))
+    db, vault = get_db(), get_vault(upload.story_id)
+    # What the bytes are, not what the phone called them: the same check as the laptop's upload.
+    try:
+        with vault.open(upload.vault_name) as head:
+            kind = uploads.recording_kind(head.read(uploads.SNIFF_BYTES))
+        with vault.plain(upload.vault_name) as plain:
+            uploads.probe_recording(plain, kind)
+            result = checks.check_narration(plain)
+    except uploads.UploadRefused as exc:
+        vault.delete(upload.vault_name)
+        return jsonify(message=_(str(exc))), 422
     if result.problem is not None:
         vault.delete(upload.vault_name)
         return jsonify(message=_(result.problem)), 422
@@ -329,7 +338,7 @@ def _keep_narration(upload: PhoneUpload):
         upload.story_id,
         "narration",
         upload.vault_name,
-        media_type=upload.media_type,
+        media_type=kind.media_type,
         size_bytes=upload.size,
         meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True, "phone": True},
     )
@@ -339,7 +348,7 @@ def _keep_narration(upload: PhoneUpload):
 
 def _keep_photo(upload: PhoneUpload):
     """Only the pixels are kept (no GPS, no camera details); the file as it came is destroyed."""
-    db, vault = get_db(), get_vault()
+    db, vault = get_db(), get_vault(upload.story_id)
     try:
         with vault.open(upload.vault_name) as raw:
             picture = intake.receive_picture(vault, raw)
@@ -353,7 +362,7 @@ def _keep_photo(upload: PhoneUpload):
         "photo",
         picture.vault_name,
         media_type=picture.media_type,
-        size_bytes=vault.path(picture.vault_name).stat().st_size,
+        size_bytes=vault.size(picture.vault_name),
         meta={"width": picture.width, "height": picture.height, "phone": True},
     )
     story = stories.get_story(db, upload.story_id)
