@@ -141,9 +141,9 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     """Music is pulled down under the voice, and the mix lands near -16 LUFS."""
     voice = tone(tmp_path / "v.wav", 6.0, 1000.0, amp=0.2, on=(1.0, 3.0))
     music = tone(tmp_path / "m.wav", 6.0, 220.0, amp=0.2)
-    out = mix_soundtrack(SoundInput(voice), SoundInput(music), 6.0, tmp_path / "mix.wav")
-    x = decode_audio(out, 48000, 1)
-    assert len(x) == 6 * 48000
+    stereo = mix_soundtrack(SoundInput(voice), SoundInput(music), 6.0)
+    assert stereo.shape == (6 * 48000, 2) and stereo.dtype == np.float32
+    x = stereo.mean(axis=1)
 
     def level_220(a: float, b: float) -> float:
         seg = x[int(a * 48000) : int(b * 48000)]
@@ -152,7 +152,6 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
         return 20 * np.log10(spec[(freqs > 200) & (freqs < 240)].max())
 
     assert level_220(4.0, 5.0) - level_220(1.8, 2.8) > 6.0  # at least 6 dB of ducking
-    stereo = decode_audio(out, 48000, 2)
     assert pyloudnorm.Meter(48000).integrated_loudness(stereo) == pytest.approx(-16.0, abs=1.0)
     assert np.abs(stereo).max() < 10 ** (-1.5 / 20)
 
@@ -178,7 +177,16 @@ def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     info = probe(out)
     assert result.path == out and (result.width, result.height) == (1280, 720)
     assert info.video.codec == "h264" and info.video.profile == "High" and info.video.pix_fmt == "yuv420p"
-    assert info.audio.codec == "aac" and info.audio.bit_rate >= 128_000
+    assert info.audio.codec == "aac" and info.audio.channels == 2 and info.audio.sample_rate == 48000
+    # The mix reaches the MP4 whole and clean (piped into the encoder, no file between): the
+    # decoded sound matches the mix sample for sample, at -16 LUFS. On these tones AAC scores
+    # 72 dB with the fast coder and 47 with twoloop; the same sound one sample late scores 25.
+    story = load_story(folder)
+    mix = mix_soundtrack(SoundInput(folder / "voice.wav"), SoundInput(folder / "music.wav", 0.0, story.music.volume), result.duration)
+    sound = decode_audio(out, 48000, 2)
+    assert sound.shape == mix.shape
+    assert 10 * np.log10(np.sum(mix**2) / np.sum((sound - mix) ** 2)) > 40.0
+    assert pyloudnorm.Meter(48000).integrated_loudness(sound) == pytest.approx(-16.0, abs=1.0)
     assert [s.codec for s in info.subtitles] == ["mov_text"]
     assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
     # faststart: the index (moov) comes before the media data (mdat).

@@ -17,7 +17,7 @@ For each story:
    conversion, Ken Burns warp, crossfade, subtitle band, fade, pipe write), and the whole
    frame loop in CPU ms a frame (all threads of the process, so the sound mix running on
    its side thread meanwhile is in it too);
-2. the raw I420 frames the render pipes to x264 are captured once (untimed, composed
+2. the raw NV12 frames the render pipes to x264 are captured once (untimed, composed
    into a file instead of x264);
 3. repeats of [our render] and [the same ffmpeg binary encoding the captured frames with
    the very video arguments we use] alternate; medians of wall and CPU seconds (the CPU
@@ -205,6 +205,16 @@ class _Sink:
         return False
 
 
+def _video_to(sink_class):
+    """An open_ffmpeg that sends the video frames to ``sink_class`` and the sound to the real encoder."""
+    real = render_mod.open_ffmpeg
+
+    def open_ffmpeg(args, **kw):
+        return sink_class(args) if "rawvideo" in args else real(args, **kw)
+
+    return open_ffmpeg
+
+
 def _mux_sound_only(video, sound, srt, language, out) -> list[str]:
     """Stands in for the final mux when there is no video (the profile's sink kept none)."""
     return ["-i", str(sound), "-c", "copy", "-f", "mp4", "-y", str(out)]
@@ -259,7 +269,10 @@ def profile(story: Path, out: Path) -> dict:
 
     patches = [(obj, name, timer(label, getattr(obj, name))) for label, obj, name in STAGES]
     with _Patch(
-        *patches, (render_mod, "open_ffmpeg", _Sink), (render_mod, "frame_loop", frame_loop), (render_mod, "mux_args", _mux_sound_only)
+        *patches,
+        (render_mod, "open_ffmpeg", _video_to(_Sink)),
+        (render_mod, "frame_loop", frame_loop),
+        (render_mod, "mux_args", _mux_sound_only),
     ):
         t = time.monotonic()
         render_mod.render_story(story, out, quality="final")
@@ -294,7 +307,7 @@ def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
             self.fh.close()
             return False
 
-    with _Patch((render_mod, "open_ffmpeg", FileSink), (render_mod, "mux_args", _mux_sound_only)):
+    with _Patch((render_mod, "open_ffmpeg", _video_to(FileSink)), (render_mod, "mux_args", _mux_sound_only)):
         render_mod.render_story(story, tmp / "capture.mp4", quality="final")
     # Exactly our video command, reading the captured frames instead of the pipe.
     cmd = [str(raw) if a == "pipe:0" else a for a in captured["args"][:-1]] + [str(tmp / "anchor.mp4")]
