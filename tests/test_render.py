@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pyloudnorm
 import pytest
@@ -288,6 +289,31 @@ def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
     # testsrc2 is colourful and moving: two frames half a second apart differ
     a, b = frame_at(result.path, 1.5), frame_at(result.path, 2.0)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+
+
+PATCHES = [(200, 40, 40), (40, 160, 60), (40, 60, 200), (230, 190, 150), (120, 120, 120), (250, 220, 40), (90, 40, 120), (20, 20, 20)]
+
+
+def test_colours_play_back_as_drawn(tmp_path: Path) -> None:
+    """Flat patches of colour decode (by the MP4's own BT.709 tags) within 4 levels of the picture.
+
+    The frames are BT.709 and tagged so on the way in and out; when the input went untagged,
+    ffmpeg took it for BT.601 and converted it: the red played back as 186,22,42.
+    """
+    folder = tmp_path / "s"
+    folder.mkdir()
+    rgb = np.zeros((720, 1280, 3), np.uint8)
+    for i, colour in enumerate(PATCHES):
+        rgb[(i // 4) * 360 : (i // 4 + 1) * 360, (i % 4) * 320 : (i % 4 + 1) * 320] = colour
+    cv2.imwrite(str(folder / "p.png"), rgb[:, :, ::-1])
+    (folder / "story.json").write_text(json.dumps({"scenes": [{"image": "p.png", "duration": 2, "motion": "none"}]}), encoding="utf-8")
+    out = render_story(folder, tmp_path / "c.mp4", quality="preview").path
+    frame = frame_at(out, 1.0)
+    h, w = frame.shape[:2]
+    for i, colour in enumerate(PATCHES):
+        cy, cx = (i // 4) * h // 2 + h // 4, (i % 4) * w // 4 + w // 8
+        got = frame[cy - h // 10 : cy + h // 10, cx - w // 20 : cx + w // 20].reshape(-1, 3).mean(axis=0)
+        assert np.abs(got - colour).max() < 4.0, (colour, got.round(1))
 
 
 def test_an_english_line_in_an_urdu_story_reads_left_to_right():

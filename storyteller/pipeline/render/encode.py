@@ -137,6 +137,11 @@ def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
         f"{w}x{h}",
         "-r",
         str(fps),
+        # The frames are BT.709 TV range: said of the input too, or ffmpeg takes untagged YUV
+        # for BT.601 and converts every frame through RGB to the BT.709 of the output, which
+        # shifted the colours (a red 200,40,40 played back as 186,22,42) and cost x264's
+        # process a third of its CPU.
+        *COLOR_ARGS,
         "-i",
         "pipe:0",
         "-c:v",
