@@ -4,6 +4,7 @@
     .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: one 3-min pair
     .venv/bin/python tests/bench/bench_render.py --only sample   # one story
     .venv/bin/python tests/bench/bench_render.py --memory        # peak RSS of a 3-minute 1080p render
+    .venv/bin/python tests/bench/bench_render.py --aac           # the AAC coders on a 3-minute mix, by numbers
 
 Two stories at 720p final quality:
 - ``sample``: the shipped sample (media/sample, 21.8 s of drawings, narration, subtitles);
@@ -402,6 +403,51 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+# ----------------------------------------------------------------- sound
+def _log_spectrum(x: np.ndarray) -> np.ndarray:
+    """dB power spectrum of every 4th 2048-sample Hann frame of a mono signal."""
+    n, hop = 2048, 4096
+    frames = np.stack([x[i : i + n] for i in range(0, len(x) - n, hop)]) * np.hanning(n).astype(np.float32)
+    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-10)
+
+
+def bench_aac(tmp: Path) -> None:
+    """The AAC coders on the 3-minute story's real mix: CPU, bit rate, and distance from the mix.
+
+    Listening by numbers: the waveform SNR of the decoded sound against the mix, and the
+    log-spectral distance below 16 kHz over the frames where the mix has sound.
+    """
+    from storyteller.pipeline.media.audio import decode_audio
+    from storyteller.pipeline.render.encode import sound_args
+    from storyteller.pipeline.render.mix import SAMPLE_RATE, SoundInput, mix_soundtrack
+
+    story = make_story(tmp / "s180", 180.0, 20)
+    if story is None:
+        print("aac: skipped (../shared/data/faces is not here)")
+        return
+    mix = mix_soundtrack(SoundInput(story / "narration.ogg"), SoundInput(story / "music.ogg", 0.0, 0.3), 180.0)
+    (tmp / "mix.f32").write_bytes(mix.tobytes())
+    ref = _log_spectrum(mix.mean(axis=1))
+    top = int(16000 / (SAMPLE_RATE / 2) * ref.shape[1])
+    heard = ref[:, :top] > ref[:, :top].max() - 80
+    rows = heard.sum(axis=1) > 0
+    for coder in ("twoloop", "fast"):
+        for rate in ("160k", "128k"):
+            out = tmp / f"{coder}{rate}.m4a"
+            args = sound_args(render_mod.QUALITIES["final"], out)
+            args = [str(tmp / "mix.f32") if a == "pipe:0" else a for a in args]
+            args[args.index("-aac_coder") + 1], args[args.index("-b:a") + 1] = coder, rate
+            _, cpu = timed(lambda args=args: run_ffmpeg(args))
+            got = decode_audio(out, SAMPLE_RATE, 2)[: len(mix)]
+            snr = 10 * np.log10(np.sum(mix**2) / np.sum((got - mix) ** 2))
+            diff = (_log_spectrum(got.mean(axis=1))[:, :top] - ref[:, :top]) ** 2 * heard
+            lsd = np.sqrt(diff.sum(axis=1)[rows] / heard.sum(axis=1)[rows]).mean()
+            kbps = out.stat().st_size * 8 / 180.0 / 1000
+            print(
+                f"aac {coder:7s} {rate}: {cpu:.2f} s CPU for 180 s of sound, {kbps:.0f} kbit/s, SNR {snr:.1f} dB, log-spectral distance {lsd:.2f} dB"
+            )
+
+
 def bench_memory(tmp: Path) -> None:
     story = make_story(tmp / "s180hd", 180.0, 20, hd=True)
     if story is None:
@@ -440,6 +486,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--short", action="store_true", help="the 3-minute story once (make bench)")
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--aac", action="store_true", help="the AAC coders on the 3-minute story's mix (CPU, SNR, spectrum)")
     ap.add_argument("--json", type=Path, help="append one JSON row per story to this file")
     args = ap.parse_args()
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -448,6 +495,9 @@ def main() -> None:
         tmp = Path(d)
         if args.memory:
             bench_memory(tmp)
+            return
+        if args.aac:
+            bench_aac(tmp)
             return
         if args.only in (None, "sample"):
             fixed = import_seconds()
