@@ -31,9 +31,17 @@ seconds of a render outside its frame loop). Nothing is written into the reposit
 Measured 2026-12-01 00:00 UTC (make bench, one run, load average 10.6 -> 16.3 from other jobs):
     sample    render 16.3 s wall / 9.8 s CPU vs x264 alone 13.9 / 6.9: wall 1.17, CPU 1.42 (median of 3)
     story3min render 136.6 s / 77.5 s CPU vs x264 alone 126.9 / 54.0: wall 1.08, CPU 1.43 (one pair)
-    composition 2.9 ms CPU a frame (warp 1.2-1.4, pipe write 0.3, mix on its side thread 0.2-0.3)
-Most of the CPU above x264 that is not composition is sound: ffmpeg's AAC encoder
-(about 30 ms of CPU per second of sound, twoloop) and the mix (about 15 ms a second).
+Measured 2026-12-01 02:34-02:50 UTC (make bench, one run, load average 28 -> 43: seven other agents):
+    sample    render 32.9 s wall / 8.5 s CPU vs x264 alone 27.3 / 6.0: wall 1.21, CPU 1.42 (median of 3)
+    story3min render 266.0 s / 65.3 s CPU vs x264 alone 343.3 / 48.9: wall 0.77, CPU 1.34 (one pair)
+    composition 2.5-2.7 ms CPU a frame (warp 1.2-1.4, pipe write 0.2-0.3, subtitle blend 0.2)
+Between the two the anchor itself got cheaper: the raw frames used to reach ffmpeg untagged,
+so it took them for BT.601 and converted every frame through RGB to BT.709 (wrong colours,
+and about a third of x264's process CPU: 8.7 -> 5.7 s on the sample). With the input tagged
+that work is gone from both sides, so the same overhead is a larger ratio: the render now
+costs about what x264 alone cost before. The sound went from twoloop AAC 160k through a WAV
+(about 9 s CPU for 3 minutes with the mix) to the fast coder at 128k fed straight from the
+mix (about 6 s); --aac compares the coders by numbers.
 """
 
 from __future__ import annotations
