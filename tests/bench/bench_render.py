@@ -4,6 +4,7 @@
     .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: one 3-min pair
     .venv/bin/python tests/bench/bench_render.py --only sample   # one story
     .venv/bin/python tests/bench/bench_render.py --memory        # peak RSS of a 3-minute 1080p render
+    .venv/bin/python tests/bench/bench_render.py --aac           # the AAC coders on a 3-minute mix, by numbers
 
 Two stories at 720p final quality:
 - ``sample``: the shipped sample (media/sample, 21.8 s of drawings, narration, subtitles);
@@ -17,7 +18,7 @@ For each story:
    conversion, Ken Burns warp, crossfade, subtitle band, fade, pipe write), and the whole
    frame loop in CPU ms a frame (all threads of the process, so the sound mix running on
    its side thread meanwhile is in it too);
-2. the raw I420 frames the render pipes to x264 are captured once (untimed, composed
+2. the raw NV12 frames the render pipes to x264 are captured once (untimed, composed
    into a file instead of x264);
 3. repeats of [our render] and [the same ffmpeg binary encoding the captured frames with
    the very video arguments we use] alternate; medians of wall and CPU seconds (the CPU
@@ -30,9 +31,17 @@ seconds of a render outside its frame loop). Nothing is written into the reposit
 Measured 2026-12-01 00:00 UTC (make bench, one run, load average 10.6 -> 16.3 from other jobs):
     sample    render 16.3 s wall / 9.8 s CPU vs x264 alone 13.9 / 6.9: wall 1.17, CPU 1.42 (median of 3)
     story3min render 136.6 s / 77.5 s CPU vs x264 alone 126.9 / 54.0: wall 1.08, CPU 1.43 (one pair)
-    composition 2.9 ms CPU a frame (warp 1.2-1.4, pipe write 0.3, mix on its side thread 0.2-0.3)
-Most of the CPU above x264 that is not composition is sound: ffmpeg's AAC encoder
-(about 30 ms of CPU per second of sound, twoloop) and the mix (about 15 ms a second).
+Measured 2026-12-01 02:34-02:50 UTC (make bench, one run, load average 28 -> 43: seven other agents):
+    sample    render 32.9 s wall / 8.5 s CPU vs x264 alone 27.3 / 6.0: wall 1.21, CPU 1.42 (median of 3)
+    story3min render 266.0 s / 65.3 s CPU vs x264 alone 343.3 / 48.9: wall 0.77, CPU 1.34 (one pair)
+    composition 2.5-2.7 ms CPU a frame (warp 1.2-1.4, pipe write 0.2-0.3, subtitle blend 0.2)
+Between the two the anchor itself got cheaper: the raw frames used to reach ffmpeg untagged,
+so it took them for BT.601 and converted every frame through RGB to BT.709 (wrong colours,
+and about a third of x264's process CPU: 8.7 -> 5.7 s on the sample). With the input tagged
+that work is gone from both sides, so the same overhead is a larger ratio: the render now
+costs about what x264 alone cost before. The sound went from twoloop AAC 160k through a WAV
+(about 9 s CPU for 3 minutes with the mix) to the fast coder at 128k fed straight from the
+mix (about 6 s); --aac compares the coders by numbers.
 """
 
 from __future__ import annotations
@@ -205,6 +214,16 @@ class _Sink:
         return False
 
 
+def _video_to(sink_class):
+    """An open_ffmpeg that sends the video frames to ``sink_class`` and the sound to the real encoder."""
+    real = render_mod.open_ffmpeg
+
+    def open_ffmpeg(args, **kw):
+        return sink_class(args) if "rawvideo" in args else real(args, **kw)
+
+    return open_ffmpeg
+
+
 def _mux_sound_only(video, sound, srt, language, out) -> list[str]:
     """Stands in for the final mux when there is no video (the profile's sink kept none)."""
     return ["-i", str(sound), "-c", "copy", "-f", "mp4", "-y", str(out)]
@@ -259,7 +278,10 @@ def profile(story: Path, out: Path) -> dict:
 
     patches = [(obj, name, timer(label, getattr(obj, name))) for label, obj, name in STAGES]
     with _Patch(
-        *patches, (render_mod, "open_ffmpeg", _Sink), (render_mod, "frame_loop", frame_loop), (render_mod, "mux_args", _mux_sound_only)
+        *patches,
+        (render_mod, "open_ffmpeg", _video_to(_Sink)),
+        (render_mod, "frame_loop", frame_loop),
+        (render_mod, "mux_args", _mux_sound_only),
     ):
         t = time.monotonic()
         render_mod.render_story(story, out, quality="final")
@@ -294,7 +316,7 @@ def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
             self.fh.close()
             return False
 
-    with _Patch((render_mod, "open_ffmpeg", FileSink), (render_mod, "mux_args", _mux_sound_only)):
+    with _Patch((render_mod, "open_ffmpeg", _video_to(FileSink)), (render_mod, "mux_args", _mux_sound_only)):
         render_mod.render_story(story, tmp / "capture.mp4", quality="final")
     # Exactly our video command, reading the captured frames instead of the pipe.
     cmd = [str(raw) if a == "pipe:0" else a for a in captured["args"][:-1]] + [str(tmp / "anchor.mp4")]
@@ -389,6 +411,51 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+# ----------------------------------------------------------------- sound
+def _log_spectrum(x: np.ndarray) -> np.ndarray:
+    """dB power spectrum of every 4th 2048-sample Hann frame of a mono signal."""
+    n, hop = 2048, 4096
+    frames = np.stack([x[i : i + n] for i in range(0, len(x) - n, hop)]) * np.hanning(n).astype(np.float32)
+    return 10 * np.log10(np.abs(np.fft.rfft(frames, axis=1)) ** 2 + 1e-10)
+
+
+def bench_aac(tmp: Path) -> None:
+    """The AAC coders on the 3-minute story's real mix: CPU, bit rate, and distance from the mix.
+
+    Listening by numbers: the waveform SNR of the decoded sound against the mix, and the
+    log-spectral distance below 16 kHz over the frames where the mix has sound.
+    """
+    from storyteller.pipeline.media.audio import decode_audio
+    from storyteller.pipeline.render.encode import sound_args
+    from storyteller.pipeline.render.mix import SAMPLE_RATE, SoundInput, mix_soundtrack
+
+    story = make_story(tmp / "s180", 180.0, 20)
+    if story is None:
+        print("aac: skipped (../shared/data/faces is not here)")
+        return
+    mix = mix_soundtrack(SoundInput(story / "narration.ogg"), SoundInput(story / "music.ogg", 0.0, 0.3), 180.0)
+    (tmp / "mix.f32").write_bytes(mix.tobytes())
+    ref = _log_spectrum(mix.mean(axis=1))
+    top = int(16000 / (SAMPLE_RATE / 2) * ref.shape[1])
+    heard = ref[:, :top] > ref[:, :top].max() - 80
+    rows = heard.sum(axis=1) > 0
+    for coder in ("twoloop", "fast"):
+        for rate in ("160k", "128k"):
+            out = tmp / f"{coder}{rate}.m4a"
+            args = sound_args(render_mod.QUALITIES["final"], out)
+            args = [str(tmp / "mix.f32") if a == "pipe:0" else a for a in args]
+            args[args.index("-aac_coder") + 1], args[args.index("-b:a") + 1] = coder, rate
+            _, cpu = timed(lambda args=args: run_ffmpeg(args))
+            got = decode_audio(out, SAMPLE_RATE, 2)[: len(mix)]
+            snr = 10 * np.log10(np.sum(mix**2) / np.sum((got - mix) ** 2))
+            diff = (_log_spectrum(got.mean(axis=1))[:, :top] - ref[:, :top]) ** 2 * heard
+            lsd = np.sqrt(diff.sum(axis=1)[rows] / heard.sum(axis=1)[rows]).mean()
+            kbps = out.stat().st_size * 8 / 180.0 / 1000
+            print(
+                f"aac {coder:7s} {rate}: {cpu:.2f} s CPU for 180 s of sound, {kbps:.0f} kbit/s, SNR {snr:.1f} dB, log-spectral distance {lsd:.2f} dB"
+            )
+
+
 def bench_memory(tmp: Path) -> None:
     story = make_story(tmp / "s180hd", 180.0, 20, hd=True)
     if story is None:
@@ -427,6 +494,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--short", action="store_true", help="the 3-minute story once (make bench)")
     ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--aac", action="store_true", help="the AAC coders on the 3-minute story's mix (CPU, SNR, spectrum)")
     ap.add_argument("--json", type=Path, help="append one JSON row per story to this file")
     args = ap.parse_args()
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -435,6 +503,9 @@ def main() -> None:
         tmp = Path(d)
         if args.memory:
             bench_memory(tmp)
+            return
+        if args.aac:
+            bench_aac(tmp)
             return
         if args.only in (None, "sample"):
             fixed = import_seconds()

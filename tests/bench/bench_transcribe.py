@@ -1,6 +1,7 @@
 """Benchmark: Whisper base speed and accuracy on a ~3-minute LibriSpeech narration (2 CPU threads).
 
     .venv/bin/python tests/bench/bench_transcribe.py [--runs 3] [--owhisper /tmp/owhisper/bin/python]
+    (or STORYTELLER_OWHISPER=PYTHON: the eval-only venv with torch + openai-whisper; skipped, and said so, without it)
 
 Measured in one run, on the same audio and the same Whisper base weights:
   * real-time factor (RTF) of faster-whisper int8 (ours), median of --runs;
@@ -107,7 +108,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=180.0)
-    ap.add_argument("--owhisper", default="/tmp/owhisper/bin/python", help="python of the venv with torch + openai-whisper")
+    ap.add_argument(
+        "--owhisper",
+        default=os.environ.get("STORYTELLER_OWHISPER", "/tmp/owhisper/bin/python"),
+        help="python of the eval-only venv with torch + openai-whisper (or STORYTELLER_OWHISPER)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -151,7 +156,10 @@ def main() -> None:
         else:
             print("  openai-whisper failed:", proc.stderr.strip().splitlines()[-1:] or proc.returncode)
     else:
-        print(f"  openai-whisper venv not found at {args.owhisper}; skipped")
+        print(
+            f"  openai-whisper venv not found at {args.owhisper}; skipped (make one for evaluation only: "
+            "python3 -m venv /tmp/owhisper && /tmp/owhisper/bin/pip install torch openai-whisper; never in the app)"
+        )
 
     # -- anchor 2: faster-whisper float32 (same library, no quantisation)
     tx.load_model("whisper-base", "float32", args.threads)

@@ -7,6 +7,22 @@ Each row is ours against its anchor measured in the same run of the same benchma
 this machine says so instead of showing a number. Benchmarks that need ../shared data
 say "skipped" without it. Each benchmark's full output is kept in the log folder printed
 at the end (a temp folder; nothing is written into the repository).
+
+Table of 2026-12-01 (2 cores shared with seven other agents; each row's anchor from the same run):
+    what                                  ours                     anchor (same run)          ratio
+    render sample 720p final (median 3)   32.9 s wall / 8.5 s CPU   x264 alone 27.3 / 6.0 s    wall 1.21, CPU 1.42
+      composition                         2.65 ms CPU a frame (warp 1.21, pipe 0.23, sound mix 0.23, subtitle 0.17); outside the loop 0.21 s
+    render 3-min photos+drawings (1 pair) 266.0 s / 65.3 s CPU      x264 alone 343.3 / 48.9 s  wall 0.77, CPU 1.34
+      composition                         2.48 ms CPU a frame (warp 1.38, pipe 0.27, subtitle 0.20, sound mix 0.15); outside 0.64 s
+    faces vs deface (720p clip, 1 run)    47.0 s (2.1 fps)          deface 228.7 s (0.4 fps)   time 0.21
+    voice disguise (1 min take)           23.1x real time           WORLD pitch shift 5.0x     10 s preview 0.55 s
+    page latency (GET /) during a render  p95 67 ms (p50 21)        idle p95 121 ms (p50 10)   p95 0.55
+  render rows 02:34-02:50 UTC (load 28 -> 43); faces, voice, pages 01:50-02:00 UTC (load 9 -> 15);
+    transcription vs openai-whisper       60 s: 62.9 s wall / 7.9 s CPU  PyTorch 1533 s / 219 s    24x faster (CPU 28x)
+  transcription 03:00-03:28 UTC (load 24-37; bench_transcribe.py --runs 1 --seconds 60, openai-whisper
+  in an eval-only venv found through STORYTELLER_OWHISPER; the same WER 0.062 on the one true text).
+  The x264 anchor no longer includes a colour conversion ffmpeg used to add to every frame
+  (bench_render.py's docstring), so the render ratios are against a lower floor than before.
 """
 
 from __future__ import annotations

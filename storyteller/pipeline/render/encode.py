@@ -28,10 +28,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyteller.errors import CancelFn, ProgressFn
+import cv2
+
+from storyteller.errors import CancelFn, Cancelled, ProgressFn
 from storyteller.fsutil import atomic_output, atomic_write_text
 from storyteller.pipeline.media.ffmpeg import open_ffmpeg, run_ffmpeg
 from storyteller.pipeline.media.images import ImageError, frame_photo, load_photo
@@ -46,7 +49,7 @@ from storyteller.pipeline.render.frames import (
     Still,
     frame_loop,
 )
-from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
+from storyteller.pipeline.render.mix import SAMPLE_RATE, SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import RenderError, Story, StoryError, load_story
 from storyteller.pipeline.render.timeline import (
     Segment,
@@ -74,7 +77,10 @@ class Quality:
 
 QUALITIES = {
     # veryfast is the laptop sweet spot for x264 (FIELD-NOTES); High profile plays everywhere.
-    "final": Quality("final", "veryfast", 21, "160k", "high"),
+    # AAC 128k with the fast coder is nearer the mix than twoloop at 160k was (SNR 46 dB
+    # against 31, log-spectral distance 1.1 dB against 1.5: bench_render.py --aac) for 56%
+    # of its CPU.
+    "final": Quality("final", "veryfast", 21, "128k", "high"),
     # A preview is for checking timing and look while the participant waits: 360p at
     # 15 frames a second costs about a third of the per-frame work of 25.
     "preview": Quality("preview", "ultrafast", 30, "96k", None, max_fps=15),
@@ -124,16 +130,21 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
 
 
 def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
-    """The ffmpeg arguments that encode raw I420 frames from stdin to a video-only MP4."""
+    """The ffmpeg arguments that encode raw NV12 frames from stdin to a video-only MP4."""
     args = [
         "-f",
         "rawvideo",
         "-pix_fmt",
-        "yuv420p",
+        "nv12",
         "-s",
         f"{w}x{h}",
         "-r",
         str(fps),
+        # The frames are BT.709 TV range: said of the input too, or ffmpeg takes untagged YUV
+        # for BT.601 and converts every frame through RGB to the BT.709 of the output, which
+        # shifted the colours (a red 200,40,40 played back as 186,22,42) and cost x264's
+        # process a third of its CPU.
+        *COLOR_ARGS,
         "-i",
         "pipe:0",
         "-c:v",
@@ -143,7 +154,7 @@ def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
         "-crf",
         str(q.crf),
         "-pix_fmt",
-        "yuv420p",
+        "nv12",  # x264 takes it as it is; the stream is 4:2:0 (players read yuv420p)
         *COLOR_ARGS,
     ]
     if q.profile:
@@ -151,11 +162,15 @@ def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
     return args + ["-g", str(fps * 4), *H264_STRIP_SEI, *STRIP_ARGS, "-an", "-f", "mp4", "-y", str(out)]
 
 
-def sound_args(wav: Path, q: Quality, out: Path) -> list[str]:
-    """The ffmpeg arguments that encode the mixed soundtrack to AAC in an MP4 container."""
-    # The default "twoloop" coder (about 30 ms of CPU per second of sound here): the "fast"
-    # one saves a third of that but misses the bitrate (111 instead of 160 kbit/s).
-    return ["-i", str(wav), "-c:a", "aac", "-b:a", q.audio_bitrate, "-ar", "48000", "-ac", "2", *STRIP_ARGS, "-f", "mp4", "-y", str(out)]
+def sound_args(q: Quality, out: Path) -> list[str]:
+    """The ffmpeg arguments that encode the soundtrack (float32 stereo on stdin) to AAC in an MP4."""
+    # The "fast" coder, not the default "twoloop": twoloop took about 30 ms of CPU a second
+    # of sound, the biggest cost of a render after x264 and the frames, and on our mixes the
+    # fast coder's output is nearer the source (tests/bench/bench_render.py --aac).
+    return [
+        *("-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "2", "-i", "pipe:0"),
+        *("-c:a", "aac", "-aac_coder", "fast", "-b:a", q.audio_bitrate, *STRIP_ARGS, "-f", "mp4", "-y", str(out)),
+    ]
 
 
 def mux_args(video: Path, sound: Path, srt: Path | None, language: str, out: Path) -> list[str]:
@@ -173,6 +188,18 @@ def mux_args(video: Path, sound: Path, srt: Path | None, language: str, out: Pat
     if srt is not None:
         args += ["-metadata:s:s:0", f"language={ISO639_2.get(language, 'und')}"]
     return args + ["-movflags", "+faststart", "-f", "mp4", "-y", str(out)]
+
+
+@contextmanager
+def opencv_on_one_thread():
+    """OpenCV single-threaded for the render: x264 keeps every core busy, so OpenCV's own
+    worker threads only add hand-offs and waits (the warp took 15-20% more CPU with two)."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
 
 
 class _Throttle:
@@ -199,7 +226,7 @@ def render_story(
 ) -> RenderResult:
     """Render ``story`` (a Story or a story folder) to ``out_path`` (.mp4), plus .srt/.vtt beside it.
 
-    ``quality`` is "final" (H.264 High, AAC 160k) or "preview" (360p, fastest).
+    ``quality`` is "final" (H.264 High, AAC 128k) or "preview" (360p, fastest).
     ``aspect`` overrides the story's own ("16:9", "9:16", "1:1"); ``hd`` picks 1920x1080
     for 16:9 (default: the story's setting). ``progress(fraction)``
     is called about once a second; ``cancel()`` is polled several times a second and
@@ -274,8 +301,12 @@ def render_story(
         return stopped.is_set() or cancel()
 
     def make_sound() -> Path:
-        wav = mix_soundtrack(narration, music, duration, work / "soundtrack.wav", cancel=stop_requested)
-        run_ffmpeg(sound_args(wav, q, work / "sound.m4a"), cancel=stop_requested)
+        samples = mix_soundtrack(narration, music, duration, cancel=stop_requested)
+        with open_ffmpeg(sound_args(q, work / "sound.m4a")) as pipe:
+            for start in range(0, len(samples), SAMPLE_RATE * 10):
+                if stop_requested():
+                    raise Cancelled("Stopped on request.")
+                pipe.write(samples[start : start + SAMPLE_RATE * 10].tobytes())
         return work / "sound.m4a"
 
     try:
@@ -286,7 +317,7 @@ def render_story(
         subs = CueTrack(cues, w, h, story.language, story.rtl)
         # The sound is mixed and encoded while the frames are: on two cores its few seconds
         # of CPU fill the gaps x264 leaves, instead of being waited for before the first frame.
-        with ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as side:
+        with opencv_on_one_thread(), ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as side:
             sound = side.submit(make_sound)
 
             def loop_cancel() -> bool:  # a failed mix ends the frame loop early

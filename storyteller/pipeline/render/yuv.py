@@ -1,11 +1,15 @@
-"""Frames as I420 (planar YUV 4:2:0, BT.709, TV range): the format x264 encodes.
+"""Frames as NV12 (YUV 4:2:0, BT.709, TV range): a Y plane, then U and V interleaved.
 
-Why the renderer works in YUV instead of RGB: the encoder wants yuv420p. Sending
+Why the renderer works in YUV instead of RGB: the encoder wants 4:2:0. Sending
 RGB would make ffmpeg convert every frame (swscale) and would move twice the bytes
 through the pipe; warping three full-size RGB channels also costs twice the work of
-one full-size Y plane and two quarter-size chroma planes. So each picture is
+one full-size Y plane and a quarter-size two-channel chroma plane. So each picture is
 converted once per scene (``Planes.from_rgb``) and every per-frame operation
 (warp, crossfade, subtitle blend, fade) runs on the planes directly.
+
+Why NV12 rather than I420 (yuv420p): x264 keeps its chroma interleaved, so it takes
+NV12 as it is (I420 it interleaves first), and here the two chroma channels are
+warped, faded and blended in one OpenCV call instead of two.
 
 We also get the colours right: ffmpeg's default RGB->YUV uses the BT.601 matrix
 but leaves HD video untagged, which players read as BT.709 (shifted colours).
@@ -50,11 +54,10 @@ def rgb_to_yuv444(rgb: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Planes:
-    """A picture as separate Y (full size) and U, V (half size) planes."""
+    """A picture as a Y plane (full size) and an interleaved U, V plane (half size, 2 channels)."""
 
     y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
+    uv: np.ndarray
     pad: int = 0  # luma pixels of replicated border around the picture (even)
 
     @property
@@ -73,29 +76,28 @@ class Planes:
         pad -= pad % 2
         yuv = rgb_to_yuv444(rgb[:h2, :w2])
         uv = cv2.resize(yuv[:, :, 1:], (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
-        planes = [yuv[:, :, 0], uv[:, :, 0], uv[:, :, 1]]
+        planes = [yuv[:, :, 0], uv]
         if pad:
-            planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE) for p, b in zip(planes, (pad, pad // 2, pad // 2))]
+            planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE) for p, b in zip(planes, (pad, pad // 2))]
         return cls(*(np.ascontiguousarray(p) for p in planes), pad=pad)
 
 
 class Frame:
-    """One I420 frame in a single buffer, laid out as ffmpeg's rawvideo yuv420p expects."""
+    """One NV12 frame in a single buffer, laid out as ffmpeg's rawvideo nv12 expects."""
 
-    __slots__ = ("w", "h", "buf", "y", "u", "v")
+    __slots__ = ("w", "h", "buf", "y", "uv")
 
     def __init__(self, w: int, h: int, buf: np.ndarray | None = None):
         self.w, self.h = w, h
         self.buf = np.empty(w * h * 3 // 2, np.uint8) if buf is None else buf
         n = w * h
         self.y = self.buf[:n].reshape(h, w)
-        self.u = self.buf[n : n + n // 4].reshape(h // 2, w // 2)
-        self.v = self.buf[n + n // 4 :].reshape(h // 2, w // 2)
+        self.uv = self.buf[n:].reshape(h // 2, w // 2, 2)
 
     @classmethod
     def from_planes(cls, p: Planes) -> Frame:
         f = cls(p.y.shape[1], p.y.shape[0])
-        f.y[:], f.u[:], f.v[:] = p.y, p.u, p.v
+        f.y[:], f.uv[:] = p.y, p.uv
         return f
 
     def copy(self) -> Frame:
@@ -109,8 +111,7 @@ class Frame:
         """Fade toward black by factor k (1 = unchanged, 0 = black), in place."""
         k = max(0.0, min(1.0, k))
         cv2.convertScaleAbs(self.y, dst=self.y, alpha=k, beta=16 * (1 - k))
-        cv2.convertScaleAbs(self.u, dst=self.u, alpha=k, beta=128 * (1 - k))
-        cv2.convertScaleAbs(self.v, dst=self.v, alpha=k, beta=128 * (1 - k))
+        cv2.convertScaleAbs(self.uv, dst=self.uv, alpha=k, beta=128 * (1 - k))
 
 
 _K = np.arange(48, dtype=np.float64)
@@ -134,8 +135,8 @@ def _resize_into(plane: np.ndarray, out: np.ndarray, sx: float, sy: float, cx: f
     some k < 48. Linear resizing is separable and about 3x cheaper than warpAffine; it
     gives the same bilinear samples. Returns False (use warpAffine) when it cannot align.
     """
-    h, w = out.shape
-    ph, pw = plane.shape
+    h, w = out.shape[:2]
+    ph, pw = plane.shape[:2]
     ax = _align(sx, cx - 0.5 * sx + 0.5, pw - 1)
     ay = _align(sy, cy - 0.5 * sy + 0.5, ph - 1)
     if ax is None or ay is None or max(ax[2], ay[2]) > 1 / 32:  # warpAffine itself rounds to 1/32 pixel
@@ -157,7 +158,7 @@ def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: flo
     Coordinates are continuous (pixel centres at k + 0.5) in luma units; chroma uses
     the same mapping at half resolution, so colour stays aligned with brightness.
     """
-    for plane, out, div in ((src.y, dst.y, 1.0), (src.u, dst.u, 2.0), (src.v, dst.v, 2.0)):
+    for plane, out, div in ((src.y, dst.y, 1.0), (src.uv, dst.uv, 2.0)):
         cx = (x0 + src.pad) / div + 0.5 * scale_x - 0.5
         cy = (y0 + src.pad) / div + 0.5 * scale_y - 0.5
         if scale_x >= 1.0 and scale_y >= 1.0 and _resize_into(plane, out, scale_x, scale_y, cx, cy):
@@ -170,13 +171,13 @@ def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: flo
 
 @dataclass(frozen=True)
 class Overlay:
-    """An RGBA picture (a subtitle) pre-converted for blending onto I420 frames."""
+    """An RGBA picture (a subtitle) pre-converted for blending onto NV12 frames."""
 
     x: int  # even
     y: int  # even
     y_pre: np.ndarray  # uint16, Y * alpha
     y_inv: np.ndarray  # uint16, 255 - alpha
-    uv_pre: np.ndarray  # uint16 (h/2, w/2, 2), (U, V) * alpha at half size
+    uv_pre: np.ndarray  # uint16 (h/2, w/2, 2), (U, V) * alpha at half size, interleaved as in NV12
     uv_inv: np.ndarray  # uint16 (h/2, w/2, 1)
 
     @classmethod
@@ -210,8 +211,6 @@ class Overlay:
         mixed = roi * self.y_inv[sy : sy + y1 - y0, sx : sx + x1 - x0] + self.y_pre[sy : sy + y1 - y0, sx : sx + x1 - x0]
         roi[:] = (mixed + 128) // 255
         cx0, cy0, cx1, cy1, csx, csy = x0 // 2, y0 // 2, x1 // 2, y1 // 2, sx // 2, sy // 2
-        inv = self.uv_inv[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0, 0]
-        for c, plane in enumerate((f.u, f.v)):
-            roi = plane[cy0:cy1, cx0:cx1]
-            mixed = roi * inv + self.uv_pre[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0, c]
-            roi[:] = (mixed + 128) // 255
+        roi = f.uv[cy0:cy1, cx0:cx1]
+        mixed = roi * self.uv_inv[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0] + self.uv_pre[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0]
+        roi[:] = (mixed + 128) // 255
