@@ -131,29 +131,19 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--no-worker", is_flag=True, help="Do not start a background worker (one runs elsewhere).")
 def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
     """Serve Storyteller with waitress and start a background worker."""
-    import atexit
-    import subprocess
-
     from waitress import serve as waitress_serve
 
     from storyteller.app import create_app
+    from storyteller.jobs.supervise import supervised_worker
 
     data_dir = (data or config.default_data_dir()).resolve()
     app = create_app({"DATA_DIR": str(data_dir)})
     if host not in LOOPBACK:
         click.echo(f"WARNING: listening on {host} exposes stories to the network. Use 127.0.0.1 unless you are sure.", err=True)
         app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], host]
-    worker = None
-    if not no_worker:
-        worker = subprocess.Popen([sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir)])
-        atexit.register(lambda: (worker.terminate(), worker.wait(timeout=10)))
-    click.echo(f"Storyteller is running at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}/  (Ctrl+C to stop)")
-    try:
+    with contextlib.nullcontext() if no_worker else supervised_worker(data_dir):
+        click.echo(f"Storyteller is running at http://{'127.0.0.1' if host in LOOPBACK else host}:{port}/  (Ctrl+C to stop)")
         waitress_serve(app, host=host, port=port, threads=4, ident="", clear_untrusted_proxy_headers=True)
-    finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            worker.wait(timeout=10)
 
 
 @main.command()

@@ -29,6 +29,22 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
 
+# Set when this worker process is asked to stop: its running jobs end as at a cancel,
+# but are put back in line ('interrupted') instead of being cancelled.
+_stopping = threading.Event()
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def stop_running_jobs() -> None:
+    """Ask every job of this process to stop now and wait in line for the next start."""
+    _stopping.set()
+
+
+def running_job_ids() -> set[int]:
+    with _running_lock:
+        return set(_running)
+
 
 class JobCancelled(Exception):
     """Raised inside a handler when the job was asked to stop."""
@@ -61,6 +77,8 @@ class JobContext:
         return lambda f: self.progress(start + (end - start) * min(1.0, max(0.0, f)))
 
     def cancelled(self) -> bool:
+        if _stopping.is_set():
+            return True
         now = time.monotonic()
         if not self._cancel_seen and now - self._last_cancel_check >= 0.3:
             self._last_cancel_check = now
@@ -105,6 +123,8 @@ def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
 
 def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
     """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
+    if _stopping.is_set():
+        return "skipped"  # the next start queues it again
     path = db_path(data_dir)
     conn = open_database(path)
     try:
@@ -121,17 +141,17 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
         beat = _Heartbeat(path, job_id)
         beat.start()
+        with _running_lock:
+            _running.add(job_id)
         try:
             result = handler(ctx, **job.params)
             state.finish(conn, job_id, result or {})
             return "done"
         except (JobCancelled, Cancelled):
-            state.mark_cancelled(conn, job_id)
-            return "cancelled"
+            return _stopped(conn, job_id)
         except Exception as exc:
             if ctx.cancelled():  # an error raised while stopping is the stop, not a failure
-                state.mark_cancelled(conn, job_id)
-                return "cancelled"
+                return _stopped(conn, job_id)
             if isinstance(exc, (UserError, OSError)):
                 log.warning("job %s failed: %s", job_id, exc)
             else:
@@ -142,5 +162,16 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             beat.stopped.set()
             beat.join(timeout=5)
             shutil.rmtree(workdir, ignore_errors=True)
+            with _running_lock:
+                _running.discard(job_id)
     finally:
         conn.close()
+
+
+def _stopped(conn: sqlite3.Connection, job_id: int) -> str:
+    """A job that ended at a stop: back in line when the worker is stopping, else cancelled by her."""
+    if _stopping.is_set() and not state.cancel_requested(conn, job_id):
+        state.interrupt(conn, job_id)
+        return "interrupted"
+    state.mark_cancelled(conn, job_id)
+    return "cancelled"

@@ -11,10 +11,12 @@ act on; ffmpeg's own last lines are kept in ``.detail`` for developers.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -85,6 +87,27 @@ def _command(args: Sequence[str], stdin_used: bool) -> list[str]:
     return cmd
 
 
+def _die_with_parent():
+    """On Linux, a child that is SIGKILLed when the thread that started it dies.
+
+    ffmpeg runs in a process group of its own, so a worker killed outright (power
+    cut, out of memory) would otherwise leave it running, still holding copies of her
+    media. This runs in the child between fork and exec, so it only calls prctl.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
+
+    def set_pdeathsig() -> None:
+        prctl(pr_set_pdeathsig, sigkill)
+
+    return set_pdeathsig
+
+
+_PREEXEC = _die_with_parent()
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -102,7 +125,9 @@ class _Process:
 
     def __init__(self, cmd: list[str], *, stdin, stdout):
         try:
-            self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_PREEXEC
+            )
         except OSError as exc:
             raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
         self._stderr: list[bytes] = []
