@@ -39,9 +39,13 @@ STALE_AFTER = 3.0
 NARRATION_SECONDS = 24.0
 
 
+# The stages of her render job in order (tasks.render_her_story), with the share of the job each takes.
+STAGES = ("subtitles", "voice", "rendering")
+
+
 @dataclass(frozen=True)
 class KillPoint:
-    """Where to kill: a stage and a fraction of the whole job, or inside the final mux."""
+    """Where to kill: a stage and a fraction of the whole job (or later, if the job skips past it), or inside the final mux."""
 
     stage: str
     progress: float = 0.0
@@ -51,7 +55,10 @@ class KillPoint:
         return self.stage == "mux"
 
     def reached(self, job: state.Job) -> bool:
-        return job.state == "running" and job.stage == self.stage and job.progress >= self.progress
+        if job.state != "running" or job.stage not in STAGES:
+            return False
+        here, there = STAGES.index(job.stage), STAGES.index(self.stage)
+        return here > there or (here == there and job.progress >= self.progress)
 
     def __str__(self) -> str:
         return "final mux" if self.in_mux else f"{self.stage} at {self.progress:.0%}"
@@ -69,31 +76,37 @@ class HerStory:
 
     story_id: int
     originals: dict[str, str]  # vault name -> sha256
+    narration_seconds: float
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_her_story(data_dir: Path, scratch: Path, subtitles: bool = False) -> HerStory:
-    """Her story, built the way the journey builds it (pictures checked for faces in-process)."""
+def make_her_story(data_dir: Path, scratch: Path, narration: Path | None = None, subtitles: bool = False) -> HerStory:
+    """Her story, built the way the journey builds it (pictures checked for faces in-process).
+
+    Without ``subtitles`` the subtitles count as made for her take, so the job goes straight
+    to the voice and the render.
+    """
     conn = open_database(db_path(data_dir))
     vault = vault_for(data_dir)
     story = new_story(conn)
     scratch.mkdir(parents=True, exist_ok=True)
-    add_take(conn, vault, story.id, tone(scratch / "take.wav", NARRATION_SECONDS, 220.0), "whole")
+    narration = narration or tone(scratch / "take.wav", NARRATION_SECONDS, 220.0)
+    add_take(conn, vault, story.id, narration, "whole")
     pictures = [add_picture(conn, vault, story.id, picture(scratch / f"p{i}.png", size=(1024, 768), seed=i)) for i in range(2)]
     for asset in pictures:
         job = state.create_job(conn, "photo_faces", {"asset": asset}, story_id=story.id)
         assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
     parts = story_build.narration_parts(conn, story.id)
     plan = plans.Plan(pictures=tuple(plans.Picture(a) for a in pictures), voice="own", title="My story", end_card="Made in a workshop")
-    if not subtitles:  # subtitles count as made for this take: the job goes straight to the voice and the render
+    if not subtitles:
         plan = plan.with_changes(cues_for=story_build.narration_key(parts))
     stories.save_plan(conn, story.id, plan.to_dict())
     originals = {a.vault_name: sha256(vault.path(a.vault_name)) for a in stories.story_assets(conn, story.id)}
     conn.close()
-    return HerStory(story.id, originals)
+    return HerStory(story.id, originals, probe(narration).duration)
 
 
 def mux_holding_ffmpeg(folder: Path) -> tuple[Path, Path]:
@@ -182,6 +195,7 @@ class Survival:
     """What one kill and restart came to; ``problems`` is empty when everything held."""
 
     point: str
+    killed_at: str  # the stage and progress the job had reported when it was killed
     attempt: int
     problems: tuple[str, ...]
 
@@ -205,8 +219,10 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
             while not marker.exists():
                 assert time.monotonic() < deadline and not state.get_job(conn, job_id).finished, "the mux was never reached"
                 time.sleep(0.05)
+            seen = "final mux"
         else:
-            wait_for(conn, job_id, point.reached, 600, str(point))
+            at = wait_for(conn, job_id, point.reached, 600, str(point))
+            seen = f"{at.stage} at {at.progress:.0%}"
         children = descendants(worker.pid)
         worker.kill()  # SIGKILL to the worker alone, as the out-of-memory killer would
         worker.wait()
@@ -244,7 +260,7 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
         if [a.id for a in exports] != [job.result["asset"]]:
             problems.append(f"expected one new video, found {len(exports)}")
         info = probe(vault.path(exports[-1].vault_name)) if exports else None
-        if info is None or not (info.has_video and info.has_audio and info.duration > NARRATION_SECONDS):
+        if info is None or not (info.has_video and info.has_audio and info.duration > her.narration_seconds):
             problems.append("the kept video is not whole")
     partials = [p.name for p in vault.root.rglob("*") if ".part" in p.name and p.parent.name != "recording"]
     if partials:
@@ -253,7 +269,7 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
     if leftovers:
         problems.append(f"work or temp folders not empty: {leftovers}")
     conn.close()
-    return Survival(str(point), job.attempt, tuple(problems))
+    return Survival(str(point), seen, job.attempt, tuple(problems))
 
 
 @pytest.mark.slow
