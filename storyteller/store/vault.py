@@ -147,10 +147,18 @@ class Vault:
             raise VaultError("A piece of the recording is missing; it is sent again.")
         if max_bytes is not None and size + len(data) > max_bytes:
             raise TooLarge(f"The recording is larger than {max_bytes // (1 << 20)} MB.")
-        with open(self._growing(name), "ab") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        path = self._growing(name)
+        try:
+            with open(path, "ab") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError:
+            # A full or failing disk may have kept part of the chunk: cut it off, so the
+            # recording is what it was and the browser sends the chunk again from there.
+            with contextlib.suppress(OSError):
+                os.truncate(path, size)
+            raise
         return size + len(data)
 
     def finish_growing(self, name: str) -> str:
