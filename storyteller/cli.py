@@ -8,6 +8,7 @@ non-zero exit code (never a traceback).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,8 +50,10 @@ def read_script(path: Path | None) -> str | None:
 def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
     """Show a terminal progress bar fed by a 0..1 callback, and make failures plain.
 
-    Ctrl+C becomes a quiet abort; a pipeline error (ValueError, RuntimeError,
-    OSError, which include FFmpegError) becomes one line and exit code 1.
+    The bar is wiped before anything else is printed (no stale "0%" above an
+    error). Ctrl+C becomes a quiet abort; any error becomes one plain line and
+    exit code 1: its own sentence when it is meant for people, else a calm
+    generic one (the details go to the log, never to her screen).
     """
     from tqdm import tqdm
 
@@ -64,10 +67,13 @@ def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
         yield update
     except KeyboardInterrupt:
         raise click.Abort() from None
-    except (ValueError, RuntimeError, OSError) as exc:
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        logging.getLogger(__name__).debug("%s failed", desc, exc_info=True)
         raise fail_plainly(exc) from exc
     finally:
-        bar.close()
+        bar.close()  # before click prints the error: the bar's line is wiped first
 
 
 @click.group()

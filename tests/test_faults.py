@@ -318,3 +318,92 @@ def test_fault_onnxruntime_leaves_no_telemetry_files(tmp_path):
     env.pop("ORT_DISABLE_TELEMETRY", None)
     subprocess.run([sys.executable, "-c", "import storyteller.pipeline.faces.detect, onnxruntime"], env=env, check=True)
     assert not list(tmp_path.rglob("*"))
+
+
+# ----------------------------------------------------------------- what a person sees at the terminal
+SAMPLE = Path(__file__).resolve().parents[1] / "media" / "sample"
+
+
+def screen(text: str) -> list[str]:
+    """What a terminal shows after ``text``: a carriage return goes back to the start of the line."""
+    lines, line, col = [], [], 0
+    for ch in text:
+        if ch == "\n":
+            lines.append("".join(line).rstrip())
+            line, col = [], 0
+        elif ch == "\r":
+            col = 0
+        else:
+            line[col : col + 1] = [ch]
+            col += 1
+    lines.append("".join(line).rstrip())
+    return [row for row in lines if row]
+
+
+def bad_files(folder: Path) -> dict[str, Path]:
+    """Files that are not what their names say: empty, noise, text, cut short."""
+    import numpy as np
+
+    rng = np.random.default_rng(16)
+    clip = folder / "clip.mp4"
+    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=10", "-pix_fmt", "yuv420p", str(clip)])
+    contents = {
+        "empty.wav": b"",
+        "noise.wav": rng.bytes(6000),
+        "text.wav": b"this is not a recording\n" * 50,
+        "cut.ogg": (SAMPLE / "narration.ogg").read_bytes()[:3000],
+        "empty.jpg": b"",
+        "noise.jpg": rng.bytes(6000),
+        "cut.jpg": (SAMPLE / "01.jpg").read_bytes()[:2000],
+        "cut.mp4": clip.read_bytes()[: clip.stat().st_size // 3],
+    }
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+    return {name: folder / name for name in contents}
+
+
+def _cli_cases(folder: Path):
+    from tests.conftest import whisper_model_or_skip
+
+    model = whisper_model_or_skip("whisper-tiny.en").path
+    files = bad_files(folder)
+    for name, path in files.items():
+        if path.suffix in (".wav", ".ogg"):
+            yield ["transcribe", str(path), "--model", str(model), "-o", str(folder / f"{name}.srt")]
+            yield ["voice", str(path), "-o", str(folder / f"{name}.out.wav")]
+        else:
+            yield ["faces", str(path), "-o", str(folder / f"out-{name}")]
+
+
+def test_enospc_cli_errors_are_one_plain_line_after_the_bar_is_wiped(runner, tmp_path):
+    """Bad files through transcribe, voice and faces: a clean error (one plain line, the bar gone) or a whole output."""
+    from storyteller.cli import main
+
+    tried = 0
+    for args in _cli_cases(tmp_path):
+        result = runner.invoke(main, args)
+        tried += 1
+        assert isinstance(result.exception, SystemExit | None), (args, result.exception)
+        if result.exit_code == 0:  # a whole output is the other acceptable answer
+            assert Path(result.stdout.strip()).stat().st_size > 0, args
+            continue
+        shown = screen(result.stderr)
+        assert result.exit_code == 1 and len(shown) == 1 and shown[0].startswith("Error: "), (args, shown)
+        assert_plain(shown[0].removeprefix("Error: "))
+    assert tried == 12
+
+
+def test_enospc_cli_full_disk_reads_plainly(runner, monkeypatch, tmp_path):
+    from storyteller.cli import main
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(os, "replace", full)
+    result = runner.invoke(main, ["faces", str(SAMPLE / "01.jpg"), "-o", str(out / "masked.jpg")])
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert screen(result.stderr) == ["Error: " + plain_message(OSError(errno.ENOSPC, ""))]
+    assert not list(out.iterdir())
