@@ -143,6 +143,7 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         beat.start()
         with _running_lock:
             _running.add(job_id)
+        log.info("job %s started: %s, attempt %s", job_id, job.kind, job.attempt)
         try:
             result = handler(ctx, **job.params)
             state.finish(conn, job_id, result or {})
