@@ -157,16 +157,27 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
 @click.option(
     "--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted."
 )
-def worker(data: Path | None, stale_after: float) -> None:
+@click.option(
+    "--render-machine",
+    is_flag=True,
+    help="Only render stories a laptop sends through Redis (same STORYTELLER_REDIS_URL and STORYTELLER_RENDER_SECRET); "
+    "keeps no database and no vault.",
+)
+def worker(data: Path | None, stale_after: float, render_machine: bool) -> None:
     """Run the background worker (started for you by `serve`)."""
-    import logging
-
     from storyteller.jobs.queue import run_worker
     from storyteller.store.db import db_path, open_database
 
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
     data_dir = (data or config.default_data_dir()).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if render_machine:
+        from storyteller.jobs import remote
+
+        if not remote.enabled():
+            raise CommandError("A render machine needs STORYTELLER_REDIS_URL and STORYTELLER_RENDER_SECRET, the same as on the laptop.")
+        remote.run_render_machine(data_dir)
+        return
     open_database(db_path(data_dir)).close()
     run_worker(data_dir, stale_after=stale_after)
 

@@ -126,3 +126,93 @@ def test_redis_two_workers_share_the_queue_and_a_killed_one_loses_no_job(redis_u
     assert next(j for j in jobs if j.id == victim.id).attempt == 2
     assert victim.id in ran[1 - owner]  # the survivor took the killed worker's job up again
     assert not [p for p in (data_dir / "work").iterdir()]
+
+
+# ----------------------------------------------------------------- a render machine with its own empty folder
+SECRET = "the organisation's render secret"
+
+
+def start_render_machine(folder: Path, redis_url: str, log: Path) -> subprocess.Popen:
+    folder.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORYTELLER_REDIS_URL": redis_url, "STORYTELLER_RENDER_SECRET": SECRET}
+    return subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "worker", "--render-machine", "--data", str(folder)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),  # the child writes its log there
+    )
+
+
+def files_under(folder: Path) -> list[str]:
+    return [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()]
+
+
+def test_redis_a_render_machine_needs_the_same_secret():
+    from storyteller.jobs import remote
+
+    sealed = remote.seal(b"one secret", b"her story", "storyteller:render:abc")
+    assert remote.unseal(b"one secret", sealed, "storyteller:render:abc") == b"her story"
+    assert b"her story" not in sealed
+    for secret, key in ((b"another secret", "storyteller:render:abc"), (b"one secret", "storyteller:render:xyz")):
+        with pytest.raises(remote.RenderMachineError, match="same render secret"):
+            remote.unseal(secret, sealed, key)
+
+
+@pytest.mark.slow
+def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_killed_one_is_replaced(
+    redis_url, data_dir, tmp_path, monkeypatch
+):
+    """The laptop's worker builds her story; render machines that never see its database or vault render it."""
+    import redis
+
+    from storyteller.jobs.queue import enqueue, make_huey
+    from storyteller.pipeline.media.probe import probe
+    from storyteller.store.vault import vault_for
+    from tests.test_kill import make_her_story
+
+    her = make_her_story(data_dir, tmp_path / "her")
+    monkeypatch.setenv("STORYTELLER_RENDER_SECRET", SECRET)
+    laptop_log, first_log, second_log = (tmp_path / f"{n}.log" for n in ("laptop", "render-1", "render-2"))
+    machines = [tmp_path / "render-1", tmp_path / "render-2"]
+    laptop = start_worker(data_dir, redis_url, laptop_log)
+    first = start_render_machine(machines[0], redis_url, first_log)
+    second = None
+    conn = open_database(db_path(data_dir))
+    try:
+        job_id = state.create_job(conn, "render_story", {"quality": "final"}, story_id=her.story_id)
+        enqueue(make_huey(data_dir, redis_url=redis_url), job_id, data_dir)
+        # Its progress comes back through Redis into her job row.
+        wait_until(lambda: (j := state.get_job(conn, job_id)).stage == "rendering" and j.progress >= 0.6, 300, "remote render at 60%")
+        assert files_under(machines[0])  # it renders in its own folder
+        first.kill()  # the render machine loses power mid-render
+        first.wait()
+        second = start_render_machine(machines[1], redis_url, second_log)
+        job = wait_until(lambda: (j := state.get_job(conn, job_id)).finished and j, 300, "the job's end")
+    finally:
+        for proc in (laptop, first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=30)
+    assert job.state == "done" and job.attempt == 1, job.error  # the laptop's job never stopped: only the render moved
+    video = vault_for(data_dir).path(stories_export(conn, her.story_id))
+    info = probe(video)
+    assert info.has_video and info.has_audio and info.duration > her.narration_seconds
+    assert "fell silent; sent again" in laptop_log.read_text()
+    assert "done" in second_log.read_text()
+    assert files_under(machines[1]) == []  # no database, no vault, no copy of her story left
+    restarted = start_render_machine(machines[0], redis_url, first_log)  # the killed one wipes its leftovers when it starts
+    wait_until(lambda: not files_under(machines[0]), 60, "leftovers wiped")
+    restarted.terminate()
+    restarted.wait(timeout=30)
+    client = redis.Redis.from_url(redis_url)
+    assert client.keys("storyteller:render:*") == []  # nothing of hers stays in Redis
+    client.close()
+
+
+def stories_export(conn, story_id: int) -> str:
+    from storyteller.store import stories
+
+    (video,) = stories.story_assets(conn, story_id, "export")
+    return video.vault_name
