@@ -13,9 +13,9 @@ lines are kept in ``.detail`` for developers.
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,25 +95,18 @@ def _command(args: Sequence[str], stdin_used: bool) -> list[str]:
     return cmd
 
 
-def _die_with_parent():
-    """On Linux, a child that is SIGKILLed when the thread that started it dies.
+@cache
+def _die_with_parent() -> list[str]:
+    """On Linux, a prefix that has ffmpeg SIGKILLed when the thread that started it dies.
 
     ffmpeg runs in a process group of its own, so a worker killed outright (power
     cut, out of memory) would otherwise leave it running, still holding copies of her
-    media. This runs in the child between fork and exec, so it only calls prctl.
+    media. util-linux's setpriv sets that and then execs ffmpeg in the same process;
+    a preexec_fn would do it in Python between fork and exec, where a lock held by
+    another thread of the worker can hang the child forever (seen in the suite).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig, sigkill = 1, int(signal.SIGKILL)
-
-    def set_pdeathsig() -> None:
-        prctl(pr_set_pdeathsig, sigkill)
-
-    return set_pdeathsig
-
-
-_PREEXEC = _die_with_parent()
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -135,9 +128,11 @@ class _Process:
     """
 
     def __init__(self, cmd: list[str], *, stdin, stdout, timeout: float | None):
+        if shutil.which(cmd[0]) is None:  # asked here: through setpriv, a missing ffmpeg would look like a failing one
+            raise FFmpegError(MISSING, f"{cmd[0]} is not an executable file")
         try:
             self.proc = subprocess.Popen(
-                cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_PREEXEC
+                [*_die_with_parent(), *cmd], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True
             )
         except OSError as exc:
             raise FFmpegError(MISSING, str(exc)) from exc
