@@ -55,15 +55,20 @@ def _unwind_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+_STOP_HANDLERS = {signal.SIGTERM: _unwind_on_sigterm, signal.SIGINT: signal.default_int_handler}
+
+
 @contextlib.contextmanager
 def supervised_worker(data_dir: str | Path) -> Iterator[subprocess.Popen]:
     """A worker for the lifetime of the block; stopped on leaving it, on SIGTERM, and at exit."""
     worker = start_worker(data_dir)
     atexit.register(stop_worker, worker)
-    previous = signal.signal(signal.SIGTERM, _unwind_on_sigterm)
+    # Ctrl+C too, even when `serve` was started with SIGINT ignored (as a background job is).
+    previous = {sig: signal.signal(sig, handler) for sig, handler in _STOP_HANDLERS.items()}
     try:
         yield worker
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stop_worker(worker)
         atexit.unregister(stop_worker)
