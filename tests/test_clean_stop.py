@@ -28,6 +28,14 @@ from tests.test_kill import RENDER_AT_10, alive, descendants, make_her_story, wa
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def kill_all(serve: subprocess.Popen, started: set[int]) -> None:
+    """After a failure: serve and everything it started (its worker has a process group of its own)."""
+    for pid in [serve.pid, *started]:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    serve.wait()
+
+
 def start_serve(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -66,11 +74,7 @@ def stop_and_check(serve: subprocess.Popen, port: int, sig: signal.Signals) -> N
     started = descendants(serve.pid)
     assert started, "serve started no worker"
     serve.send_signal(sig)
-    try:
-        serve.wait(timeout=40)
-    finally:
-        if serve.poll() is None:
-            os.killpg(serve.pid, signal.SIGKILL)
+    serve.wait(timeout=40)
     err = serve.stderr.read().decode(errors="replace")
     assert serve.returncode == 0, err
     assert "Traceback" not in err, err
@@ -90,20 +94,22 @@ def test_resume_after_serve_is_stopped_mid_render(data_dir, tmp_path, sig):
     enqueue(make_huey(data_dir), job_id, data_dir)
     port = free_port()
     serve = start_serve(data_dir, port)
+    started = descendants(serve.pid)
     try:
         wait_for(conn, job_id, RENDER_AT_10.reached, 300, "the render")
         assert alive(worker_of(serve))
         stop_and_check(serve, port, sig)
     finally:
-        if serve.poll() is None:
-            os.killpg(serve.pid, signal.SIGKILL)
+        kill_all(serve, started)
     job = state.get_job(conn, job_id)
     assert (job.state, job.attempt) == ("interrupted", 0)  # a stop is not the job's fault: no attempt used
     assert not any((data_dir / "work").iterdir())
 
     serve = start_serve(data_dir, port)
+    started = descendants(serve.pid)
     try:
         job = wait_for(conn, job_id, lambda j: j.state == "done", 300, "the resumed render")
-    finally:
         stop_and_check(serve, port, signal.SIGTERM)
+    finally:
+        kill_all(serve, started)
     assert job.attempt == 1
