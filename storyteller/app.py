@@ -8,17 +8,19 @@ registers the blueprints in ``storyteller.web``.
 
 from __future__ import annotations
 
+import errno
 import secrets
 import tempfile
 from pathlib import Path
 
 from flask import Flask, Request, abort, current_app, render_template, request, session
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import SecurityError
 
 from storyteller import config
+from storyteller.errors import plain_message
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
@@ -113,6 +115,17 @@ def _register_error_pages(app: Flask) -> None:
 
     for code in ERROR_WORDS:
         app.register_error_handler(code, error_page)
+
+    def disk_trouble(exc: OSError):
+        """A full or failing disk: say so in her words (never the errno), and that nothing saved is lost."""
+        app.logger.warning("a request failed on the disk: %r", exc)
+        code = 507 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 500
+        explanation = gettext(plain_message(exc))
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"message": explanation}, code
+        return render_template("errors/error.html", code=code, title=_l("This could not be saved"), explanation=explanation), code
+
+    app.register_error_handler(OSError, disk_trouble)
 
     def locked_page(_exc):
         """Her media cannot be opened until the facilitator unlocks the workshop (after a restart)."""

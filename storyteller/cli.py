@@ -8,6 +8,7 @@ non-zero exit code (never a traceback).
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,8 +50,10 @@ def read_script(path: Path | None) -> str | None:
 def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
     """Show a terminal progress bar fed by a 0..1 callback, and make failures plain.
 
-    Ctrl+C becomes a quiet abort; a pipeline error (ValueError, RuntimeError,
-    OSError, which include FFmpegError) becomes one line and exit code 1.
+    The bar is wiped before anything else is printed (no stale "0%" above an
+    error). Ctrl+C becomes a quiet abort; any error becomes one plain line and
+    exit code 1: its own sentence when it is meant for people, else a calm
+    generic one (the details go to the log, never to her screen).
     """
     from tqdm import tqdm
 
@@ -64,10 +67,13 @@ def plain_progress(desc: str) -> Iterator[Callable[..., None]]:
         yield update
     except KeyboardInterrupt:
         raise click.Abort() from None
-    except (ValueError, RuntimeError, OSError) as exc:
+    except click.ClickException:
+        raise
+    except Exception as exc:
+        logging.getLogger(__name__).debug("%s failed", desc, exc_info=True)
         raise fail_plainly(exc) from exc
     finally:
-        bar.close()
+        bar.close()  # before click prints the error: the bar's line is wiped first
 
 
 @click.group()
@@ -201,10 +207,8 @@ def run_servers(servers: list) -> None:
 @click.option("--lan-address", help="The laptop's Wi-Fi address for --lan (default: found by asking the system, no network traffic).")
 def serve(host: str, port: int, data: Path | None, no_worker: bool, lan: bool, lan_address: str | None, unlock: bool) -> None:
     """Serve Storyteller with waitress and start a background worker."""
-    import atexit
-    import subprocess
-
     from storyteller.app import create_app
+    from storyteller.jobs.supervise import supervised_worker
     from storyteller.jobs.unlock import WorkerKeyPipe
     from storyteller.store import passphrase
     from storyteller.store.db import db_path, open_database
@@ -238,27 +242,19 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool, lan: bool, l
         servers = make_servers(app, host, port, lan_address if lan else None)
     except OSError as exc:
         raise CommandError(f"Storyteller cannot listen on port {port}: another program may be using it. Try --port {port + 1}.") from exc
-    worker = None
-    if not no_worker:
-        # The workshop key goes to the worker down its stdin when the facilitator unlocks the desk.
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--key-from-stdin"], stdin=subprocess.PIPE
-        )
-        hand_keys_to(app, WorkerKeyPipe(worker).send)
-        atexit.register(lambda: (worker.terminate(), worker.wait(timeout=10)))
-    click.echo(f"Storyteller is running at http://127.0.0.1:{port}/  (Ctrl+C to stop)")
-    if lan:
-        mode = configure(app, lan_address, port)
-        click.echo(f"Phones on the same Wi-Fi: open {mode.join_url} and type the join code {shown_code(mode.join_code)}")
-        click.echo(f"The code and a QR code are on the desk too: http://127.0.0.1:{port}/desk/lan/")
-    try:
-        run_servers(servers)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            worker.wait(timeout=10)
+    with contextlib.nullcontext() if no_worker else supervised_worker(data_dir) as worker:
+        if worker is not None:
+            # The workshop key goes to the worker down its stdin when the facilitator unlocks the desk.
+            hand_keys_to(app, WorkerKeyPipe(worker).send)
+        click.echo(f"Storyteller is running at http://127.0.0.1:{port}/  (Ctrl+C to stop)")
+        if lan:
+            mode = configure(app, lan_address, port)
+            click.echo(f"Phones on the same Wi-Fi: open {mode.join_url} and type the join code {shown_code(mode.join_code)}")
+            click.echo(f"The code and a QR code are on the desk too: http://127.0.0.1:{port}/desk/lan/")
+        try:
+            run_servers(servers)
+        except KeyboardInterrupt:
+            pass
 
 
 @main.command()
@@ -266,8 +262,14 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool, lan: bool, l
 @click.option(
     "--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted."
 )
+@click.option(
+    "--render-machine",
+    is_flag=True,
+    help="Only render stories a laptop sends through Redis (same STORYTELLER_REDIS_URL and STORYTELLER_RENDER_SECRET); "
+    "keeps no database and no vault.",
+)
 @click.option("--key-from-stdin", is_flag=True, help="Take the workshop key from `storyteller serve` through stdin (set by serve).")
-def worker(data: Path | None, stale_after: float, key_from_stdin: bool) -> None:
+def worker(data: Path | None, stale_after: float, key_from_stdin: bool, render_machine: bool) -> None:
     """Run the background worker (started for you by `serve`).
 
     Started alone on a terminal, it asks for the facilitator passphrase: the
@@ -285,6 +287,13 @@ def worker(data: Path | None, stale_after: float, key_from_stdin: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="worker: %(message)s")
     data_dir = (data or config.default_data_dir()).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if render_machine:
+        from storyteller.jobs import remote
+
+        if not remote.enabled():
+            raise CommandError("A render machine needs STORYTELLER_REDIS_URL and STORYTELLER_RENDER_SECRET, the same as on the laptop.")
+        remote.run_render_machine(data_dir)
+        return
     conn = open_database(db_path(data_dir))
     keys = WorkshopKey()
     try:

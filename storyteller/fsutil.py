@@ -9,12 +9,13 @@ worst a stray ``.NAME.HEX.part.EXT`` file that the next cleanup removes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from storyteller.errors import UserError
+from storyteller.errors import UserError, plain_message
 
 
 class DiskFullError(OSError, UserError):
@@ -54,8 +55,8 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
         _fsync_dir(target.parent)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno == 28:  # ENOSPC
-            raise DiskFullError(28, "The disk is full. Nothing was lost; free some space and try again.") from exc
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(exc.errno, plain_message(exc)) from exc
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
+from huey.consumer import Consumer
 
 from storyteller import config
 from storyteller.jobs import state
-from storyteller.jobs.runner import run_job, sweep_workdirs
+from storyteller.jobs.runner import run_job, running_job_ids, stop_running_jobs, sweep_workdirs
 from storyteller.jobs.unlock import WorkshopKey
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 STALE_AFTER_SECONDS = 20.0
 SWEEP_SECONDS = 5.0
 IDLE_POLL_SECONDS = 0.5
+# How long a stopping worker waits for its jobs to notice (they poll about every 0.3 s);
+# shorter than the wait of `serve` before it kills the worker.
+STOP_WAIT_SECONDS = 8.0
 
 
 def make_huey(
@@ -89,6 +94,34 @@ def _sweeper(huey: Huey, data_dir: Path, stale_after: float, stop: threading.Eve
             log.exception("stale-job sweep failed")
 
 
+class _Consumer(Consumer):
+    """huey's consumer, except that a stop signal first asks the running jobs to stop.
+
+    Without this a SIGTERM ends the process with its jobs marked 'running' until their
+    heartbeat goes stale, and a Ctrl+C waits for a whole render to finish.
+    """
+
+    def _handle_signal(self, signum, frame):
+        stop_running_jobs()
+        super()._handle_signal(signum, frame)
+
+
+def _put_running_jobs_back(data_dir: Path) -> None:
+    """Wait a moment for this worker's jobs to stop themselves; put any left back in line."""
+    stop_running_jobs()
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while running_job_ids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = running_job_ids()
+    if left:
+        conn = open_database(db_path(data_dir))
+        try:
+            for job_id in left:
+                state.interrupt(conn, job_id)
+        finally:
+            conn.close()
+
+
 def run_worker(data_dir: str | Path, keys: WorkshopKey, workers: int = 1, stale_after: float = STALE_AFTER_SECONDS) -> None:
     """Run a huey consumer for ``data_dir`` until SIGINT/SIGTERM.
 
@@ -110,13 +143,12 @@ def run_worker(data_dir: str | Path, keys: WorkshopKey, workers: int = 1, stale_
     # An idle huey consumer backs off to polling every 10 s; a participant waiting to see her
     # faces masked or to hear her voice must not wait for that, and a poll of the local
     # queue file twice a second costs nothing.
-    consumer = huey.create_consumer(
-        workers=workers, worker_type="thread", periodic=False, check_worker_health=True, max_delay=IDLE_POLL_SECONDS
-    )
+    consumer = _Consumer(huey, workers=workers, worker_type="thread", periodic=False, check_worker_health=True, max_delay=IDLE_POLL_SECONDS)
     try:
         consumer.run()
     finally:
         stop.set()
+        _put_running_jobs_back(data_dir)
 
 
 def on_unlock(data_dir: str | Path) -> Callable[[], None]:

@@ -32,6 +32,22 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 2.0
 
+# Set when this worker process is asked to stop: its running jobs end as at a cancel,
+# but are put back in line ('interrupted') instead of being cancelled.
+_stopping = threading.Event()
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def stop_running_jobs() -> None:
+    """Ask every job of this process to stop now and wait in line for the next start."""
+    _stopping.set()
+
+
+def running_job_ids() -> set[int]:
+    with _running_lock:
+        return set(_running)
+
 
 class JobCancelled(Exception):
     """Raised inside a handler when the job was asked to stop."""
@@ -64,6 +80,8 @@ class JobContext:
         return lambda f: self.progress(start + (end - start) * min(1.0, max(0.0, f)))
 
     def cancelled(self) -> bool:
+        if _stopping.is_set():
+            return True
         now = time.monotonic()
         if not self._cancel_seen and now - self._last_cancel_check >= 0.3:
             self._last_cancel_check = now
@@ -135,6 +153,8 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
     Without the workshop key (the facilitator has not unlocked the workshop since
     the start) the job stays queued, with a stage that says why.
     """
+    if _stopping.is_set():
+        return "skipped"  # the next start queues it again
     path = db_path(data_dir)
     conn = open_database(path)
     try:
@@ -152,6 +172,9 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
         beat = _Heartbeat(path, job_id)
         beat.start()
+        with _running_lock:
+            _running.add(job_id)
+        log.info("job %s started: %s, attempt %s", job_id, job.kind, job.attempt)
         try:
             ctx.vault = ctx.vault.with_key(stories.media_key(conn, job.story_id, workshop_key))
             with _temp_files_in(workdir):
@@ -159,12 +182,10 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             state.finish(conn, job_id, result or {})
             return "done"
         except (JobCancelled, Cancelled):
-            state.mark_cancelled(conn, job_id)
-            return "cancelled"
+            return _stopped(conn, job_id)
         except Exception as exc:
             if ctx.cancelled():  # an error raised while stopping is the stop, not a failure
-                state.mark_cancelled(conn, job_id)
-                return "cancelled"
+                return _stopped(conn, job_id)
             if isinstance(exc, (UserError, OSError)):
                 log.warning("job %s failed: %s", job_id, exc)
             else:
@@ -175,6 +196,8 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             beat.stopped.set()
             beat.join(timeout=5)
             wipe_folder(workdir)
+            with _running_lock:
+                _running.discard(job_id)
     finally:
         conn.close()
 
@@ -183,3 +206,12 @@ def _room_needed(conn: sqlite3.Connection, story_id: int | None) -> int:
     """About what a job writes in plain form: copies of the story's media, and a video."""
     row = conn.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM assets WHERE story_id IS ?", (story_id,)).fetchone()
     return 3 * int(row[0]) + (200 << 20)
+
+
+def _stopped(conn: sqlite3.Connection, job_id: int) -> str:
+    """A job that ended at a stop: back in line when the worker is stopping, else cancelled by her."""
+    if _stopping.is_set() and not state.cancel_requested(conn, job_id):
+        state.interrupt(conn, job_id)
+        return "interrupted"
+    state.mark_cancelled(conn, job_id)
+    return "cancelled"

@@ -129,6 +129,19 @@ def mark_cancelled(conn: sqlite3.Connection, job_id: int) -> None:
     conn.execute(f"UPDATE jobs SET state = 'cancelled', stage = 'cancelled', {_TOUCH} WHERE id = ?", (job_id,))
 
 
+def interrupt(conn: sqlite3.Connection, job_id: int) -> None:
+    """Put a running job back in line because its worker is stopping (not the job's fault).
+
+    The attempt is given back: a laptop shut down three times during one render must
+    not turn her video into "interrupted too many times".
+    """
+    conn.execute(
+        f"UPDATE jobs SET state = 'interrupted', stage = 'interrupted', attempt = MAX(attempt - 1, 0), {_TOUCH} "
+        "WHERE id = ? AND state = 'running'",
+        (job_id,),
+    )
+
+
 def request_cancel(conn: sqlite3.Connection, job_id: int) -> Job | None:
     """Ask a job to stop. A job that has not started is cancelled at once."""
     conn.execute(f"UPDATE jobs SET cancel_requested = 1, {_TOUCH} WHERE id = ? AND state NOT IN ('done', 'failed', 'cancelled')", (job_id,))

@@ -299,7 +299,7 @@ def _script_over_speech(audio, script: str, result, hidden: tuple[str, ...]):
 
 def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | None = None) -> dict:
     """Her story as a video: build the story folder from her choices, render it, keep it as an export."""
-    from storyteller.jobs import story_build
+    from storyteller.jobs import remote, story_build
     from storyteller.pipeline.render.encode import render_story
 
     if quality not in ("preview", "final"):
@@ -310,8 +310,9 @@ def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | No
         ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect, progress=ctx.stage_progress("voice", 0.25, 0.4), cancel=ctx.cancelled
     )
     ctx.check_cancel()
-    result = render_story(
-        story, ctx.workdir / "story.mp4", quality=quality, progress=ctx.stage_progress("rendering", 0.4, 1.0), cancel=ctx.cancelled
+    render = remote.render_elsewhere if remote.enabled() else render_story  # a render machine, when the organisation has them
+    result = render(
+        story.folder, ctx.workdir / "story.mp4", quality=quality, progress=ctx.stage_progress("rendering", 0.4, 1.0), cancel=ctx.cancelled
     )
     role = f"render-{quality}"
     exported, _ = _keep(

@@ -191,8 +191,17 @@ class Vault:
             raise VaultError("A piece of the recording is missing; it is sent again.")
         if max_bytes is not None and size + len(data) > max_bytes:
             raise TooLarge(f"The recording is larger than {max_bytes // (1 << 20)} MB.")
-        with open(self._growing(name), "r+b") as f:
-            return crypto.append_growing(f, key, name, data)
+        path = self._growing(name)
+        end = path.stat().st_size
+        try:
+            with open(path, "r+b") as f:
+                return crypto.append_growing(f, key, name, data)
+        except OSError:
+            # A full or failing disk may have kept part of the chunk: cut it off, so the
+            # recording is what it was and the browser sends the chunk again from there.
+            with contextlib.suppress(OSError):
+                os.truncate(path, end)
+            raise
 
     def finish_growing(self, name: str) -> str:
         """Seal the recording (what arrived of it) and file it under its name like any other item."""

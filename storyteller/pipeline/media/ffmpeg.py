@@ -5,16 +5,20 @@ Every encode, decode and filter goes through :func:`run_ffmpeg` (or
 that ships inside the ``imageio-ffmpeg`` wheel, so a fresh laptop needs no
 system ffmpeg. Arguments are lists, never a shell string. Each process runs in
 its own process group so a timeout or a cancel kills ffmpeg and anything it
-spawned. Failures become :class:`FFmpegError` with a sentence a facilitator can
-act on; ffmpeg's own last lines are kept in ``.detail`` for developers.
+spawned, and a watchdog thread enforces the timeout even when ffmpeg hangs
+without a word (a blocked pipe, a stuck device). Failures become
+:class:`FFmpegError` with a sentence a facilitator can act on; ffmpeg's own last
+lines are kept in ``.detail`` for developers.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +28,8 @@ from functools import cache
 import imageio_ffmpeg
 
 from storyteller.errors import CancelFn, Cancelled, ProgressFn, UserError
+
+MISSING = "The video tool (ffmpeg) could not be started. Install Storyteller again."
 
 # What ffmpeg says -> what a person should read. Checked in order.
 _PLAIN_ERRORS: tuple[tuple[str, str], ...] = (
@@ -74,15 +80,33 @@ def plain_error(stderr: str, returncode: int | None) -> str:
     for needle, message in _PLAIN_ERRORS:
         if needle in stderr:
             return message
-    return f"Media processing failed (ffmpeg exit code {returncode})."
+    return "The video tool could not process this file."
 
 
 def _command(args: Sequence[str], stdin_used: bool) -> list[str]:
-    cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error"]
+    try:
+        binary = ffmpeg_binary()
+    except RuntimeError as exc:  # imageio-ffmpeg found no binary at all
+        raise FFmpegError(MISSING, str(exc)) from None
+    cmd = [binary, "-hide_banner", "-loglevel", "error"]
     if not stdin_used:
         cmd.append("-nostdin")
     cmd += [str(a) for a in args]
     return cmd
+
+
+@cache
+def _die_with_parent() -> list[str]:
+    """On Linux, a prefix that has ffmpeg SIGKILLed when the thread that started it dies.
+
+    ffmpeg runs in a process group of its own, so a worker killed outright (power
+    cut, out of memory) would otherwise leave it running, still holding copies of her
+    media. util-linux's setpriv sets that and then execs ffmpeg in the same process;
+    a preexec_fn would do it in Python between fork and exec, where a lock held by
+    another thread of the worker can hang the child forever (seen in the suite).
+    """
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -97,19 +121,46 @@ class _Process:
     """An ffmpeg child in its own process group, with stderr drained by a thread.
 
     Draining stderr in the background keeps ffmpeg from blocking on a full
-    pipe; ``check()`` turns a non-zero exit into a plain FFmpegError.
+    pipe; ``check()`` turns a non-zero exit into a plain FFmpegError. The
+    watchdog kills the group once ``timeout`` seconds pass without a
+    ``touch()`` (never touched: the whole run), so a caller blocked on a pipe
+    is freed too.
     """
 
-    def __init__(self, cmd: list[str], *, stdin, stdout):
+    def __init__(self, cmd: list[str], *, stdin, stdout, timeout: float | None):
+        if shutil.which(cmd[0]) is None:  # asked here: through setpriv, a missing ffmpeg would look like a failing one
+            raise FFmpegError(MISSING, f"{cmd[0]} is not an executable file")
         try:
-            self.proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [*_die_with_parent(), *cmd], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True
+            )
         except OSError as exc:
-            raise FFmpegError("The video tool (ffmpeg) could not be started.", str(exc)) from exc
+            raise FFmpegError(MISSING, str(exc)) from exc
         self._stderr: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self._stderr.append(self.proc.stderr.read()), daemon=True)
         self._reader.start()
+        self.timeout, self.timed_out = timeout, False
+        self._ended = threading.Event()
+        self.touch()
+        if timeout is not None:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def touch(self) -> None:
+        """ffmpeg is still doing its work: the timeout counts from now."""
+        if self.timeout is not None:
+            self._deadline = time.monotonic() + self.timeout
+
+    def _watch(self) -> None:
+        while not self._ended.wait(0.2):
+            if self.proc.poll() is not None:
+                return
+            if time.monotonic() > self._deadline:
+                self.timed_out = True
+                _kill_group(self.proc)
+                return
 
     def kill(self) -> None:
+        self._ended.set()
         _kill_group(self.proc)
 
     def stderr(self) -> str:
@@ -117,8 +168,11 @@ class _Process:
         return b"".join(self._stderr).decode("utf-8", "replace")
 
     def check(self) -> str:
-        """Wait for the stderr reader; raise FFmpegError if ffmpeg failed; return stderr."""
+        """Wait for the stderr reader; raise FFmpegError if ffmpeg failed or timed out; return stderr."""
+        self._ended.set()
         stderr = self.stderr()
+        if self.timed_out:
+            raise FFmpegError(f"Media processing took longer than {self.timeout:.0f} s and was stopped.", stderr[-2000:])
         if self.proc.returncode != 0:
             raise FFmpegError(plain_error(stderr, self.proc.returncode), stderr[-2000:], self.proc.returncode)
         return stderr
@@ -150,7 +204,7 @@ def run_ffmpeg(
     want_progress = progress is not None and duration
     cmd = _command((["-progress", "pipe:1", "-nostats"] if want_progress else []) + list(args), stdin_used=False)
     start = time.monotonic()
-    child = _Process(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL)
+    child = _Process(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL, timeout=timeout)
     proc = child.proc
     if want_progress:
 
@@ -171,9 +225,6 @@ def run_ffmpeg(
         if cancel is not None and cancel():
             child.kill()
             raise Cancelled("Stopped on request.")
-        if timeout is not None and time.monotonic() - start > timeout:
-            child.kill()
-            raise FFmpegError(f"Media processing took longer than {timeout:.0f} s and was stopped.")
     stderr = child.check()
     if want_progress:
         progress(1.0)
@@ -190,11 +241,12 @@ class FFmpegPipe:
 
     Use as a context manager: ``write()`` frames, then leaving the block closes
     stdin and waits. An exception inside the block kills the process group.
+    ``timeout`` bounds each wait on ffmpeg (a write, the end after the last one),
+    not the whole encode, which takes as long as the story.
     """
 
     def __init__(self, args: Sequence[str], *, timeout: float | None = 3600):
-        self.timeout = timeout
-        self._child = _Process(_command(args, stdin_used=True), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self._child = _Process(_command(args, stdin_used=True), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, timeout=timeout)
         self.proc = self._child.proc
         try:
             fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -208,6 +260,7 @@ class FFmpegPipe:
             self.proc.wait()
             self._child.check()
             raise FFmpegError("The video tool stopped reading early.") from None
+        self._child.touch()
 
     def kill(self) -> None:
         self._child.kill()
@@ -219,15 +272,13 @@ class FFmpegPipe:
         if exc_type is not None:
             self.kill()
             return
+        self._child.touch()
         try:
             self.proc.stdin.close()
         except BrokenPipeError:
             pass
-        try:
-            self.proc.wait(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise FFmpegError("Media processing took too long and was stopped.") from None
+        self._child.touch()  # closing flushes the last frames: the tail of the encode starts now
+        self.proc.wait()  # bounded by the watchdog
         self._child.check()
 
 
@@ -242,17 +293,14 @@ def read_ffmpeg(args: Sequence[str], *, chunk_bytes: int = 1 << 16, timeout: flo
     Used to stream decoded audio in bounded memory. Errors raise FFmpegError
     after the stream ends.
     """
-    child = _Process(_command(args, stdin_used=False), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    child = _Process(_command(args, stdin_used=False), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, timeout=timeout)
     proc = child.proc
-    start = time.monotonic()
     try:
         while True:
             chunk = proc.stdout.read(chunk_bytes)
             if not chunk:
                 break
             yield chunk
-            if timeout is not None and time.monotonic() - start > timeout:
-                raise FFmpegError("Media processing took too long and was stopped.")
     except BaseException:
         child.kill()
         raise

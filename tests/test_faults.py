@@ -1,0 +1,439 @@
+"""Faults injected where the disk, ffmpeg and the database can let her down.
+
+A full disk (ENOSPC) or a failing one (EIO) is injected into the writes, the fsync and
+the rename of the one atomic write and of the vault; ffmpeg is made missing, failing and
+hanging (a script that sleeps stands in for a hung ffmpeg, which the real one cannot be
+made to do); the database's write lock is held by another connection. Each time: what was
+saved before is intact, nothing half-written sits under a real name, the database passes
+its integrity check, no process is left behind, and the sentence she reads is plain.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from storyteller.errors import plain_message
+from storyteller.fsutil import atomic_write_bytes
+from storyteller.jobs import state
+from storyteller.jobs.runner import run_job
+from storyteller.jobs.tasks import HANDLERS
+from storyteller.pipeline.media import ffmpeg
+from storyteller.store.db import db_path, open_database
+from storyteller.store.vault import Vault
+
+ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
+SITES = ("write", "fsync", "replace")
+OLD, NEW = b"what she saved yesterday" * 100, b"what she tried to save today" * 100000
+
+
+def assert_plain(message: str) -> None:
+    """A sentence for a person: no errno, no library text, no path."""
+    assert message and message[0].isupper() and message.rstrip().endswith(".")
+    for bad in ("Errno", "errno", "Traceback", "No space left on device", "Input/output error", "/", "ffmpeg exit"):
+        assert bad not in message, message
+
+
+class _HalfWriter:
+    """A file whose write stores half the data and then fails, as a disk filling up does."""
+
+    def __init__(self, fh, code: int):
+        self._fh, self._code = fh, code
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._fh.write(data[: len(data) // 2])
+        self._fh.flush()
+        raise OSError(self._code, os.strerror(self._code))
+
+    def fileno(self):  # no descriptor: writers such as Pillow's must go through write()
+        raise io.UnsupportedOperation("fileno")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+
+def inject(monkeypatch, site: str, code: int, under: Path) -> None:
+    """Make ``site`` fail with ``code`` for files under ``under`` (writes) or everywhere (fsync, replace)."""
+
+    def fail(*_args, **_kwargs):
+        raise OSError(code, os.strerror(code))
+
+    if site == "fsync":
+        monkeypatch.setattr(os, "fsync", fail)
+    elif site == "replace":
+        monkeypatch.setattr(os, "replace", fail)
+    else:
+        real_open = builtins.open
+
+        def open_failing(file, mode="r", *args, **kwargs):
+            fh = real_open(file, mode, *args, **kwargs)
+            inside = isinstance(file, (str, os.PathLike)) and Path(file).resolve().is_relative_to(under.resolve())
+            return _HalfWriter(fh, code) if inside and ("w" in mode or "a" in mode) else fh
+
+        monkeypatch.setattr(builtins, "open", open_failing)
+        monkeypatch.setattr(io, "open", open_failing)
+
+
+# ----------------------------------------------------------------- the one atomic write
+@pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
+@pytest.mark.parametrize("site", SITES)
+def test_enospc_atomic_write_keeps_the_old_file(monkeypatch, tmp_path, site, code):
+    target = tmp_path / "story.json"
+    target.write_bytes(OLD)
+    inject(monkeypatch, site, code, tmp_path)
+    with pytest.raises(OSError) as failure:
+        atomic_write_bytes(target, NEW)
+    monkeypatch.undo()
+    assert target.read_bytes() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["story.json"]  # no .part file left beside it
+    assert_plain(plain_message(failure.value))
+    if code == errno.ENOSPC:
+        assert plain_message(failure.value).startswith("The disk is full.")
+
+
+# ----------------------------------------------------------------- the vault
+@pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
+@pytest.mark.parametrize("site", SITES)
+def test_enospc_vault_put_keeps_what_was_stored(monkeypatch, tmp_path, site, code):
+    vault = Vault(tmp_path / "vault")
+    kept = vault.put_bytes(OLD, ".webm")
+    inject(monkeypatch, site, code, vault.root)
+    for put in (lambda: vault.put_stream(io.BytesIO(NEW), ".webm"), lambda: vault.put_bytes(NEW, ".jpg")):
+        with pytest.raises(OSError) as failure:
+            put()
+        assert_plain(plain_message(failure.value))
+    monkeypatch.undo()
+    assert sorted(p.name for p in vault.root.iterdir()) == [kept]
+    assert vault.path(kept).read_bytes() == OLD
+
+
+@pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
+@pytest.mark.parametrize("site", ("write", "fsync"))
+def test_enospc_recording_chunk_keeps_the_chunks_before(monkeypatch, tmp_path, site, code):
+    """A chunk that fails to land leaves the recording as it was, so the browser sends it again from there."""
+    vault = Vault(tmp_path / "vault")
+    take = vault.start_growing(".webm")
+    first, second = b"a" * 5000, b"b" * 7000
+    assert vault.append_growing(take, first, 0) == len(first)
+    inject(monkeypatch, site, code, vault.root)
+    with pytest.raises(OSError) as failure:
+        vault.append_growing(take, second, len(first))
+    assert_plain(plain_message(failure.value))
+    monkeypatch.undo()
+    assert vault.growing_size(take) == len(first)
+    assert vault.append_growing(take, second, vault.growing_size(take)) == len(first) + len(second)
+    assert vault.path(vault.finish_growing(take)).read_bytes() == first + second
+
+
+def _sign_in(app, client):
+    from storyteller.store import stories
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(app.config["DATA_DIR"]))
+    workshop = create_workshop(conn, "Circle", "en")
+    who = add_participant(conn, workshop, "Sitara", "4821")
+    story = stories.story_of(conn, who, "en")
+    stories.record_consent(conn, story.id, "workshop", "test", "en")
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": who, "pin": "4821"}).status_code == 302
+    return conn, story
+
+
+@pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
+@pytest.mark.parametrize("site", SITES)
+def test_enospc_picture_upload_says_so_and_keeps_the_database_whole(monkeypatch, app, client, data_dir, tmp_path, site, code):
+    from storyteller.store import stories
+    from tests.render_helpers import picture
+
+    conn, story = _sign_in(app, client)
+    photo = picture(tmp_path / "p.png").read_bytes()
+    inject(monkeypatch, site, code, data_dir / "vault")
+    for headers in ({"X-Requested-With": "fetch"}, {}):
+        reply = client.post(
+            "/story/pictures/add",
+            headers=headers,
+            content_type="multipart/form-data",
+            data={"picture": (io.BytesIO(photo), "p.png")},
+        )
+        page = reply.get_data(as_text=True)
+        assert reply.status_code in (500, 507)
+        message = reply.json["message"] if headers else page
+        assert plain_message(OSError(code, "")) in message
+        assert "Errno" not in page and "Traceback" not in page
+    monkeypatch.undo()
+    assert not stories.story_assets(conn, story.id)
+    assert not [p for p in (data_dir / "vault").rglob("*") if p.is_file()]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# ----------------------------------------------------------------- ffmpeg
+@pytest.fixture
+def fake_ffmpeg(monkeypatch):
+    """Point the one ffmpeg runner at another binary for one test (cached binary path reset around it)."""
+
+    def use(path: Path | str) -> None:
+        monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(path))
+        ffmpeg.ffmpeg_binary.cache_clear()
+
+    yield use
+    monkeypatch.undo()
+    ffmpeg.ffmpeg_binary.cache_clear()
+
+
+def _hanging_ffmpeg(folder: Path) -> Path:
+    """A stand-in for a hung ffmpeg: it and a child of its own sleep, reading and saying nothing."""
+    script = folder / "ffmpeg"
+    script.write_text("#!/bin/sh\nsleep 300 &\nwait\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def started_groups(monkeypatch) -> list[int]:
+    """The process groups of the children started during the test (each ffmpeg leads its own)."""
+    groups: list[int] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        proc = real_popen(*args, **kwargs)
+        groups.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    return groups
+
+
+def _members(group: int, settle: float = 5.0) -> list[int]:
+    """Live processes in a process group (from /proc; zombies are dead), after a moment for SIGKILL to land."""
+    import time
+
+    deadline = time.monotonic() + settle
+    while (found := _live_in_group(group)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+def _live_in_group(group: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def test_fault_ffmpeg_missing_fails_the_job_plainly(fake_ffmpeg, data_dir, tmp_path):
+    fake_ffmpeg(tmp_path / "nowhere" / "ffmpeg")
+    with pytest.raises(ffmpeg.FFmpegError) as failure:
+        ffmpeg.run_ffmpeg(["-version"])
+    assert str(failure.value) == ffmpeg.MISSING
+    conn = open_database(db_path(data_dir))
+    job = state.create_job(conn, "demo", {"quality": "preview"})
+    assert run_job(job, str(data_dir), HANDLERS) == "failed"
+    # The sound and the pictures start together: either may be the first to say so.
+    assert ffmpeg.MISSING in state.get_job(conn, job).error
+    assert not any((data_dir / "work").iterdir())
+
+
+def test_fault_no_ffmpeg_anywhere_is_plain(monkeypatch):
+    import imageio_ffmpeg
+
+    def nothing_found():
+        raise RuntimeError(
+            "No ffmpeg exe could be found. Install ffmpeg on your system, or set the IMAGEIO_FFMPEG_EXE environment variable."
+        )
+
+    monkeypatch.delenv("IMAGEIO_FFMPEG_EXE", raising=False)
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", nothing_found)
+    ffmpeg.ffmpeg_binary.cache_clear()
+    try:
+        with pytest.raises(ffmpeg.FFmpegError) as failure:
+            ffmpeg.run_ffmpeg(["-version"])
+    finally:
+        monkeypatch.undo()
+        ffmpeg.ffmpeg_binary.cache_clear()
+    assert str(failure.value) == ffmpeg.MISSING
+
+
+def test_fault_ffmpeg_failing_is_plain_with_details_kept(data_dir):
+    bad = ["-f", "lavfi", "-i", "sine=duration=1", "-no_such_option", "1", "-f", "null", "-"]
+    with pytest.raises(ffmpeg.FFmpegError) as failure:
+        ffmpeg.run_ffmpeg(bad)
+    assert_plain(str(failure.value))
+    assert "no_such_option" in failure.value.detail  # ffmpeg's own words stay for developers
+    conn = open_database(db_path(data_dir))
+    job = state.create_job(conn, "encode")
+    assert run_job(job, str(data_dir), {"encode": lambda ctx: ffmpeg.run_ffmpeg(bad) and {}}) == "failed"
+    assert state.get_job(conn, job).error == str(failure.value)
+
+
+@pytest.mark.parametrize("how", ["run", "pipe", "read"])
+def test_fault_ffmpeg_hanging_is_killed_with_its_children(fake_ffmpeg, started_groups, tmp_path, how):
+    fake_ffmpeg(_hanging_ffmpeg(tmp_path))
+    with pytest.raises(ffmpeg.FFmpegError) as failure:
+        if how == "run":
+            ffmpeg.run_ffmpeg(["-i", "x.wav", "y.wav"], timeout=1)
+        elif how == "pipe":  # it stops reading the frames: the write blocks until the watchdog ends it
+            with ffmpeg.open_ffmpeg(["-i", "-", "y.mp4"], timeout=1) as pipe:
+                for _ in range(64):
+                    pipe.write(b"\0" * (1 << 20))
+        else:  # it never says a word: the read blocks until the watchdog ends it
+            for _ in ffmpeg.read_ffmpeg(["-i", "x.wav", "-f", "s16le", "pipe:1"], timeout=1):
+                pass
+    assert str(failure.value) == "Media processing took longer than 1 s and was stopped."
+    assert len(started_groups) == 1 and _members(started_groups[0]) == []
+
+
+def test_fault_ffmpeg_hanging_fails_the_job_and_leaves_no_process(fake_ffmpeg, started_groups, data_dir, tmp_path):
+    fake_ffmpeg(_hanging_ffmpeg(tmp_path))
+    conn = open_database(db_path(data_dir))
+    job = state.create_job(conn, "encode")
+    handlers = {"encode": lambda ctx: ffmpeg.run_ffmpeg(["-i", "x.wav", str(ctx.workdir / "y.wav")], timeout=1, cancel=ctx.cancelled)}
+    assert run_job(job, str(data_dir), handlers) == "failed"
+    assert state.get_job(conn, job).error == "Media processing took longer than 1 s and was stopped."
+    assert len(started_groups) == 1 and _members(started_groups[0]) == []
+
+
+# ----------------------------------------------------------------- the database's write lock
+def test_fault_write_lock_held_a_save_waits_for_the_write_lock_and_succeeds(app, client, data_dir):
+    """Another connection holds the write lock (a job finishing, a backup): her save waits, then lands."""
+    conn, story = _sign_in(app, client)
+    blocker = sqlite3.connect(str(db_path(data_dir)), isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    blocker.execute("UPDATE jobs SET stage = stage")
+    released = threading.Event()
+
+    def release_later():
+        threading.Event().wait(2.0)
+        released.set()
+        blocker.execute("COMMIT")
+
+    threading.Thread(target=release_later).start()
+    reply = client.post("/story/write/save", data={"script": "My words, kept.", "revision": 0})
+    page = client.get("/story/write")
+    assert reply.status_code == 200 and reply.json["saved"], reply.get_data(as_text=True)
+    assert released.is_set()  # it waited for the lock rather than failing around it
+    assert page.status_code == 200
+    from storyteller.store import stories
+
+    assert stories.get_story(conn, story.id).script == "My words, kept."
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    blocker.close()
+
+
+# ----------------------------------------------------------------- nothing sent, nothing left
+def test_fault_onnxruntime_leaves_no_telemetry_files(tmp_path):
+    """onnxruntime writes a device id, an event store to upload and a session file unless told not to."""
+    env = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    subprocess.run([sys.executable, "-c", "import storyteller.pipeline.faces.detect, onnxruntime"], env=env, check=True)
+    assert not list(tmp_path.rglob("*"))
+
+
+# ----------------------------------------------------------------- what a person sees at the terminal
+SAMPLE = Path(__file__).resolve().parents[1] / "media" / "sample"
+
+
+def screen(text: str) -> list[str]:
+    """What a terminal shows after ``text``: a carriage return goes back to the start of the line."""
+    lines, line, col = [], [], 0
+    for ch in text:
+        if ch == "\n":
+            lines.append("".join(line).rstrip())
+            line, col = [], 0
+        elif ch == "\r":
+            col = 0
+        else:
+            line[col : col + 1] = [ch]
+            col += 1
+    lines.append("".join(line).rstrip())
+    return [row for row in lines if row]
+
+
+def bad_files(folder: Path) -> dict[str, Path]:
+    """Files that are not what their names say: empty, noise, text, cut short."""
+    import numpy as np
+
+    rng = np.random.default_rng(16)
+    clip = folder / "clip.mp4"
+    ffmpeg.run_ffmpeg(["-f", "lavfi", "-i", "testsrc=duration=2:size=320x240:rate=10", "-pix_fmt", "yuv420p", str(clip)])
+    contents = {
+        "empty.wav": b"",
+        "noise.wav": rng.bytes(6000),
+        "text.wav": b"this is not a recording\n" * 50,
+        "cut.ogg": (SAMPLE / "narration.ogg").read_bytes()[:3000],
+        "empty.jpg": b"",
+        "noise.jpg": rng.bytes(6000),
+        "cut.jpg": (SAMPLE / "01.jpg").read_bytes()[:2000],
+        "cut.mp4": clip.read_bytes()[: clip.stat().st_size // 3],
+    }
+    for name, data in contents.items():
+        (folder / name).write_bytes(data)
+    return {name: folder / name for name in contents}
+
+
+def _cli_cases(folder: Path):
+    from tests.conftest import whisper_model_or_skip
+
+    model = whisper_model_or_skip("whisper-tiny.en").path
+    files = bad_files(folder)
+    for name, path in files.items():
+        if path.suffix in (".wav", ".ogg"):
+            yield ["transcribe", str(path), "--model", str(model), "-o", str(folder / f"{name}.srt")]
+            yield ["voice", str(path), "-o", str(folder / f"{name}.out.wav")]
+        else:
+            yield ["faces", str(path), "-o", str(folder / f"out-{name}")]
+
+
+def test_enospc_cli_errors_are_one_plain_line_after_the_bar_is_wiped(runner, tmp_path):
+    """Bad files through transcribe, voice and faces: a clean error (one plain line, the bar gone) or a whole output."""
+    from storyteller.cli import main
+
+    tried = 0
+    for args in _cli_cases(tmp_path):
+        result = runner.invoke(main, args)
+        tried += 1
+        assert isinstance(result.exception, SystemExit | None), (args, result.exception)
+        if result.exit_code == 0:  # a whole output is the other acceptable answer
+            assert Path(result.stdout.strip()).stat().st_size > 0, args
+            continue
+        shown = screen(result.stderr)
+        assert result.exit_code == 1 and len(shown) == 1 and shown[0].startswith("Error: "), (args, shown)
+        assert_plain(shown[0].removeprefix("Error: "))
+    assert tried == 12
+
+
+def test_enospc_cli_full_disk_reads_plainly(runner, monkeypatch, tmp_path):
+    from storyteller.cli import main
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(os, "replace", full)
+    result = runner.invoke(main, ["faces", str(SAMPLE / "01.jpg"), "-o", str(out / "masked.jpg")])
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert screen(result.stderr) == ["Error: " + plain_message(OSError(errno.ENOSPC, ""))]
+    assert not list(out.iterdir())
