@@ -146,9 +146,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _register_error_pages(app)
 
-    from storyteller.web import home, jobs, journey
+    from storyteller.web import desk, home, jobs, journey
 
     app.register_blueprint(home.bp)
+    app.register_blueprint(desk.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(journey.bp)
     return app

@@ -110,6 +110,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
     )
     """,
+    # desk: the kit a workshop was made from ('' for none: the built-in words), and where
+    # each story stands in its workshop's screening playlist (the facilitator's order).
+    """
+    ALTER TABLE workshops ADD COLUMN kit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE stories ADD COLUMN screening_position INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 

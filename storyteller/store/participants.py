@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import sqlite3
 import time
@@ -154,3 +155,32 @@ def session_is_current(conn: sqlite3.Connection, participant_id: int, token: str
 
 def mark_seen(conn: sqlite3.Connection, participant_id: int, now: float | None = None) -> None:
     conn.execute("UPDATE participants SET session_seen = ? WHERE id = ?", (time.time() if now is None else now, participant_id))
+
+
+# -- what the facilitator does at the desk ---------------------------------------
+def reset_pin(conn: sqlite3.Connection, participant_id: int, pin: str) -> None:
+    """A new PIN for her: her wrong-try wait is cleared and any open session of hers ends."""
+    pin = check_pin_format(pin)
+    conn.execute(
+        "UPDATE participants SET pin_hash = ?, failed_pins = 0, retry_after = 0, session_token = '' WHERE id = ?",
+        (hash_pin(pin), participant_id),
+    )
+
+
+def remove_participant(conn: sqlite3.Connection, vault, participant_id: int) -> None:
+    """Remove her and everything of hers: each file through the vault first, then the rows.
+
+    The rows go in one transaction (her story, consents, assets and jobs follow by
+    cascade), after the files, so an interrupted removal can be run again.
+    """
+    rows = conn.execute(
+        "SELECT a.vault_name, a.meta FROM assets a JOIN stories s ON s.id = a.story_id WHERE s.participant_id = ?",
+        (participant_id,),
+    ).fetchall()
+    for row in rows:
+        vault.delete(row["vault_name"])
+        vault.discard_growing(row["vault_name"])
+        masked = json.loads(row["meta"] or "{}").get("masked")
+        if isinstance(masked, str):
+            vault.delete(masked)
+    conn.execute("DELETE FROM participants WHERE id = ?", (participant_id,))

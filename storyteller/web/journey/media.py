@@ -8,6 +8,7 @@ Every asset and job URL answers 404 unless it belongs to her story.
 from __future__ import annotations
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -419,8 +420,17 @@ def music():
 
 
 def default_end_card() -> str:
-    """The end card until workshop kits bring their own."""
-    return _("Made in a digital storytelling workshop.")
+    """Her kit's end card (organisation, hashtag, helplines, then tips while they fit), else a plain line."""
+    from storyteller.web.journey.words import her_kit
+
+    kit = her_kit()
+    if kit is None:
+        return _("Made in a digital storytelling workshop.")
+    card = kit.text(str(get_locale())).end_card
+    lines = [line for line in (card.organisation, card.hashtag, *card.helplines, *card.tips) if line]
+    while lines and len("\n".join(lines)) > 200:  # plans.py refuses a longer end card
+        lines.pop()
+    return "\n".join(lines) or _("Made in a digital storytelling workshop.")
 
 
 @bp.post("/music")
