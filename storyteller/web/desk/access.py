@@ -66,11 +66,11 @@ def desk_required(view):
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
+        had_desk = SESSION_DESK in session  # "locked" only when this browser had the desk open
         if not desk_signed_in():
             if request.headers.get("X-Requested-With") == "fetch" or request.method != "GET":
                 abort(401)
-            # "locked" only when this browser had the desk open: a first visit is no lock.
-            return redirect(url_for("desk.signin", locked=1 if session.get(SESSION_DESK) else None))
+            return redirect(url_for("desk.signin", locked=1 if had_desk else None))
         mark_desk_seen()
         return view(*args, **kwargs)
 
