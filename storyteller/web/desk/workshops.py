@@ -95,7 +95,7 @@ def new_workshop():
             flash(_("Workshop “%(name)s” created.", name=form.name.data.strip()))
             return redirect(url_for("desk.workshop", workshop_id=workshop_id))
     kits = {kit.id: kit for kit in shelf.kits}
-    return render_template("desk/new_workshop.html", form=form, kits=kits, broken=shelf.broken)
+    return render_template("desk/new_workshop.html", form=form, kits=kits, broken=shelf.broken, languages=store.LANGUAGES)
 
 
 def _kit_summary(workshop: store.Workshop):
