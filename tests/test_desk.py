@@ -181,6 +181,10 @@ def test_a_workshop_from_each_kit_gives_her_its_welcome_prompts_and_consent(app,
     assert kit.text("en").prompts[0] in page
     end_card = desk.get("/story/music?lang=en").get_data(as_text=True)
     assert kit.text("en").end_card.tips[0] in end_card
+    # Until she chooses, the video has the kit's shape.
+    assert re.search(
+        rf'name="aspect" value="{re.escape(kit.shape)}" id="aspect-\d" checked', desk.get("/story/render").get_data(as_text=True)
+    )
 
 
 def test_desk_warns_while_the_kits_helplines_are_empty(app, desk):

@@ -20,6 +20,7 @@ from storyteller.store.vault import VaultError
 from storyteller.web.context import get_db, get_huey, get_vault
 from storyteller.web.journey.access import current_story, is_fetch, participant_required, story_asset_or_404
 from storyteller.web.journey.blueprint import bp
+from storyteller.web.journey.words import her_kit
 
 VOICE_CHOICES = {
     "synthetic": (_l("A computer voice reads your words"), _l("Nothing of your voice remains. It can sound a little like a machine.")),
@@ -51,7 +52,11 @@ JOB_STAGES = {
 
 # ----------------------------------------------------------------- shared helpers
 def _plan(story: stories.Story | None = None) -> plans.Plan:
-    return plans.plan_or_new((story or current_story()).plan)
+    story = story or current_story()
+    kit = her_kit()
+    if not story.plan and kit is not None:  # nothing chosen yet: her workshop's kit gives the video shape
+        return plans.plan_or_new({"aspect": kit.shape})
+    return plans.plan_or_new(story.plan)
 
 
 def _save(plan: plans.Plan) -> None:
@@ -421,8 +426,6 @@ def music():
 
 def default_end_card() -> str:
     """Her kit's end card (organisation, hashtag, helplines, then tips while they fit), else a plain line."""
-    from storyteller.web.journey.words import her_kit
-
     kit = her_kit()
     if kit is None:
         return _("Made in a digital storytelling workshop.")
