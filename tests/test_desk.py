@@ -193,6 +193,16 @@ def test_desk_warns_while_the_kits_helplines_are_empty(app, desk):
     assert 'id="kit-gaps"' in page and "No helplines are on the end card yet" in page
 
 
+def test_dashboard_warns_when_she_chose_public_while_the_helplines_are_empty(app, desk, circle):
+    conn = _db(app)
+    story = stories.story_of(conn, circle["rose"], "ur")
+    url = f"/desk/workshops/{circle['workshop']}/status.json"
+    stories.record_consent(conn, story.id, "organisation", "v1", "ur")
+    assert not any("public campaign" in w for w in desk.get(url).get_json()["warnings"])
+    stories.record_consent(conn, story.id, "public", "v1", "ur")
+    assert any("Rose chose a public campaign" in w for w in desk.get(url).get_json()["warnings"])
+
+
 def test_a_kit_that_is_not_offered_is_refused(desk):
     r = desk.post("/desk/workshops/new", data={"kit": "../../etc", "name": "Circle", "language": "en"})
     assert r.status_code == 200 and "Choose one of the kits." in r.get_data(as_text=True)

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from storyteller.jobs import state
 from storyteller.store import participants as people
+from storyteller.store import stories
 from storyteller.store import workshops as store
 from storyteller.store.kits import list_kits
 from storyteller.web.context import get_db
@@ -218,7 +219,20 @@ def dashboard_warnings(workshop_id: int) -> list[str]:
                 free=_size(free),
             )
         )
-    for row in dashboard_rows(workshop_id):
+    workshop = store.get_workshop(get_db(), workshop_id)
+    kit = store.workshop_kit(workshop)
+    rows = dashboard_rows(workshop_id)
+    if kit is not None and kit.public_gaps(workshop.language):
+        for row in rows:
+            consent = stories.current_consent(get_db(), row["story_id"]) if row["story_id"] else None
+            if consent is not None and consent.level == "public":
+                warnings.append(
+                    _(
+                        "%(alias)s chose a public campaign, and the kit's end card has no helplines or organisation yet. Fill them in before her video is made.",
+                        alias=row["alias"],
+                    )
+                )
+    for row in rows:
         for job in row["jobs"]:
             if job["state"] == "failed":
                 warnings.append(
