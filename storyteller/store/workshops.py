@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
-
-from storyteller import config
 
 # code -> (English name, own name). Dari is Whisper's "fa"; Punjabi here is Shahmukhi.
 LANGUAGES: dict[str, tuple[str, str]] = {
@@ -58,18 +55,6 @@ def create_workshop(conn: sqlite3.Connection, name: str, language: str, place: s
         raise ValueError("Give the workshop a name.")
     cur = conn.execute("INSERT INTO workshops (name, language, place, kit) VALUES (?, ?, ?, ?)", (name, language, place.strip(), kit))
     return int(cur.lastrowid)
-
-
-def workshop_kit(workshop: Workshop | None, root=None):
-    """The kit the workshop was made from, or None (no kit, or its folder is gone or broken)."""
-    from storyteller.store import kits  # kits reads LANGUAGES from here
-
-    if workshop is None or not workshop.kit:
-        return None
-    try:
-        return kits.load_kit(Path(root or config.PROJECT_ROOT / "workshops") / workshop.kit)
-    except kits.KitError:
-        return None
 
 
 # -- the screening playlist ------------------------------------------------------

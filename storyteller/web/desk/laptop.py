@@ -21,7 +21,7 @@ from storyteller.pipeline.speech import models as speech_models
 from storyteller.web.context import get_db, get_huey
 from storyteller.web.desk.access import desk_required
 from storyteller.web.desk.blueprint import bp
-from storyteller.web.desk.workshops import LOW_DISK_BYTES, _size
+from storyteller.web.desk.workshops import LOW_DISK_BYTES, disk_size_words
 from storyteller.web.home import BUNDLED_FONTS
 
 STORY_SECONDS = 180  # what the estimate is for: a three-minute story
@@ -38,7 +38,7 @@ def laptop():
     fonts = {name: (config.PROJECT_ROOT / "media" / "fonts" / name).is_file() for name in BUNDLED_FONTS}
     return render_template(
         "desk/laptop.html",
-        free=_size(free),
+        free=disk_size_words(free),
         disk_low=free < current_app.config.get("LOW_DISK_BYTES", LOW_DISK_BYTES),
         models=speech_models.installed(config.models_dir()),
         fonts=fonts,

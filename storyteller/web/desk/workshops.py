@@ -19,7 +19,7 @@ from storyteller.jobs import state
 from storyteller.store import participants as people
 from storyteller.store import stories
 from storyteller.store import workshops as store
-from storyteller.store.kits import list_kits
+from storyteller.store.kits import kit_of, list_kits
 from storyteller.web.context import get_db
 from storyteller.web.desk.access import desk_required, desk_signed_in
 from storyteller.web.desk.blueprint import bp
@@ -100,7 +100,7 @@ def new_workshop():
 
 
 def _kit_summary(workshop: store.Workshop):
-    kit = store.workshop_kit(workshop)
+    kit = kit_of(workshop)
     if kit is None:
         return None, []
     return kit, list(kit.public_gaps(workshop.language))
@@ -216,11 +216,11 @@ def dashboard_warnings(workshop_id: int) -> list[str]:
         warnings.append(
             _(
                 "The disk is nearly full: %(free)s left. Move finished videos off this laptop before more recordings are made.",
-                free=_size(free),
+                free=disk_size_words(free),
             )
         )
     workshop = store.get_workshop(get_db(), workshop_id)
-    kit = store.workshop_kit(workshop)
+    kit = kit_of(workshop)
     rows = dashboard_rows(workshop_id)
     if kit is not None and kit.public_gaps(workshop.language):
         for row in rows:
@@ -241,7 +241,7 @@ def dashboard_warnings(workshop_id: int) -> list[str]:
     return warnings
 
 
-def _size(count: int) -> str:
+def disk_size_words(count: int) -> str:
     return _("%(gb).1f GB", gb=count / 1024**3) if count >= 1024**3 else _("%(mb)d MB", mb=count // 1024**2)
 
 

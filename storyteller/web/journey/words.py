@@ -19,9 +19,9 @@ from flask_babel import lazy_gettext as _l
 from storyteller.jobs import checks
 from storyteller.store import participants as people
 from storyteller.store import stories
-from storyteller.store.kits import Kit
+from storyteller.store.kits import Kit, kit_of
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.store.workshops import get_workshop, list_workshops, workshop_kit
+from storyteller.store.workshops import get_workshop, list_workshops
 from storyteller.web.context import get_db, get_vault
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
@@ -62,7 +62,7 @@ def her_kit() -> Kit | None:
     """The kit her workshop was made from: its welcome, prompts and consent words are hers to read."""
     if "kit" not in g:
         participant = current_participant()
-        g.kit = workshop_kit(get_workshop(get_db(), participant.workshop_id)) if participant else None
+        g.kit = kit_of(get_workshop(get_db(), participant.workshop_id)) if participant else None
     return g.kit
 
 
