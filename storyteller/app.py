@@ -211,10 +211,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     _register_error_pages(app)
 
-    from storyteller.web import guide, home, jobs, journey, lan, phone
+    from storyteller.web import desk, guide, home, jobs, journey, lan, phone
 
     lan.init_app(app)  # first: its guard decides what the LAN address may reach
     app.register_blueprint(home.bp)
+    app.register_blueprint(desk.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(journey.bp)
     app.register_blueprint(phone.bp)

@@ -113,3 +113,27 @@ def vault_bytes(app, name: str) -> bytes:
         conn.close()
     with story_vault(app, row[0] if row else None).open(name) as f:
         return f.read()
+
+
+DESK_PASSPHRASE = "quiet river morning"
+
+
+def desk_sign_in(client, passphrase: str = DESK_PASSPHRASE) -> None:
+    """Sign a test client in at the facilitator's desk, setting the passphrase first when none is set yet."""
+    import re
+
+    page = client.get("/desk/signin", follow_redirects=True)
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+    data = {"passphrase": passphrase, "csrf_token": found.group(1) if found else ""}
+    if page.request.path == "/desk/setup":
+        r = client.post("/desk/setup", data={**data, "again": passphrase})
+    else:
+        r = client.post("/desk/signin", data=data)
+    assert r.status_code == 302 and r.location.endswith("/desk/workshops"), r.get_data(as_text=True)[-500:]
+
+
+@pytest.fixture
+def desk(client):
+    """The test client, signed in at the desk."""
+    desk_sign_in(client)
+    return client

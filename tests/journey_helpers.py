@@ -270,3 +270,22 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+# --- the facilitator's desk -------------------------------------------------------------------
+
+
+def desk_sign_in_page(page, base_url: str, passphrase: str | None = None) -> None:
+    """Open the desk in Chromium: set the passphrase on first run, else sign in with it."""
+    from tests.conftest import DESK_PASSPHRASE
+
+    passphrase = passphrase or DESK_PASSPHRASE
+    page.goto(base_url + "/desk/")
+    if page.locator("#setup-form").count():
+        page.fill("#passphrase", passphrase)
+        page.fill("#again", passphrase)
+        page.click("#set-passphrase")
+    else:
+        page.fill("#passphrase", passphrase)
+        page.click("#desk-signin")
+    page.wait_for_url("**/desk/workshops")

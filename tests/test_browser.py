@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSPHRASE = "tea by the river at dawn"
@@ -92,7 +92,10 @@ def page(tmp_path):
 def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_path):
     page.goto(server + "/")
     assert page.locator("#no-workshops").is_visible()
-    page.click("text=New workshop")
+    page.click("#to-desk")
+    desk_sign_in_page(page, server)  # the first run: the passphrase is set here
+    assert page.locator("#no-workshops").is_visible()
+    page.click("#new-workshop")
     page.click("#create-workshop")  # empty name: a plain error, nothing lost
     assert "Give the workshop a name" in page.inner_text("main")
     page.fill("#name", "Peshawar story circle")
@@ -101,11 +104,12 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
     # The new workshop's own page leads on: add participants there.
     assert "Peshawar story circle" in page.inner_text("h1")
     assert page.is_visible("#add-participant")
-    page.click("text=Back to workshops")
+    page.click(".desk-nav a[href='/desk/workshops']")
     assert "Peshawar story circle" in page.inner_text("#workshops")
     assert "Pashto" in page.inner_text("#workshops")
     page.screenshot(path=str(tmp_path / "home.png"))
 
+    page.click(".desk-nav a[href='/desk/laptop']")
     page.click("#make-sample")
     page.wait_for_selector("#job-progress")
     states = set()
@@ -131,8 +135,8 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
 
 
 def test_quick_exit_with_escape_leaves_no_way_back(server, page):
-    page.goto(server + "/")
-    page.goto(server + "/workshops/new")
+    desk_sign_in_page(page, server)
+    page.goto(server + "/desk/workshops/new")
     page.fill("#name", "private words")
     page.keyboard.press("Escape")  # a stray Esc only says how to leave
     assert page.is_visible("#esc-hint") and page.input_value("#name") == "private words"
@@ -140,8 +144,9 @@ def test_quick_exit_with_escape_leaves_no_way_back(server, page):
     page.wait_for_url("**/exit")
     assert "Storyteller" not in page.content()
     page.go_back()
-    # Back skips the replaced page: it lands on the home page, never the half-typed form.
-    assert "/workshops/new" not in page.url
+    # Back skips the replaced page, and the exit closed the desk: never the half-typed form.
+    assert "/desk/workshops/new" not in page.url
+    assert "private words" not in page.content()
 
 
 def test_no_external_requests_and_headers(server, page):
@@ -172,7 +177,8 @@ def test_stop_button_cancels_running_job(server_without_worker, page, data_dir):
     from storyteller.jobs.runner import run_job
     from storyteller.store.db import db_path, open_database
 
-    page.goto(server_without_worker + "/")
+    desk_sign_in_page(page, server_without_worker)
+    page.goto(server_without_worker + "/desk/laptop")
     page.click("#make-sample")
     page.wait_for_url("**/jobs/*")
     conn = open_database(db_path(data_dir))

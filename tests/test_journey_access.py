@@ -433,31 +433,33 @@ def test_csrf_is_enforced_on_journey_posts(data_dir):
     assert r.status_code == 302
 
 
-def test_facilitator_adds_participant_and_sees_pin_once(app, client):
+def test_facilitator_adds_participant_and_sees_pin_once(app, desk):
+    client = desk
     conn = _db(app)
     workshop = create_workshop(conn, "W", "en")
-    page = client.get("/").get_data(as_text=True)
-    assert f'href="/workshops/{workshop}"' in page  # the card leads on
-    r = client.post(f"/workshops/{workshop}", data={"alias": "  Sunflower  ", "pin": ""})
+    page = client.get("/desk/workshops").get_data(as_text=True)
+    assert f'href="/desk/workshops/{workshop}"' in page  # the card leads on
+    r = client.post(f"/desk/workshops/{workshop}", data={"alias": "  Sunflower  ", "pin": ""})
     page = r.get_data(as_text=True)
-    pin = re.search(r'id="new-pin">(\d{4})<', page).group(1)
+    pin = re.search(r'class="pin-once" dir="ltr">(\d{4})<', page).group(1)
     assert "Sunflower" in page
-    assert pin not in client.get(f"/workshops/{workshop}").get_data(as_text=True)
+    assert pin not in client.get(f"/desk/workshops/{workshop}").get_data(as_text=True)
     pid = conn.execute("SELECT id FROM participants WHERE alias = 'Sunflower'").fetchone()[0]
     assert people.sign_in(conn, workshop, pid, pin).participant is not None
-    r = client.post(f"/workshops/{workshop}", data={"alias": "Sunflower", "pin": "1234"})
+    r = client.post(f"/desk/workshops/{workshop}", data={"alias": "Sunflower", "pin": "1234"})
     assert "already taken" in r.get_data(as_text=True)
-    r = client.post(f"/workshops/{workshop}", data={"alias": "Rain", "pin": "12"})
+    r = client.post(f"/desk/workshops/{workshop}", data={"alias": "Rain", "pin": "12"})
     assert "4 to 12 digits" in r.get_data(as_text=True)
 
 
-def test_too_long_names_are_refused_not_cut(client):
+def test_too_long_names_are_refused_not_cut(desk):
+    client = desk
     long_name = "x" * 5000
-    r = client.post("/workshops/new", data={"name": long_name, "language": "ur"})
+    r = client.post("/desk/workshops/new", data={"kit": "story-circle", "name": long_name, "language": "ur"})
     page = r.get_data(as_text=True)
     assert "too long" in page and long_name in page  # her text stays in the field
     assert "maxlength" not in page
-    r = client.post("/workshops/new?lang=ur", data={"name": "X", "language": "xx"})
+    r = client.post("/desk/workshops/new?lang=ur", data={"kit": "story-circle", "name": "X", "language": "xx"})
     assert "Not a valid choice" not in r.get_data(as_text=True)
 
 

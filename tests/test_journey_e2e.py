@@ -173,11 +173,14 @@ def test_axe_checker_reports_a_serious_violation(tmp_path):
 
 
 def create_workshop(j: Journey) -> None:
+    """The facilitator opens the desk (setting the passphrase: this is the laptop's first run) and uses a kit."""
     j.goto(f"/?lang={j.lang}")
     j.check_page("home")
-    j.page.click("a[href='/workshops/new']")
-    j.page.wait_for_url("**/workshops/new")
+    jh.desk_sign_in_page(j.page, j.live.url)
+    j.page.click("#new-workshop")
+    j.page.wait_for_url("**/desk/workshops/new")
     j.check_page("new workshop")
+    j.page.select_option("#kit", "story-circle")
     j.page.fill("#name", "Lahore story circle" if j.lang == "en" else "لاہور کہانی حلقہ")
     j.page.select_option("#language", WORKSHOP_LANGUAGE[j.lang])
     j.page.click("#create-workshop")
@@ -188,13 +191,13 @@ def create_workshop(j: Journey) -> None:
 
 
 def add_participants(j: Journey) -> None:
-    """On the workshop's own page (creating it leads there): a pseudonym and a PIN each."""
+    """On the workshop's own page at the desk (creating it leads there): a pseudonym and a PIN each."""
     for alias, pin in PARTICIPANTS:
         j.page.fill("#alias", alias)
         j.page.fill("#pin", pin)
         j.page.click("#add-participant-button")
-        assert j.page.inner_text("#new-pin").strip() == pin, "the PIN is shown once, to write down"
-    assert sorted(a.strip() for a in j.page.locator("#participants li").all_inner_texts()) == sorted(a for a, _ in PARTICIPANTS)
+        assert j.page.inner_text("#pin-cards .pin-once").strip() == pin, "the PIN is shown once, to write down"
+    assert sorted(a.strip() for a in j.page.locator("#dashboard tbody th").all_inner_texts()) == sorted(a for a, _ in PARTICIPANTS)
     j.step("participants")
     j.page.click("#open-signin")
 

@@ -1,4 +1,4 @@
-"""Home and facilitator pages, the job endpoint, and security regressions."""
+"""The start page, the desk's workshop pages, the job endpoint, and security regressions."""
 
 from __future__ import annotations
 
@@ -8,31 +8,36 @@ import pytest
 
 from storyteller.app import create_app
 from storyteller.jobs import state
+from tests.conftest import desk_sign_in
+
+NEW_WORKSHOP = "/desk/workshops/new"
+KIT = "story-circle"
 
 
-def test_home_lists_workshops(client):
-    page = client.get("/").get_data(as_text=True)
-    assert "No workshops yet" in page
-    r = client.post("/workshops/new", data={"name": "Lahore spring circle", "language": "ur", "place": ""}, follow_redirects=True)
+def test_home_lists_workshops(desk):
+    page = desk.get("/").get_data(as_text=True)
+    assert "No workshops yet" in page and 'href="/desk/"' in page
+    r = desk.post(NEW_WORKSHOP, data={"kit": KIT, "name": "Lahore spring circle", "language": "ur", "place": ""}, follow_redirects=True)
     assert r.status_code == 200
     page = r.get_data(as_text=True)
     assert "Lahore spring circle" in page and "Urdu" in page
+    assert "Lahore spring circle" in desk.get("/").get_data(as_text=True)  # her entry lists it
 
 
-def test_workshop_name_required(client):
-    r = client.post("/workshops/new", data={"name": "   ", "language": "ur"})
+def test_workshop_name_required(desk):
+    r = desk.post(NEW_WORKSHOP, data={"kit": KIT, "name": "   ", "language": "ur"})
     assert r.status_code == 200
     assert "Give the workshop a name" in r.get_data(as_text=True)
 
 
-def test_workshop_language_must_be_offered(client):
-    r = client.post("/workshops/new", data={"name": "X", "language": "xx"})
+def test_workshop_language_must_be_offered(desk):
+    r = desk.post(NEW_WORKSHOP, data={"kit": KIT, "name": "X", "language": "xx"})
     assert "Choose one of the offered languages." in r.get_data(as_text=True)
 
 
-def test_urdu_workshop_name_round_trips(client):
-    client.post("/workshops/new", data={"name": "ہماری کہانیاں", "language": "ur"})
-    assert "ہماری کہانیاں" in client.get("/").get_data(as_text=True)
+def test_urdu_workshop_name_round_trips(desk):
+    desk.post(NEW_WORKSHOP, data={"kit": KIT, "name": "ہماری کہانیاں", "language": "ur"})
+    assert "ہماری کہانیاں" in desk.get("/").get_data(as_text=True)
 
 
 def test_job_progress_json(app, client):
@@ -88,11 +93,12 @@ def test_no_inline_script_in_pages(client):
 def test_csrf_enforced(data_dir):
     app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)})
     client = app.test_client()
-    assert client.post("/workshops/new", data={"name": "X", "language": "ur"}).status_code == 400
+    desk_sign_in(client)  # with the token of the page, as a browser sends it
+    assert client.post(NEW_WORKSHOP, data={"kit": KIT, "name": "X", "language": "ur"}).status_code == 400
     assert client.post("/demo").status_code == 400
-    page = client.get("/workshops/new").get_data(as_text=True)
+    page = client.get(NEW_WORKSHOP).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    r = client.post("/workshops/new", data={"name": "X", "language": "ur", "csrf_token": token})
+    r = client.post(NEW_WORKSHOP, data={"kit": KIT, "name": "X", "language": "ur", "csrf_token": token})
     assert r.status_code == 302
 
 
@@ -122,13 +128,13 @@ def test_secret_key_is_random_and_private(data_dir):
     assert oct(key_file.stat().st_mode)[-3:] == "600"
 
 
-def test_urdu_interface_is_rtl_and_translated(client):
-    page = client.get("/?lang=ur").get_data(as_text=True)
+def test_urdu_interface_is_rtl_and_translated(desk):
+    page = desk.get("/desk/workshops?lang=ur").get_data(as_text=True)
     assert '<html lang="ur" dir="rtl">' in page
     assert "ورکشاپس" in page and "فوراً باہر نکلیں" in page
     # the choice is remembered
-    assert 'dir="rtl"' in client.get("/workshops/new").get_data(as_text=True)
-    r = client.post("/workshops/new", data={"name": "", "language": "ur"})
+    assert 'dir="rtl"' in desk.get(NEW_WORKSHOP).get_data(as_text=True)
+    r = desk.post(NEW_WORKSHOP, data={"kit": KIT, "name": "", "language": "ur"})
     assert "ورکشاپ کا نام لکھیں۔" in r.get_data(as_text=True)
 
 

@@ -67,9 +67,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+REFUSED = N_("This story may not leave the laptop: her consent is only for the workshop screening, or it was withdrawn.")
+
+
 def _check_consent(conn: sqlite3.Connection, story_id: int) -> None:
     if not stories.consent_allows(conn, story_id, EXPORT_NEEDS):
-        raise ExportRefused(N_("This story may not leave the laptop: her consent is only for the workshop screening, or it was withdrawn."))
+        raise ExportRefused(REFUSED)
 
 
 def finished_videos(conn: sqlite3.Connection, story_id: int) -> dict[str, stories.Asset]:

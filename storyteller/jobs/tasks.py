@@ -345,8 +345,25 @@ def _subtitles_for_this_recording(ctx: JobContext) -> None:
             ) from None
 
 
+def export_her_story(ctx: JobContext) -> dict:
+    """The desk's Export button: her package in the data folder's ``exports/``, in her video's shape.
+
+    Consent is read when the package is made (``export_story``), not when the button was pressed.
+    """
+    from storyteller.jobs.export import export_story
+    from storyteller.store import plans, stories
+
+    story = stories.get_story(ctx.conn, ctx.story_id)
+    shape = plans.plan_or_new(story.plan).aspect if story else "16:9"
+    result = export_story(
+        ctx.conn, ctx.vault, ctx.story_id, ctx.data_dir / "exports", (shape,), progress=ctx.progress, cancel=ctx.cancelled
+    )
+    return {"folder": result.folder.name, "rendered": list(result.rendered)}
+
+
 HANDLERS.update(
     {
+        "export": export_her_story,
         "photo_faces": photo_faces,
         "voice_preview": voice_preview,
         "subtitles": make_story_subtitles,

@@ -124,6 +124,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE stories ADD COLUMN wrapped_key BLOB
     """,
+    # 7: the kit a workshop was made from ('' for none: the built-in words), and where
+    # each story stands in its workshop's screening playlist (the facilitator's order).
+    """
+    ALTER TABLE workshops ADD COLUMN kit TEXT NOT NULL DEFAULT '';
+    ALTER TABLE stories ADD COLUMN screening_position INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
 

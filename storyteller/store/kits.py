@@ -22,7 +22,7 @@ from typing import Any
 
 from storyteller import config
 from storyteller.errors import UserError
-from storyteller.store.workshops import LANGUAGES
+from storyteller.store.workshops import LANGUAGES, Workshop
 
 # The same choices the voice and render commands offer.
 VOICE_METHODS = ("disguise", "synthetic", "double", "pitch")
@@ -373,3 +373,13 @@ def list_kits(root: Path | str = config.PROJECT_ROOT / "workshops") -> Shelf:
         except KitError as exc:
             broken.append(exc)
     return Shelf(kits=tuple(kits), broken=tuple(broken))
+
+
+def kit_of(workshop: Workshop | None, root: Path | str = config.PROJECT_ROOT / "workshops") -> Kit | None:
+    """The kit a workshop was made from, or None (made without one, or its folder is gone or broken)."""
+    if workshop is None or not workshop.kit:
+        return None
+    try:
+        return load_kit(Path(root) / workshop.kit)
+    except KitError:
+        return None

@@ -171,3 +171,25 @@ def session_is_current(conn: sqlite3.Connection, participant_id: int, token: str
 
 def mark_seen(conn: sqlite3.Connection, participant_id: int, now: float | None = None) -> None:
     conn.execute("UPDATE participants SET session_seen = ? WHERE id = ?", (time.time() if now is None else now, participant_id))
+
+
+# -- what the facilitator does at the desk ---------------------------------------
+def reset_pin(conn: sqlite3.Connection, participant_id: int, pin: str) -> None:
+    """A new PIN for her: her wrong-try wait is cleared and any open session of hers ends."""
+    pin = check_pin_format(pin)
+    conn.execute(
+        "UPDATE participants SET pin_hash = ?, failed_pins = 0, retry_after = 0, session_token = '' WHERE id = ?",
+        (hash_pin(pin), participant_id),
+    )
+
+
+def remove_participant(conn: sqlite3.Connection, vault, participant_id: int) -> None:
+    """Remove her and everything of hers: each story crypto-shredded (its key, then its files), then her row.
+
+    An interrupted removal can be run again: what is left of her is removed the same way.
+    """
+    from storyteller.store import stories  # stories reads participants' tables, not this module
+
+    for (story_id,) in conn.execute("SELECT id FROM stories WHERE participant_id = ?", (participant_id,)).fetchall():
+        stories.delete_story(conn, vault, story_id)
+    conn.execute("DELETE FROM participants WHERE id = ?", (participant_id,))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -20,6 +21,7 @@ from storyteller.store import plans, stories
 from storyteller.web.context import get_db, get_huey, get_vault, get_workshop_key
 from storyteller.web.journey.access import current_story, is_fetch, participant_required, story_asset_or_404
 from storyteller.web.journey.blueprint import bp
+from storyteller.web.journey.words import her_kit
 from storyteller.web.vault_media import send_from_vault
 
 VOICE_CHOICES = {
@@ -53,7 +55,11 @@ JOB_STAGES = {
 
 # ----------------------------------------------------------------- shared helpers
 def _plan(story: stories.Story | None = None) -> plans.Plan:
-    return plans.plan_or_new((story or current_story()).plan)
+    story = story or current_story()
+    kit = her_kit()
+    if not story.plan and kit is not None:  # nothing chosen yet: her workshop's kit gives the video shape
+        return plans.plan_or_new({"aspect": kit.shape})
+    return plans.plan_or_new(story.plan)
 
 
 def _save(plan: plans.Plan) -> None:
@@ -421,8 +427,15 @@ def music():
 
 
 def default_end_card() -> str:
-    """The end card until workshop kits bring their own."""
-    return _("Made in a digital storytelling workshop.")
+    """Her kit's end card (organisation, hashtag, helplines, then tips while they fit), else a plain line."""
+    kit = her_kit()
+    if kit is None:
+        return _("Made in a digital storytelling workshop.")
+    card = kit.text(str(get_locale())).end_card
+    lines = [line for line in (card.organisation, card.hashtag, *card.helplines, *card.tips) if line]
+    while lines and len("\n".join(lines)) > 200:  # plans.py refuses a longer end card
+        lines.pop()
+    return "\n".join(lines) or _("Made in a digital storytelling workshop.")
 
 
 @bp.post("/music")

@@ -10,7 +10,7 @@ import math
 import re
 import time
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,8 +18,9 @@ from flask_babel import lazy_gettext as _l
 from storyteller.jobs import checks, uploads
 from storyteller.store import participants as people
 from storyteller.store import stories
+from storyteller.store.kits import Kit, kit_of
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.store.workshops import list_workshops
+from storyteller.store.workshops import get_workshop, list_workshops
 from storyteller.web.context import get_db, get_vault
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
@@ -55,6 +56,23 @@ CONSENT_CHOICES = (
 )
 # Spoken stories run at about 130 words a minute: 250-350 words make 2-3 minutes.
 WORDS_PER_MINUTE = 130
+
+
+def her_kit() -> Kit | None:
+    """The kit her workshop was made from: its welcome, prompts and consent words are hers to read."""
+    if "kit" not in g:
+        participant = current_participant()
+        g.kit = kit_of(get_workshop(get_db(), participant.workshop_id)) if participant else None
+    return g.kit
+
+
+def consent_choices() -> tuple[tuple, ...]:
+    """The three choices, each explained in her kit's words when there is a kit."""
+    kit = her_kit()
+    if kit is None:
+        return CONSENT_CHOICES
+    words = kit.text(str(get_locale())).consent
+    return tuple((level, title, words.level(level)) for level, title, _explanation in CONSENT_CHOICES)
 
 
 def where_she_left_off() -> str:
@@ -138,15 +156,18 @@ def consent():
         if level not in stories.CONSENT_LEVELS:
             flash(_("Choose one of the three choices."))
             return redirect(url_for("journey.consent"))
-        shown = next(f"{title}\n{words}" for choice, title, words in CONSENT_CHOICES if choice == level)
-        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()), text=shown)
+        # The words she was shown, her kit's when there is one, are kept as a hash in the ledger.
+        shown = next(f"{title}\n{words}" for choice, title, words in consent_choices() if choice == level)
+        version = her_kit().consent_version if her_kit() else CONSENT_TEXT_VERSION
+        stories.record_consent(db, story.id, level, version, str(get_locale()), text=shown)
         flash(_("Your choice is saved. You can change it at any time."))
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
     return render_template(
         "journey/consent.html",
         story=story,
-        choices=CONSENT_CHOICES,
+        choices=consent_choices(),
+        intro=her_kit().text(str(get_locale())).consent.intro if her_kit() else None,
         current=stories.current_consent(db, story.id),
         history=stories.consent_history(db, story.id),
     )
@@ -157,7 +178,14 @@ def consent():
 def story():
     story = current_story()
     stories.set_step(get_db(), story.id, "story")
-    return render_template("journey/story.html", story=story, prompts=writing_prompts(), words_per_minute=WORDS_PER_MINUTE)
+    kit = her_kit()
+    return render_template(
+        "journey/story.html",
+        story=story,
+        welcome=kit.text(str(get_locale())).welcome if kit else None,
+        prompts=list(kit.text(str(get_locale())).prompts) if kit else writing_prompts(),
+        words_per_minute=WORDS_PER_MINUTE,
+    )
 
 
 @bp.post("/write/save")
@@ -177,7 +205,7 @@ def save_story():
 
 
 def writing_prompts() -> list[str]:
-    """A gentle built-in set until workshop kits bring their own."""
+    """The gentle built-in set, for a workshop made without a kit."""
     return [
         _("Think of a moment that changed something for you. Where were you? What did you see and hear?"),
         _("Who or what gave you strength? Tell us about them."),
