@@ -25,7 +25,7 @@ from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.workshops import create_workshop, list_workshops
 from storyteller.textsafety import clean_label
-from tests.conftest import story_vault
+from tests.conftest import desk_sign_in, story_vault
 from tests.render_helpers import bomb_png
 
 FETCH = {"X-Requested-With": "fetch"}
@@ -79,17 +79,22 @@ def sign_in(client, circle, who="rose"):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_foreign_host_is_refused(client, method):
     for host in ("evil.example", "127.0.0.1.nip.io", "10.0.0.7:5000"):
-        assert client.open("/workshops/new", method=method, headers={"Host": host}, data={"name": "x", "language": "ur"}).status_code == 400
+        assert (
+            client.open("/desk/workshops/new", method=method, headers={"Host": host}, data={"name": "x", "language": "ur"}).status_code
+            == 400
+        )
     assert client.get("/", headers={"Host": "127.0.0.1:5000"}).status_code == 200
 
 
 def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(data_dir):
     app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)})
     client = app.test_client()
-    assert client.post("/workshops/new", data={"name": "Forged", "language": "ur"}).status_code == 400
-    assert client.post("/workshops/new", data={"name": "Forged", "language": "ur", "csrf_token": "made-up"}).status_code == 400
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/workshops/new").get_data(as_text=True))[1]
-    assert client.post("/workshops/new", data={"name": "Real", "language": "ur", "csrf_token": token}).status_code == 302
+    desk_sign_in(client)  # with its own CSRF token, read from the page
+    new, form = "/desk/workshops/new", {"name": "Forged", "language": "ur", "kit": "story-circle"}
+    assert client.post(new, data=form).status_code == 400
+    assert client.post(new, data={**form, "csrf_token": "made-up"}).status_code == 400
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(new).get_data(as_text=True))[1]
+    assert client.post(new, data={**form, "name": "Real", "csrf_token": token}).status_code == 302
     assert [w.name for w in list_workshops(_db(app))] == ["Real"]
 
 
@@ -133,6 +138,10 @@ def test_no_page_view_changes_anything(app, client, circle):
         "workshop_id": circle["workshop"],
         "filename": "app.css",
         "name": "dawn",
+        "participant_id": circle["rose"]["id"],
+        "story_id": circle["rose"]["story"],
+        "token": "not-an-upload",
+        "job": circle["rose"]["job"],
     }
     viewed = []
     for rule in app.url_map.iter_rules():
