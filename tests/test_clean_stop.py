@@ -21,11 +21,14 @@ import pytest
 
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue, make_huey
+from storyteller.store import passphrase
 from storyteller.store.db import db_path, open_database
+from storyteller.store.vault import plaintext_folders
 from tests.conftest import free_port
 from tests.test_kill import RENDER_AT_10, alive, descendants, make_her_story, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+PASSPHRASE = "a long facilitator passphrase"
 
 
 def kill_all(serve: subprocess.Popen, started: set[int]) -> None:
@@ -37,15 +40,19 @@ def kill_all(serve: subprocess.Popen, started: set[int]) -> None:
 
 
 def start_serve(data_dir: Path, port: int) -> subprocess.Popen:
+    """`storyteller serve --unlock`: the facilitator's passphrase on its stdin, so its worker gets the key."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir)],
+        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir), "--unlock"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    proc.stdin.write(PASSPHRASE.encode() + b"\n")
+    proc.stdin.close()
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -88,8 +95,8 @@ def stop_and_check(serve: subprocess.Popen, port: int, sig: signal.Signals) -> N
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_resume_after_serve_is_stopped_mid_render(data_dir, tmp_path, sig):
-    her = make_her_story(data_dir, tmp_path / "her")
     conn = open_database(db_path(data_dir))
+    her = make_her_story(data_dir, tmp_path / "her", workshop_key=passphrase.set_first(conn, PASSPHRASE))
     job_id = state.create_job(conn, "render_story", {"quality": "final"}, story_id=her.story_id)
     enqueue(make_huey(data_dir), job_id, data_dir)
     port = free_port()
@@ -103,7 +110,8 @@ def test_resume_after_serve_is_stopped_mid_render(data_dir, tmp_path, sig):
         kill_all(serve, started)
     job = state.get_job(conn, job_id)
     assert (job.state, job.attempt) == ("interrupted", 0)  # a stop is not the job's fault: no attempt used
-    assert not any((data_dir / "work").iterdir())
+    assert not list(plaintext_folders(data_dir))  # no plain copy of her media is left behind
+    assert not list((data_dir / "work").glob("*"))
 
     serve = start_serve(data_dir, port)
     started = descendants(serve.pid)

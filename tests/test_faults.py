@@ -29,11 +29,12 @@ from storyteller.jobs.runner import run_job
 from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.media import ffmpeg
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault
+from storyteller.store.vault import Vault, plaintext_folders
 
 ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
 SITES = ("write", "fsync", "replace")
 OLD, NEW = b"what she saved yesterday" * 100, b"what she tried to save today" * 100000
+KEY = bytes(range(32))  # the workshop key the jobs here are run with (the vault opens only with a key)
 
 
 def assert_plain(message: str) -> None:
@@ -84,7 +85,8 @@ def inject(monkeypatch, site: str, code: int, under: Path) -> None:
         def open_failing(file, mode="r", *args, **kwargs):
             fh = real_open(file, mode, *args, **kwargs)
             inside = isinstance(file, (str, os.PathLike)) and Path(file).resolve().is_relative_to(under.resolve())
-            return _HalfWriter(fh, code) if inside and ("w" in mode or "a" in mode) else fh
+            writing = any(m in mode for m in "wa+")  # a growing recording is opened r+b
+            return _HalfWriter(fh, code) if inside and writing else fh
 
         monkeypatch.setattr(builtins, "open", open_failing)
         monkeypatch.setattr(io, "open", open_failing)
@@ -111,7 +113,7 @@ def test_enospc_atomic_write_keeps_the_old_file(monkeypatch, tmp_path, site, cod
 @pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
 @pytest.mark.parametrize("site", SITES)
 def test_enospc_vault_put_keeps_what_was_stored(monkeypatch, tmp_path, site, code):
-    vault = Vault(tmp_path / "vault")
+    vault = Vault(tmp_path / "vault", KEY)
     kept = vault.put_bytes(OLD, ".webm")
     inject(monkeypatch, site, code, vault.root)
     for put in (lambda: vault.put_stream(io.BytesIO(NEW), ".webm"), lambda: vault.put_bytes(NEW, ".jpg")):
@@ -120,14 +122,15 @@ def test_enospc_vault_put_keeps_what_was_stored(monkeypatch, tmp_path, site, cod
         assert_plain(plain_message(failure.value))
     monkeypatch.undo()
     assert sorted(p.name for p in vault.root.iterdir()) == [kept]
-    assert vault.path(kept).read_bytes() == OLD
+    with vault.open(kept) as stored:
+        assert stored.read() == OLD
 
 
 @pytest.mark.parametrize("code", ERRNOS.values(), ids=ERRNOS.keys())
 @pytest.mark.parametrize("site", ("write", "fsync"))
 def test_enospc_recording_chunk_keeps_the_chunks_before(monkeypatch, tmp_path, site, code):
     """A chunk that fails to land leaves the recording as it was, so the browser sends it again from there."""
-    vault = Vault(tmp_path / "vault")
+    vault = Vault(tmp_path / "vault", KEY)
     take = vault.start_growing(".webm")
     first, second = b"a" * 5000, b"b" * 7000
     assert vault.append_growing(take, first, 0) == len(first)
@@ -138,7 +141,8 @@ def test_enospc_recording_chunk_keeps_the_chunks_before(monkeypatch, tmp_path, s
     monkeypatch.undo()
     assert vault.growing_size(take) == len(first)
     assert vault.append_growing(take, second, vault.growing_size(take)) == len(first) + len(second)
-    assert vault.path(vault.finish_growing(take)).read_bytes() == first + second
+    with vault.open(vault.finish_growing(take)) as stored:
+        assert stored.read() == first + second
 
 
 def _sign_in(app, client):
@@ -249,10 +253,11 @@ def test_fault_ffmpeg_missing_fails_the_job_plainly(fake_ffmpeg, data_dir, tmp_p
     assert str(failure.value) == ffmpeg.MISSING
     conn = open_database(db_path(data_dir))
     job = state.create_job(conn, "demo", {"quality": "preview"})
-    assert run_job(job, str(data_dir), HANDLERS) == "failed"
+    assert run_job(job, str(data_dir), HANDLERS, KEY) == "failed"
     # The sound and the pictures start together: either may be the first to say so.
     assert ffmpeg.MISSING in state.get_job(conn, job).error
-    assert not any((data_dir / "work").iterdir())
+    assert not list(plaintext_folders(data_dir))  # the job's work folder went with it
+    assert not list((data_dir / "work").glob("*"))
 
 
 def test_fault_no_ffmpeg_anywhere_is_plain(monkeypatch):
@@ -283,7 +288,7 @@ def test_fault_ffmpeg_failing_is_plain_with_details_kept(data_dir):
     assert "no_such_option" in failure.value.detail  # ffmpeg's own words stay for developers
     conn = open_database(db_path(data_dir))
     job = state.create_job(conn, "encode")
-    assert run_job(job, str(data_dir), {"encode": lambda ctx: ffmpeg.run_ffmpeg(bad) and {}}) == "failed"
+    assert run_job(job, str(data_dir), {"encode": lambda ctx: ffmpeg.run_ffmpeg(bad) and {}}, KEY) == "failed"
     assert state.get_job(conn, job).error == str(failure.value)
 
 
@@ -309,7 +314,7 @@ def test_fault_ffmpeg_hanging_fails_the_job_and_leaves_no_process(fake_ffmpeg, s
     conn = open_database(db_path(data_dir))
     job = state.create_job(conn, "encode")
     handlers = {"encode": lambda ctx: ffmpeg.run_ffmpeg(["-i", "x.wav", str(ctx.workdir / "y.wav")], timeout=1, cancel=ctx.cancelled)}
-    assert run_job(job, str(data_dir), handlers) == "failed"
+    assert run_job(job, str(data_dir), handlers, KEY) == "failed"
     assert state.get_job(conn, job).error == "Media processing took longer than 1 s and was stopped."
     assert len(started_groups) == 1 and _members(started_groups[0]) == []
 
