@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 
 from storyteller.jobs import state
+from storyteller.jobs.unlock import send_key
 from storyteller.store.db import db_path, open_database
+from storyteller.store.vault import plaintext_folders
 from tests.conftest import free_port
+from tests.test_kill import KEY, HerVaults
 
 ROOT = Path(__file__).resolve().parent.parent
 STALE_AFTER = 3.0
@@ -60,15 +63,19 @@ def redis_url(tmp_path):
 
 
 def start_worker(data_dir: Path, redis_url: str, log: Path) -> subprocess.Popen:
+    """A laptop's worker on the Redis queue, handed the workshop key down its stdin as `serve` does."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STORYTELLER_REDIS_URL": redis_url}
-    return subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER)],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=open(log, "wb"),  # the child writes its log there
     )
+    send_key(proc.stdin, KEY)
+    return proc
 
 
 def started_jobs(log: Path) -> set[int]:
@@ -90,13 +97,14 @@ def wait_until(predicate, timeout: float, what: str):
 def test_redis_two_workers_share_the_queue_and_a_killed_one_loses_no_job(redis_url, data_dir, tmp_path, monkeypatch):
     from storyteller.app import create_app
 
+    # The laptop's app is up (its database made) before workers join, as under `storyteller serve`.
+    monkeypatch.setenv("STORYTELLER_REDIS_URL", redis_url)
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
     logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
     workers = [start_worker(data_dir, redis_url, log) for log in logs]
     try:
         for log in logs:  # both take work from the start, so neither can run everything alone
             wait_until(lambda log=log: "consumer started" in log.read_text(), 60, "worker start")
-        monkeypatch.setenv("STORYTELLER_REDIS_URL", redis_url)
-        app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
         client = app.test_client()
         ids = [int(client.post("/demo").headers["Location"].rsplit("/", 1)[1]) for _ in range(JOBS)]
         assert not (data_dir / "queue.sqlite3").exists()  # the queue is Redis, not the file
@@ -125,7 +133,8 @@ def test_redis_two_workers_share_the_queue_and_a_killed_one_loses_no_job(redis_u
     ran = [started_jobs(log) for log in logs]
     assert next(j for j in jobs if j.id == victim.id).attempt == 2
     assert victim.id in ran[1 - owner]  # the survivor took the killed worker's job up again
-    assert not [p for p in (data_dir / "work").iterdir()]
+    assert not list(plaintext_folders(data_dir))  # the killed worker's plain copies were wiped too
+    assert not list((data_dir / "work").glob("*"))
 
 
 # ----------------------------------------------------------------- a render machine with its own empty folder
@@ -169,7 +178,6 @@ def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_kille
 
     from storyteller.jobs.queue import enqueue, make_huey
     from storyteller.pipeline.media.probe import probe
-    from storyteller.store.vault import vault_for
     from tests.test_kill import make_her_story
 
     her = make_her_story(data_dir, tmp_path / "her")
@@ -196,8 +204,8 @@ def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_kille
                 proc.terminate()
                 proc.wait(timeout=30)
     assert job.state == "done" and job.attempt == 1, job.error  # the laptop's job never stopped: only the render moved
-    video = vault_for(data_dir).path(stories_export(conn, her.story_id))
-    info = probe(video)
+    with HerVaults(conn, data_dir, her.workshop_key).of(her.story_id).plain(stories_export(conn, her.story_id)) as video:
+        info = probe(video)
     assert info.has_video and info.has_audio and info.duration > her.narration_seconds
     assert "fell silent; sent again" in laptop_log.read_text()
     assert "done" in second_log.read_text()
