@@ -26,13 +26,14 @@ from storyteller.jobs import state, story_build
 from storyteller.jobs.queue import enqueue, make_huey
 from storyteller.jobs.runner import run_job
 from storyteller.jobs.tasks import HANDLERS
+from storyteller.jobs.unlock import send_key
 from storyteller.pipeline.media.ffmpeg import ffmpeg_binary
 from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import vault_for
+from storyteller.store.vault import plaintext_folders
 from tests.render_helpers import picture, tone
-from tests.test_story_build import add_picture, add_take, new_story
+from tests.test_story_build import KEY, StoryVaults, add_picture, add_take, new_story
 
 ROOT = Path(__file__).resolve().parent.parent
 STALE_AFTER = 3.0
@@ -75,22 +76,36 @@ class HerStory:
     """A story with her narration and two masked pictures in the vault, ready to render."""
 
     story_id: int
-    originals: dict[str, str]  # vault name -> sha256
+    originals: dict[str, str]  # vault name -> sha256 of the sealed file
     narration_seconds: float
+    workshop_key: bytes = KEY  # what the worker is unlocked with
+
+
+class HerVaults(StoryVaults):
+    """The data folder's vault, opened with a story's key made from ``workshop_key``."""
+
+    def __init__(self, conn, data_dir: Path, workshop_key: bytes):
+        super().__init__(conn, data_dir)
+        self.workshop_key = workshop_key
+
+    def of(self, story_id):
+        return self.keyless.with_key(stories.media_key(self.conn, story_id, self.workshop_key))
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_her_story(data_dir: Path, scratch: Path, narration: Path | None = None, subtitles: bool = False) -> HerStory:
+def make_her_story(
+    data_dir: Path, scratch: Path, narration: Path | None = None, subtitles: bool = False, workshop_key: bytes = KEY
+) -> HerStory:
     """Her story, built the way the journey builds it (pictures checked for faces in-process).
 
     Without ``subtitles`` the subtitles count as made for her take, so the job goes straight
-    to the voice and the render.
+    to the voice and the render. Her media is sealed with a story key made from ``workshop_key``.
     """
     conn = open_database(db_path(data_dir))
-    vault = vault_for(data_dir)
+    vault = HerVaults(conn, data_dir, workshop_key)
     story = new_story(conn)
     scratch.mkdir(parents=True, exist_ok=True)
     narration = narration or tone(scratch / "take.wav", NARRATION_SECONDS, 220.0)
@@ -98,15 +113,15 @@ def make_her_story(data_dir: Path, scratch: Path, narration: Path | None = None,
     pictures = [add_picture(conn, vault, story.id, picture(scratch / f"p{i}.png", size=(1024, 768), seed=i)) for i in range(2)]
     for asset in pictures:
         job = state.create_job(conn, "photo_faces", {"asset": asset}, story_id=story.id)
-        assert run_job(job, str(data_dir), HANDLERS) == "done", state.get_job(conn, job).error
+        assert run_job(job, str(data_dir), HANDLERS, workshop_key) == "done", state.get_job(conn, job).error
     parts = story_build.narration_parts(conn, story.id)
     plan = plans.Plan(pictures=tuple(plans.Picture(a) for a in pictures), voice="own", title="My story", end_card="Made in a workshop")
     if not subtitles:
         plan = plan.with_changes(cues_for=story_build.narration_key(parts))
     stories.save_plan(conn, story.id, plan.to_dict())
-    originals = {a.vault_name: sha256(vault.path(a.vault_name)) for a in stories.story_assets(conn, story.id)}
+    originals = {a.vault_name: sha256(vault.root / a.vault_name) for a in stories.story_assets(conn, story.id)}
     conn.close()
-    return HerStory(story.id, originals, probe(narration).duration)
+    return HerStory(story.id, originals, probe(narration).duration, workshop_key)
 
 
 def mux_holding_ffmpeg(folder: Path) -> tuple[Path, Path]:
@@ -127,19 +142,25 @@ def mux_holding_ffmpeg(folder: Path) -> tuple[Path, Path]:
     return wrapper, marker
 
 
-def start_worker(data_dir: Path, tmp: Path, ffmpeg: Path | None = None) -> subprocess.Popen:
-    """`storyteller worker` on this checkout, with its own temp folder (checked empty afterwards)."""
+def start_worker(data_dir: Path, tmp: Path, ffmpeg: Path | None = None, workshop_key: bytes = KEY) -> subprocess.Popen:
+    """`storyteller worker` on this checkout, with its own temp folder (checked empty afterwards).
+
+    The workshop key goes down its stdin, as `storyteller serve` hands it over.
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
     if ffmpeg is not None:
         env["IMAGEIO_FFMPEG_EXE"] = str(ffmpeg)
-    return subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER)],
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    send_key(proc.stdin, workshop_key)
+    return proc
 
 
 def descendants(pid: int) -> set[int]:
@@ -203,7 +224,7 @@ class Survival:
 def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillPoint, quality: str = "final") -> Survival:
     """Render her story on a real worker, SIGKILL it at ``point``, restart it, and check what is left."""
     conn = open_database(db_path(data_dir))
-    vault = vault_for(data_dir)
+    vault = HerVaults(conn, data_dir, her.workshop_key)
     temp = tmp_path / "worker-tmp"
     temp.mkdir(exist_ok=True)
     wrapper, marker = mux_holding_ffmpeg(tmp_path) if point.in_mux else (None, None)
@@ -212,7 +233,7 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
     exports_before = {a.id for a in stories.story_assets(conn, her.story_id, "export")}
     problems: list[str] = []
 
-    worker = start_worker(data_dir, temp, wrapper)
+    worker = start_worker(data_dir, temp, wrapper, her.workshop_key)
     try:
         if point.in_mux:
             deadline = time.monotonic() + 600
@@ -242,7 +263,7 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
     # Restart once the heartbeat is stale, as after a power cut: the new worker must see the job as interrupted.
     while time.time() - (state.get_job(conn, job_id).heartbeat or 0) <= STALE_AFTER:
         time.sleep(0.1)
-    worker = start_worker(data_dir, temp)
+    worker = start_worker(data_dir, temp, workshop_key=her.workshop_key)
     try:
         job = wait_for(conn, job_id, lambda j: j.finished, 600, "end of the job")
     finally:
@@ -253,19 +274,26 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
         problems.append(f"the job ended {job.state} on attempt {job.attempt}: {job.error}")
 
     for name, digest in her.originals.items():
-        if sha256(vault.path(name)) != digest:
+        if sha256(vault.root / name) != digest:
             problems.append(f"her original {name} changed")
     exports = [a for a in stories.story_assets(conn, her.story_id, "export") if a.id not in exports_before]
     if job.state == "done":
         if [a.id for a in exports] != [job.result["asset"]]:
             problems.append(f"expected one new video, found {len(exports)}")
-        info = probe(vault.path(exports[-1].vault_name)) if exports else None
+        info = None
+        if exports:
+            with vault.of(her.story_id).plain(exports[-1].vault_name) as video:
+                info = probe(video)
         if info is None or not (info.has_video and info.has_audio and info.duration > her.narration_seconds):
             problems.append("the kept video is not whole")
     partials = [p.name for p in vault.root.rglob("*") if ".part" in p.name and p.parent.name != "recording"]
     if partials:
         problems.append(f"half-written files in the vault: {partials}")
-    leftovers = [str(p.relative_to(data_dir)) for p in (data_dir / "work").rglob("*")] + [p.name for p in temp.iterdir()]
+    leftovers = (
+        [str(p.relative_to(data_dir)) for p in (data_dir / "work").rglob("*")]
+        + [str(p) for p in plaintext_folders(data_dir)]  # the job's plain copies, in memory or in work/
+        + [p.name for p in temp.iterdir()]
+    )
     if leftovers:
         problems.append(f"work or temp folders not empty: {leftovers}")
     conn.close()
