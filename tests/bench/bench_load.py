@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 PIN = "4821"
+PASSPHRASE = "the bench's facilitator passphrase"
 CHUNK_BYTES = 256 << 10
 BUDGET_MB = 1536
 
@@ -57,14 +58,45 @@ def free_port() -> int:
 
 
 def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
+    """`storyteller ARGS` with a pipe on its stdin (kept open: a worker stops when it closes)."""
     return subprocess.Popen(
         [sys.executable, "-m", "storyteller.cli", *args],
         cwd=ROOT,
         env={**ENV, **env},
         start_new_session=True,
+        stdin=subprocess.PIPE,
         stdout=open(log, "ab"),  # noqa: SIM115 - the child keeps it
         stderr=subprocess.STDOUT,
     )
+
+
+def set_passphrase(data: Path) -> bytes:
+    """Set the facilitator passphrase of a new data folder; returns the workshop key."""
+    from storyteller.store import passphrase
+    from storyteller.store.db import db_path, open_database
+
+    conn = open_database(db_path(data))
+    try:
+        return passphrase.set_first(conn, PASSPHRASE)
+    finally:
+        conn.close()
+
+
+def start_server(port: int, data: Path, log: Path, **env: str) -> subprocess.Popen:
+    """`storyteller serve --no-worker --unlock`, the passphrase typed on its stdin: the app holds the key."""
+    server = start(["serve", "--no-worker", "--unlock", "--port", str(port), "--data", str(data)], log, **env)
+    server.stdin.write(PASSPHRASE.encode() + b"\n")
+    server.stdin.flush()
+    return server
+
+
+def start_worker(data: Path, log: Path, key: bytes, **env: str) -> subprocess.Popen:
+    """`storyteller worker`, handed the workshop key down its stdin as `serve` does."""
+    from storyteller.jobs.unlock import send_key
+
+    worker = start(["worker", "--data", str(data), "--key-from-stdin"], log, **env)
+    send_key(worker.stdin, key)
+    return worker
 
 
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
@@ -147,7 +179,7 @@ def photo(path: Path, seed: int, size=(1600, 1200)) -> Path:
     return path
 
 
-def masked_pictures(data: Path, tmp: Path, count: int) -> list[tuple[Path, Path]]:
+def masked_pictures(data: Path, tmp: Path, count: int, key: bytes) -> list[tuple[Path, Path]]:
     """(picture, masked copy) pairs, each masked once by the real photo_faces job in a scratch story.
 
     Masking takes seconds a picture on a busy machine; the stories below reuse the results
@@ -164,8 +196,8 @@ def masked_pictures(data: Path, tmp: Path, count: int) -> list[tuple[Path, Path]
     from storyteller.store.workshops import create_workshop
 
     conn = open_database(db_path(data))
-    vault = vault_for(data)
     story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Scratch", "en"), "Scratch", PIN), "en")
+    vault = vault_for(data).with_key(stories.media_key(conn, story.id, key))
     pairs = []
     for i in range(count):
         with open(photo(tmp / f"picture-{i}.jpg", i), "rb") as fh:
@@ -173,15 +205,17 @@ def masked_pictures(data: Path, tmp: Path, count: int) -> list[tuple[Path, Path]
         asset = stories.add_asset(
             conn, story.id, "photo", pic.vault_name, media_type=pic.media_type, meta={"width": pic.width, "height": pic.height}
         )
-        run_job(state.create_job(conn, "photo_faces", {"asset": asset}, story_id=story.id), str(data), HANDLERS)
+        run_job(state.create_job(conn, "photo_faces", {"asset": asset}, story_id=story.id), str(data), HANDLERS, key)
         meta = stories.story_asset(conn, story.id, asset).meta
-        pairs.append((vault.path(pic.vault_name), vault.path(meta["masked"])))
+        pairs.append(
+            (vault.decrypt_to(pic.vault_name, tmp / f"original-{i}.jpg"), vault.decrypt_to(meta["masked"], tmp / f"masked-{i}.jpg"))
+        )
     conn.close()
     return pairs
 
 
 def make_story(
-    data: Path, tmp: Path, alias: str, pictures: list[tuple[Path, Path]], narration_seconds: float, seed: int
+    data: Path, tmp: Path, alias: str, pictures: list[tuple[Path, Path]], narration_seconds: float, seed: int, key: bytes
 ) -> tuple[int, int]:
     """A participant with consent, masked pictures, a narration and a plan; returns (workshop, participant)."""
     from storyteller.store import plans, stories
@@ -191,10 +225,10 @@ def make_story(
     from storyteller.store.workshops import create_workshop
 
     conn = open_database(db_path(data))
-    vault = vault_for(data)
     workshop = create_workshop(conn, f"Circle {alias}", "en")
     participant = add_participant(conn, workshop, alias, PIN)
     story = stories.story_of(conn, participant, "en")
+    vault = vault_for(data).with_key(stories.media_key(conn, story.id, key))
     stories.record_consent(conn, story.id, "workshop", "bench", "en")
     chosen = []
     for original, masked in pictures:
@@ -396,14 +430,17 @@ def main() -> None:
         tmp, data = Path(d), Path(d) / "data"
         data.mkdir()
         t = time.perf_counter()
-        pictures = masked_pictures(data, tmp, 4)
-        first = make_story(data, tmp, "Sitara", pictures * 2, narration_seconds=90, seed=1)
-        people = [make_story(data, tmp, f"P{i}", pictures[i % 4 : i % 4 + 1] * 2, narration_seconds=20, seed=10 + i) for i in range(10)]
+        key = set_passphrase(data)
+        pictures = masked_pictures(data, tmp, 4, key)
+        first = make_story(data, tmp, "Sitara", pictures * 2, narration_seconds=90, seed=1, key=key)
+        people = [
+            make_story(data, tmp, f"P{i}", pictures[i % 4 : i % 4 + 1] * 2, narration_seconds=20, seed=10 + i, key=key) for i in range(10)
+        ]
         print(f"setup: 4 pictures masked, 11 stories in {time.perf_counter() - t:.0f} s", flush=True)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = start(["serve", "--no-worker", "--port", str(port), "--data", str(data)], tmp / "server.log")
-        worker = {"proc": start(["worker", "--data", str(data)], tmp / "worker.log")}
+        server = start_server(port, data, tmp / "server.log")
+        worker = {"proc": start_worker(data, tmp / "worker.log", key)}
         memory = PeakMemory(lambda: worker["proc"].pid)
         memory.start()
         try:
@@ -428,7 +465,7 @@ def main() -> None:
 
             def restart() -> None:
                 stop(worker["proc"], signal.SIGKILL)
-                worker["proc"] = start(["worker", "--data", str(data)], tmp / "worker.log")
+                worker["proc"] = start_worker(data, tmp / "worker.log", key)
 
             renders = ten_renders(base, data, people, restart, memory)
             print(

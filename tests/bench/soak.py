@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import PIN, Tab, free_port, photo, speech_like, start, stop, wav_bytes  # noqa: E402
+from bench_load import PIN, Tab, free_port, photo, set_passphrase, speech_like, start_server, start_worker, stop, wav_bytes  # noqa: E402
 
 
 def fds(pid: int) -> int:
@@ -132,8 +132,9 @@ def main() -> None:
         # Their own TMPDIR, so that what they leave there is counted apart from other programs.
         (tmp / "tmpdir").mkdir()
         own_temp = {"TMPDIR": str(tmp / "tmpdir")}
-        server = start(["serve", "--no-worker", "--port", str(port), "--data", str(data)], tmp / "server.log", **own_temp)
-        worker = start(["worker", "--data", str(data)], tmp / "worker.log", **own_temp)
+        key = set_passphrase(data)
+        server = start_server(port, data, tmp / "server.log", **own_temp)
+        worker = start_worker(data, tmp / "worker.log", key, **own_temp)
         seconds, failures = 0.0, ["did not start"]
         try:
             import urllib.request
