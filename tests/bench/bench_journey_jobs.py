@@ -39,6 +39,7 @@ from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
 
 SHARED = ROOT.parent / "shared" / "data"
+KEY = bytes(range(32))  # the workshop key the jobs run with, as a worker holds it once the desk is unlocked
 
 
 def timed(fn, runs: int = 3) -> float:
@@ -55,13 +56,13 @@ def main() -> None:
         data = Path(tmp) / "data"
         data.mkdir()
         conn = open_database(db_path(data))
-        vault = vault_for(data)
         story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Bench", "en"), "Bench", "4821"), "en")
         stories.record_consent(conn, story.id, "organisation", "bench", "en")
+        vault = vault_for(data).with_key(stories.media_key(conn, story.id, KEY))
 
         def job(kind: str, **params) -> state.Job:
             job_id = state.create_job(conn, kind, params, story_id=story.id)
-            run_job(job_id, str(data), HANDLERS)
+            run_job(job_id, str(data), HANDLERS, KEY)
             done = state.get_job(conn, job_id)
             assert done.state == "done", done.error
             return done
