@@ -24,11 +24,12 @@ import pytest
 
 from storyteller.config import PROJECT_ROOT
 from storyteller.store import participants as people
-from storyteller.store import plans, stories
+from storyteller.store import passphrase, plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.kits import list_kits
 from storyteller.store.vault import vault_for
 from tests import journey_helpers as jh
+from tests.conftest import DESK_PASSPHRASE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -73,11 +74,17 @@ def _jobs_of(page, alias: str) -> str:
     return page.locator(f"#dashboard tr:has(th:has-text('{alias}')) .cell-jobs").inner_text().strip()
 
 
+def _her_vault(conn, data_dir, story_id: int):
+    """Her story's vault, opened with the key the desk's passphrase gives (as the app holds it)."""
+    key = passphrase.unlock(conn, DESK_PASSPHRASE).workshop_key
+    return vault_for(data_dir).with_key(stories.media_key(conn, story_id, key))
+
+
 def _give_rose_a_recording_and_a_picture(data_dir, participant_id: int) -> None:
     """Her narration and a picture, as the record and pictures steps leave them (the sample story's)."""
     conn = open_database(db_path(data_dir))
-    vault = vault_for(data_dir)
     story = stories.story_of(conn, participant_id, "ur")
+    vault = _her_vault(conn, data_dir, story.id)
     narration = stories.add_asset(
         conn,
         story.id,
@@ -99,16 +106,16 @@ def _give_rose_a_recording_and_a_picture(data_dir, participant_id: int) -> None:
 def _copy_final_video_to(data_dir, from_participant: int, to_participant: int) -> None:
     """A second finished story for the playlist: the same video file under another story, ready and consented."""
     conn = open_database(db_path(data_dir))
-    vault = vault_for(data_dir)
     source = conn.execute(
         "SELECT a.vault_name FROM assets a JOIN stories s ON s.id = a.story_id WHERE s.participant_id = ? AND a.kind = 'export' "
         "AND json_extract(a.meta, '$.quality') = 'final' ORDER BY a.id DESC",
         (from_participant,),
     ).fetchone()[0]
+    source_story = conn.execute("SELECT story_id FROM assets WHERE vault_name = ?", (source,)).fetchone()[0]
     story = stories.story_of(conn, to_participant, "ur")
-    stories.add_asset(
-        conn, story.id, "export", vault.put_file(vault.path(source), ".mp4"), media_type="video/mp4", meta={"quality": "final"}
-    )
+    with _her_vault(conn, data_dir, source_story).open(source) as video:
+        copy = _her_vault(conn, data_dir, story.id).put_stream(video, ".mp4")
+    stories.add_asset(conn, story.id, "export", copy, media_type="video/mp4", meta={"quality": "final"})
     stories.record_consent(conn, story.id, "organisation", "v1", "ur")
     stories.set_status(conn, story.id, "ready")
     conn.close()
@@ -136,7 +143,7 @@ def test_the_desk_in_urdu(tmp_path):
         desk.click("#to-desk")
         desk.wait_for_url("**/desk/setup")
         assert desk.get_attribute("html", "dir") == "rtl"
-        desk.fill("#passphrase", "quiet river morning")
+        desk.fill("#passphrase", DESK_PASSPHRASE)
         desk.fill("#again", "quiet river evening")
         desk.click("#set-passphrase")
         assert desk.locator("#desk-error").is_visible()
