@@ -298,10 +298,13 @@ def worker(data: Path | None, stale_after: float, key_from_stdin: bool, render_m
     keys = WorkshopKey()
     try:
         if key_from_stdin:
+            # Unbuffered: a thread blocked in a buffered read holds its lock, and the
+            # interpreter aborts at exit when it cannot take that lock (seen at SIGTERM).
+            key_pipe = open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)  # noqa: SIM115
             # The parent closing the pipe means the app is gone: stop too, as Ctrl+C would.
             threading.Thread(
                 target=read_keys,
-                args=(sys.stdin.buffer, keys, on_unlock(data_dir), lambda: os.kill(os.getpid(), signal.SIGTERM)),
+                args=(key_pipe, keys, on_unlock(data_dir), lambda: os.kill(os.getpid(), signal.SIGTERM)),
                 daemon=True,
             ).start()
         elif sys.stdin.isatty():

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import DESK_PASSPHRASE, free_port
 from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PASSPHRASE = "tea by the river at dawn"
+PASSPHRASE = DESK_PASSPHRASE  # set before serve starts; the desk signs in with it
 
 
 def _serve(data_dir, *extra):
@@ -93,7 +93,7 @@ def test_facilitator_creates_workshop_and_makes_sample_video(server, page, tmp_p
     page.goto(server + "/")
     assert page.locator("#no-workshops").is_visible()
     page.click("#to-desk")
-    desk_sign_in_page(page, server)  # the first run: the passphrase is set here
+    desk_sign_in_page(page, server)  # the passphrase was set before serve started (it unlocked with it)
     assert page.locator("#no-workshops").is_visible()
     page.click("#new-workshop")
     page.click("#create-workshop")  # empty name: a plain error, nothing lost

@@ -26,7 +26,7 @@ from storyteller.errors import Cancelled, UserError, plain_message
 from storyteller.jobs import state
 from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault, make_plaintext_folder, sweep_plaintext, vault_for, wipe_folder
+from storyteller.store.vault import Vault, make_plaintext_folder, plaintext_folders, sweep_plaintext, vault_for, wipe_folder
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,9 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         if handler is None:
             state.fail(conn, job_id, f"Unknown kind of work: {job.kind}.")
             return "failed"
+        for earlier in plaintext_folders(Path(data_dir)):
+            if f"-job{job_id}-" in earlier.name:
+                wipe_folder(earlier)  # left by an attempt of this job whose worker was killed
         workdir = make_plaintext_folder(data_dir, f"job{job_id}", _room_needed(conn, job.story_id))
         ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
         beat = _Heartbeat(path, job_id)

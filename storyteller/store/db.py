@@ -155,20 +155,26 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration newer than the database; return the new version."""
-    version = schema_version(conn)
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+    """Apply every migration newer than the database; return the new version.
+
+    The version is read inside the write lock: two processes opening a new
+    database at once (the app and its workers) would otherwise both run step 1.
+    """
+    if schema_version(conn) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = schema_version(conn)
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             # executescript would commit our transaction; run statements one by one.
             for statement in (s.strip() for s in script.split(";")):
                 if statement:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return schema_version(conn)
 
 
