@@ -8,15 +8,14 @@ words, so subtitles made from her recording still fit.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyworld
 
 from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.media.audio import speech_regions
-from storyteller.pipeline.speech.align import spread_over
-from storyteller.pipeline.speech.transcribe import load_model
 from storyteller.pipeline.voice import tts
 from storyteller.pipeline.voice.secret import secret_rng
 
@@ -29,6 +28,16 @@ class ReplaceError(UserError):
 
 def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
     """Time-stretch ``y`` to exactly ``length`` samples with the pitch kept (WORLD)."""
+    return warp(y, sr, [0, len(y)], [0, length])
+
+
+def warp(y: np.ndarray, sr: int, marks: Sequence[int], targets: Sequence[int]) -> np.ndarray:
+    """Move each sample position ``marks[i]`` of ``y`` to ``targets[i]`` (both rising), pitch kept (WORLD).
+
+    Between marks time runs evenly, so a word of the new voice fills exactly the
+    time she took for the same word. The result has ``targets[-1] - targets[0]`` samples.
+    """
+    length = int(targets[-1] - targets[0])
     if length <= 0:
         return np.zeros(0, np.float32)
     if len(y) < int(0.05 * sr) or not np.any(y):
@@ -40,7 +49,8 @@ def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
     sp = pyworld.cheaptrick(x, f0, t, sr)
     ap = pyworld.d4c(x, f0, t, sr)
     frames = max(2, int(round(length / sr * 1000 / fp)) + 1)
-    src = np.linspace(0, len(f0) - 1, frames)
+    out_time = targets[0] + np.arange(frames) * (fp / 1000 * sr)
+    src = np.clip(np.interp(out_time, targets, marks) / sr * 1000 / fp, 0, len(f0) - 1)
     near = np.round(src).astype(int)  # nearest frame for F0 keeps voiced/unvoiced edges sharp
     i0 = np.floor(src).astype(int)
     i1 = np.minimum(i0 + 1, len(f0) - 1)
@@ -75,26 +85,66 @@ def _rms(y: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ synthetic
-_SENTENCE_END = re.compile(r"(?<=[.!?؟۔])\s+|\n+")
+_SENTENCE_END = re.compile(r"[.!?؟۔]\W*\s")
+PHRASE_GAP = 0.2  # seconds: her pauses at least this long stay silences between phrases
+MAX_PHRASE_WORDS = 30
+LOUDNESS_RANGE = 2.0  # a word may be at most this much louder or quieter than her average (x, either way)
+_WHISPER_CODE = {"prs": "fa"}  # Dari is transcribed as Persian
 
 
-def split_sentences(script: str) -> list[str]:
-    """Sentences of a script (Latin and Urdu full stops, question marks, line breaks)."""
-    return [s.strip() for s in _SENTENCE_END.split(script) if s and s.strip()]
+@dataclass(frozen=True)
+class TimedWord:
+    """One word she said, in samples of her recording."""
+
+    start: int
+    end: int
+    text: str
 
 
-def script_timing(script: str, regions: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Spread the script's sentences over her speech by length (see ``align.spread_over``)."""
-    sentences = split_sentences(script)
-    spans = spread_over([len(x) for x in sentences], regions)
-    return [(int(a), int(b), x) for (a, b), x in zip(spans, sentences)]
+def no_voice_message(language: str) -> str:
+    """The plain refusal for a language the synthetic voice cannot speak, naming what remains."""
+    from storyteller.pipeline.speech.transcribe import LANGUAGE_NAMES
+
+    name = LANGUAGE_NAMES.get(language, repr(language))
+    return (f"There is no synthetic voice for {name} yet. The methods that remain: 'double' (a volunteer reads "
+            "her script) or 'disguise' (keeps the feel of her voice; people who know her may still recognise it).")
 
 
-def transcript_timing(y: np.ndarray, sr: int, language: str) -> list[tuple[int, int, str]]:
-    """Her words and their times from the installed Whisper model (offline, loaded once per process)."""
-    model, _info = load_model()
-    segments, _ = model.transcribe(np.asarray(y, np.float32), language=language, beam_size=1, vad_filter=False)
-    return [(int(s.start * sr), int(s.end * sr), s.text.strip()) for s in segments if s.text.strip()]
+def her_words(inp, y: np.ndarray, sr: int, script: str | None, language: str,
+              progress: ProgressFn, cancel: CancelFn) -> tuple[list[TimedWord], tuple[str, ...]]:
+    """Her words and their times, as the subtitles get them: Whisper's word times, the script laid on them.
+
+    With a script that Whisper could not follow at all, the script is spread over
+    her speech by length. Without a script, what Whisper heard is what the new voice says.
+    """
+    from storyteller.pipeline.speech import align, transcribe
+
+    heard = transcribe.transcribe(inp, _WHISPER_CODE.get(language, language), progress=progress, cancel=cancel)
+    words = [w for seg in heard.segments for w in seg.words]
+    warnings = list(heard.warnings)
+    if script and script.strip():
+        timed = align.align(script, words, heard.duration) if words else None
+        if timed is None or not timed.words:
+            regions = [(a / sr, b / sr) for a, b in speech_regions(y, sr)]
+            timed = align.spread(script, regions, len(y) / sr)
+        warnings = list(timed.warnings)  # the alignment's warnings replace the transcript's ("no speech" etc.)
+        spoken = [(w.start, w.end, w.text) for w in timed.words]
+    else:
+        spoken = [(w.start, w.end, w.text) for w in words]
+    return [TimedWord(int(a * sr), int(b * sr), t) for a, b, t in spoken if t.strip()], tuple(warnings)
+
+
+def phrases(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
+    """Her words grouped into the runs she said without a pause (a pause >= ``PHRASE_GAP`` or a sentence's end
+    starts a new one), so the first sentence can be heard before the rest is made."""
+    out: list[list[TimedWord]] = []
+    for w in words:
+        if (out and w.start - out[-1][-1].end < PHRASE_GAP * sr and len(out[-1]) < MAX_PHRASE_WORDS
+                and not _SENTENCE_END.search(out[-1][-1].text + " ")):
+            out[-1].append(w)
+        else:
+            out.append([w])
+    return out
 
 
 def synthetic_voice(secret) -> tts.Voice:
@@ -111,39 +161,151 @@ def _espeak_language(language: str, text: str) -> str:
     return language
 
 
+class _Speaker:
+    """Says a phrase at a pace near hers: Kokoro when installed, else eSpeak's robotic voice."""
+
+    def __init__(self, secret, language: str):
+        self.language = language
+        self.voice = synthetic_voice(secret)
+        self.pace = 1.0  # how much faster than the voice's own pace she speaks, learnt phrase by phrase
+        self.warning = ""
+        try:
+            tts._model()
+            self.neural = True
+        except tts.VoiceModelMissing as exc:
+            self.neural = False
+            self.warning = f"The voice is robotic because {exc}. Install the natural voice with `storyteller models install`."
+            rng = secret_rng(secret, "synthetic-espeak")
+            self.variant = str(rng.choice(tts.ESPEAK_VARIANTS))
+            self.pitch = int(rng.integers(30, 71))
+
+    def say(self, words: list[str], seconds: float) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+        language = _espeak_language(self.language, " ".join(words))
+        if not self.neural:
+            return tts.espeak_words(words, language, self.variant, self.pitch)
+        speed = float(np.clip(self.voice.speed * self.pace, 0.6, 1.8))
+        audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed))
+        ratio = (spans[-1][1] - spans[0][0]) / rate / max(seconds, 0.05)
+        # One more reading at her pace keeps the stretch small (a big stretch sounds unnatural).
+        if not 0.8 < ratio < 1.25 and 0.6 < speed * ratio < 1.8:
+            speed *= ratio
+            audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed))
+        self.pace = 0.5 * self.pace + 0.5 * speed * ((spans[-1][1] - spans[0][0]) / rate / max(seconds, 0.05))
+        return audio, spans, rate
+
+
+def _say_in_her_time(speaker: _Speaker, phrase: list[TimedWord], sr: int) -> np.ndarray:
+    """The phrase in the new voice, each word moved onto the time she said it (samples from phrase[0].start)."""
+    t0 = phrase[0].start
+    audio, spans, rate = speaker.say([w.text for w in phrase], (phrase[-1].end - t0) / sr)
+    audio = _resample(audio, rate, sr)
+    scale = sr / rate
+    lead = int(0.03 * sr)  # a breath of the voice's own onset and decay, kept outside her word times
+    marks, targets = [0], [0]
+    for (a, b), w in zip(spans, phrase):
+        a, b = int(a * scale), int(b * scale)
+        if b <= a or b <= marks[-1]:
+            continue  # a word the voice could not say (no phonemes): its time goes to its neighbours
+        ta, tb = max(w.start - t0 + lead, targets[-1]), max(w.end - t0 + lead, targets[-1])
+        marks += [max(a, marks[-1]), b]
+        targets += [ta, tb]
+    marks.append(len(audio))
+    targets.append(targets[-1] + min(lead, max(0, len(audio) - marks[-2])))
+    if len(marks) <= 2:
+        return np.zeros(0, np.float32)
+    return warp(audio, sr, marks, targets)
+
+
+def _follow_loudness(piece: np.ndarray, her: np.ndarray, phrase: list[TimedWord], offset: int, sr: int) -> np.ndarray:
+    """Give each word of ``piece`` her loudness for that word (relative to her average), smoothly."""
+    centres, gains = [], []
+    for w in phrase:
+        a, b = w.start - offset, w.end - offset
+        if b - a < int(0.03 * sr) or a < 0 or b > len(piece):
+            continue
+        centres.append((a + b) / 2)
+        gains.append(_rms(her[w.start : w.end]) / max(_rms(piece[a:b]), 1e-6))
+    if not gains:
+        return piece
+    g = np.asarray(gains)
+    g = np.clip(g / np.exp(np.mean(np.log(g))), 1 / LOUDNESS_RANGE, LOUDNESS_RANGE) * np.exp(np.mean(np.log(g)))
+    return piece * np.interp(np.arange(len(piece)), centres, g).astype(np.float32)
+
+
 def synthetic(
-    y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
+    inp, y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-) -> np.ndarray:
-    """Her words spoken by a synthetic voice, each piece fitted into the time she took."""
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Her words spoken by a synthetic voice, word by word in her time and at her loudness.
+
+    Returns the new audio (as long as ``y``) and plain warnings (a robotic
+    fallback voice, a script that does not match the recording, ...).
+    """
     progress = progress or (lambda f: None)
     cancel = cancel or (lambda: False)
     if not tts.language_supported(language):
-        raise ReplaceError(f"There is no offline synthetic voice for the language {language!r}. Use 'disguise' instead.")
-    if script is not None and script.strip():
-        timing = script_timing(script, speech_regions(y, sr))
-    else:
-        timing = transcript_timing(y, sr, language)
-    progress(0.3)
+        raise ReplaceError(no_voice_message(language))
+    words, warnings = her_words(inp, y, sr, script, language, lambda f: progress(0.4 * f), cancel)
+    if not words:
+        raise ReplaceError("No speech was recognised in this recording (it may be silence or music), so the "
+                           "synthetic voice has no words to say. Check the recording, or give her script with --script.")
+    speaker = _Speaker(secret, language)
+    if speaker.warning:
+        warnings = (speaker.warning, *warnings)
+    out = speak_over(y, sr, words, speaker, lambda f: progress(0.4 + 0.6 * f), cancel)
+    return out, warnings
+
+
+def speak_over(y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker,
+               progress: ProgressFn, cancel: CancelFn, on_phrase=None) -> np.ndarray:
+    """Say ``words`` phrase by phrase into a copy-length silence of ``y``; ``on_phrase(out, end)`` after each."""
     out = np.zeros(len(y), np.float32)
-    if not timing:
-        return out  # no speech found: silence in, silence out
-    voice = synthetic_voice(secret)
-    level = _rms(np.concatenate([y[a:b] for a, b, _ in timing]))
-    for k, (a, b, text) in enumerate(timing):
+    groups = phrases(words, sr)
+    lead = int(0.03 * sr)
+    for k, phrase in enumerate(groups):
         if cancel():
             break
-        spoken = _espeak_language(language, text)
-        speech, tsr = tts.synthesize(text, spoken, voice)
-        # one re-synthesis at a better speaking rate keeps the stretch small (it sounds more natural)
-        ratio = (len(speech) / tsr) / max((b - a) / sr, 0.05)
-        if not 0.8 < ratio < 1.25:
-            paced = replace(voice, speed=float(np.clip(voice.speed * ratio, 0.6, 1.8)))
-            speech, tsr = tts.synthesize(text, spoken, paced)
-        piece = stretch(_resample(speech, tsr, sr), sr, b - a)
-        _place(out, piece * (level / max(_rms(piece), 1e-6)), a, sr)
-        progress(0.3 + 0.7 * (k + 1) / len(timing))
+        piece = _say_in_her_time(speaker, phrase, sr)
+        start = max(0, phrase[0].start - lead)
+        piece = _follow_loudness(piece, y, phrase, start, sr)
+        _place(out, piece, start, sr)
+        progress((k + 1) / len(groups))
+        if on_phrase is not None:
+            on_phrase(out, start + len(piece))
     return out
+
+
+def synthetic_preview(inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str,
+                      on_first=None) -> np.ndarray:
+    """The first ``seconds`` of ``synthetic``, made for listening before choosing.
+
+    With a script no Whisper runs: the script is spread over her speech by
+    length (as the subtitles are when Whisper cannot follow her). Without one,
+    Whisper listens to the excerpt only. The first phrase is handed to
+    ``on_first(audio)`` as soon as it is said, so a page can start playing.
+    """
+    from storyteller.pipeline.speech import align
+
+    if not tts.language_supported(language):
+        raise ReplaceError(no_voice_message(language))
+    n = int(seconds * sr)
+    if script and script.strip():
+        regions = [(a / sr, b / sr) for a, b in speech_regions(y, sr)]
+        spread = align.spread(script, regions, len(y) / sr) if regions else None
+        words = [TimedWord(int(w.start * sr), int(w.end * sr), w.text) for w in (spread.words if spread else ())]
+        words = [w for w in words if w.end <= n]
+    else:
+        words, _ = her_words(inp, y[:n], sr, None, language, lambda f: None, lambda: False)
+    if not words:
+        raise ReplaceError("No speech was recognised at the start of this recording, so there is nothing to preview.")
+    first = [True]
+
+    def report(out: np.ndarray, end: int) -> None:
+        if first[0] and on_first is not None:
+            on_first(out[:end].copy())
+        first[0] = False
+
+    return speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
 
 
 # ------------------------------------------------------------------ double
