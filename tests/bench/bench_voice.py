@@ -165,7 +165,8 @@ EQ_ATTACK = Path(__file__).with_name("voice_eq_attack.py")
 def run_eval(script: Path, method: str, *flags: str) -> str:
     """One run of an outside judge ``script`` over the shared speech for ``method``; returns its result line."""
     py = os.environ.get("VOICE_EVAL_PYTHON", "/tmp/benchv/bin/python")
-    cmd = f"{ROOT / '.venv/bin/storyteller'} voice {{inp}} -o {{out}} --seed {{seed}} --method {method}"
+    # the workshop audience lets every method run without the facilitator's confirmation
+    cmd = f"{ROOT / '.venv/bin/storyteller'} voice {{inp}} -o {{out}} --seed {{seed}} --method {method} --audience workshop"
     env = dict(os.environ, FW_MODEL=os.environ.get("FW_MODEL", str(ROOT / "instance/models/whisper-base")))
     t = time.perf_counter()
     r = subprocess.run([py, str(script), str(SPEECH), cmd, *flags], capture_output=True, text=True, env=env)
@@ -210,14 +211,49 @@ def speed(minutes: float) -> None:
     print(f"  preview of 10 s: median {statistics.median(prev):.2f} s (target < 2 s)")
 
 
+def synthetic_speed(minutes: float) -> None:
+    """``synthetic`` on a take built from the shared speech (her words found by Whisper), and every method's preview."""
+    from storyteller.pipeline.media.audio import decode_audio, write_wav
+    from storyteller.pipeline.speech.transcribe import load_model
+    from storyteller.pipeline.voice import methods as voice
+    from storyteller.pipeline.voice import tts
+
+    files = sorted(SPEECH.glob("*/*.flac"))
+    speech = np.concatenate([decode_audio(f, voice.SAMPLE_RATE) for f in files])
+    take = speech[: int(minutes * 60 * voice.SAMPLE_RATE)]
+    seconds = len(take) / voice.SAMPLE_RATE
+    load_model()
+    tts._model()  # a worker holds both models loaded; loading them is not the user's wait
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "take.wav"
+        write_wav(src, take, voice.SAMPLE_RATE)
+        load0 = os.getloadavg()[0]
+        t, c = time.perf_counter(), time.process_time()
+        voice.anonymize(src, Path(tmp) / "out.wav", "synthetic", 1)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        print(f"synthetic on a {seconds / 60:.1f} min take: {wall:.1f} s = {seconds / wall:.2f}x real time "
+              f"(CPU {cpu:.1f} s; load average {load0:.1f} -> {os.getloadavg()[0]:.1f})")
+        for method in ("own", "pitch", "disguise", "synthetic"):
+            first = []
+            t = time.perf_counter()
+            voice.preview(src, method, 1, on_first=lambda _a, first=first, t=t: first.append(time.perf_counter() - t))
+            took = time.perf_counter() - t
+            said = f", first sentence after {first[0]:.2f} s" if first else ""
+            print(f"  preview of 10 s, {method}: {took:.2f} s{said} (target < 2 s; load {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default="pitch,disguise,synthetic")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--synthetic", action="store_true", help="time synthetic and every method's preview instead")
     a = ap.parse_args()
     if not SPEECH.is_dir():
         sys.exit(f"speech data not found at {SPEECH}")
+    if a.synthetic:
+        synthetic_speed(a.minutes)
+        return
     speed(a.minutes)
     if not a.no_eval:
         for m in a.methods.split(","):
