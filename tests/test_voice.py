@@ -488,21 +488,23 @@ def test_synthetic_preview_says_the_first_sentence_first(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_real_speech_synthetic_keeps_her_timing_word_by_word(tmp_path: Path):
-    """Whisper's word times on the new voice land where she said the same words (greedy decoding, same audio)."""
-    from difflib import SequenceMatcher
-
+def test_real_speech_synthetic_keeps_her_pauses(tmp_path: Path):
+    """The new voice speaks inside the times Whisper heard her words, and is silent in her pauses between them."""
     from storyteller.pipeline.speech.transcribe import transcribe
 
     whisper_model_or_skip()
     src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     res = voice.anonymize(src, tmp_path / "o.wav", "synthetic", 3)
-    words = lambda t: [(w.text.strip(".,;:!?'\"").lower(), w.start) for s in t.segments for w in s.words]  # noqa: E731
-    hers, ours = words(transcribe(src, "en")), words(transcribe(res.path, "en"))
-    m = SequenceMatcher(None, [w for w, _ in hers], [w for w, _ in ours])
-    pairs = [(hers[b.a + k][1], ours[b.b + k][1]) for b in m.get_matching_blocks() for k in range(b.size)]
-    assert len(pairs) >= 0.5 * len(hers), (hers, ours)
-    assert np.median([abs(a - b) for a, b in pairs]) < 0.2, pairs
+    y, _, _ = read_wav(res.path)
+    hers = np.zeros(len(y) // 800, bool)  # 50 ms frames inside her words (greedy Whisper: the same every run)
+    for seg in transcribe(src, "en").segments:
+        for w in seg.words:
+            hers[int(w.start * 20) : int(w.end * 20) + 1] = True
+    ours = np.zeros_like(hers)
+    for a, b in speech_regions(y, SR):
+        ours[a // 800 : b // 800] = True
+    assert 0.1 < np.mean(~hers)  # she does pause
+    assert np.mean(hers[ours]) >= 0.9 and np.mean(ours[hers]) >= 0.6, (np.mean(hers[ours]), np.mean(ours[hers]))
 
 
 @pytest.mark.slow
