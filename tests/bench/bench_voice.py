@@ -15,6 +15,29 @@ Speed: the disguise on a long take built from the same speech (in-process,
 median of 3), against the anchor of the plain WORLD pitch shift (the ``pitch``
 method) on the same take in the same run; and the 10 s preview.
 
+Measured 2026-12-01 (issue 14, voice helper), load average 9-15 from other agents' test suites:
+
+    method                           EER_orig EER_ign EER_lazy EER_invert  WER   draws
+    synthetic, no script, every word
+      pinned to Whisper's word times   0.0     46.4    29.2      46.4     39.1   1 (judge seeds; 43.8 min)
+    synthetic, phrases pinned at
+      their ends (committed)            -       -       -         -      24.6*  1
+    pitch, disguise                   not re-run: the 2026-11-29 rows below stand (chain unchanged)
+    synthetic with a script           not run (voice_scripted.py is ready; one judge run took 44 min here)
+    disguise on held-out speakers     not run: only the four shared speakers are on this machine offline
+  * /tmp-only quick harness, not the judge: Whisper base (greedy) of the untouched take vs of the
+    output, 2 utterances x 4 speakers (the 4th and 5th of each), secret 1000. Same harness, the
+    pause that starts a new phrase: 0.2 s -> WER 24.6, 0.6 s -> 19.5, 1.2 s -> 13.6; her loudness
+    contour on or off made no difference (24.6 both). Whole Whisper segments (the 2026-11-29 row) -> 9.1.
+    So the longer the stretch the voice says in its own rhythm, the better it is understood; her
+    pauses shorter than the phrase gap are then lost. Left at 0.2 s (pauses kept); the lead decides.
+  EER_lazy 29.2 for a voice that holds nothing of hers is probably the 4-speaker noise (+-5..15) and
+  collisions between story and attacker blends of the same five Kokoro voices; not investigated.
+  Speed: `--synthetic` not run at a quiet moment; a 15 s utterance took 56 s wall / 17 s CPU at load ~10.
+  Kokoro int8 alone: 2.8 s CPU for 3.25 s of speech (so about 2x real time on 2 idle cores at best).
+  Preview, same file, load ~12 (models loaded): own 0.04 s, disguise 0.75 s, pitch 3.0 s, synthetic
+  first sentence 12.5 s / whole 10 s 48 s without a script (Whisper on the opening first): not met.
+
 Measured 2026-11-29 on the shared 2-core machine (load average 4-6 from other jobs), 4 speakers x 10
 utterances, official voice_eval.py, --invert (EER: higher = more private; WER vs original transcript):
 
