@@ -243,7 +243,7 @@ def synthetic(
     inp, y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
     progress: ProgressFn | None = None, cancel: CancelFn | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Her words spoken by a synthetic voice, word by word in her time and at her loudness.
+    """Her words spoken by a synthetic voice, phrase by phrase in her time, each word at her loudness.
 
     Returns the new audio (as long as ``y``) and plain warnings (a robotic
     fallback voice, a script that does not match the recording, ...).
