@@ -21,8 +21,7 @@ class BuildWithAssets(build_py):
         target = Path(self.build_lib) / "storyteller" / "_assets"
         for folder in ASSET_FOLDERS:
             if Path(folder).is_dir():
-                shutil.copytree(folder, target / folder, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(folder, target / folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 setup(cmdclass={"build_py": BuildWithAssets})

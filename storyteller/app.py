@@ -11,9 +11,11 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, render_template, request, session
 from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 from flask_wtf import CSRFProtect
+from werkzeug.exceptions import SecurityError
 
 from storyteller import config
 from storyteller.fsutil import atomic_write_text
@@ -36,6 +38,7 @@ def select_locale() -> str:
         session["lang"] = asked
     return session.get("lang") or request.accept_languages.best_match(UI_LANGUAGES) or "en"
 
+
 # OnionShare's policy, plus media from our own origin and blob: for recordings.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -49,7 +52,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "microphone=(self), camera=(), geolocation=(), interest-cohort=()",
+    # Microphone for her narration, camera for a photo she takes herself; never her location.
+    "Permissions-Policy": "microphone=(self), camera=(self), geolocation=(), interest-cohort=()",
     # A story must not reappear from the browser cache after a quick exit.
     "Cache-Control": "no-store",
 }
@@ -61,6 +65,40 @@ def _secret_key(data_dir: Path) -> str:
         atomic_write_text(path, secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+# What each error says to her, in her language (looked up when the page is drawn).
+ERROR_WORDS = {
+    400: (
+        _l("Something in this request was not right"),
+        _l("The page may have been open for a long time. Go back, reload the page and try again. Nothing you saved is lost."),
+    ),
+    401: (_l("Please sign in again"), _l("Your story is locked and safe. Sign in again to go on.")),
+    403: (_l("This is not open to you"), _l("Go back to your own story.")),
+    404: (_l("This page is not here"), _l("The address may be mistyped, or the page does not exist.")),
+    405: (_l("This page is not here"), _l("The address may be mistyped, or the page does not exist.")),
+    413: (_l("This file is too large"), _l("Choose a smaller file. Nothing you saved is lost.")),
+    500: (
+        _l("Something went wrong inside Storyteller"),
+        _l("Nothing you saved is lost. Go back and try again; if it happens again, tell your facilitator."),
+    ),
+}
+
+
+def _register_error_pages(app: Flask) -> None:
+    """Error pages in her language, with the Exit button, instead of the framework's English ones."""
+
+    def error_page(exc):
+        code = getattr(exc, "code", None) or 500
+        if code not in ERROR_WORDS or isinstance(exc, SecurityError):
+            return exc  # an untrusted Host (DNS rebinding) gets no page of ours at all
+        title, explanation = ERROR_WORDS[code]
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"message": str(explanation)}, code
+        return render_template("errors/error.html", code=code, title=title, explanation=explanation), code
+
+    for code in ERROR_WORDS:
+        app.register_error_handler(code, error_page)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -97,6 +135,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _language():
         lang = select_locale()
         return {"lang": lang, "dir": "rtl" if lang in RTL_LANGUAGES else "ltr"}
+
     app.teardown_appcontext(close_db)
 
     @app.after_request
@@ -105,9 +144,11 @@ def create_app(test_config: dict | None = None) -> Flask:
             response.headers.setdefault(name, value)
         return response
 
-    from storyteller.web import home, jobs
+    _register_error_pages(app)
+
+    from storyteller.web import home, jobs, journey
 
     app.register_blueprint(home.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(journey.bp)
     return app
-

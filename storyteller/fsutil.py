@@ -14,9 +14,14 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from storyteller.errors import UserError
 
-class DiskFullError(OSError):
+
+class DiskFullError(OSError, UserError):
     """Raised when the disk filled up while writing; the old file is kept."""
+
+    def __str__(self) -> str:  # the sentence, without OSError's "[Errno 28]"
+        return self.strerror or ""
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -27,8 +27,7 @@ def picture(path: Path, size=(640, 480), color=(200, 120, 60), seed: int = 0) ->
     return path
 
 
-def tone(path: Path, seconds: float, freq: float, rate: int = 16000, amp: float = 0.3,
-         on: tuple[float, float] | None = None) -> Path:
+def tone(path: Path, seconds: float, freq: float, rate: int = 16000, amp: float = 0.3, on: tuple[float, float] | None = None) -> Path:
     t = np.arange(int(seconds * rate)) / rate
     x = amp * np.sin(2 * np.pi * freq * t).astype(np.float32)
     if on is not None:
@@ -36,8 +35,15 @@ def tone(path: Path, seconds: float, freq: float, rate: int = 16000, amp: float 
     return write_wav(path, x.astype(np.float32), rate)
 
 
-def make_story(folder: Path, scenes: int = 2, seconds: float | str = 1.5, narration: float | None = None,
-               music: bool = False, subtitles: list[dict] | None = None, **extra) -> Path:
+def make_story(
+    folder: Path,
+    scenes: int = 2,
+    seconds: float | str = 1.5,
+    narration: float | None = None,
+    music: bool = False,
+    subtitles: list[dict] | None = None,
+    **extra,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     data: dict = {"scenes": []}
     for i in range(scenes):
@@ -63,6 +69,7 @@ def corpus(name: str, folder: Path) -> str:
 
 def bomb_png(path: Path, side: int = 20000) -> Path:
     """A valid 1-bit greyscale PNG of side x side pixels that compresses to a few dozen KB."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

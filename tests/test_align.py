@@ -86,8 +86,14 @@ def test_exact_script_gets_whisper_times():
 
 def test_unmatched_run_is_spread_by_letter_count_between_anchors():
     script = "alpha bravo x yyyyyyy charlie delta"
-    heard = [W(0.0, 0.5, "alpha"), W(0.6, 1.0, "bravo"), W(1.2, 1.6, "zz"), W(1.7, 2.8, "qqqqq"),
-             W(3.0, 3.5, "charlie"), W(3.6, 4.0, "delta")]
+    heard = [
+        W(0.0, 0.5, "alpha"),
+        W(0.6, 1.0, "bravo"),
+        W(1.2, 1.6, "zz"),
+        W(1.7, 2.8, "qqqqq"),
+        W(3.0, 3.5, "charlie"),
+        W(3.6, 4.0, "delta"),
+    ]
     al = align(script, heard, duration=5)
     x, y = al.words[2], al.words[3]
     assert x.status == y.status == "interpolated"

@@ -19,7 +19,10 @@ def test_demo_renders_playable_mp4_matching_narration(tmp_path: Path) -> None:
     out = tmp_path / "demo.mp4"
     proc = subprocess.run(
         [sys.executable, "-m", "storyteller.cli", "demo", "-o", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(out.resolve())
@@ -47,7 +50,10 @@ def test_demo_default_output_goes_to_data_exports(tmp_path: Path) -> None:
     data = tmp_path / "data"
     proc = subprocess.run(
         [sys.executable, "-m", "storyteller.cli", "demo", "--data", str(data), "--quality", "preview"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     path = Path(proc.stdout.strip().splitlines()[-1])

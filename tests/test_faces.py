@@ -79,8 +79,30 @@ def paste(frame, crop, x, y, roll=0.0):
 
 def write_video(path: Path, frames, fps=FPS, extra=()):
     h, w = frames[0].shape[:2]
-    with open_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps), "-i", "pipe:0",
-                      *extra, "-c:v", "libx264", "-preset", "ultrafast", "-crf", "16", "-pix_fmt", "yuv420p", str(path)]) as p:
+    with open_ffmpeg(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            str(fps),
+            "-i",
+            "pipe:0",
+            *extra,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "16",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ]
+    ) as p:
         for f in frames:
             p.write(np.ascontiguousarray(f).tobytes())
 
@@ -186,7 +208,9 @@ def test_tracker_covers_a_box_missing_for_1_to_3_frames(gap, start):
         assert out[i], f"frame {i} has no mask"
         best = iou_matrix(np.array([b.xyxy for b in out[i]]), np.array([truth[i]], np.float32)).max()
         # Covered: the mask box overlaps the true face well (held boxes grow, so IoU < 1).
-        inter = max(b.x1 <= truth[i][0] + 4 and b.x2 >= truth[i][2] - 4 and b.y1 <= truth[i][1] + 4 and b.y2 >= truth[i][3] - 4 for b in out[i])
+        inter = max(
+            b.x1 <= truth[i][0] + 4 and b.x2 >= truth[i][2] - 4 and b.y1 <= truth[i][1] + 4 and b.y2 >= truth[i][3] - 4 for b in out[i]
+        )
         assert inter or best > 0.6, (i, out[i])
 
 
@@ -223,9 +247,24 @@ def test_video_metadata_and_audio_dropped(tmp_path, face_crops):
         paste(f, crop, 100 + i, 60)
         frames.append(f)
     src = tmp_path / "tagged.mp4"
-    write_video(src, frames, fps=25, extra=["-f", "lavfi", "-i", "sine=frequency=300:duration=0.8", "-shortest",
-                                             "-metadata", "title=Secret Name", "-metadata", "location=+33.6+073.0/",
-                                             "-c:a", "aac"])
+    write_video(
+        src,
+        frames,
+        fps=25,
+        extra=[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:duration=0.8",
+            "-shortest",
+            "-metadata",
+            "title=Secret Name",
+            "-metadata",
+            "location=+33.6+073.0/",
+            "-c:a",
+            "aac",
+        ],
+    )
     out = tmp_path / "out.mov"
     r = faces.anonymize(src, out)
     assert r.audio == "dropped" and any("sound was dropped" in w for w in r.warnings)
@@ -441,8 +480,21 @@ def test_rotation_flag_portrait_and_vfr(tmp_path, face_crops):
     assert corner(ours) == corner(ref)
     # Variable frame rate: frame count kept, a note says the output is steady.
     vfr = tmp_path / "vfr.mp4"
-    run_ffmpeg(["-i", str(plain), "-vf", "setpts='if(lt(N,10),N,N*3)/25/TB'", "-fps_mode", "vfr",
-                "-c:v", "libx264", "-preset", "ultrafast", str(vfr)])
+    run_ffmpeg(
+        [
+            "-i",
+            str(plain),
+            "-vf",
+            "setpts='if(lt(N,10),N,N*3)/25/TB'",
+            "-fps_mode",
+            "vfr",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(vfr),
+        ]
+    )
     r = faces.anonymize(vfr, tmp_path / "steady.webm")
     assert len(r.frames) == 20 and any("variable frame rate" in w for w in r.warnings)
     assert len(read_video(tmp_path / "steady.webm")) == 20

@@ -14,11 +14,26 @@ from storyteller.pipeline.media.probe import ProbeError, probe
 @pytest.fixture(scope="module")
 def av_clip(tmp_path_factory):
     out = tmp_path_factory.mktemp("media") / "clip.mp4"
-    run_ffmpeg([
-        "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(out),
-    ])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -91,7 +106,8 @@ def test_progress_reaches_one(tmp_path):
     seen = []
     run_ffmpeg(
         ["-f", "lavfi", "-i", "sine=duration=3", str(tmp_path / "p.wav")],
-        progress=seen.append, duration=3.0,
+        progress=seen.append,
+        duration=3.0,
     )
     assert seen and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
 

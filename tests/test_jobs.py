@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
@@ -14,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from storyteller.errors import SOMETHING_WENT_WRONG, UserError
 from storyteller.jobs import state
 from storyteller.jobs.queue import enqueue, make_huey, requeue_pending
 from storyteller.jobs.runner import run_job
-from storyteller.store.db import db_path
 from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.media.probe import probe
-from storyteller.store.db import open_database
+from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import Vault
 from tests.conftest import shared_data
 
@@ -42,12 +43,26 @@ def test_handler_result_and_plain_failure(conn, data_dir):
     bad = state.create_job(conn, "bad")
     handlers = {
         "ok": lambda ctx, n: (ctx.progress(0.5, "halfway"), {"double": n * 2})[1],
-        "bad": lambda ctx: (_ for _ in ()).throw(ValueError("The photo is damaged.")),
+        "bad": lambda ctx: (_ for _ in ()).throw(UserError("The photo is damaged.")),
     }
     assert run_job(ok, str(data_dir), handlers) == "done"
     assert state.get_job(conn, ok).result == {"double": 4}
     assert run_job(bad, str(data_dir), handlers) == "failed"
     assert state.get_job(conn, bad).error == "The photo is damaged."
+
+
+def test_a_library_message_or_an_errno_is_never_shown(conn, data_dir):
+    library = state.create_job(conn, "numpy")
+    full = state.create_job(conn, "full")
+    handlers = {
+        "numpy": lambda ctx: (_ for _ in ()).throw(ValueError("operands could not be broadcast together with shapes (3,) (4,)")),
+        "full": lambda ctx: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
+    }
+    run_job(library, str(data_dir), handlers)
+    assert state.get_job(conn, library).error == SOMETHING_WENT_WRONG
+    run_job(full, str(data_dir), handlers)
+    error = state.get_job(conn, full).error
+    assert error.startswith("The disk is full.") and "Errno" not in error and "28" not in error
 
 
 def test_unexpected_crash_hides_traceback(conn, data_dir):
@@ -101,7 +116,9 @@ def test_requeue_pending_on_start(conn, data_dir):
 def _start_worker(data_dir, stale_after=3):
     return subprocess.Popen(
         [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(stale_after)],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -137,9 +154,11 @@ def test_real_worker_runs_demo_from_queued_to_done(conn, data_dir):
     assert job.state == "done", (job.error, seen)
     states = [s for s, _ in seen]
     assert states[0] == "queued" and "running" in states and states[-1] == "done"
+    # Whether a poll catches a fraction between 0 and 1 depends on how fast this machine renders
+    # (a quiet one finishes the preview inside one progress interval), so only the order is asserted;
+    # the handler's own reports are tested without a clock above.
     progresses = [p for s, p in seen if s == "running"]
-    assert any(0 < p < 1 for p in progresses), seen
-    assert progresses == sorted(progresses)
+    assert progresses == sorted(progresses) and job.progress == 1.0
     video = Vault(data_dir / "vault").path(job.result["asset"])
     info = probe(video)
     assert info.has_video and info.has_audio
@@ -179,8 +198,7 @@ SAMPLE_NARRATION = Path(__file__).resolve().parents[1] / "media" / "sample" / "n
 def _story(conn, secret: str) -> int:
     ws = conn.execute("INSERT INTO workshops (name) VALUES ('w')").lastrowid
     who = conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (?, 'p')", (ws,)).lastrowid
-    return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')",
-                        (who, secret)).lastrowid
+    return conn.execute("INSERT INTO stories (participant_id, voice_secret, language) VALUES (?, ?, 'en')", (who, secret)).lastrowid
 
 
 def _asset(conn, data_dir, source: Path, kind: str, story_id: int | None = None) -> str:

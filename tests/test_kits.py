@@ -33,8 +33,14 @@ def test_both_shipped_kits_load_complete_in_english_and_urdu():
         assert (english.language, urdu.language) == ("en", "ur")
         assert len(urdu.prompts) == len(english.prompts) >= 5
         assert len(urdu.end_card.tips) == len(english.end_card.tips)
-        urdu_text = [urdu.name, urdu.welcome, *urdu.prompts, urdu.consent.intro, *(urdu.consent.level(c) for c in CONSENT_LEVELS),
-                     *urdu.end_card.tips]
+        urdu_text = [
+            urdu.name,
+            urdu.welcome,
+            *urdu.prompts,
+            urdu.consent.intro,
+            *(urdu.consent.level(c) for c in CONSENT_LEVELS),
+            *urdu.end_card.tips,
+        ]
         assert all(urdu_words(t) for t in urdu_text), [t for t in urdu_text if not urdu_words(t)]
         assert not any(ARABIC_LETTER.search(t) for t in [english.name, english.welcome, *english.prompts])
         assert kit.voice in ("disguise", "synthetic", "double", "pitch") and kit.shape in ("16:9", "9:16", "1:1")
@@ -99,15 +105,17 @@ def test_a_missing_field_is_named(kit_copy):
     edit(kit_copy / "text.ur.toml", 'hashtag = ""\n', "")
     edit(kit_copy / "kit.toml", 'voice = "disguise"\n', "")
     problems = problems_of(kit_copy)
-    assert any(p.endswith("my-circle/text.ur.toml: end_card.hashtag: is missing; it must be text in quotes of at most 200 characters.")
-               for p in problems), problems
-    assert any("my-circle/kit.toml: defaults.voice: is missing; it must be one of \"disguise\"" in p for p in problems), problems
+    assert any(
+        p.endswith("my-circle/text.ur.toml: end_card.hashtag: is missing; it must be text in quotes of at most 200 characters.")
+        for p in problems
+    ), problems
+    assert any('my-circle/kit.toml: defaults.voice: is missing; it must be one of "disguise"' in p for p in problems), problems
     assert len(problems) == 2
 
 
 def test_a_missing_table_is_named_once(kit_copy):
     text = (kit_copy / "text.en.toml").read_text(encoding="utf-8")
-    (kit_copy / "text.en.toml").write_text(text[: text.index("[consent]")] + text[text.index("[end_card]"):], encoding="utf-8")
+    (kit_copy / "text.en.toml").write_text(text[: text.index("[consent]")] + text[text.index("[end_card]") :], encoding="utf-8")
     assert problems_of(kit_copy) == (
         f"{kit_copy / 'text.en.toml'}: consent: is missing; add a [consent] table with intro, workshop, organisation, public.",
     )
@@ -126,7 +134,7 @@ def test_a_wrong_type_is_named(kit_copy):
 def test_a_wrong_choice_is_named(kit_copy):
     edit(kit_copy / "kit.toml", 'voice = "disguise"', 'voice = "robot"')
     assert problems_of(kit_copy) == (
-        f"{kit_copy / 'kit.toml'}: defaults.voice: must be one of \"disguise\", \"synthetic\", \"double\", \"pitch\", not \"robot\".",
+        f'{kit_copy / "kit.toml"}: defaults.voice: must be one of "disguise", "synthetic", "double", "pitch", not "robot".',
     )
 
 
@@ -140,7 +148,9 @@ def test_an_unknown_language_is_named(kit_copy):
 def test_a_kit_without_english_is_refused(kit_copy):
     edit(kit_copy / "kit.toml", 'languages = ["en", "ur"]', 'languages = ["ur"]')
     problems = problems_of(kit_copy)
-    assert f'{kit_copy / "kit.toml"}: languages: must include "en": English is shown wherever the kit has no words in a language.' in problems
+    assert (
+        f'{kit_copy / "kit.toml"}: languages: must include "en": English is shown wherever the kit has no words in a language.' in problems
+    )
     assert f'{kit_copy / "text.en.toml"}: "en" is not listed in languages in kit.toml.' in problems
 
 
@@ -162,8 +172,10 @@ def test_a_typo_in_a_field_name_is_named(kit_copy):
     edit(kit_copy / "text.en.toml", "prompts = [", "promts = [")
     problems = problems_of(kit_copy)
     assert any(p.startswith(f"{kit_copy / 'text.en.toml'}: promts: is not a field of a kit; check the spelling") for p in problems)
-    assert f"{kit_copy / 'text.en.toml'}: prompts: is missing; it must be a list of texts in quotes, like [\"first\", \"second\"], " \
-           "with at most 20 items." in problems
+    assert (
+        f'{kit_copy / "text.en.toml"}: prompts: is missing; it must be a list of texts in quotes, like ["first", "second"], '
+        "with at most 20 items." in problems
+    )
 
 
 def test_a_broken_toml_file_names_its_line(kit_copy):
@@ -185,14 +197,14 @@ def test_a_file_not_saved_as_utf8_is_named(kit_copy):
 def test_a_folder_without_kit_toml_is_named(tmp_path):
     folder = tmp_path / "empty-kit"
     folder.mkdir()
-    assert problems_of(folder) == (
-        f"{folder}: there is no kit.toml in this folder; a kit folder needs one (copy a shipped kit to start).",
-    )
+    assert problems_of(folder) == (f"{folder}: there is no kit.toml in this folder; a kit folder needs one (copy a shipped kit to start).",)
     assert problems_of(tmp_path / "no-such-kit") == (f"{tmp_path / 'no-such-kit'}: there is no such folder.",)
 
 
 def test_checking_the_folder_of_kits_points_to_one_kit():
-    assert problems_of(SHIPPED) == ("workshops: this is a folder of kits, not one kit; check them one by one, like workshops/online-harassment.",)
+    assert problems_of(SHIPPED) == (
+        "workshops: this is a folder of kits, not one kit; check them one by one, like workshops/online-harassment.",
+    )
 
 
 def test_messages_name_files_as_typed_from_the_current_folder(kit_copy, monkeypatch):
@@ -226,7 +238,7 @@ def test_kit_check_lists_what_to_fix_in_a_bad_kit(kit_copy):
     assert result.stderr.splitlines() == [
         f'{kit_copy / "kit.toml"}: languages[3]: "xx" is not a language Storyteller offers; use one of ur, en, ps, pa, sd, fa.',
         f'{kit_copy / "text.ur.toml"}: end_card.hashtag: must be one word starting with #, like "#TakeBackTheTech", '
-        "or \"\" for none; not \"two words\".",
+        'or "" for none; not "two words".',
     ]
 
 

@@ -73,7 +73,7 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(m)
         for n in sorted(graph.get(m, ())):
             if state.get(n) == 1:
-                return path[path.index(n):] + [n]
+                return path[path.index(n) :] + [n]
             if n not in state and (found := visit(n)):
                 return found
         path.pop()
@@ -98,8 +98,12 @@ def later():
     from storyteller.pipeline.render.encode import render_story
 """
     names = imported_names(source, "storyteller.pipeline.media")
-    assert {"storyteller.config", "storyteller.pipeline.voice.methods", "storyteller.pipeline.media.probe",
-            "storyteller.pipeline.render.encode"} <= names
+    assert {
+        "storyteller.config",
+        "storyteller.pipeline.voice.methods",
+        "storyteller.pipeline.media.probe",
+        "storyteller.pipeline.render.encode",
+    } <= names
     assert "storyteller.pipeline.voice.methods" in GRAPH["storyteller.pipeline.faces.video"]
     assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_circle({"a": {"b"}, "b": set()}) is None

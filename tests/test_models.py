@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storyteller.pipeline.speech import models as wm
 from storyteller.cli import main
+from storyteller.pipeline.speech import models as wm
 
 
 @pytest.mark.slow

@@ -18,8 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_built_package_serves_its_pages_and_assets(tmp_path):
     build = tmp_path / "lib"
-    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(build)], cwd=ROOT, check=True, capture_output=True)
     assert (build / "storyteller" / "_assets" / "templates" / "base.html").is_file()
     assert (build / "storyteller" / "_assets" / "media" / "fonts" / "NotoNastaliqUrdu-Regular.ttf").is_file()
     probe = (
@@ -32,6 +31,7 @@ def test_a_built_package_serves_its_pages_and_assets(tmp_path):
         "print('ok')\n"
     )
     # Run outside the checkout, so nothing can be read from the source tree.
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(build), "PATH": "/usr/bin:/bin"},
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env={"PYTHONPATH": str(build), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

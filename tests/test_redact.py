@@ -16,9 +16,19 @@ from tests.conftest import shared_data, whisper_model_or_skip
 W = Word  # the recogniser's own word type, so the tests feed exactly what Whisper gives
 
 
-HEARD = [W(0.0, 0.4, "My"), W(0.4, 0.7, "name"), W(0.7, 0.9, "is"), W(0.9, 1.5, "Ayesha,"),
-         W(1.6, 1.9, "I"), W(1.9, 2.2, "live"), W(2.2, 2.4, "on"), W(2.4, 2.8, "Mall"), W(2.8, 3.3, "Road."),
-         W(3.5, 4.0, "Ayesha's"), W(4.0, 4.5, "school")]
+HEARD = [
+    W(0.0, 0.4, "My"),
+    W(0.4, 0.7, "name"),
+    W(0.7, 0.9, "is"),
+    W(0.9, 1.5, "Ayesha,"),
+    W(1.6, 1.9, "I"),
+    W(1.9, 2.2, "live"),
+    W(2.2, 2.4, "on"),
+    W(2.4, 2.8, "Mall"),
+    W(2.8, 3.3, "Road."),
+    W(3.5, 4.0, "Ayesha's"),
+    W(4.0, 4.5, "school"),
+]
 
 
 def test_phrases_are_found_case_and_punctuation_insensitive():
@@ -28,8 +38,12 @@ def test_phrases_are_found_case_and_punctuation_insensitive():
 
 
 def test_plan_merges_spans_and_reports_what_cannot_be_placed():
-    script = [AlignedWord(0.0, 0.4, "میرا", "matched"), AlignedWord(0.4, 0.9, "نام", "matched"),
-              AlignedWord(0.9, 1.5, "عائشہ", "interpolated"), AlignedWord(1.5, 1.5, "کراچی", "skipped")]
+    script = [
+        AlignedWord(0.0, 0.4, "میرا", "matched"),
+        AlignedWord(0.4, 0.9, "نام", "matched"),
+        AlignedWord(0.9, 1.5, "عائشہ", "interpolated"),
+        AlignedWord(1.5, 1.5, "کراچی", "skipped"),
+    ]
     plan = rd.plan(["Ayesha", "Mall Road", "عائشہ", "کراچی", "Nowhere"], HEARD, script, duration=5.0)
     sources = {(o.phrase, o.source) for o in plan.occurrences}
     assert ("Ayesha", "speech") in sources and ("عائشہ", "script") in sources
@@ -71,13 +85,13 @@ def test_redacted_audio_covers_span_smoothly_and_keeps_the_rest(tmp_path):
     y = decode_audio(out)
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before
     assert len(y) == len(voice)
-    assert np.abs(y[int(1.0 * sr): int(1.5 * sr)]).max() < 1e-3
+    assert np.abs(y[int(1.0 * sr) : int(1.5 * sr)]).max() < 1e-3
     keep = (t < 0.97) | (t > 1.53)
     assert np.abs(y[keep] - voice[keep]).max() < 2e-4
     # No click: the largest sample step stays that of the original sine.
     assert np.abs(np.diff(y)).max() <= np.abs(np.diff(voice)).max() + 1e-3
     tone = decode_audio(rd.redact_audio(src, tmp_path / "tone.wav", [(1.0, 1.5)], mode="tone"))
-    seg = tone[int(1.05 * sr): int(1.45 * sr)]
+    seg = tone[int(1.05 * sr) : int(1.45 * sr)]
     spectrum = np.abs(np.fft.rfft(seg))
     assert abs(np.argmax(spectrum) * sr / len(seg) - 440) < 5
     with pytest.raises(rd.RedactionError, match="new file"):

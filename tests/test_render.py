@@ -21,8 +21,10 @@ from storyteller.pipeline.media.audio import decode_audio
 from storyteller.pipeline.media.probe import probe, stream_tags
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.encode import render_story
+from storyteller.pipeline.render.frames import KenBurns
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
+from storyteller.pipeline.render.textlayout import subtitle_image
 from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.yuv import Frame
 from tests.render_helpers import make_story, tone
@@ -47,8 +49,14 @@ def test_output_sizes() -> None:
 
 
 def test_auto_scenes_follow_the_narration() -> None:
-    s = story_from_dict({"title": "T", "end_card": "E", "scenes": [{"image": "a.jpg"}, {"image": "b.jpg"}, {"image": "c.jpg"}],
-                         "narration": {"file": "n.wav", "start": 1.0}})
+    s = story_from_dict(
+        {
+            "title": "T",
+            "end_card": "E",
+            "scenes": [{"image": "a.jpg"}, {"image": "b.jpg"}, {"image": "c.jpg"}],
+            "narration": {"file": "n.wav", "start": 1.0},
+        }
+    )
     tl = plan_timeline(s, narration_seconds=20.0)
     assert tl.duration == pytest.approx(21.0, abs=1e-6)
     scenes = [g for g in tl.segments if g.kind == "scene"]
@@ -58,8 +66,13 @@ def test_auto_scenes_follow_the_narration() -> None:
 
 
 def test_narration_longer_than_fixed_scenes_extends_the_last_scene() -> None:
-    s = story_from_dict({"scenes": [{"image": "a.jpg", "duration": 2}, {"image": "b.jpg", "duration": 2}],
-                         "narration": {"file": "n.wav"}, "transition_seconds": 0.5})
+    s = story_from_dict(
+        {
+            "scenes": [{"image": "a.jpg", "duration": 2}, {"image": "b.jpg", "duration": 2}],
+            "narration": {"file": "n.wav"},
+            "transition_seconds": 0.5,
+        }
+    )
     tl = plan_timeline(s, narration_seconds=9.0)
     assert tl.duration == pytest.approx(9.0)
     assert tl.segments[-1].duration > 2
@@ -92,6 +105,21 @@ def test_ken_burns_moves_smoothly_with_sub_pixel_steps() -> None:
     assert steps.std() < 0.3 * mean, steps
 
 
+def test_a_scene_without_motion_is_warped_once_and_handed_out_as_copies() -> None:
+    rng = np.random.default_rng(3)
+    canvas = kenburns.prepare_canvas(rng.integers(0, 255, (540, 960, 3), dtype=np.uint8), 1.5)
+    view = kenburns.view_of(Rect(0.1, 0.1, 0.8, 0.8))
+    still = KenBurns(canvas, view, view, 4.0, 640, 360)
+    expected = Frame(640, 360)
+    kenburns.warp(canvas, view, expected)
+    for t in (0.0, 1.0, 3.9):
+        frame = still.frame(t)
+        assert np.array_equal(frame.buf, expected.buf)
+        frame.fade(0.0)  # callers draw on the frame they get (subtitles, fades): never on the kept one
+    moving = KenBurns(canvas, view, kenburns.view_of(Rect(0.0, 0.0, 1.0, 1.0)), 4.0, 640, 360)
+    assert not np.array_equal(moving.frame(0.0).buf, moving.frame(2.0).buf)
+
+
 @pytest.mark.parametrize("size", [(300, 900), (1600, 400), (64, 64)])
 def test_other_shapes_are_framed_not_stretched(size) -> None:
     """A circle stays a circle when a portrait, panorama or square picture is framed into 16:9."""
@@ -118,7 +146,7 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     assert len(x) == 6 * 48000
 
     def level_220(a: float, b: float) -> float:
-        seg = x[int(a * 48000):int(b * 48000)]
+        seg = x[int(a * 48000) : int(b * 48000)]
         spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size)))
         freqs = np.fft.rfftfreq(seg.size, 1 / 48000)
         return 20 * np.log10(spec[(freqs > 200) & (freqs < 240)].max())
@@ -136,7 +164,11 @@ SPECIAL = "Colon: it's a \\ back-slash, 100% sure 🙂"
 @pytest.mark.slow
 def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     folder = make_story(
-        tmp_path / "s", scenes=2, seconds="auto", narration=5.0, music=True,
+        tmp_path / "s",
+        scenes=2,
+        seconds="auto",
+        narration=5.0,
+        music=True,
         subtitles=[{"start": 0.2, "end": 1.4, "text": SPECIAL}, {"start": 1.5, "end": 2.9, "text": "ہم سب کی آواز اہم ہے"}],
         title={"text": "میری کہانی", "duration": 1.0},
     )
@@ -151,7 +183,7 @@ def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
     # faststart: the index (moov) comes before the media data (mdat).
     head = out.read_bytes()[:4096]
-    assert 0 <= head.find(b"moov") < 200 and b"mdat" not in head[:head.find(b"moov")]
+    assert 0 <= head.find(b"moov") < 200 and b"mdat" not in head[: head.find(b"moov")]
     # no metadata
     for where, tags in stream_tags(out).items():
         assert not {"encoder", "creation_time", "comment", "title"} & {k.lower() for k in tags}, (where, tags)
@@ -224,8 +256,22 @@ def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
     from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
     folder = make_story(tmp_path / "s", scenes=1, seconds=1.0)
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-pix_fmt", "yuv420p",
-                "-c:v", "libx264", "-preset", "ultrafast", "-y", str(folder / "clip.mp4")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-y",
+            str(folder / "clip.mp4"),
+        ]
+    )
     data = json.loads((folder / "story.json").read_text())
     data["scenes"].append({"video": "clip.mp4", "transition": "cut"})  # duration "auto": the clip's own
     (folder / "story.json").write_text(json.dumps(data))
@@ -234,3 +280,21 @@ def test_video_clip_scene_plays_for_its_own_length(tmp_path: Path) -> None:
     # testsrc2 is colourful and moving: two frames half a second apart differ
     a, b = frame_at(result.path, 1.5), frame_at(result.path, 2.0)
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 2
+
+
+def test_an_english_line_in_an_urdu_story_reads_left_to_right():
+    """Seen in a render: the story-wide right-to-left setting put an English line's full stop first."""
+    from storyteller.pipeline.render.frames import CueTrack
+    from storyteller.pipeline.render.yuv import Overlay
+    from storyteller.pipeline.speech.subtitles import Cue
+
+    english, mixed = "Never stop learning, ask questions.", "Facebook پر اس نے میری تصویریں لگائیں۔"
+    track = CueTrack((Cue(0.0, 2.0, english), Cue(2.0, 4.0, mixed)), 640, 360, "ur", True)
+
+    def overlay(text, rtl):
+        return Overlay.from_rgba(*subtitle_image(text, 640, 360, "ur", rtl)).y_pre
+
+    assert not np.array_equal(overlay(english, None), overlay(english, True))  # direction shows in the pixels
+    assert np.array_equal(track.at(1.0).y_pre, overlay(english, None))
+    # An Urdu line opening with an English word stays right to left.
+    assert np.array_equal(track.at(3.0).y_pre, overlay(mixed, True))

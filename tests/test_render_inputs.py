@@ -43,10 +43,13 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     assert not (tmp_path / "o.mp4").exists()
 
 
-@pytest.mark.parametrize("name, message", [
-    ("corrupt.jpg", "damaged"),
-    ("truncated.png", "damaged"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("corrupt.jpg", "damaged"),
+        ("truncated.png", "damaged"),
+    ],
+)
 def test_damaged_pictures_give_a_clear_error(tmp_path: Path, name: str, message: str) -> None:
     (tmp_path / "s").mkdir()
     folder = one_scene_story(tmp_path, corpus(name, tmp_path / "s"))

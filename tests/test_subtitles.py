@@ -127,8 +127,12 @@ def test_srt_vtt_round_trip():
 
 
 # A blank line ends an SRT/VTT cue and "-->" starts a time line: in cue text they would break the file.
-TRICKY = [Cue(0.5, 1.5, "first line\n\n  after a blank line "), Cue(2.0, 3.0, "an arrow --> inside"),
-          Cue(3.5, 4.0, "  \n "), Cue(4.5, 5.0, "Hello & <world>")]
+TRICKY = [
+    Cue(0.5, 1.5, "first line\n\n  after a blank line "),
+    Cue(2.0, 3.0, "an arrow --> inside"),
+    Cue(3.5, 4.0, "  \n "),
+    Cue(4.5, 5.0, "Hello & <world>"),
+]
 
 
 def test_writers_keep_the_file_structure_whatever_the_text():

@@ -66,7 +66,7 @@ def test_urdu_runs_right_to_left() -> None:
     line = np.asarray(ts.draw_line("ہم سب", rtl=True)).astype(np.float32)
     first = np.asarray(ts.draw_line("ہم", rtl=True)).astype(np.float32)
     pad = np.zeros((line.shape[0] + 40, line.shape[1] + 40), np.float32)
-    pad[20:20 + line.shape[0], 20:20 + line.shape[1]] = line
+    pad[20 : 20 + line.shape[0], 20 : 20 + line.shape[1]] = line
     score = cv2.matchTemplate(pad, first, cv2.TM_CCORR_NORMED)
     x = cv2.minMaxLoc(score)[3][0] - 20
     assert x + first.shape[1] / 2 > line.shape[1] / 2, (x, line.shape[1])
@@ -75,7 +75,7 @@ def test_urdu_runs_right_to_left() -> None:
 def _find(line: np.ndarray, part: np.ndarray) -> float:
     """Centre x (0..1 of the line width) where ``part`` best matches inside ``line``."""
     pad = np.zeros((line.shape[0] + 40, line.shape[1] + 40), np.float32)
-    pad[20:20 + line.shape[0], 20:20 + line.shape[1]] = line
+    pad[20 : 20 + line.shape[0], 20 : 20 + line.shape[1]] = line
     x = cv2.minMaxLoc(cv2.matchTemplate(pad, part, cv2.TM_CCORR_NORMED))[3][0] - 20
     return (x + part.shape[1] / 2) / line.shape[1]
 
@@ -103,8 +103,9 @@ def test_long_text_breaks_into_at_most_two_lines_that_fit() -> None:
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (720, 1280), (1080, 1080), (640, 360)])
-@pytest.mark.parametrize("text, lang", [(URDU + " — every voice matters, always and everywhere.", "ur"),
-                                        ("She said: 'don't give up' — 100% true 🙂", "en")])
+@pytest.mark.parametrize(
+    "text, lang", [(URDU + " — every voice matters, always and everywhere.", "ur"), ("She said: 'don't give up' — 100% true 🙂", "en")]
+)
 def test_subtitle_stays_in_title_safe_area(size, text: str, lang: str) -> None:
     w, h = size
     rgba, x, y = tl.subtitle_image(text, w, h, lang)

@@ -21,8 +21,10 @@ from tests.conftest import shared_data, whisper_model_or_skip
 TINY = "whisper-tiny.en"
 CLIP = ("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
 # LibriSpeech test-other transcript of this utterance (CC BY 4.0).
-CLIP_TEXT = ("THERE'S IRON THEY SAY IN ALL OUR BLOOD AND A GRAIN OR TWO PERHAPS IS GOOD "
-             "BUT HIS HE MAKES ME HARSHLY FEEL HAS GOT A LITTLE TOO MUCH OF STEEL ANON")
+CLIP_TEXT = (
+    "THERE'S IRON THEY SAY IN ALL OUR BLOOD AND A GRAIN OR TWO PERHAPS IS GOOD "
+    "BUT HIS HE MAKES ME HARSHLY FEEL HAS GOT A LITTLE TOO MUCH OF STEEL ANON"
+)
 
 
 def words_of(text: str) -> list[str]:
@@ -179,8 +181,11 @@ def test_translate_writes_english(tmp_path):
     from tests.speech_tts import speak_to_wav
 
     whisper_model_or_skip("whisper-base")
-    fr = speak_to_wav("Je m'appelle Aisha. Je suis née dans un petit village. Mon père était agriculteur. "
-                      "Aujourd'hui je suis enseignante.", tmp_path / "fr.wav", voice="fr")
+    fr = speak_to_wav(
+        "Je m'appelle Aisha. Je suis née dans un petit village. Mon père était agriculteur. Aujourd'hui je suis enseignante.",
+        tmp_path / "fr.wav",
+        voice="fr",
+    )
     t = tx.transcribe(fr, "fr", model="whisper-base", task="translate")
     assert t.language == "en" and t.source_language == "fr" and t.task == "translate"
     assert "my name is" in t.text.lower() and scripts.script_shares(t.text)["latin"] > 0.95
@@ -249,8 +254,14 @@ def test_a_loop_across_segments_is_kept_once():
         return tx.Segment(start, start + 2.0, text, (), -0.3, 0.01)
 
     village = "I was born in a small village."
-    segments = [seg(0, "My name is Asha. " + village), seg(2, f"{village} {village}"), seg(4, village),
-                seg(6, "I went to school."), seg(8, "I went to school."), seg(10, "It was far.")]
+    segments = [
+        seg(0, "My name is Asha. " + village),
+        seg(2, f"{village} {village}"),
+        seg(4, village),
+        seg(6, "I went to school."),
+        seg(8, "I went to school."),
+        seg(10, "It was far."),
+    ]
     kept, dropped = loops.drop_repeated_segments(segments)
     # Three or more in a row is a loop; twice in a row may be what she said.
     assert [s.start for s in kept] == [0, 6, 8, 10]

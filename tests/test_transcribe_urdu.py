@@ -109,8 +109,7 @@ def test_wrong_language_chosen_does_not_crash_and_is_explained():
     clip = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     t = tx.transcribe(clip, "ur", model=BASE)
     if scripts.wrong_script(t.text, "ur"):
-        assert any("sounds like English, not Urdu" in w or "could not write this recording in Urdu script" in w
-                   for w in t.warnings)
+        assert any("sounds like English, not Urdu" in w or "could not write this recording in Urdu script" in w for w in t.warnings)
     assert all(w.end <= t.duration + 0.05 for w in t.words)
 
 

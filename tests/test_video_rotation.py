@@ -47,8 +47,25 @@ def sideways(request, tmp_path_factory) -> tuple[Path, np.ndarray]:
     img[-24:, -32:] = (0, 255, 0)
     Image.fromarray(img).save(d / "still.png")
     plain, flagged, auto = d / "plain.mp4", d / "flagged.mp4", d / "auto.mp4"
-    run_ffmpeg(["-loop", "1", "-i", str(d / "still.png"), "-t", "1", "-r", "10", "-c:v", "libx264",
-                "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(plain)])
+    run_ffmpeg(
+        [
+            "-loop",
+            "1",
+            "-i",
+            str(d / "still.png"),
+            "-t",
+            "1",
+            "-r",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(plain),
+        ]
+    )
     run_ffmpeg(["-display_rotation", str(request.param), "-i", str(plain), "-c", "copy", str(flagged)])
     run_ffmpeg(["-i", str(flagged), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(auto)])
     reference = first_frame(auto)

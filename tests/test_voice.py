@@ -35,7 +35,7 @@ def vowel(seconds: float, sr: int = SR, f0: float = 140.0, amp: float = 0.3) -> 
         fk = k * f0
         if fk > sr / 2 - 200:
             break
-        gain = np.exp(-((fk - 700) / 250) ** 2) + 0.6 * np.exp(-((fk - 1200) / 300) ** 2) + 0.05
+        gain = np.exp(-(((fk - 700) / 250) ** 2)) + 0.6 * np.exp(-(((fk - 1200) / 300) ** 2)) + 0.05
         y += gain * np.sin(k * phase)
     env = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * 1.5 * t))  # syllables and pauses
     y = y * env
@@ -246,8 +246,9 @@ def test_denoise_reduces_steady_noise(tmp_path: Path):
 def test_synthetic_from_script_fits_the_timing(tmp_path: Path):
     src = tmp_path / "her.wav"
     write_wav(src, vowel(4.0), SR)
-    res = voice.anonymize(src, tmp_path / "o.wav", method="synthetic", secret=9,
-                          script="This is my story. I want to be heard.", language="en")
+    res = voice.anonymize(
+        src, tmp_path / "o.wav", method="synthetic", secret=9, script="This is my story. I want to be heard.", language="en"
+    )
     y, _, _ = read_wav(res.path)
     assert len(y) == 4 * SR
     regions = speech_regions(vowel(4.0), SR)
@@ -301,8 +302,7 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
     whisper_model_or_skip("whisper-base")
     letters = lambda t: "".join(ch for ch in t if ch.isalpha())  # noqa: E731
     heard = {}
-    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"),
-                                "espeak": speak(URDU_LINES, voice="ur")}.items():
+    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"), "espeak": speak(URDU_LINES, voice="ur")}.items():
         path = write_wav(tmp_path / f"{name}.wav", audio, rate)
         text = transcribe.transcribe(path, "ur", model="whisper-base").text
         heard[name] = SequenceMatcher(None, letters(URDU_LINES), letters(text)).ratio()
@@ -394,8 +394,10 @@ def test_the_audience_chooses_the_method_and_flags_weaker_ones():
     from storyteller.pipeline.voice.audience import default_method, is_weaker
 
     assert [default_method(a) for a in ("public", "organisation", "workshop")] == ["synthetic", "disguise", "disguise"]
-    weaker = {a: [m for m in ("own", "pitch", "disguise", "synthetic", "double") if is_weaker(m, a)]
-              for a in ("public", "organisation", "workshop")}
+    weaker = {
+        a: [m for m in ("own", "pitch", "disguise", "synthetic", "double") if is_weaker(m, a)]
+        for a in ("public", "organisation", "workshop")
+    }
     assert weaker == {"public": ["own", "pitch", "disguise"], "organisation": ["own", "pitch"], "workshop": []}
     with pytest.raises(ValueError, match="audience"):
         default_method("everyone")
@@ -407,8 +409,7 @@ def test_cli_weaker_method_needs_the_facilitators_confirmation(take: Path, tmp_p
     r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(out), "--audience", "public", "--method", "disguise"])
     assert r.exit_code == 1 and "--confirm-weaker" in r.output and voice.LABELS["disguise"] in r.output
     assert not out.exists() and "Traceback" not in r.output
-    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(out), "--audience", "public", "--method", "disguise",
-                                 "--confirm-weaker"])
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(out), "--audience", "public", "--method", "disguise", "--confirm-weaker"])
     assert r.exit_code == 0 and "Confirmed by the facilitator" in r.output and out.exists()
     # a workshop screening may keep her own voice, unchanged
     own = tmp_path / "own.wav"
@@ -418,8 +419,10 @@ def test_cli_weaker_method_needs_the_facilitators_confirmation(take: Path, tmp_p
 
 
 def test_a_language_with_no_voice_is_refused_naming_what_remains(take: Path, tmp_path: Path):
-    for call in (lambda: voice.anonymize(take, tmp_path / "o.wav", "synthetic", language="ps"),
-                 lambda: voice.preview(take, "synthetic", language="ps", script="زما کیسه")):
+    for call in (
+        lambda: voice.anonymize(take, tmp_path / "o.wav", "synthetic", language="ps"),
+        lambda: voice.preview(take, "synthetic", language="ps", script="زما کیسه"),
+    ):
         with pytest.raises(voice.VoiceError) as err:
             call()
         assert "Pashto" in str(err.value) and "'double'" in str(err.value) and "'disguise'" in str(err.value)
@@ -440,8 +443,10 @@ def test_synthetic_secret_changes_the_voice_and_reproduces_it_byte_for_byte(tmp_
     whisper_model_or_skip()
     src = write_wav(tmp_path / "her.wav", vowel(3.0), SR)
     script = "This is my story. I want to be heard."
-    made = {name: voice.anonymize(src, tmp_path / f"{name}.wav", "synthetic", secret, script=script).path.read_bytes()
-            for name, secret in (("a1", "story-a"), ("a2", "story-a"), ("b", "story-b"))}
+    made = {
+        name: voice.anonymize(src, tmp_path / f"{name}.wav", "synthetic", secret, script=script).path.read_bytes()
+        for name, secret in (("a1", "story-a"), ("a2", "story-a"), ("b", "story-b"))
+    }
     assert made["a1"] == made["a2"]
     assert made["a1"] != made["b"]
 
@@ -452,8 +457,7 @@ def test_synthetic_falls_back_to_a_robotic_voice_and_says_why(monkeypatch, tmp_p
 
     whisper_model_or_skip()
     src = write_wav(tmp_path / "her.wav", vowel(3.0), SR)
-    for patch, reason in (("MODEL_PACKAGES", "no natural voice is installed"),
-                          ("MODEL_SHA256", "the natural voice model is damaged")):
+    for patch, reason in (("MODEL_PACKAGES", "no natural voice is installed"), ("MODEL_SHA256", "the natural voice model is damaged")):
         monkeypatch.setattr(tts, patch, "kokoro_missing_{}" if patch == "MODEL_PACKAGES" else "0" * 64)
         tts._model.cache_clear()
         try:
@@ -511,7 +515,8 @@ def test_real_speech_synthetic_keeps_her_pauses(tmp_path: Path):
 def test_a_script_that_does_not_match_is_reported(tmp_path: Path):
     whisper_model_or_skip()
     src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
-    res = voice.anonymize(src, tmp_path / "o.wav", "synthetic", 3,
-                          script="Bananas grow in warm countries. The train leaves at nine every morning.")
+    res = voice.anonymize(
+        src, tmp_path / "o.wav", "synthetic", 3, script="Bananas grow in warm countries. The train leaves at nine every morning."
+    )
     assert any("does not match the recording" in w for w in res.warnings), res.warnings
     assert src.exists()

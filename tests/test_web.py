@@ -28,7 +28,7 @@ def test_workshop_name_required(client):
 
 def test_workshop_language_must_be_offered(client):
     r = client.post("/workshops/new", data={"name": "X", "language": "xx"})
-    assert "Not a valid choice" in r.get_data(as_text=True)
+    assert "Choose one of the offered languages." in r.get_data(as_text=True)
 
 
 def test_urdu_workshop_name_round_trips(client):
@@ -76,6 +76,9 @@ def test_security_headers(client):
     assert r.headers["Referrer-Policy"] == "no-referrer"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in r.headers["Cache-Control"]
+    # Her own microphone and camera from our own pages only; her location never.
+    policy = r.headers["Permissions-Policy"]
+    assert "microphone=(self)" in policy and "camera=(self)" in policy and "geolocation=()" in policy
 
 
 def test_no_inline_script_in_pages(client):

@@ -62,7 +62,9 @@ def hills(d: ImageDraw.ImageDraw, w, h, base, amp, color, phase=0.0, freq=1.5):
 def figure(d: ImageDraw.ImageDraw, x, y, s, color):
     """A simple faceless figure: head circle and a long dress shape."""
     d.ellipse((x - 0.35 * s, y - 1.6 * s, x + 0.35 * s, y - 0.9 * s), fill=color)
-    d.polygon([(x - 0.25 * s, y - 0.85 * s), (x + 0.25 * s, y - 0.85 * s), (x + 0.7 * s, y + 1.2 * s), (x - 0.7 * s, y + 1.2 * s)], fill=color)
+    d.polygon(
+        [(x - 0.25 * s, y - 0.85 * s), (x + 0.25 * s, y - 0.85 * s), (x + 0.7 * s, y + 1.2 * s), (x - 0.7 * s, y + 1.2 * s)], fill=color
+    )
 
 
 def scene1() -> Image.Image:  # dawn over hills
@@ -150,8 +152,26 @@ def narration(tmp: Path) -> tuple[float, list[dict]]:
         t += dur + GAP
     full = np.concatenate(parts[:-1] + [np.zeros(int(0.6 * rate), np.float32)])
     write_wav(tmp / "narration.wav", full * 0.9, rate)
-    run_ffmpeg(["-i", str(tmp / "narration.wav"), "-c:a", "libopus", "-b:a", "24k", "-ac", "1",
-                "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-y", str(HERE / "narration.ogg")])
+    run_ffmpeg(
+        [
+            "-i",
+            str(tmp / "narration.wav"),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "24k",
+            "-ac",
+            "1",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-y",
+            str(HERE / "narration.ogg"),
+        ]
+    )
     return len(full) / rate, cues
 
 
@@ -166,8 +186,26 @@ def music(tmp: Path) -> None:
         tone = sum(np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t) for f in chord)
         out.append(0.12 * env * tone / len(chord))
     write_wav(tmp / "music.wav", np.concatenate(out).astype(np.float32), rate)
-    run_ffmpeg(["-i", str(tmp / "music.wav"), "-c:a", "libopus", "-b:a", "24k", "-ac", "1",
-                "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-y", str(HERE / "music.ogg")])
+    run_ffmpeg(
+        [
+            "-i",
+            str(tmp / "music.wav"),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "24k",
+            "-ac",
+            "1",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-y",
+            str(HERE / "music.ogg"),
+        ]
+    )
 
 
 def main() -> None:

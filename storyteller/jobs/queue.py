@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER_SECONDS = 20.0
 SWEEP_SECONDS = 5.0
+IDLE_POLL_SECONDS = 0.5
 
 
 def make_huey(data_dir: str | Path, redis_url: str | None = None, immediate: bool = False) -> Huey:
@@ -89,7 +90,12 @@ def run_worker(data_dir: str | Path, workers: int = 1, stale_after: float = STAL
         log.info("queued again after restart: %s", requeued)
     stop = threading.Event()
     threading.Thread(target=_sweeper, args=(huey, data_dir, stale_after, stop), daemon=True).start()
-    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False, check_worker_health=True)
+    # An idle huey consumer backs off to polling every 10 s; a participant waiting to see her
+    # faces masked or to hear her voice must not wait for that, and a poll of the local
+    # queue file twice a second costs nothing.
+    consumer = huey.create_consumer(
+        workers=workers, worker_type="thread", periodic=False, check_worker_health=True, max_delay=IDLE_POLL_SECONDS
+    )
     try:
         consumer.run()
     finally:

@@ -2,10 +2,11 @@
 
 A handler is a plain function ``handler(ctx, **params) -> dict``. It reports
 through ``ctx.progress(fraction, stage)`` and stops when ``ctx.cancelled()``
-turns True (the pipeline polls it through its ``cancel`` callback). Any
-exception whose message is meant for people (ValueError, RuntimeError,
-OSError) becomes the job's plain error; anything else is logged and shown as a
-generic sentence, because a traceback helps no participant.
+turns True (the pipeline polls it through its ``cancel`` callback). A
+UserError's own sentence becomes the job's error; an OSError is told by what
+it means (a full disk, a missing file), never by its errno; anything else is
+logged and shown as a calm generic sentence, because a traceback or a
+library's message helps no participant (``errors.plain_message``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyteller.errors import Cancelled, UserError, plain_message
 from storyteller.jobs import state
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import Vault, vault_for
@@ -103,8 +105,6 @@ def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
 
 def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]) -> str:
     """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped')."""
-    from storyteller.errors import Cancelled as FFmpegCancelled
-
     path = db_path(data_dir)
     conn = open_database(path)
     try:
@@ -125,19 +125,18 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             result = handler(ctx, **job.params)
             state.finish(conn, job_id, result or {})
             return "done"
-        except (JobCancelled, FFmpegCancelled):
+        except (JobCancelled, Cancelled):
             state.mark_cancelled(conn, job_id)
             return "cancelled"
-        except (ValueError, RuntimeError, OSError) as exc:
-            if ctx.cancelled():  # the pipeline's own "stopped" error is a cancel, not a failure
+        except Exception as exc:
+            if ctx.cancelled():  # an error raised while stopping is the stop, not a failure
                 state.mark_cancelled(conn, job_id)
                 return "cancelled"
-            log.warning("job %s failed: %s", job_id, exc)
-            state.fail(conn, job_id, str(exc) or "The work could not be finished.")
-            return "failed"
-        except Exception:
-            log.exception("job %s crashed", job_id)
-            state.fail(conn, job_id, "Something went wrong. Your files are safe; please tell the facilitator.")
+            if isinstance(exc, (UserError, OSError)):
+                log.warning("job %s failed: %s", job_id, exc)
+            else:
+                log.exception("job %s crashed", job_id)
+            state.fail(conn, job_id, plain_message(exc))
             return "failed"
         finally:
             beat.stopped.set()

@@ -73,7 +73,9 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     )
 
 
-def create_job(conn: sqlite3.Connection, kind: str, params: dict | None = None, *, story_id: int | None = None, max_attempts: int = 3) -> int:
+def create_job(
+    conn: sqlite3.Connection, kind: str, params: dict | None = None, *, story_id: int | None = None, max_attempts: int = 3
+) -> int:
     cur = conn.execute(
         "INSERT INTO jobs (kind, story_id, params, max_attempts) VALUES (?, ?, ?, ?)",
         (kind, story_id, json.dumps(params or {}), max_attempts),
@@ -154,7 +156,9 @@ def recover_stale(conn: sqlite3.Connection, stale_after: float) -> list[int]:
     ).fetchall()
     for row in rows:
         if row["attempt"] < row["max_attempts"]:
-            conn.execute(f"UPDATE jobs SET state = 'interrupted', stage = 'interrupted', {_TOUCH} WHERE id = ? AND state = 'running'", (row["id"],))
+            conn.execute(
+                f"UPDATE jobs SET state = 'interrupted', stage = 'interrupted', {_TOUCH} WHERE id = ? AND state = 'running'", (row["id"],)
+            )
             requeue.append(row["id"])
         else:
             fail(conn, row["id"], "This work was interrupted too many times and has stopped. Your files are safe; try again.")

@@ -68,6 +68,48 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_state ON jobs(state);
     CREATE INDEX assets_story ON assets(story_id);
     """,
+    # 2: the participant's journey: PIN sign-in, her story's step, status and media
+    # plan, per-asset facts, and consent rows (the newest row is the current level).
+    """
+    ALTER TABLE participants ADD COLUMN pin_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE participants ADD COLUMN failed_pins INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE participants ADD COLUMN retry_after REAL NOT NULL DEFAULT 0;
+    ALTER TABLE stories ADD COLUMN step TEXT NOT NULL DEFAULT 'consent';
+    ALTER TABLE stories ADD COLUMN status TEXT NOT NULL DEFAULT 'draft';
+    ALTER TABLE stories ADD COLUMN plan TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE stories ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE assets ADD COLUMN meta TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE consents (
+        id INTEGER PRIMARY KEY,
+        story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        level TEXT NOT NULL CHECK (level IN ('workshop', 'organisation', 'public')),
+        text_version TEXT NOT NULL,
+        language TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX consents_story ON consents(story_id);
+    CREATE UNIQUE INDEX participants_alias ON participants(workshop_id, alias);
+    CREATE UNIQUE INDEX stories_participant ON stories(participant_id)
+    """,
+    # 3: her session lives on the server (token and last-seen time), so a lock or a quick
+    # exit ends it even if an old cookie comes back (a save that was on its way when she
+    # left), and requests after sign-in never need to rewrite the cookie.
+    """
+    ALTER TABLE participants ADD COLUMN session_token TEXT NOT NULL DEFAULT '';
+    ALTER TABLE participants ADD COLUMN session_seen REAL NOT NULL DEFAULT 0
+    """,
+    # 4: the facilitator's passphrase (store/passphrase.py): the Argon2id parameters and a
+    # verifier, never the key it gives; wrong tries slow the next one down.
+    """
+    CREATE TABLE facilitator (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf TEXT NOT NULL,
+        verifier TEXT NOT NULL,
+        failed_tries INTEGER NOT NULL DEFAULT 0,
+        retry_after REAL NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    )
+    """,
 )
 
 

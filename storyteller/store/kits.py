@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from storyteller import config
+from storyteller.errors import UserError
 from storyteller.store.workshops import LANGUAGES
 
 # The same choices the voice and render commands offer.
@@ -50,7 +51,7 @@ TEXT_FIELDS = {
 }
 
 
-class KitError(ValueError):
+class KitError(UserError):
     """A kit that cannot be used; ``problems`` holds one plain line per thing to fix."""
 
     def __init__(self, problems: list[str] | tuple[str, ...]):
@@ -188,8 +189,9 @@ class _Reader:
         except tomllib.TOMLDecodeError as exc:
             found = re.search(r"line (\d+)", str(exc))
             where = f"line {found.group(1)}" if found else "the end of the file"
-            self.problem("", f"{where}: is not valid TOML; check the quotes, commas, brackets and the '=' on that line "
-                             "and the one before it.")
+            self.problem(
+                "", f"{where}: is not valid TOML; check the quotes, commas, brackets and the '=' on that line and the one before it."
+            )
             return None
         self._unknown(data, fields, "")
         for table, keys in fields.items():
@@ -244,7 +246,9 @@ class _Reader:
         if key not in table:
             self.problem(field, f"is missing; it must be {expected}.")
         elif value not in choices:
-            self.problem(field, f'must be {expected}, not "{value}".' if isinstance(value, str) else f"must be {expected}, not {_kind(value)}.")
+            self.problem(
+                field, f'must be {expected}, not "{value}".' if isinstance(value, str) else f"must be {expected}, not {_kind(value)}."
+            )
         return value if value in choices else choices[0]
 
 
@@ -277,7 +281,9 @@ def _read_text(path: Path, language: str, problems: list[str]) -> KitText | None
         tips=check.texts(card, "tips", "end_card.tips", MAX_END_CARD_LINE, MAX_END_CARD_LINES, at_least=0),
     )
     if end_card.hashtag and not re.fullmatch(r"#\w+", end_card.hashtag):
-        reader.problem("end_card.hashtag", f'must be one word starting with #, like "#TakeBackTheTech", or "" for none; not "{end_card.hashtag}".')
+        reader.problem(
+            "end_card.hashtag", f'must be one word starting with #, like "#TakeBackTheTech", or "" for none; not "{end_card.hashtag}".'
+        )
     return KitText(language=language, name=name, welcome=welcome, prompts=prompts, consent=consent_text, end_card=end_card, source=path)
 
 
@@ -296,10 +302,15 @@ def load_kit(folder: Path | str) -> Kit:
     if not kit_file.is_file():
         inner = sorted(p.parent for p in folder.glob(f"*/{KIT_FILE}"))
         if inner:
-            raise KitError([f"{shown_path(folder)}: this is a folder of kits, not one kit; check them one by one, "
-                            f"like {shown_path(inner[0])}."])
-        raise KitError([f"{shown_path(folder)}: there is no {KIT_FILE} in this folder{_missing_file_hint(folder, KIT_FILE)}; "
-                        "a kit folder needs one (copy a shipped kit to start)."])
+            raise KitError(
+                [f"{shown_path(folder)}: this is a folder of kits, not one kit; check them one by one, like {shown_path(inner[0])}."]
+            )
+        raise KitError(
+            [
+                f"{shown_path(folder)}: there is no {KIT_FILE} in this folder{_missing_file_hint(folder, KIT_FILE)}; "
+                "a kit folder needs one (copy a shipped kit to start)."
+            ]
+        )
     problems: list[str] = []
     if not KIT_ID.fullmatch(folder.name):
         problems.append(f"{shown_path(folder)}: the folder name must be small letters, digits and dashes, like lahore-circle.")
@@ -340,8 +351,15 @@ def load_kit(folder: Path | str) -> Kit:
     if problems:
         raise KitError(problems)
     texts.sort(key=lambda t: t.language != "en")
-    return Kit(id=folder.name, folder=folder, languages=tuple(t.language for t in texts), voice=voice, shape=shape,
-               consent_version=version, texts=tuple(texts))
+    return Kit(
+        id=folder.name,
+        folder=folder,
+        languages=tuple(t.language for t in texts),
+        voice=voice,
+        shape=shape,
+        consent_version=version,
+        texts=tuple(texts),
+    )
 
 
 def list_kits(root: Path | str = config.PROJECT_ROOT / "workshops") -> Shelf:

@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from storyteller.errors import UserError
 from storyteller.fsutil import atomic_output, is_partial
 
 _NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
 
 
-class VaultError(ValueError):
+class VaultError(UserError):
     """A vault operation was refused; the message is plain language."""
 
 
@@ -102,6 +103,67 @@ class Vault:
         name = self._new_name(suffix)
         with atomic_output(self.root / name) as tmp:
             yield name, tmp
+
+    # -- recordings that grow chunk by chunk --------------------------------
+    # A recording in the browser arrives every few seconds. Its chunks are appended
+    # to ``recording/<name>.part`` (outside the sweep of stale atomic writes, so a
+    # server restart mid-recording keeps it); ``finish_growing`` moves it in whole.
+    def _growing(self, name: str) -> Path:
+        if not _NAME.match(name or ""):
+            raise VaultError("Unknown media name.")
+        return self.root / "recording" / f"{name}.part"
+
+    def start_growing(self, suffix: str) -> str:
+        name = self._new_name(suffix)
+        path = self._growing(name)
+        path.parent.mkdir(exist_ok=True)
+        path.touch(exist_ok=False)
+        return name
+
+    def growing_size(self, name: str) -> int:
+        """Bytes received so far; VaultError when there is no such recording."""
+        try:
+            return self._growing(name).stat().st_size
+        except FileNotFoundError:
+            raise VaultError("This recording is not in progress.") from None
+
+    def growing_mtime(self, name: str) -> float:
+        """When the last chunk arrived (seconds since the epoch)."""
+        try:
+            return self._growing(name).stat().st_mtime
+        except FileNotFoundError:
+            raise VaultError("This recording is not in progress.") from None
+
+    def append_growing(self, name: str, data: bytes, offset: int, max_bytes: int | None = None) -> int:
+        """Append ``data`` written at ``offset``; return the new size.
+
+        A chunk sent twice (a retry after a lost answer) is ignored; a chunk after a
+        gap is refused, and the caller resends from ``growing_size``.
+        """
+        size = self.growing_size(name)
+        if offset + len(data) <= size:
+            return size
+        if offset != size:
+            raise VaultError("A piece of the recording is missing; it is sent again.")
+        if max_bytes is not None and size + len(data) > max_bytes:
+            raise TooLarge(f"The recording is larger than {max_bytes // (1 << 20)} MB.")
+        with open(self._growing(name), "ab") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        return size + len(data)
+
+    def finish_growing(self, name: str) -> str:
+        """The finished recording, under its name like any other item."""
+        path = self._growing(name)
+        if not path.is_file() or path.stat().st_size == 0:
+            raise VaultError("Nothing was recorded.")
+        os.replace(path, self.root / name)
+        return name
+
+    def discard_growing(self, name: str) -> None:
+        with contextlib.suppress(VaultError, FileNotFoundError):
+            self._growing(name).unlink()
 
     # -- reading and removing ---------------------------------------------
     def open(self, name: str) -> BinaryIO:

@@ -35,3 +35,18 @@ def get_vault() -> Vault:
 
 def get_huey():
     return current_app.extensions[HUEY_EXTENSION]
+
+
+# The workshop key (store/passphrase.py) lives only in this process's memory, from the
+# facilitator's sign-in at the desk until the app stops: never in the session, on disk or
+# in a log. The vault work hands it on to the worker over a private channel.
+WORKSHOP_KEY_EXTENSION = "storyteller.workshop_key"
+
+
+def remember_workshop_key(key: bytes) -> None:
+    current_app.extensions[WORKSHOP_KEY_EXTENSION] = key
+
+
+def get_workshop_key() -> bytes | None:
+    """The unlocked workshop key, or None until the facilitator has signed in since the app started."""
+    return current_app.extensions.get(WORKSHOP_KEY_EXTENSION)

@@ -66,8 +66,27 @@ def make_clip(path: Path, seconds: float = 4.0, fps: int = 25, size=(1280, 720))
     stills = [cv2.imread(str(FACES / n))[..., ::-1] for n in ("two_people.jpg", "city.jpg", "obama_and_biden.jpg")]
     n = int(seconds * fps)
     per = n // len(stills) + 1
-    args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}", "-r", str(fps), "-i", "pipe:0",
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", str(path)]
+    args = [
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{W}x{H}",
+        "-r",
+        str(fps),
+        "-i",
+        "pipe:0",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    ]
     with open_ffmpeg(args) as pipe:
         for i in range(n):
             img = stills[min(i // per, len(stills) - 1)]
@@ -128,7 +147,7 @@ def bench_backends(repeat: int) -> None:
     for w, h in ((320, 192), (640, 352), (960, 544), (1280, 704)):
         blob = cv2.dnn.blobFromImage(cv2.resize(img, (w, h)))
         times = {name: [] for name in runners}
-        for name, fn in runners.items():
+        for fn in runners.values():
             fn(blob)
         for _ in range(max(5, repeat)):
             for name, fn in runners.items():
@@ -136,8 +155,11 @@ def bench_backends(repeat: int) -> None:
                 fn(blob)
                 times[name].append(time.perf_counter() - t)
         med = {name: statistics.median(ts) * 1000 for name, ts in times.items()}
-        print(f"{w}x{h}: " + "   ".join(f"{name} {ms:6.1f} ms" for name, ms in med.items())
-              + f"   ratio {med['onnxruntime'] / med['opencv-dnn']:.2f} (median of {len(times['opencv-dnn'])}, interleaved)")
+        print(
+            f"{w}x{h}: "
+            + "   ".join(f"{name} {ms:6.1f} ms" for name, ms in med.items())
+            + f"   ratio {med['onnxruntime'] / med['opencv-dnn']:.2f} (median of {len(times['opencv-dnn'])}, interleaved)"
+        )
 
 
 def judge(folder: Path) -> None:
@@ -178,8 +200,7 @@ def bench_folder(folder: Path, repeat: int) -> None:
             for k in run:
                 totals[k].append(run[k])
     mo, md = statistics.median(totals["ours"]), statistics.median(totals["deface"])
-    print(f"total over {len(files)} files, median of {repeat}: ours {mo:.1f} s, deface {md:.1f} s, "
-          f"ratio {mo / md:.2f} (target <= 0.5)")
+    print(f"total over {len(files)} files, median of {repeat}: ours {mo:.1f} s, deface {md:.1f} s, ratio {mo / md:.2f} (target <= 0.5)")
 
 
 def main() -> None:

@@ -1,24 +1,38 @@
-"""Render benchmark: our composition against x264 alone, measured in the same run.
+"""Render benchmark: our composition against x264 alone, on the very frames we produce.
 
-    .venv/bin/python tests/bench/bench_render.py            # everything (about 10-15 min on 2 cores)
-    .venv/bin/python tests/bench/bench_render.py --only a   # just the ratio
+    .venv/bin/python tests/bench/bench_render.py                 # both stories, 3 repeats (~15 min on 2 cores)
+    .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: one 3-min pair
+    .venv/bin/python tests/bench/bench_render.py --only sample   # one story
+    .venv/bin/python tests/bench/bench_render.py --memory        # peak RSS of a 3-minute 1080p render
 
-(a) A 60 s story at 720p final (8 photos, narration, music, subtitles). Each run
-    renders it, then re-encodes its frames (decoded from our MP4) with the same x264
-    preset, crf and profile. Target: median render / median re-encode <= 1.3.
-(a') The same ratio against x264 on the very raw frames we piped (captured once in an
-    untimed render). This is the fairer anchor: frames decoded from our MP4 have lost
-    their grain to the first encode, so x264 re-encodes them faster than the originals.
-    Wall and CPU (user+system of the whole process tree) ratios are both printed; on a
-    shared machine the CPU ratio is the steadier one.
-(b) A 3-minute story at 720p: final (< 120 s) and preview (< 20 s).
-(c) Peak RSS of the whole process tree (Python + ffmpeg) for a 3-minute 1080p
-    render (< 1 GB), sampled every 0.1 s from /proc.
+Two stories at 720p final quality:
+- ``sample``: the shipped sample (media/sample, 21.8 s of drawings, narration, subtitles);
+- ``story3min``: a 3-minute story of real photos (../shared/data/faces/*.jpg) and drawings
+  made here in code (flat colours and lines, as a participant draws), narration looped from
+  the sample, a subtitle every 3 s, some in Urdu. Skipped when ../shared is not there.
 
-Inputs are generated in a temp folder: synthetic 12-megapixel "photos" (smooth
-colour fields with grain, so x264 sees realistic detail), the sample narration
-looped, the sample music, a cue every 3 s (some in Urdu). Nothing is written to
-the repository. The machine may be shared, so the ratio is the figure to trust.
+For each story:
+1. a per-stage profile: one render into a sink that costs nothing (``cat > /dev/null``),
+   each stage timed in CPU seconds of the thread that runs it (decode/scale once, colour
+   conversion, Ken Burns warp, crossfade, subtitle band, fade, pipe write), and the whole
+   frame loop in CPU ms a frame (all threads of the process, so the sound mix running on
+   its side thread meanwhile is in it too);
+2. the raw I420 frames the render pipes to x264 are captured once (untimed, composed
+   into a file instead of x264);
+3. repeats of [our render] and [the same ffmpeg binary encoding the captured frames with
+   the very video arguments we use] alternate; medians of wall and CPU seconds (the CPU
+   of the whole process tree), and their ratio. Target: render <= 1.3x x264 alone.
+   The CPU ratio is the steadier on a shared machine; both are printed, with the load.
+Also the fixed costs of the sample (import of the renderer in a fresh interpreter, and the
+seconds of a render outside its frame loop). Nothing is written into the repository.
+``--json FILE`` appends one result row per story (for tests/bench/run_all.py).
+
+Measured 2026-12-01 00:00 UTC (make bench, one run, load average 10.6 -> 16.3 from other jobs):
+    sample    render 16.3 s wall / 9.8 s CPU vs x264 alone 13.9 / 6.9: wall 1.17, CPU 1.42 (median of 3)
+    story3min render 136.6 s / 77.5 s CPU vs x264 alone 126.9 / 54.0: wall 1.08, CPU 1.43 (one pair)
+    composition 2.9 ms CPU a frame (warp 1.2-1.4, pipe write 0.3, mix on its side thread 0.2-0.3)
+Most of the CPU above x264 that is not composition is sound: ffmpeg's AAC encoder
+(about 30 ms of CPU per second of sound, twoloop) and the mix (about 15 ms a second).
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -41,11 +56,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import storyteller.pipeline.render.encode as render_mod  # noqa: E402
+import storyteller.pipeline.render.frames as frames_mod  # noqa: E402
+import storyteller.pipeline.render.kenburns as kenburns_mod  # noqa: E402
+import storyteller.pipeline.render.yuv as yuv_mod  # noqa: E402
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
-from storyteller.pipeline.media.probe import probe  # noqa: E402
-from storyteller.pipeline.render.encode import QUALITIES, render_story  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
+FACES = ROOT.parent / "shared" / "data" / "faces"
 LINES = [
     "I kept the messages, because I knew one day I would need them.",
     "میں نے ہمت کی اور اپنی بہن کو سب کچھ بتا دیا",
@@ -53,159 +71,299 @@ LINES = [
     "Today I want other girls to know: you are not alone.",
     "ہم سب کی آواز اہم ہے",
 ]
+CRAYONS = [(40, 60, 200), (60, 170, 60), (220, 140, 40), (40, 200, 230), (160, 60, 160), (90, 90, 90), (30, 120, 230)]
 
 
-def make_photo(path: Path, seed: int, size=(4000, 3000)) -> None:
+# ----------------------------------------------------------------- inputs
+def make_drawing(path: Path, seed: int) -> None:
+    """A participant's drawing, photographed: flat crayon colours and black lines on paper."""
     rng = np.random.default_rng(seed)
-    w, h = size
-    base = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
-    img = cv2.resize(base, (w, h), interpolation=cv2.INTER_CUBIC)
-    grain = rng.normal(0, 6, (h // 2, w // 2, 1)).astype(np.float32)
-    img = np.clip(img.astype(np.float32) + cv2.resize(grain, (w, h))[:, :, None], 0, 255).astype(np.uint8)
-    for _ in range(12):  # some edges
-        c = tuple(int(v) for v in rng.integers(0, 255, 3))
-        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(50, 600)), c, -1, cv2.LINE_AA)
-    if seed % 3 == 2:
-        img = np.ascontiguousarray(img[:, : h * 3 // 4])  # a portrait photo: blurred fill
-    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    w, h = (1800, 2400) if seed % 4 == 3 else (2400, 1800)
+    img = np.full((h, w, 3), (236, 240, 242), np.uint8)
+    ground = int(h * rng.uniform(0.6, 0.75))
+    cv2.rectangle(img, (0, ground), (w, h), CRAYONS[1], -1)
+    cv2.circle(img, (int(w * rng.uniform(0.1, 0.9)), int(h * 0.15)), int(h * 0.08), CRAYONS[3], -1)
+    for _ in range(int(rng.integers(2, 5))):  # houses, trees, people
+        x, s = int(rng.integers(0, w - 400)), int(rng.integers(200, 450))
+        colour = CRAYONS[int(rng.integers(0, len(CRAYONS)))]
+        cv2.rectangle(img, (x, ground - s), (x + s, ground), colour, -1)
+        cv2.rectangle(img, (x, ground - s), (x + s, ground), (20, 20, 20), 6)
+        roof = np.array([[x - 30, ground - s], [x + s // 2, ground - s - s // 2], [x + s + 30, ground - s]], np.int32)
+        cv2.fillPoly(img, [roof], CRAYONS[0])
+        cv2.polylines(img, [roof], True, (20, 20, 20), 6)
+    for _ in range(int(rng.integers(1, 4))):
+        x, y = int(rng.integers(100, w - 100)), ground - 20
+        cv2.circle(img, (x, y - 260), 50, (20, 20, 20), 5)
+        cv2.line(img, (x, y - 210), (x, y - 80), (20, 20, 20), 6)
+        cv2.line(img, (x - 70, y - 170), (x + 70, y - 170), (20, 20, 20), 6)
+        cv2.line(img, (x, y - 80), (x - 50, y), (20, 20, 20), 6)
+        cv2.line(img, (x, y - 80), (x + 50, y), (20, 20, 20), 6)
+    img = cv2.GaussianBlur(img, (0, 0), 1.2)  # a phone photo of paper, not a vector file
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
-def make_story(folder: Path, seconds: float, photos: int) -> Path:
+def make_story(folder: Path, seconds: float, scenes: int, hd: bool = False) -> Path | None:
+    """Real photos from ../shared (None when absent) alternating with drawings, narration, music, cues."""
+    photos = sorted(FACES.glob("*.jpg"))
+    if not photos:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(photos):
-        make_photo(folder / f"p{i:02d}.jpg", i)
-    run_ffmpeg(["-stream_loop", "-1", "-i", str(SAMPLE / "narration.ogg"), "-t", f"{seconds:.2f}",
-                "-c:a", "libopus", "-b:a", "32k", "-y", str(folder / "narration.ogg")])
+    names = []
+    for i in range(scenes):
+        if i % 2 == 0:
+            src = photos[(i // 2) % len(photos)]
+            names.append(f"p{i:02d}{src.suffix}")
+            (folder / names[-1]).write_bytes(src.read_bytes())
+        else:
+            names.append(f"d{i:02d}.jpg")
+            make_drawing(folder / names[-1], i)
+    run_ffmpeg(
+        [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(SAMPLE / "narration.ogg"),
+            "-t",
+            f"{seconds:.2f}",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "32k",
+            "-y",
+            str(folder / "narration.ogg"),
+        ]
+    )
     (folder / "music.ogg").write_bytes((SAMPLE / "music.ogg").read_bytes())
-    cues = [{"start": t, "end": t + 2.7, "text": LINES[k % len(LINES)]} for k, t in enumerate(np.arange(0.5, seconds - 3, 3.0))]
+    starts = np.arange(0.5, seconds - 3, 3.0)
     story = {
-        "version": 1, "aspect": "16:9", "language": "ur",
+        "version": 1,
+        "aspect": "16:9",
+        "language": "ur",
+        "hd": hd,
         "title": {"text": "میری کہانی · My Story", "duration": 3},
-        "scenes": [{"image": f"p{i:02d}.jpg"} for i in range(photos)],
+        "scenes": [{"image": n} for n in names],
         "end_card": {"text": "#YouAreNotAlone", "lines": ["Helpline 1234"], "duration": 4},
         "narration": {"file": "narration.ogg"},
         "music": {"file": "music.ogg", "volume": 0.3},
-        "subtitles": [{"start": float(c["start"]), "end": float(c["end"]), "text": c["text"]} for c in cues],
+        "subtitles": [{"start": float(t), "end": float(t) + 2.7, "text": LINES[k % len(LINES)]} for k, t in enumerate(starts)],
     }
     (folder / "story.json").write_text(json.dumps(story, ensure_ascii=False), encoding="utf-8")
     return folder
 
 
+# ----------------------------------------------------------------- measuring
 def _cpu() -> float:
-    """CPU seconds (user + system) used so far by this process and its finished children (ffmpeg)."""
+    """CPU seconds (user + system) of this process and its finished children (ffmpeg)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-CPU: list[float] = []  # CPU seconds of the last timed() call
-
-
-def timed(fn) -> float:
-    """Wall seconds of fn(); its CPU seconds (whole process tree) are appended to CPU."""
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process tree) of fn()."""
     c, t = _cpu(), time.monotonic()
     fn()
-    CPU.append(_cpu() - c)
-    return time.monotonic() - t
+    return time.monotonic() - t, _cpu() - c
 
 
-def reencode(src: Path, dst: Path) -> None:
-    q = QUALITIES["final"]
-    run_ffmpeg(["-i", str(src), "-map", "0:v", "-c:v", "libx264", "-preset", q.preset, "-crf", str(q.crf),
-                "-profile:v", q.profile, "-pix_fmt", "yuv420p", "-y", str(dst)])
+class _Patch:
+    """Replace attributes for the duration of a with-block (bench-only instrumentation)."""
+
+    def __init__(self, *triples):
+        self.triples, self.saved = triples, []
+
+    def __enter__(self):
+        for obj, name, value in self.triples:
+            # Keep the raw attribute (a classmethod stays a classmethod when put back).
+            self.saved.append((obj, name, vars(obj)[name] if isinstance(obj, type) else getattr(obj, name)))
+            setattr(obj, name, value)
+        return self
+
+    def __exit__(self, *exc):
+        for obj, name, value in reversed(self.saved):
+            setattr(obj, name, value)
 
 
-def bench_ratio(tmp: Path, runs: int, raw_anchor: bool = True) -> None:
-    story = make_story(tmp / "s60", 60.0, 8)
-    out = tmp / "r60.mp4"
-    renders, encodes, cpu_r, cpu_e = [], [], [], []
-    for _ in range(runs):
-        renders.append(timed(lambda: render_story(story, out, quality="final")))
-        cpu_r.append(CPU[-1])
-        encodes.append(timed(lambda: reencode(out, tmp / "re60.mp4")))
-        cpu_e.append(CPU[-1])
-        print(f"  run: render {renders[-1]:.1f} s wall / {cpu_r[-1]:.1f} s CPU; x264 re-encode {encodes[-1]:.1f} s wall / "
-              f"{cpu_e[-1]:.1f} s CPU; wall ratio {renders[-1] / encodes[-1]:.2f}, CPU ratio {cpu_r[-1] / cpu_e[-1]:.2f}",
-              flush=True)
-    info = probe(out)
-    mr, me = statistics.median(renders), statistics.median(encodes)
-    cr, ce = statistics.median(cpu_r), statistics.median(cpu_e)
-    print(f"(a) 60 s 720p final ({info.duration:.1f} s, {info.video.width}x{info.video.height}): "
-          f"render median {mr:.1f} s, re-encode median {me:.1f} s, wall ratio {mr / me:.2f} (target <= 1.3); "
-          f"CPU median {cr:.1f} s vs {ce:.1f} s, CPU ratio {cr / ce:.2f} (less sensitive to a shared machine)")
-    if raw_anchor:
-        bench_raw_anchor(story, tmp, runs, mr, cr)
+class _Sink:
+    """Stands in for the ffmpeg pipe: the frames go to ``cat > /dev/null`` (a real pipe write)."""
+
+    def __init__(self, args, **kw):
+        self.proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.args = list(args)
+
+    def write(self, data) -> None:
+        self.proc.stdin.write(data)
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait()
+        return False
 
 
-def bench_raw_anchor(story: Path, tmp: Path, runs: int, render_wall: float, render_cpu: float) -> None:
-    """Second anchor: x264 on the very raw frames we piped (captured in an untimed render).
+def _mux_sound_only(video, sound, srt, language, out) -> list[str]:
+    """Stands in for the final mux when there is no video (the profile's sink kept none)."""
+    return ["-i", str(sound), "-c", "copy", "-f", "mp4", "-y", str(out)]
 
-    Re-encoding our MP4 feeds x264 frames that were already compressed once (grain gone),
-    which x264 encodes faster than the original frames; this anchor has no such bias.
-    """
-    import storyteller.pipeline.render.encode as render_mod
 
+STAGES = (  # (label, object, attribute): the stage is the time spent inside that call
+    ("decode photo", render_mod, "load_photo"),
+    ("frame photo (scale/fill)", render_mod, "frame_photo"),
+    ("colour conversion", yuv_mod.Planes, "from_rgb"),
+    ("canvas blur", kenburns_mod, "prepare_canvas"),
+    ("card", render_mod, "card_frame"),
+    ("Ken Burns warp", kenburns_mod, "warp_planes"),
+    ("still/clip copy", frames_mod.Still, "frame"),
+    ("crossfade", yuv_mod.Frame, "blend"),
+    ("subtitle band (draw)", frames_mod.CueTrack, "at"),
+    ("subtitle band (blend)", yuv_mod.Overlay, "blend_onto"),
+    ("fade", yuv_mod.Frame, "fade"),
+    ("pipe write", _Sink, "write"),
+    ("sound mix (side thread)", render_mod, "mix_soundtrack"),
+)
+
+
+def profile(story: Path, out: Path) -> dict:
+    """Per-stage CPU seconds (of the calling thread) in one render into a free sink."""
+    spent: dict[str, float] = defaultdict(float)
+    depth = threading.local()
+
+    def timer(label, fn):
+        def wrapped(*a, **k):
+            outer = getattr(depth, "label", None)
+            depth.label = label
+            t = time.thread_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                dt = time.thread_time() - t
+                spent[label] += dt
+                if outer is not None:
+                    spent[outer] -= dt  # nested stages count once, in the innermost
+                depth.label = outer
+
+        return wrapped
+
+    loop: dict = {}
+    real_loop = render_mod.frame_loop
+
+    def frame_loop(*a, **k):
+        loop["frames"] = a[5]
+        c, t = time.process_time(), time.monotonic()
+        real_loop(*a, **k)
+        loop["cpu"], loop["wall"] = time.process_time() - c, time.monotonic() - t
+
+    patches = [(obj, name, timer(label, getattr(obj, name))) for label, obj, name in STAGES]
+    with _Patch(
+        *patches, (render_mod, "open_ffmpeg", _Sink), (render_mod, "frame_loop", frame_loop), (render_mod, "mux_args", _mux_sound_only)
+    ):
+        t = time.monotonic()
+        render_mod.render_story(story, out, quality="final")
+        total = time.monotonic() - t
+    n = loop["frames"]
+    return {
+        "frames": n,
+        "stages_ms_per_frame": {k: 1000 * v / n for k, v in spent.items()},
+        "loop_cpu_ms_per_frame": 1000 * loop["cpu"] / n,
+        "loop_wall_ms_per_frame": 1000 * loop["wall"] / n,
+        "outside_loop_s": total - loop["wall"],
+    }
+
+
+def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
+    """Compose once (untimed, no x264), keeping the raw frames and the video command they were for."""
     raw = tmp / "frames.yuv"
     captured: dict = {}
-    real_open = render_mod.open_ffmpeg
 
-    class Tee:
-        def __init__(self, pipe, fh):
-            self.pipe, self.fh = pipe, fh
+    class FileSink(_Sink):
+        def __init__(self, args, **kw):
+            captured["args"] = list(args)
+            self.fh = open(raw, "wb")
 
-        def write(self, data):
+        def write(self, data) -> None:
             self.fh.write(data)
-            self.pipe.write(data)
 
-        def kill(self):
-            self.pipe.kill()
-
-        def __enter__(self):
-            self.pipe.__enter__()
-            return self
+        def kill(self) -> None:
+            pass
 
         def __exit__(self, *exc):
             self.fh.close()
-            return self.pipe.__exit__(*exc)
+            return False
 
-    def tee_open(args, **kw):
-        captured["args"] = list(args)
-        return Tee(real_open(args, **kw), open(raw, "wb"))
+    with _Patch((render_mod, "open_ffmpeg", FileSink), (render_mod, "mux_args", _mux_sound_only)):
+        render_mod.render_story(story, tmp / "capture.mp4", quality="final")
+    # Exactly our video command, reading the captured frames instead of the pipe.
+    cmd = [str(raw) if a == "pipe:0" else a for a in captured["args"][:-1]] + [str(tmp / "anchor.mp4")]
+    return raw, cmd
 
-    render_mod.open_ffmpeg = tee_open
-    try:
-        render_story(story, tmp / "capture.mp4", quality="final")
-    finally:
-        render_mod.open_ffmpeg = real_open
-    args = captured["args"]
-    # The same video settings, reading the captured file; no sound, no subtitles.
-    vid = args[args.index("-c:v"):args.index("-c:a")]
-    size = args[args.index("-s") + 1]
-    fps = args[args.index("-r") + 1]
-    cmd = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", size, "-r", fps, "-i", str(raw), "-map", "0:v", *vid,
-           "-f", "mp4", "-y", str(tmp / "anchor.mp4")]
-    walls, cpus = [], []
+
+def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
+    load0 = os.getloadavg()[0]
+    prof = profile(story, tmp / f"{name}-profile.mp4")
+    print(f"[{name}] {prof['frames']} frames; per-stage CPU ms a frame (thread that runs it):", flush=True)
+    for label, ms in sorted(prof["stages_ms_per_frame"].items(), key=lambda kv: -kv[1]):
+        print(f"    {label:26s} {ms:6.2f}")
+    print(
+        f"  frame loop into a free sink: {prof['loop_cpu_ms_per_frame']:.2f} ms CPU a frame (all threads), "
+        f"{prof['loop_wall_ms_per_frame']:.2f} ms wall (incl. the side thread's sound mix); "
+        f"outside the loop {prof['outside_loop_s']:.2f} s",
+        flush=True,
+    )
+    raw, cmd = capture(story, tmp)
+    rw, rc, aw, ac = [], [], [], []
     for _ in range(runs):
-        walls.append(timed(lambda: run_ffmpeg(cmd)))
-        cpus.append(CPU[-1])
-        print(f"  raw-frames anchor: {walls[-1]:.1f} s wall / {cpus[-1]:.1f} s CPU", flush=True)
+        w, c = timed(lambda: render_mod.render_story(story, tmp / f"{name}.mp4", quality="final"))
+        rw.append(w)
+        rc.append(c)
+        w, c = timed(lambda: run_ffmpeg(cmd))
+        aw.append(w)
+        ac.append(c)
+        print(
+            f"  run: render {rw[-1]:.1f} s wall / {rc[-1]:.1f} s CPU; x264 alone {aw[-1]:.1f} s wall / {ac[-1]:.1f} s CPU; "
+            f"ratio wall {rw[-1] / aw[-1]:.2f}, CPU {rc[-1] / ac[-1]:.2f}",
+            flush=True,
+        )
     raw.unlink()
-    aw, ac = statistics.median(walls), statistics.median(cpus)
-    print(f"(a') x264 on the exact raw frames: median {aw:.1f} s wall / {ac:.1f} s CPU; "
-          f"render/anchor wall ratio {render_wall / aw:.2f}, CPU ratio {render_cpu / ac:.2f} (target <= 1.3)")
+    m = {k: statistics.median(v) for k, v in (("rw", rw), ("rc", rc), ("aw", aw), ("ac", ac))}
+    row = {
+        "bench": f"render {name} 720p final",
+        "frames": prof["frames"],
+        "runs": runs,
+        "ours_wall": m["rw"],
+        "ours_cpu": m["rc"],
+        "anchor": "x264 alone on the same raw frames",
+        "anchor_wall": m["aw"],
+        "anchor_cpu": m["ac"],
+        "ratio_wall": m["rw"] / m["aw"],
+        "ratio_cpu": m["rc"] / m["ac"],
+        "compose_cpu_ms_per_frame": prof["loop_cpu_ms_per_frame"],
+        "outside_loop_s": prof["outside_loop_s"],
+        "stages_ms_per_frame": prof["stages_ms_per_frame"],
+        "load": [load0, os.getloadavg()[0]],
+    }
+    print(
+        f"[{name}] medians of {runs}: render {m['rw']:.1f} s wall / {m['rc']:.1f} s CPU, x264 alone {m['aw']:.1f} s / "
+        f"{m['ac']:.1f} s: ratio wall {row['ratio_wall']:.2f}, CPU {row['ratio_cpu']:.2f} (target <= 1.3); "
+        f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    return row
 
 
-def bench_three_minutes(tmp: Path, runs: int) -> None:
-    story = make_story(tmp / "s180", 180.0, 20)
-    finals, previews = [], []
-    for _ in range(runs):
-        finals.append(timed(lambda: render_story(story, tmp / "f180.mp4", quality="final")))
-        previews.append(timed(lambda: render_story(story, tmp / "p180.mp4", quality="preview")))
-        print(f"  run: final {finals[-1]:.1f} s (CPU {CPU[-2]:.1f} s), preview {previews[-1]:.1f} s (CPU {CPU[-1]:.1f} s)",
-              flush=True)
-    print(f"(b) 3 min 720p: final median {statistics.median(finals):.1f} s (target < 120), "
-          f"preview median {statistics.median(previews):.1f} s (target < 20)")
+def import_seconds() -> float:
+    """Seconds for a fresh interpreter to import the renderer (a fixed cost of every CLI render)."""
+    code = "import time; t = time.monotonic(); import storyteller.pipeline.render.encode; print(time.monotonic() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    return float(out.stdout.strip())
 
 
+# ----------------------------------------------------------------- memory
 def _tree_rss(root: int) -> int:
     """Sum of VmRSS (bytes) over ``root`` and all its descendants."""
     children: dict[int, list[int]] = {}
@@ -232,13 +390,20 @@ def _tree_rss(root: int) -> int:
 
 
 def bench_memory(tmp: Path) -> None:
-    story = make_story(tmp / "s180hd", 180.0, 20)
-    data = json.loads((story / "story.json").read_text(encoding="utf-8"))
-    data["hd"] = True
-    (story / "story.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    code = ("import sys; from storyteller.pipeline.render.encode import render_story; "
-            "r = render_story(sys.argv[1], sys.argv[2]); print(r.width, r.height, round(r.seconds, 1))")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(story), str(tmp / "hd.mp4")], stdout=subprocess.PIPE, text=True)
+    story = make_story(tmp / "s180hd", 180.0, 20, hd=True)
+    if story is None:
+        print("memory: skipped (../shared/data/faces is not here)")
+        return
+    code = (
+        "import sys; from storyteller.pipeline.render.encode import render_story; "
+        "r = render_story(sys.argv[1], sys.argv[2]); print(r.width, r.height, round(r.seconds, 1))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(story), str(tmp / "hd.mp4")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     peak = 0
     stop = threading.Event()
 
@@ -253,24 +418,41 @@ def bench_memory(tmp: Path) -> None:
     out, _ = proc.communicate()
     stop.set()
     t.join()
-    print(f"(c) 3 min 1080p final: {out.strip()} (w h seconds); peak RSS of process tree {peak / 2**20:.0f} MiB (target < 1024)")
+    print(f"memory: 3 min 1080p final: {out.strip()} (w h seconds); peak RSS of the process tree {peak / 2**20:.0f} MiB (target < 1024)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["a", "b", "c"])
+    ap.add_argument("--only", choices=["sample", "story3min"])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--runs-b", type=int, default=3)
+    ap.add_argument("--short", action="store_true", help="the 3-minute story once (make bench)")
+    ap.add_argument("--memory", action="store_true")
+    ap.add_argument("--json", type=Path, help="append one JSON row per story to this file")
     args = ap.parse_args()
     print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}", flush=True)
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-render-") as d:
         tmp = Path(d)
-        if args.only in (None, "a"):
-            bench_ratio(tmp, args.runs)
-        if args.only in (None, "b"):
-            bench_three_minutes(tmp, args.runs_b)
-        if args.only in (None, "c"):
+        if args.memory:
             bench_memory(tmp)
+            return
+        if args.only in (None, "sample"):
+            fixed = import_seconds()
+            print(f"[sample] fixed cost: import of the renderer in a fresh interpreter {fixed:.2f} s", flush=True)
+            row = bench_story("sample", SAMPLE, tmp, args.runs)
+            row["import_s"] = fixed
+            rows.append(row)
+        if args.only in (None, "story3min"):
+            story = make_story(tmp / "s180", 180.0, 20)
+            if story is None:
+                print("[story3min] skipped: ../shared/data/faces is not here")
+                rows.append({"bench": "render 3-min photos+drawings 720p final", "skipped": "../shared/data/faces absent"})
+            else:
+                rows.append(bench_story("story3min", story, tmp, 1 if args.short else args.runs))
+    if args.json:
+        with open(args.json, "a", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row) + "\n")
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

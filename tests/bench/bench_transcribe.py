@@ -45,8 +45,10 @@ from storyteller.pipeline.speech.subtitles import segment  # noqa: E402
 SPEECH = ROOT.parent / "shared" / "data" / "speech" / "librispeech-test-other"
 SR = 16000
 # True LibriSpeech test-other transcript of 1688-142285-0000 (CC BY 4.0).
-TRUE_TEXT = {"1688-142285-0000": "THERE'S IRON THEY SAY IN ALL OUR BLOOD AND A GRAIN OR TWO PERHAPS IS GOOD "
-                                 "BUT HIS HE MAKES ME HARSHLY FEEL HAS GOT A LITTLE TOO MUCH OF STEEL ANON"}
+TRUE_TEXT = {
+    "1688-142285-0000": "THERE'S IRON THEY SAY IN ALL OUR BLOOD AND A GRAIN OR TWO PERHAPS IS GOOD "
+    "BUT HIS HE MAKES ME HARSHLY FEEL HAS GOT A LITTLE TOO MUCH OF STEEL ANON"
+}
 
 
 def norm_words(text: str) -> list[str]:
@@ -132,14 +134,20 @@ def main() -> None:
     if Path(args.owhisper).exists():
         env = dict(os.environ, BENCH_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads))
         out = work / "ow.json"
-        proc = subprocess.run([args.owhisper, str(Path(__file__).with_name("owhisper_run.py")), str(model_dir), str(out),
-                               str(work / "narration.npy")], env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [args.owhisper, str(Path(__file__).with_name("owhisper_run.py")), str(model_dir), str(out), str(work / "narration.npy")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode == 0:
             res = json.loads(out.read_text())["results"][0]
             t_ow, c_ow = res["seconds"], res["cpu_seconds"]
             ow_words = [(w["start"], w["word"]) for w in res.get("words", [])]
-            print(f"  openai-whisper (PyTorch {args.threads} threads, fp32 CPU): wall {t_ow:.1f} s "
-                  f"(RTF {t_ow / duration:.3f}), CPU {c_ow:.1f} s")
+            print(
+                f"  openai-whisper (PyTorch {args.threads} threads, fp32 CPU): wall {t_ow:.1f} s "
+                f"(RTF {t_ow / duration:.3f}), CPU {c_ow:.1f} s"
+            )
         else:
             print("  openai-whisper failed:", proc.stderr.strip().splitlines()[-1:] or proc.returncode)
     else:
@@ -147,8 +155,7 @@ def main() -> None:
 
     # -- anchor 2: faster-whisper float32 (same library, no quantisation)
     tx.load_model("whisper-base", "float32", args.threads)
-    fp32, t_fp32, c_fp32 = timed(lambda: tx.transcribe(wav, "en", model="whisper-base", compute_type="float32",
-                                                       cpu_threads=args.threads))
+    fp32, t_fp32, c_fp32 = timed(lambda: tx.transcribe(wav, "en", model="whisper-base", compute_type="float32", cpu_threads=args.threads))
     print(f"  faster-whisper float32 run: wall {t_fp32:.1f} s (RTF {t_fp32 / duration:.3f}), CPU {c_fp32:.1f} s")
 
     # -- WER without a script
@@ -164,8 +171,10 @@ def main() -> None:
             print(line)
     if ref_ow:
         per = [wer(norm_words(" ".join(ref_ow[n])), norm_words(" ".join(hyp[n]))) for n, _, _ in bounds if ref_ow[n]]
-        print(f"  int8 vs openai-whisper transcript (agreement, not true WER): median {statistics.median(per):.3f} "
-              f"mean {statistics.mean(per):.3f} over {len(per)} files")
+        print(
+            f"  int8 vs openai-whisper transcript (agreement, not true WER): median {statistics.median(per):.3f} "
+            f"mean {statistics.mean(per):.3f} over {len(per)} files"
+        )
     per32 = [wer(norm_words(" ".join(hyp32[n])), norm_words(" ".join(hyp[n]))) for n, _, _ in bounds if hyp32[n]]
     print(f"  int8 vs float32 transcript (quantisation drift): median {statistics.median(per32):.3f} over {len(per32)} files")
 
@@ -176,7 +185,7 @@ def main() -> None:
     clean = align(script, ours.words, duration)
     rng = np.random.default_rng(0)
     noise = rng.standard_normal(len(audio)).astype(np.float32)
-    noise *= np.sqrt(np.mean(audio ** 2) / np.mean(noise ** 2) / 10 ** (10 / 10))
+    noise *= np.sqrt(np.mean(audio**2) / np.mean(noise**2) / 10 ** (10 / 10))
     noisy_wav = write_wav(work / "noisy.wav", np.clip(audio + noise, -1, 1), SR)
     noisy_t = tx.transcribe(noisy_wav, "en", model="whisper-base", cpu_threads=args.threads)
     noisy = align(script, noisy_t.words, duration)
@@ -187,7 +196,7 @@ def main() -> None:
     errors_by_file, k = [], 0
     for n, _, _ in bounds:
         m = len(scripts[n].split())
-        e = [abs(a.start - b.start) for a, b in zip(clean.words[k:k + m], noisy.words[k:k + m])]
+        e = [abs(a.start - b.start) for a, b in zip(clean.words[k : k + m], noisy.words[k : k + m])]
         if e:
             errors_by_file.append(statistics.median(e))
         k += m
@@ -195,16 +204,21 @@ def main() -> None:
     print("\nWith a script (script = reference text above; noisy = +white noise at 10 dB SNR):")
     print(f"  subtitles reproduce the script exactly: clean {exact[0]}, noisy {exact[1]}")
     print(f"  match ratio: clean {clean.match_ratio:.3f}, noisy {noisy.match_ratio:.3f}")
-    print(f"  word-start error noisy vs clean: median {statistics.median(allerr) * 1000:.0f} ms, "
-          f"p90 {np.percentile(allerr, 90) * 1000:.0f} ms, median of per-file medians "
-          f"{statistics.median(errors_by_file) * 1000:.0f} ms ({len(allerr)} words)")
+    print(
+        f"  word-start error noisy vs clean: median {statistics.median(allerr) * 1000:.0f} ms, "
+        f"p90 {np.percentile(allerr, 90) * 1000:.0f} ms, median of per-file medians "
+        f"{statistics.median(errors_by_file) * 1000:.0f} ms ({len(allerr)} words)"
+    )
 
     print("\nSummary (medians; the machine is shared, so CPU-based figures are the fair ones):")
-    print(f"  RTF faster-whisper base int8, {args.threads} threads: wall {t_int8 / duration:.3f}; "
-          f"CPU-based {c_int8 / args.threads / duration:.3f} = CPU s / ({args.threads} x audio s) (target < 0.2)")
+    print(
+        f"  RTF faster-whisper base int8, {args.threads} threads: wall {t_int8 / duration:.3f}; "
+        f"CPU-based {c_int8 / args.threads / duration:.3f} = CPU s / ({args.threads} x audio s) (target < 0.2)"
+    )
     if t_ow:
-        print(f"  speed-up vs PyTorch openai-whisper base (same weights): wall {t_ow / t_int8:.2f}x, "
-              f"CPU {c_ow / c_int8:.2f}x (target >= 3x)")
+        print(
+            f"  speed-up vs PyTorch openai-whisper base (same weights): wall {t_ow / t_int8:.2f}x, CPU {c_ow / c_int8:.2f}x (target >= 3x)"
+        )
     print(f"  speed-up vs faster-whisper float32 (anchor 2): wall {t_fp32 / t_int8:.2f}x, CPU {c_fp32 / c_int8:.2f}x")
     print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 

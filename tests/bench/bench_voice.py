@@ -227,8 +227,10 @@ def speed(minutes: float) -> None:
     print(f"  disguise (decode + full chain + write): median {o:.1f} s = {seconds / o:.1f}x real time")
     # CPU seconds do not depend on what else the shared machine is doing; wall time does
     load = os.getloadavg()[0]
-    print(f"  disguise CPU time (all threads): median {statistics.median(cpu):.1f} s = "
-          f"{seconds / statistics.median(cpu):.1f}x real time on one core; load average during the run {load:.1f}")
+    print(
+        f"  disguise CPU time (all threads): median {statistics.median(cpu):.1f} s = "
+        f"{seconds / statistics.median(cpu):.1f}x real time on one core; load average during the run {load:.1f}"
+    )
     print(f"  anchor, WORLD pitch shift (decode + shift + write): median {a:.1f} s = {seconds / a:.1f}x real time")
     print(f"  ratio disguise/anchor time: {o / a:.2f}")
     print(f"  preview of 10 s: median {statistics.median(prev):.2f} s (target < 2 s)")
@@ -254,8 +256,10 @@ def synthetic_speed(minutes: float) -> None:
         t, c = time.perf_counter(), time.process_time()
         voice.anonymize(src, Path(tmp) / "out.wav", "synthetic", 1)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
-        print(f"synthetic on a {seconds / 60:.1f} min take: {wall:.1f} s = {seconds / wall:.2f}x real time "
-              f"(CPU {cpu:.1f} s; load average {load0:.1f} -> {os.getloadavg()[0]:.1f})")
+        print(
+            f"synthetic on a {seconds / 60:.1f} min take: {wall:.1f} s = {seconds / wall:.2f}x real time "
+            f"(CPU {cpu:.1f} s; load average {load0:.1f} -> {os.getloadavg()[0]:.1f})"
+        )
         for method in ("own", "pitch", "disguise", "synthetic"):
             first = []
             t = time.perf_counter()

@@ -28,7 +28,7 @@ def read_ct2(path: str | Path) -> tuple[str, dict[str, np.ndarray], dict[str, st
     def string():
         nonlocal pos
         n = take("H")
-        s = data[pos: pos + n - 1].decode("utf-8")
+        s = data[pos : pos + n - 1].decode("utf-8")
         pos += n
         return s
 

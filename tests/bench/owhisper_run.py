@@ -86,9 +86,15 @@ def load(model_dir: Path):
     sd, n_enc, n_dec = state_dict_from_ct2(model_dir)
     n_vocab, n_state = sd["decoder.token_embedding.weight"].shape
     dims = ModelDimensions(
-        n_mels=sd["encoder.conv1.weight"].shape[1], n_audio_ctx=sd["encoder.positional_embedding"].shape[0],
-        n_audio_state=n_state, n_audio_head=n_state // 64, n_audio_layer=n_enc, n_vocab=n_vocab,
-        n_text_ctx=sd["decoder.positional_embedding"].shape[0], n_text_state=n_state, n_text_head=n_state // 64,
+        n_mels=sd["encoder.conv1.weight"].shape[1],
+        n_audio_ctx=sd["encoder.positional_embedding"].shape[0],
+        n_audio_state=n_state,
+        n_audio_head=n_state // 64,
+        n_audio_layer=n_enc,
+        n_vocab=n_vocab,
+        n_text_ctx=sd["decoder.positional_embedding"].shape[0],
+        n_text_state=n_state,
+        n_text_head=n_state // 64,
         n_text_layer=n_dec,
     )
     model = Whisper(dims)
@@ -116,12 +122,24 @@ def main() -> None:
     for path in audios:
         audio = np.load(path).astype(np.float32)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = model.transcribe(audio, language="en", task="transcribe", beam_size=5, best_of=5, fp16=False,
-                               temperature=(0.0, 0.3, 0.6), condition_on_previous_text=False, word_timestamps=True)
+        res = model.transcribe(
+            audio,
+            language="en",
+            task="transcribe",
+            beam_size=5,
+            best_of=5,
+            fp16=False,
+            temperature=(0.0, 0.3, 0.6),
+            condition_on_previous_text=False,
+            word_timestamps=True,
+        )
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-        words = [{"start": float(w["start"]), "end": float(w["end"]), "word": w["word"]}
-                 for seg in res["segments"] for w in seg.get("words", [])]
-        results.append({"audio": path, "seconds": secs, "cpu_seconds": cpu, "duration": len(audio) / 16000, "text": res["text"], "words": words})
+        words = [
+            {"start": float(w["start"]), "end": float(w["end"]), "word": w["word"]} for seg in res["segments"] for w in seg.get("words", [])
+        ]
+        results.append(
+            {"audio": path, "seconds": secs, "cpu_seconds": cpu, "duration": len(audio) / 16000, "text": res["text"], "words": words}
+        )
         print(f"openai-whisper {Path(path).name}: {secs:.1f} s", file=sys.stderr)
     out.write_text(json.dumps({"load_seconds": load_s, "threads": threads, "results": results}))
 

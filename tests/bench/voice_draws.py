@@ -58,8 +58,9 @@ def main() -> None:
         from faster_whisper import WhisperModel
 
         whisper = WhisperModel(os.environ["FW_MODEL"], device="cpu", compute_type="int8")
-        tf = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                            jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+        tf = jiwer.Compose(
+            [jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip(), jiwer.ReduceToListOfListOfWords()]
+        )
 
     def words(path: str) -> str:
         return " ".join(s.text for s in whisper.transcribe(path, language="en", beam_size=1)[0]).strip().lower()
@@ -73,8 +74,11 @@ def main() -> None:
 
         def anon(f: str, seed: int) -> str:
             out = os.path.join(tmp, f"{seed}_{Path(f).stem}.wav")
-            r = subprocess.run([str(cli), "voice", src[f], "-o", out, "--seed", str(seed), "--method", a.method, "--audience", "workshop"],
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [str(cli), "voice", src[f], "-o", out, "--seed", str(seed), "--method", a.method, "--audience", "workshop"],
+                capture_output=True,
+                text=True,
+            )
             if r.returncode != 0:
                 sys.exit(f"anonymizer failed on {f}: {r.stderr[-500:]}")
             return out
@@ -93,7 +97,7 @@ def main() -> None:
             trials = [(s, f, made[(f, story[s])]) for s in spks for f in files[s][N_ENROLL:]]
             tests = [(s, embed(p)) for s, _, p in trials]
 
-            def score(enrol: dict) -> float:
+            def score(enrol: dict, tests=tests) -> float:
                 sc, lb = [], []
                 for ts, te in tests:
                     for s in spks:
@@ -106,8 +110,9 @@ def main() -> None:
                 picked = trials[::2]
                 for _, f, _ in picked:
                     refs.setdefault(f, words(src[f]))
-                row["WER"] = 100 * jiwer.wer([refs[f] for _, f, _ in picked], [words(p) for _, _, p in picked],
-                                             reference_transform=tf, hypothesis_transform=tf)
+                row["WER"] = 100 * jiwer.wer(
+                    [refs[f] for _, f, _ in picked], [words(p) for _, _, p in picked], reference_transform=tf, hypothesis_transform=tf
+                )
             rows.append(row)
             print(f"set {k}: " + " ".join(f"{n}={v:.1f}" for n, v in row.items()), flush=True)
             for p in made.values():

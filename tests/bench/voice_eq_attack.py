@@ -48,8 +48,7 @@ N_ENROLL = 3
 def speaker_files(data: str) -> dict[str, list[str]]:
     """Each speaker folder's recordings, in the judge's order (first ``N_ENROLL`` enrol, the rest are trials)."""
     spks = sorted(d for d in os.listdir(data) if os.path.isdir(os.path.join(data, d)))
-    return {s: sorted(glob.glob(os.path.join(data, s, "*.flac")) + glob.glob(os.path.join(data, s, "*.wav")))
-            for s in spks}
+    return {s: sorted(glob.glob(os.path.join(data, s, "*.flac")) + glob.glob(os.path.join(data, s, "*.wav"))) for s in spks}
 
 
 def similarity(enrolled: list[np.ndarray], test: np.ndarray) -> float:
@@ -98,15 +97,16 @@ def main() -> None:
                 src = os.path.join(tmp, "in_" + Path(f).stem + ".wav")
                 out = os.path.join(tmp, "out_" + Path(f).stem + ".wav")
                 sf.write(src, originals[f], SR)
-                r = subprocess.run(a.cmd.format(inp=src, out=out, seed=1000 + i), shell=True,
-                                   capture_output=True, text=True)
+                r = subprocess.run(a.cmd.format(inp=src, out=out, seed=1000 + i), shell=True, capture_output=True, text=True)
                 if r.returncode != 0 or not os.path.exists(out):
                     sys.exit(f"anonymizer failed on {f}: {r.stderr[-500:]}")
                 y = librosa.load(out, sr=SR)[0]
                 flat = equalise(y, target)
-                tries = {"EER_ignorant": [embed(y)], "EER_eq": [embed(flat)],
-                         "EER_eq_invert": [embed(librosa.effects.pitch_shift(flat, sr=SR, n_steps=st))
-                                           for st in (-6, -3, 0, 3, 6)]}
+                tries = {
+                    "EER_ignorant": [embed(y)],
+                    "EER_eq": [embed(flat)],
+                    "EER_eq_invert": [embed(librosa.effects.pitch_shift(flat, sr=SR, n_steps=st)) for st in (-6, -3, 0, 3, 6)],
+                }
                 for s2 in spks:
                     labels.append(int(s == s2))
                     for name, embs in tries.items():

@@ -89,8 +89,16 @@ def anonymize(
     ext, oext = inp.suffix.lower(), out.suffix.lower()
     progress = progress or (lambda f: None)
     cancel = cancel or (lambda: False)
-    opts = dict(mask=mask, mask_scale=mask_scale, color=tuple(int(c) for c in color), edits=edits,
-                reviewed=reviewed, whole_frame=whole_frame, progress=progress, cancel=cancel)
+    opts = dict(
+        mask=mask,
+        mask_scale=mask_scale,
+        color=tuple(int(c) for c in color),
+        edits=edits,
+        reviewed=reviewed,
+        whole_frame=whole_frame,
+        progress=progress,
+        cancel=cancel,
+    )
     if ext in PHOTO_EXT:
         if oext not in PHOTO_EXT:
             raise FaceError(f"A photo must be saved as .jpg or .png, not '{oext or 'no extension'}'.")
@@ -104,9 +112,17 @@ def anonymize(
     raise FaceError(f"'{inp.name}' is not a supported photo or video (use .jpg, .png, .mp4, .mov or .webm).")
 
 
-
 # The one entry point and what its callers pass in and catch.
 __all__ = [
-    "anonymize", "load_edits", "Edits", "ManualBox", "FaceResult", "FaceError", "FacesRemainError",
-    "BLUR_WARNING", "PHOTO_EXT", "VIDEO_EXT", "VIDEO_OUT_EXT",
+    "anonymize",
+    "load_edits",
+    "Edits",
+    "ManualBox",
+    "FaceResult",
+    "FaceError",
+    "FacesRemainError",
+    "BLUR_WARNING",
+    "PHOTO_EXT",
+    "VIDEO_EXT",
+    "VIDEO_OUT_EXT",
 ]

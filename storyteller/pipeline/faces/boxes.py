@@ -55,7 +55,6 @@ def grow(box, factor: float, extra: float = 0.0) -> np.ndarray:
     return np.array([cx - hw, cy - hh, cx + hw, cy + hh], np.float32)
 
 
-
 def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tuple[int, int]]:
     """Greedy one-to-one matching by IoU, then by centre distance for fast movers."""
     pairs: list[tuple[int, int]] = []
@@ -88,4 +87,3 @@ def match(pred: np.ndarray, dets: np.ndarray, min_iou: float = 0.2) -> list[tupl
             used_t.add(t)
             used_d.add(best)
     return pairs
-

@@ -30,4 +30,3 @@ def is_cut(diff: tuple[float, float], recent: list[float], floor: float = 16.0) 
         return d > 3 * floor or (d > floor and h > 0.3)
     m = float(np.median(recent))
     return d > floor and (d > 3.0 * m or (d > 2.0 * m and h > 0.3))
-

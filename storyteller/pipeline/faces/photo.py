@@ -118,9 +118,25 @@ def anonymize_photo(inp: Path, out: Path, *, mask, mask_scale, color, edits, rev
     _save_photo(masked, out)
     progress(1.0)
     frame = FrameFaces(0, 0.0, tuple(boxes), review)
-    return FaceResult(inp.name, str(out), "photo", w, h, None, mask, (frame,), (0,) if review else (), tuple(hits),
-                      edits, reviewed, whole_frame, "none", tuple(warn), time.monotonic() - t0,
-                      {"faces": len(boxes)})
+    return FaceResult(
+        inp.name,
+        str(out),
+        "photo",
+        w,
+        h,
+        None,
+        mask,
+        (frame,),
+        (0,) if review else (),
+        tuple(hits),
+        edits,
+        reviewed,
+        whole_frame,
+        "none",
+        tuple(warn),
+        time.monotonic() - t0,
+        {"faces": len(boxes)},
+    )
 
 
 def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[CheckHit]:
@@ -152,4 +168,3 @@ def _post_check_photo(det, masked, boxes, edits, mask_scale, color) -> list[Chec
         boxes.append(FaceBox(*box, float(h[4]), 2000 + len(hits), "post-check"))
         hits.append(CheckHit(0, box, float(h[4]), "covered"))
     return hits
-

@@ -20,7 +20,6 @@ class FacesRemainError(UserError):
     """The post-check still sees faces in the output; a person must review it."""
 
 
-
 @dataclass(frozen=True)
 class FrameFaces:
     """Everything masked on one frame; ``review`` names why a person should look, if so."""
@@ -94,4 +93,3 @@ class FaceResult:
 def edits_to_dict(e: Edits) -> dict:
     f = lambda m: {k: v for k, v in {"box": list(m.box), "frame": m.frame, "until": m.until}.items() if v is not None}  # noqa: E731
     return {"add": [f(m) for m in e.add], "remove": [f(m) for m in e.remove]}
-

@@ -56,7 +56,6 @@ class Track:
     misses: int = 0  # consecutive keyframes without a find
 
 
-
 @dataclass(frozen=True)
 class TrackerSettings:
     threshold: float = 0.3  # full-frame keyframe search
@@ -85,7 +84,7 @@ class FaceTracker:
         self._scale = 1.0
         self._since_rotated = 0
         self.roll = 0  # degrees the whole picture seems turned (phone rolled); searches follow it
-        self._roll_tried = -10**9
+        self._roll_tried = -(10**9)
 
     # ------------------------------------------------------------ searches
     def _full(self, frame: np.ndarray, angles=(0,)) -> np.ndarray:
@@ -291,7 +290,7 @@ class FaceTracker:
                 continue
             # Lost: search the frames in between, then hold the last box, growing.
             t.misses += 1
-            for j, (i, f) in enumerate(seg):
+            for j, (i, _frame) in enumerate(seg):
                 gone = i - t.seen
                 if gone > self.s.hold:
                     break

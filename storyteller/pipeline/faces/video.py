@@ -91,8 +91,20 @@ def _disguised_audio(inp: Path, workdir: Path, progress, cancel) -> Path:
 
 
 def anonymize_video(
-    inp: Path, out: Path, *, mask, mask_scale, color, edits, reviewed, whole_frame, keep_audio, progress, cancel,
-    settings: TrackerSettings = TrackerSettings(), check_every: int = 4,
+    inp: Path,
+    out: Path,
+    *,
+    mask,
+    mask_scale,
+    color,
+    edits,
+    reviewed,
+    whole_frame,
+    keep_audio,
+    progress,
+    cancel,
+    settings: TrackerSettings = TrackerSettings(),
+    check_every: int = 4,
 ) -> FaceResult:
     """Video path of :func:`anonymize`.
 
@@ -210,6 +222,22 @@ def anonymize_video(
     progress(1.0)
     order = sorted((f for f in records if f.review), key=lambda f: (REVIEW_RANK[f.review], f.index))
     stats = dict(tracker.stats, frames=len(records), tracks=tracker.next_id - 1)
-    return FaceResult(inp.name, str(out), "video", w, h, fps, mask, tuple(records), tuple(f.index for f in order),
-                      tuple(hits), edits, reviewed, whole_frame, audio, tuple(warn), time.monotonic() - t0, stats)
-
+    return FaceResult(
+        inp.name,
+        str(out),
+        "video",
+        w,
+        h,
+        fps,
+        mask,
+        tuple(records),
+        tuple(f.index for f in order),
+        tuple(hits),
+        edits,
+        reviewed,
+        whole_frame,
+        audio,
+        tuple(warn),
+        time.monotonic() - t0,
+        stats,
+    )

@@ -26,14 +26,26 @@ class AudioError(UserError):
 
 def _decode_args(path: Path, sample_rate: int, channels: int) -> list[str]:
     return [
-        "-i", str(path), "-map", "0:a:0", "-vn", "-sn", "-dn",
-        "-ac", str(channels), "-ar", str(sample_rate), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-ac",
+        str(channels),
+        "-ar",
+        str(sample_rate),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
     ]
 
 
-def iter_audio_blocks(
-    path: str | Path, sample_rate: int = 16000, channels: int = 1, block_seconds: float = 30.0
-) -> Iterator[np.ndarray]:
+def iter_audio_blocks(path: str | Path, sample_rate: int = 16000, channels: int = 1, block_seconds: float = 30.0) -> Iterator[np.ndarray]:
     """Yield consecutive float32 blocks of ``block_seconds`` (the last may be shorter).
 
     Mono blocks have shape (n,); multichannel blocks have shape (n, channels).
@@ -87,7 +99,7 @@ class WavWriter:
     def write(self, samples: np.ndarray) -> None:
         self._wav.writeframes(to_pcm16(samples))
 
-    def __enter__(self) -> "WavWriter":
+    def __enter__(self) -> WavWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -11,6 +11,7 @@ act on; ffmpeg's own last lines are kept in ``.detail`` for developers.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -152,11 +153,13 @@ def run_ffmpeg(
     child = _Process(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if want_progress else subprocess.DEVNULL)
     proc = child.proc
     if want_progress:
+
         def _read_progress() -> None:
             for raw in proc.stdout:
                 t = _parse_progress_time(raw.decode("ascii", "replace"))
                 if t is not None:
                     progress(min(1.0, t / duration))
+
         threading.Thread(target=_read_progress, daemon=True).start()
 
     while True:
@@ -177,6 +180,11 @@ def run_ffmpeg(
     return FFmpegResult(proc.returncode, stderr, time.monotonic() - start)
 
 
+# A 720p I420 frame is 1.4 MB: through the default 64 kB pipe it takes some 20 wake-ups of
+# each side; a 1 MB pipe (Linux's default ceiling for a user) takes a few.
+PIPE_BYTES = 1 << 20
+
+
 class FFmpegPipe:
     """A running ffmpeg that reads raw data on stdin (for example rendered frames).
 
@@ -188,6 +196,10 @@ class FFmpegPipe:
         self.timeout = timeout
         self._child = _Process(_command(args, stdin_used=True), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.proc = self._child.proc
+        try:
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # a lower limit set by the system: the default pipe still works
+            pass
 
     def write(self, data: bytes | memoryview) -> None:
         try:
@@ -200,7 +212,7 @@ class FFmpegPipe:
     def kill(self) -> None:
         self._child.kill()
 
-    def __enter__(self) -> "FFmpegPipe":
+    def __enter__(self) -> FFmpegPipe:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -126,7 +126,7 @@ def cover(img: np.ndarray, w: int, h: int) -> np.ndarray:
     sw, sh = max(w, round(iw * s)), max(h, round(ih * s))
     scaled = _resize(img, sw, sh)
     x, y = (sw - w) // 2, (sh - h) // 2
-    return np.ascontiguousarray(scaled[y:y + h, x:x + w])
+    return np.ascontiguousarray(scaled[y : y + h, x : x + w])
 
 
 def contain(img: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -154,5 +154,5 @@ def frame_photo(img: np.ndarray, w: int, h: int, fit: str = "auto") -> np.ndarra
     fg = contain(img, w, h)
     canvas = blurred_fill(img, w, h) if fit == "blur" else np.zeros((h, w, 3), np.uint8)
     y, x = (h - fg.shape[0]) // 2, (w - fg.shape[1]) // 2
-    canvas[y:y + fg.shape[0], x:x + fg.shape[1]] = fg
+    canvas[y : y + fg.shape[0], x : x + fg.shape[1]] = fg
     return canvas

@@ -16,15 +16,22 @@ from storyteller.fsutil import atomic_output
 from storyteller.pipeline.media.images import load_photo
 
 STRIP_ARGS: tuple[str, ...] = (
-    "-map_metadata", "-1",
-    "-map_chapters", "-1",
-    "-fflags", "+bitexact",
-    "-flags:v", "+bitexact",
-    "-flags:a", "+bitexact",
+    "-map_metadata",
+    "-1",
+    "-map_chapters",
+    "-1",
+    "-fflags",
+    "+bitexact",
+    "-flags:v",
+    "+bitexact",
+    "-flags:a",
+    "+bitexact",
     # The mp4 muxer copies the stream's "encoder" tag into the video sample entry
     # ("Lavc libx264") even with bitexact; an empty value leaves that field blank.
-    "-metadata:s:v", "encoder=",
-    "-metadata:s:a", "encoder=",
+    "-metadata:s:v",
+    "encoder=",
+    "-metadata:s:a",
+    "encoder=",
 )
 # Drop every SEI NAL unit (type 6): x264's banner lives there.
 H264_STRIP_SEI: tuple[str, ...] = ("-bsf:v", "filter_units=remove_types=6")

@@ -30,12 +30,16 @@ def card_frame(card: Card, w: int, h: int, language: str, rtl: bool | None, pict
     img = _background(w, h, picture).convert("RGBA")
     short = min(w, h)
     safe_w = round(w * 0.8)
-    blocks = [layout_text(card.text, size=round(short * 0.085), max_width=safe_w, language=language, rtl=rtl,
-                          max_lines=3, max_chars=32, bold=True)]
+    blocks = [
+        layout_text(
+            card.text, size=round(short * 0.085), max_width=safe_w, language=language, rtl=rtl, max_lines=3, max_chars=32, bold=True
+        )
+    ]
     for line in card.lines:
         if line.strip():
-            blocks.append(layout_text(line, size=round(short * 0.05), max_width=safe_w, language=language, rtl=rtl,
-                                      max_lines=2, max_chars=48))
+            blocks.append(
+                layout_text(line, size=round(short * 0.05), max_width=safe_w, language=language, rtl=rtl, max_lines=2, max_chars=48)
+            )
     gap = round(short * 0.045)
     total = sum(b.height for b in blocks) + gap * (len(blocks) - 1)
     # Centre the text in the part of the card that subtitles never cover (they sit in the

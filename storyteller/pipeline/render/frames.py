@@ -17,7 +17,7 @@ from storyteller.pipeline.media.images import frame_photo
 from storyteller.pipeline.media.video import VideoError, VideoFrame, read_frames
 from storyteller.pipeline.render import kenburns
 from storyteller.pipeline.render.story import RenderError
-from storyteller.pipeline.render.textlayout import subtitle_image
+from storyteller.pipeline.render.textlayout import has_rtl_letters, subtitle_image
 from storyteller.pipeline.render.yuv import Frame, Overlay, Planes
 from storyteller.pipeline.speech.subtitles import Cue
 
@@ -38,11 +38,16 @@ class Still:
 class KenBurns:
     def __init__(self, canvas: Planes, start: kenburns.View, end: kenburns.View, duration: float, w: int, h: int):
         self.canvas, self.start, self.end, self.duration, self.w, self.h = canvas, start, end, duration, w, h
+        self._still: Frame | None = None  # a scene without motion is warped once
 
     def frame(self, t: float) -> Frame:
+        if self._still is not None:
+            return self._still.copy()  # callers draw subtitles in place
         view = kenburns.view_at(self.start, self.end, t / self.duration if self.duration > 0 else 0.0)
         out = Frame(self.w, self.h)
         kenburns.warp(self.canvas, view, out)
+        if self.start == self.end:
+            self._still = out.copy()
         return out
 
     def close(self) -> None:
@@ -111,14 +116,27 @@ class CueTrack:
         if active is None:
             return None
         if active not in self._cache:
-            img = subtitle_image(self.cues[active].text, self.w, self.h, self.language, self.rtl or None)
+            text = self.cues[active].text
+            # An Urdu line that opens with an English word still reads right to left; a line
+            # wholly in English inside an Urdu story reads left to right.
+            rtl = True if self.rtl and has_rtl_letters(text) else None
+            img = subtitle_image(text, self.w, self.h, self.language, rtl)
             self._cache[active] = None if img is None else Overlay.from_rgba(*img)
         return self._cache[active]
 
 
-
-def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, subs: CueTrack,
-                n_frames: int, fps: int, duration: float, report: ProgressFn, cancel: CancelFn) -> None:
+def frame_loop(
+    pipe,
+    segments,
+    make_source: Callable,
+    pool: ThreadPoolExecutor,
+    subs: CueTrack,
+    n_frames: int,
+    fps: int,
+    duration: float,
+    report: ProgressFn,
+    cancel: CancelFn,
+) -> None:
     """Generate every frame and hand it to the writer thread that feeds ffmpeg."""
     futures: dict[int, Future] = {}
     sources: dict[int, object] = {}
@@ -181,9 +199,9 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
                     break
                 except queue.Full:
                     if failure:
-                        raise failure[0]
+                        raise failure[0] from None
                     if cancel():
-                        raise Cancelled("Stopped on request.")
+                        raise Cancelled("Stopped on request.") from None
             report(0.03 + 0.95 * (n + 1) / n_frames)
         frames.put(None)
         thread.join()
@@ -204,4 +222,3 @@ def frame_loop(pipe, segments, make_source: Callable, pool: ThreadPoolExecutor, 
             src.close()
         for fut in futures.values():
             fut.cancel()
-

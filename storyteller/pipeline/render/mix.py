@@ -62,10 +62,13 @@ def mix_args(narration: SoundInput | None, music: SoundInput | None, duration: f
     if music is not None:
         args += ["-stream_loop", "-1", "-i", str(music.path)]
         fade_out = max(0.0, duration - 2.0)
-        graph.append(_fmt(
-            f"{idx}:a", "mus",
-            f"volume={music.volume:.3f},apad,atrim=0:{d},afade=t=in:d=1.5,afade=t=out:st={fade_out:.3f}:d=2",
-        ))
+        graph.append(
+            _fmt(
+                f"{idx}:a",
+                "mus",
+                f"volume={music.volume:.3f},apad,atrim=0:{d},afade=t=in:d=1.5,afade=t=out:st={fade_out:.3f}:d=2",
+            )
+        )
         idx += 1
     if narration is not None and music is not None:
         graph.append("[nar]asplit=2[voice][key]")
@@ -87,8 +90,19 @@ def mix_args(narration: SoundInput | None, music: SoundInput | None, duration: f
     graph.append(f"[tomeasure]{K_WEIGHTING}[kw]")
     graph.append("[mixed][kw]amerge=inputs=2[out]")
     return args + [
-        "-filter_complex", ";".join(graph), "-map", "[out]", "-t", d, "-ar", str(SAMPLE_RATE),
-        "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1",
+        "-filter_complex",
+        ";".join(graph),
+        "-map",
+        "[out]",
+        "-t",
+        d,
+        "-ar",
+        str(SAMPLE_RATE),
+        "-f",
+        "f32le",
+        "-c:a",
+        "pcm_f32le",
+        "pipe:1",
     ]
 
 
@@ -147,10 +161,10 @@ def _limit(x: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
         held = cv2.erode(need[None, :], kernel, borderType=cv2.BORDER_REPLICATE)
         gain = cv2.blur(held, (win + 1, 1), borderType=cv2.BORDER_REPLICATE)[0]
         end = min(len(x), start + step)
-        g = np.minimum(gain[start - lo:end - lo], need[start - lo:end - lo])
+        g = np.minimum(gain[start - lo : end - lo], need[start - lo : end - lo])
         x[start:end] *= g[:, None]
         full = (len(g) // HOP) * HOP
-        factors[start // HOP:start // HOP + full // HOP] = (g[:full].astype(np.float64) ** 2).reshape(-1, HOP).mean(1)
+        factors[start // HOP : start // HOP + full // HOP] = (g[:full].astype(np.float64) ** 2).reshape(-1, HOP).mean(1)
     return factors
 
 
@@ -204,11 +218,11 @@ def mix_soundtrack(
             pending = data[usable:]
             block = np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)[: want - pos]
             n = len(block)
-            x[pos:pos + n] = block[:, :2]
+            x[pos : pos + n] = block[:, :2]
             if channels == 4 and n:
                 e = np.einsum("ij,ij->i", block[:, 2:], block[:, 2:], dtype=np.float64)
                 idx = np.arange(pos, pos + n) // HOP
-                energy[idx[0]:idx[-1] + 1] += np.bincount(idx - idx[0], weights=e)
+                energy[idx[0] : idx[-1] + 1] += np.bincount(idx - idx[0], weights=e)
             pos += n
             if cancel is not None and cancel():
                 raise Cancelled("Stopped on request.")
@@ -219,5 +233,5 @@ def mix_soundtrack(
         x = normalize_loudness(x, energy[: want // HOP])
     with WavWriter(out, SAMPLE_RATE, 2) as wav:
         for start in range(0, len(x), SAMPLE_RATE * 10):  # 10 s at a time: no full-length int16 copies
-            wav.write(x[start:start + SAMPLE_RATE * 10])
+            wav.write(x[start : start + SAMPLE_RATE * 10])
     return out

@@ -251,8 +251,20 @@ def story_from_dict(data: Any, folder: str | Path | None = None) -> Story:
     data = _keys(
         data,
         "story",
-        {"version", "scenes", "title", "end_card", "narration", "music", "subtitles", "aspect", "hd",
-         "language", "transition_seconds", "fps"},
+        {
+            "version",
+            "scenes",
+            "title",
+            "end_card",
+            "narration",
+            "music",
+            "subtitles",
+            "aspect",
+            "hd",
+            "language",
+            "transition_seconds",
+            "fps",
+        },
     )
     version = data.get("version", SCHEMA_VERSION)
     _need(version == SCHEMA_VERSION, "version", f"must be {SCHEMA_VERSION} (this file is from another version)")

@@ -102,6 +102,11 @@ def is_rtl_text(text: str) -> bool:
     return False
 
 
+def has_rtl_letters(text: str) -> bool:
+    """True when any letter is written right to left (Arabic script and the like)."""
+    return any(_strong(ch) == "rtl" for ch in text)
+
+
 @dataclass(frozen=True)
 class Run:
     text: str
@@ -241,8 +246,13 @@ class Typesetter:
                 pos = x
                 x += w
             draw.text(
-                (pos, baseline), run.text, fill=255, font=self._run_font(run), anchor="ls",
-                direction=run.direction, language=self._lang(run),
+                (pos, baseline),
+                run.text,
+                fill=255,
+                font=self._run_font(run),
+                anchor="ls",
+                direction=run.direction,
+                language=self._lang(run),
             )
         bbox = canvas.getbbox()
         if bbox is None:
@@ -264,7 +274,7 @@ class Typesetter:
                     current = trial
             if current:
                 lines.append(current)
-        fitted = len(lines) <= max_lines and all(self.width(l) <= max_width for l in lines)
+        fitted = len(lines) <= max_lines and all(self.width(line) <= max_width for line in lines)
         return lines, fitted
 
 

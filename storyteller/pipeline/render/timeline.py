@@ -98,4 +98,3 @@ def video_cues(story: Story, total: float) -> tuple[Cue, ...]:
         if end - start > 0.05 and c.text.strip():
             out.append(Cue(round(start, 3), round(end, 3), c.text))
     return tuple(out)
-

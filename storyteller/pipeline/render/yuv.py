@@ -31,7 +31,14 @@ _RGB_TO_YUV = np.array(
     dtype=np.float32,
 )
 COLOR_ARGS: tuple[str, ...] = (
-    "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+    "-colorspace",
+    "bt709",
+    "-color_primaries",
+    "bt709",
+    "-color_trc",
+    "bt709",
+    "-color_range",
+    "tv",
 )
 BLACK = (16, 128, 128)
 
@@ -59,7 +66,7 @@ class Planes:
         return self.y.shape[0] - 2 * self.pad
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray, pad: int = 0) -> "Planes":
+    def from_rgb(cls, rgb: np.ndarray, pad: int = 0) -> Planes:
         """Convert once; ``pad`` adds a replicated border so fast warps never run off the edge."""
         h, w = rgb.shape[:2]
         w2, h2 = w - w % 2, h - h % 2
@@ -68,8 +75,7 @@ class Planes:
         uv = cv2.resize(yuv[:, :, 1:], (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
         planes = [yuv[:, :, 0], uv[:, :, 0], uv[:, :, 1]]
         if pad:
-            planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE)
-                      for p, b in zip(planes, (pad, pad // 2, pad // 2))]
+            planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE) for p, b in zip(planes, (pad, pad // 2, pad // 2))]
         return cls(*(np.ascontiguousarray(p) for p in planes), pad=pad)
 
 
@@ -83,19 +89,19 @@ class Frame:
         self.buf = np.empty(w * h * 3 // 2, np.uint8) if buf is None else buf
         n = w * h
         self.y = self.buf[:n].reshape(h, w)
-        self.u = self.buf[n:n + n // 4].reshape(h // 2, w // 2)
-        self.v = self.buf[n + n // 4:].reshape(h // 2, w // 2)
+        self.u = self.buf[n : n + n // 4].reshape(h // 2, w // 2)
+        self.v = self.buf[n + n // 4 :].reshape(h // 2, w // 2)
 
     @classmethod
-    def from_planes(cls, p: Planes) -> "Frame":
+    def from_planes(cls, p: Planes) -> Frame:
         f = cls(p.y.shape[1], p.y.shape[0])
         f.y[:], f.u[:], f.v[:] = p.y, p.u, p.v
         return f
 
-    def copy(self) -> "Frame":
+    def copy(self) -> Frame:
         return Frame(self.w, self.h, self.buf.copy())
 
-    def blend(self, other: "Frame", mix: float) -> "Frame":
+    def blend(self, other: Frame, mix: float) -> Frame:
         """(1 - mix) * self + mix * other, as a new frame (a crossfade step)."""
         return Frame(self.w, self.h, cv2.addWeighted(self.buf, 1.0 - mix, other.buf, mix, 0.0).reshape(-1))
 
@@ -138,10 +144,10 @@ def _resize_into(plane: np.ndarray, out: np.ndarray, sx: float, sy: float, cx: f
     nx, ny = int(np.ceil((kx + w + 1) * sx)) + 1, int(np.ceil((ky + h + 1) * sy)) + 1
     if x0 + nx > pw or y0 + ny > ph:
         return False
-    tmp = cv2.resize(plane[y0:y0 + ny, x0:x0 + nx], None, fx=1.0 / sx, fy=1.0 / sy, interpolation=cv2.INTER_LINEAR)
+    tmp = cv2.resize(plane[y0 : y0 + ny, x0 : x0 + nx], None, fx=1.0 / sx, fy=1.0 / sy, interpolation=cv2.INTER_LINEAR)
     if tmp.shape[0] < ky + h or tmp.shape[1] < kx + w:
         return False
-    out[:] = tmp[ky:ky + h, kx:kx + w]
+    out[:] = tmp[ky : ky + h, kx : kx + w]
     return True
 
 
@@ -157,8 +163,9 @@ def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: flo
         if scale_x >= 1.0 and scale_y >= 1.0 and _resize_into(plane, out, scale_x, scale_y, cx, cy):
             continue
         m = np.array([[scale_x, 0.0, cx], [0.0, scale_y, cy]], dtype=np.float64)
-        cv2.warpAffine(plane, m, (out.shape[1], out.shape[0]), dst=out,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(
+            plane, m, (out.shape[1], out.shape[0]), dst=out, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        )
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ class Overlay:
     uv_inv: np.ndarray  # uint16 (h/2, w/2, 1)
 
     @classmethod
-    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> "Overlay":
+    def from_rgba(cls, rgba: np.ndarray, x: int, y: int) -> Overlay:
         x, y = x - x % 2, y - y % 2
         h, w = rgba.shape[:2]
         h2, w2 = h - h % 2, w - w % 2
@@ -183,9 +190,12 @@ class Overlay:
         small = cv2.resize(np.dstack([yuv[:, :, 1:], rgba[:, :, 3:4]]), (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
         a2 = small[:, :, 2:3].astype(np.uint16)
         return cls(
-            x, y,
-            yuv[:, :, 0].astype(np.uint16) * a, 255 - a,
-            small[:, :, :2].astype(np.uint16) * a2, 255 - a2,
+            x,
+            y,
+            yuv[:, :, 0].astype(np.uint16) * a,
+            255 - a,
+            small[:, :, :2].astype(np.uint16) * a2,
+            255 - a2,
         )
 
     def blend_onto(self, f: Frame) -> None:
@@ -197,11 +207,11 @@ class Overlay:
             return
         sx, sy = x0 - self.x, y0 - self.y
         roi = f.y[y0:y1, x0:x1]
-        mixed = roi * self.y_inv[sy:sy + y1 - y0, sx:sx + x1 - x0] + self.y_pre[sy:sy + y1 - y0, sx:sx + x1 - x0]
+        mixed = roi * self.y_inv[sy : sy + y1 - y0, sx : sx + x1 - x0] + self.y_pre[sy : sy + y1 - y0, sx : sx + x1 - x0]
         roi[:] = (mixed + 128) // 255
         cx0, cy0, cx1, cy1, csx, csy = x0 // 2, y0 // 2, x1 // 2, y1 // 2, sx // 2, sy // 2
-        inv = self.uv_inv[csy:csy + cy1 - cy0, csx:csx + cx1 - cx0, 0]
+        inv = self.uv_inv[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0, 0]
         for c, plane in enumerate((f.u, f.v)):
             roi = plane[cy0:cy1, cx0:cx1]
-            mixed = roi * inv + self.uv_pre[csy:csy + cy1 - cy0, csx:csx + cx1 - cx0, c]
+            mixed = roi * inv + self.uv_pre[csy : csy + cy1 - cy0, csx : csx + cx1 - cx0, c]
             roi[:] = (mixed + 128) // 255

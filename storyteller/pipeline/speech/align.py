@@ -20,13 +20,28 @@ import numpy as np
 
 # Letter variants that differ between keyboards, Arabic and Urdu/Persian
 # orthography, or between the script and Whisper's spelling.
-_VARIANTS = str.maketrans({
-    "ي": "ی", "ى": "ی", "ې": "ی", "ۍ": "ی", "ے": "ی", "ێ": "ی",
-    "ك": "ک", "ڪ": "ک",
-    "ہ": "ه", "ة": "ه", "ھ": "ه", "ۀ": "ه", "ە": "ه", "ۃ": "ه",
-    "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
-    "\u0640": None,  # tatweel
-})
+_VARIANTS = str.maketrans(
+    {
+        "ي": "ی",
+        "ى": "ی",
+        "ې": "ی",
+        "ۍ": "ی",
+        "ے": "ی",
+        "ێ": "ی",
+        "ك": "ک",
+        "ڪ": "ک",
+        "ہ": "ه",
+        "ة": "ه",
+        "ھ": "ه",
+        "ۀ": "ه",
+        "ە": "ه",
+        "ۃ": "ه",
+        "ٱ": "ا",
+        "ٲ": "ا",
+        "ٳ": "ا",
+        "\u0640": None,  # tatweel
+    }
+)
 _DIGITS = {ord(c): str(i) for block in ("٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "०१२३४५६७८९") for i, c in enumerate(block)}
 # Letters dropped for the "skeleton" used for near matches: long vowels, h, ain, hamza.
 _WEAK = set("اویهعءaeiouy")
@@ -137,9 +152,11 @@ def needleman_wunsch(a: Sequence[str], b: Sequence[str], band: int | None = None
         diag = np.full(len(cols), neg)
         ok = cols >= 1
         jj = cols[ok] - 1
-        score = np.where(eb[jj] == ea[i - 1], MATCH,
-                np.where((sb[jj] == sa[i - 1]) & (sa[i - 1] >= 0), NEAR,
-                np.where((pb[jj] == pa[i - 1]) & (pa[i - 1] >= 0), PREFIX, MISMATCH)))
+        score = np.where(
+            eb[jj] == ea[i - 1],
+            MATCH,
+            np.where((sb[jj] == sa[i - 1]) & (sa[i - 1] >= 0), NEAR, np.where((pb[jj] == pa[i - 1]) & (pa[i - 1] >= 0), PREFIX, MISMATCH)),
+        )
         if ea[i - 1] < 0:
             score = np.full(len(jj), MISMATCH)
         diag[ok] = prev[jj] + score
@@ -150,7 +167,7 @@ def needleman_wunsch(a: Sequence[str], b: Sequence[str], band: int | None = None
         row = np.maximum.accumulate(tmp - GAP * k) + GAP * k
         ptr[row > tmp] = 2
         cur = np.full(m + 1, neg)
-        cur[lo: hi + 1] = row
+        cur[lo : hi + 1] = row
         prev = cur
         los.append(lo)
         ptrs.append(ptr)
@@ -160,8 +177,13 @@ def needleman_wunsch(a: Sequence[str], b: Sequence[str], band: int | None = None
         p = ptrs[i][j - los[i]] if i > 0 else 2
         if i > 0 and j > 0 and p == 0:
             ka, kb = a[i - 1], b[j - 1]
-            s = MATCH if ka == kb else NEAR if ka and _skeleton(ka) == _skeleton(kb) and len(ka) >= 2 and len(kb) >= 2 else (
-                PREFIX if len(ka) >= 4 and len(kb) >= 4 and ka[:3] == kb[:3] else MISMATCH)
+            s = (
+                MATCH
+                if ka == kb
+                else NEAR
+                if ka and _skeleton(ka) == _skeleton(kb) and len(ka) >= 2 and len(kb) >= 2
+                else (PREFIX if len(ka) >= 4 and len(kb) >= 4 and ka[:3] == kb[:3] else MISMATCH)
+            )
             out.append((i - 1, j - 1, s))
             i, j = i - 1, j - 1
         elif i > 0 and (p == 1 or j == 0):
@@ -194,18 +216,28 @@ def align(script: str, words: Sequence, duration: float | None = None, min_ratio
     matched = sum(1 for i, j, s in pairs if i >= 0 and j >= 0 and s >= NEAR)
     ratio = matched / len(texts)
     if ratio < min_ratio:
-        fallback = tuple(AlignedWord(_clip(w.start, limit), _clip(w.end, limit), w.text, "transcript", w.text,
-                                     float(getattr(w, "probability", 0.0))) for w in hyp)
-        return Alignment(fallback, (), round(ratio, 3), False, (
-            f"The script does not match the recording (only {ratio:.0%} of its words were heard), "
-            "so the subtitles use what Whisper heard instead. Check that this is the right script.",))
+        fallback = tuple(
+            AlignedWord(_clip(w.start, limit), _clip(w.end, limit), w.text, "transcript", w.text, float(getattr(w, "probability", 0.0)))
+            for w in hyp
+        )
+        return Alignment(
+            fallback,
+            (),
+            round(ratio, 3),
+            False,
+            (
+                f"The script does not match the recording (only {ratio:.0%} of its words were heard), "
+                "so the subtitles use what Whisper heard instead. Check that this is the right script.",
+            ),
+        )
 
     # Anchors: script index -> hyp index for confident matches.
     anchor: dict[int, int] = {i: j for i, j, s in pairs if i >= 0 and j >= 0 and s >= NEAR}
     script_to_hyp = {i: j for i, j, _ in pairs if i >= 0}
     added = tuple(
         AlignedWord(hyp[j].start, hyp[j].end, hyp[j].text, "added", hyp[j].text, float(getattr(hyp[j], "probability", 0.0)))
-        for i, j, _ in pairs if i < 0 and hyp[j].end - hyp[j].start > 0.05
+        for i, j, _ in pairs
+        if i < 0 and hyp[j].end - hyp[j].start > 0.05
     )
     out: list[AlignedWord | None] = [None] * len(texts)
     for i, j in anchor.items():
@@ -263,9 +295,13 @@ def spread(script: str, regions: Sequence[tuple[float, float]], duration: float)
         return Alignment((), (), 0.0, False, ("No speech was heard, so the script cannot be timed.",))
     spans = spread_over([len(normalize_word(t)) + 1 for t in texts], regions)
     timed = tuple(AlignedWord(_clip(a, duration), _clip(b, duration), t, "interpolated") for (a, b), t in zip(spans, texts))
-    return Alignment(timed, (), 0.0, True, (
-        "Whisper could not follow this recording, so the script is spread evenly over her speech. "
-        "Check the timing in the editor.",))
+    return Alignment(
+        timed,
+        (),
+        0.0,
+        True,
+        ("Whisper could not follow this recording, so the script is spread evenly over her speech. Check the timing in the editor.",),
+    )
 
 
 def _clip(t: float, limit: float) -> float:

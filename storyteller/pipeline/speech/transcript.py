@@ -66,29 +66,37 @@ class Transcript:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Transcript":
+    def from_dict(cls, data: dict) -> Transcript:
         try:
             segments = tuple(
                 Segment(
-                    start=float(s["start"]), end=float(s["end"]), text=str(s["text"]),
-                    words=tuple(Word(float(w["start"]), float(w["end"]), str(w["text"]), float(w.get("probability", 1.0)))
-                                for w in s.get("words", ())),
-                    avg_logprob=float(s.get("avg_logprob", 0.0)), no_speech_prob=float(s.get("no_speech_prob", 0.0)),
+                    start=float(s["start"]),
+                    end=float(s["end"]),
+                    text=str(s["text"]),
+                    words=tuple(
+                        Word(float(w["start"]), float(w["end"]), str(w["text"]), float(w.get("probability", 1.0)))
+                        for w in s.get("words", ())
+                    ),
+                    avg_logprob=float(s.get("avg_logprob", 0.0)),
+                    no_speech_prob=float(s.get("no_speech_prob", 0.0)),
                 )
                 for s in data["segments"]
             )
             return cls(
-                language=str(data["language"]), duration=float(data["duration"]), segments=segments,
-                task=str(data.get("task", "transcribe")), source_language=str(data.get("source_language", "")),
-                model=str(data.get("model", "")), warnings=tuple(data.get("warnings", ())),
+                language=str(data["language"]),
+                duration=float(data["duration"]),
+                segments=segments,
+                task=str(data.get("task", "transcribe")),
+                source_language=str(data.get("source_language", "")),
+                model=str(data.get("model", "")),
+                warnings=tuple(data.get("warnings", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TranscriptionError("This is not a Storyteller transcript file.") from exc
 
     @classmethod
-    def from_json(cls, text: str) -> "Transcript":
+    def from_json(cls, text: str) -> Transcript:
         try:
             return cls.from_dict(json.loads(text))
         except json.JSONDecodeError as exc:
             raise TranscriptionError(f"The transcript file is damaged (line {exc.lineno}).") from exc
-

@@ -211,8 +211,9 @@ def anonymize(
         extra: tuple[str, ...] = ()
         if method == "synthetic":
             try:
-                z, extra = voice_replace.synthetic(inp, y, SAMPLE_RATE, secret, script=script, language=language,
-                                                   progress=progress, cancel=cancel)
+                z, extra = voice_replace.synthetic(
+                    inp, y, SAMPLE_RATE, secret, script=script, language=language, progress=progress, cancel=cancel
+                )
             except voice_replace.ReplaceError as exc:
                 raise VoiceError(str(exc)) from exc
         else:
@@ -252,8 +253,13 @@ def anonymize(
             raise VoiceError(str(exc)) from exc
     progress(1.0)
     return VoiceResult(
-        path=out, method=method, label=LABELS[method], duration=total / SAMPLE_RATE, sample_rate=SAMPLE_RATE,
-        seconds=time.perf_counter() - t0, warnings=_input_warnings(stats) + extra,
+        path=out,
+        method=method,
+        label=LABELS[method],
+        duration=total / SAMPLE_RATE,
+        sample_rate=SAMPLE_RATE,
+        seconds=time.perf_counter() - t0,
+        warnings=_input_warnings(stats) + extra,
     )
 
 
@@ -284,8 +290,15 @@ def loudest_start(y: np.ndarray, sr: int, seconds: float) -> int:
 
 
 def preview(
-    inp: str | Path, method: str = DEFAULT_METHOD, secret: int | str | bytes = 0, *, start: float | None = None,
-    seconds: float = PREVIEW_SECONDS, denoise: bool = False, script: str | None = None, language: str = "en",
+    inp: str | Path,
+    method: str = DEFAULT_METHOD,
+    secret: int | str | bytes = 0,
+    *,
+    start: float | None = None,
+    seconds: float = PREVIEW_SECONDS,
+    denoise: bool = False,
+    script: str | None = None,
+    language: str = "en",
     on_first=None,
 ) -> Preview:
     """Process a short excerpt (10 s by default) for before/after listening.
@@ -341,8 +354,7 @@ def _synthetic_preview(inp: Path, secret, seconds: float, script: str | None, la
         excerpt = Path(tmp) / "opening.wav" if not script else inp
         if not script:
             write_wav(excerpt, y[:n], SAMPLE_RATE)
-        after = voice_replace.synthetic_preview(excerpt, y, SAMPLE_RATE, seconds, secret, script=script,
-                                                language=language, on_first=first)
+        after = voice_replace.synthetic_preview(excerpt, y, SAMPLE_RATE, seconds, secret, script=script, language=language, on_first=first)
     return Preview(before=y[:n], after=soft_limit(after), sample_rate=SAMPLE_RATE, start=0.0, label=LABELS["synthetic"])
 
 

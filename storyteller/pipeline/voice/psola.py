@@ -36,9 +36,9 @@ HOP = 128
 # generator, and parselmouth lets threads into Praat at once. Seeding it and
 # running PSOLA under one lock keeps "same secret, same output" true.
 _PRAAT = threading.Lock()
-_CHANGE_GENDER = '''random_initializeWithSeedUnsafelyButPredictably (1)
+_CHANGE_GENDER = """random_initializeWithSeedUnsafelyButPredictably (1)
 Change gender: {floor}, {ceil}, {formant!r}, {median!r}, {range!r}, 1.0
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,7 @@ def median_pitch(y: np.ndarray, sr: int) -> float:
     """Her median pitch in the block (Hz), or 0 if nothing in it is voiced."""
     with _PRAAT, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = parselmouth.Sound(np.asarray(y, np.float64), sr).to_pitch_ac(
-            time_step=0.01, pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEIL
-        )
+        p = parselmouth.Sound(np.asarray(y, np.float64), sr).to_pitch_ac(time_step=0.01, pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEIL)
     f = p.selected_array["frequency"]
     f = f[f > 0]
     return float(np.median(f)) if len(f) else 0.0
@@ -111,8 +109,9 @@ def change(y: np.ndarray, sr: int, ch: VoiceChange) -> np.ndarray:
     x = np.asarray(y, np.float64)
     med = median_pitch(x, sr)
     new_median = med * ch.pitch_ratio if med > 0 else 0.0  # 0 = Praat keeps the pitch (nothing voiced to move)
-    script = _CHANGE_GENDER.format(floor=PITCH_FLOOR, ceil=PITCH_CEIL, formant=float(ch.formant_ratio),
-                                   median=float(new_median), range=float(ch.range_factor))
+    script = _CHANGE_GENDER.format(
+        floor=PITCH_FLOOR, ceil=PITCH_CEIL, formant=float(ch.formant_ratio), median=float(new_median), range=float(ch.range_factor)
+    )
     with _PRAAT, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = parselmouth.praat.run(parselmouth.Sound(x, sr), script)[0]

@@ -106,12 +106,15 @@ def no_voice_message(language: str) -> str:
     from storyteller.pipeline.speech.transcribe import LANGUAGE_NAMES
 
     name = LANGUAGE_NAMES.get(language, repr(language))
-    return (f"There is no synthetic voice for {name} yet. The methods that remain: 'double' (a volunteer reads "
-            "her script) or 'disguise' (keeps the feel of her voice; people who know her may still recognise it).")
+    return (
+        f"There is no synthetic voice for {name} yet. The methods that remain: 'double' (a volunteer reads "
+        "her script) or 'disguise' (keeps the feel of her voice; people who know her may still recognise it)."
+    )
 
 
-def her_words(inp, y: np.ndarray, sr: int, script: str | None, language: str,
-              progress: ProgressFn, cancel: CancelFn) -> tuple[list[TimedWord], tuple[str, ...]]:
+def her_words(
+    inp, y: np.ndarray, sr: int, script: str | None, language: str, progress: ProgressFn, cancel: CancelFn
+) -> tuple[list[TimedWord], tuple[str, ...]]:
     """Her words and their times, as the subtitles get them: Whisper's word times, the script laid on them.
 
     With a script that Whisper could not follow at all, the script is spread over
@@ -139,8 +142,12 @@ def phrases(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
     starts a new one), so the first sentence can be heard before the rest is made."""
     out: list[list[TimedWord]] = []
     for w in words:
-        if (out and w.start - out[-1][-1].end < PHRASE_GAP * sr and len(out[-1]) < MAX_PHRASE_WORDS
-                and not _SENTENCE_END.search(out[-1][-1].text + " ")):
+        if (
+            out
+            and w.start - out[-1][-1].end < PHRASE_GAP * sr
+            and len(out[-1]) < MAX_PHRASE_WORDS
+            and not _SENTENCE_END.search(out[-1][-1].text + " ")
+        ):
             out[-1].append(w)
         else:
             out.append([w])
@@ -240,8 +247,15 @@ def _follow_loudness(piece: np.ndarray, her: np.ndarray, phrase: list[TimedWord]
 
 
 def synthetic(
-    inp, y: np.ndarray, sr: int, secret, *, script: str | None = None, language: str = "en",
-    progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+    inp,
+    y: np.ndarray,
+    sr: int,
+    secret,
+    *,
+    script: str | None = None,
+    language: str = "en",
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Her words spoken by a synthetic voice, phrase by phrase in her time, each word at her loudness.
 
@@ -254,8 +268,10 @@ def synthetic(
         raise ReplaceError(no_voice_message(language))
     words, warnings = her_words(inp, y, sr, script, language, lambda f: progress(0.4 * f), cancel)
     if not words:
-        raise ReplaceError("No speech was recognised in this recording (it may be silence or music), so the "
-                           "synthetic voice has no words to say. Check the recording, or give her script with --script.")
+        raise ReplaceError(
+            "No speech was recognised in this recording (it may be silence or music), so the "
+            "synthetic voice has no words to say. Check the recording, or give her script with --script."
+        )
     speaker = _Speaker(secret, language)
     if speaker.warning:
         warnings = (speaker.warning, *warnings)
@@ -263,8 +279,9 @@ def synthetic(
     return out, warnings
 
 
-def speak_over(y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker,
-               progress: ProgressFn, cancel: CancelFn, on_phrase=None) -> np.ndarray:
+def speak_over(
+    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_phrase=None
+) -> np.ndarray:
     """Say ``words`` phrase by phrase into a copy-length silence of ``y``; ``on_phrase(out, end)`` after each."""
     out = np.zeros(len(y), np.float32)
     groups = phrases(words, sr)
@@ -282,8 +299,9 @@ def speak_over(y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker
     return out
 
 
-def synthetic_preview(inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str,
-                      on_first=None) -> np.ndarray:
+def synthetic_preview(
+    inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str, on_first=None
+) -> np.ndarray:
     """The first ``seconds`` of ``synthetic``, made for listening before choosing.
 
     With a script no Whisper runs: the script is spread over her speech by

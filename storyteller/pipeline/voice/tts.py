@@ -170,11 +170,14 @@ def _run(tokens: list[int], style: np.ndarray, speed: float) -> tuple[np.ndarray
     """(24 kHz audio, frames per token including the two pads) for one piece."""
     session, _vocab, _styles = _model()
     with _MODEL_LOCK:
-        audio, frames = session.run(None, {
-            "tokens": np.array([[0, *tokens, 0]], np.int64),
-            "style": np.asarray(style, np.float32).reshape(1, -1),
-            "speed": np.array([speed], np.float32),
-        })
+        audio, frames = session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], np.int64),
+                "style": np.asarray(style, np.float32).reshape(1, -1),
+                "speed": np.array([speed], np.float32),
+            },
+        )
     return np.asarray(audio, np.float32).ravel(), np.maximum(np.asarray(frames).ravel(), 1.0)
 
 
@@ -245,8 +248,16 @@ def _espeak_synth() -> ctypes.CDLL:
     """eSpeak with an audio callback (the callback object is kept alive by the cache)."""
     lib = _engine()
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                 ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
 
     def on_audio(wav, n, _events):
         if n > 0:
@@ -292,4 +303,4 @@ def _trim(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Cut leading and trailing silence (keeping 10 ms), so the words fill their slot."""
     loud = np.flatnonzero(np.abs(y) > 0.01)
     keep = sr // 100
-    return y[max(0, loud[0] - keep): loud[-1] + keep] if len(loud) else y[:0]
+    return y[max(0, loud[0] - keep) : loud[-1] + keep] if len(loud) else y[:0]

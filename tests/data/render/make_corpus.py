@@ -1,6 +1,6 @@
 """Regenerate the tiny bad-input corpus for the render tests (files are committed; each < 40 KB).
 
-    .venv/bin/python tests/data/render/make_corpus.py
+.venv/bin/python tests/data/render/make_corpus.py
 """
 
 from __future__ import annotations

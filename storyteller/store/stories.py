@@ -1,0 +1,238 @@
+"""A participant's story: her script, where she is in the journey, her consent and her media.
+
+Each participant has one story in her workshop, made at her first sign-in with
+its own random voice secret. The script carries a revision number so that two
+tabs on one story never overwrite each other silently: the later save wins and
+is told what it replaced. Consent is a list of rows; the newest is the level in
+force, so a change or a withdrawal never erases what was agreed before.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+
+from storyteller.errors import N_, UserError
+from storyteller.store.vault import Vault
+
+STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
+STATUSES = ("draft", "ready")
+CONSENT_LEVELS = ("workshop", "organisation", "public")
+# A script longer than this is refused (the page keeps her text); about 15,000 words.
+SCRIPT_MAX_CHARS = 100_000
+_TOUCH = "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+
+@dataclass(frozen=True)
+class Story:
+    id: int
+    participant_id: int
+    title: str
+    language: str
+    script: str
+    voice_secret: str
+    step: str
+    status: str
+    plan: dict = field(hash=False)
+    revision: int
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Consent:
+    level: str
+    text_version: str
+    language: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: int
+    story_id: int
+    kind: str
+    vault_name: str
+    original_name: str
+    media_type: str
+    size_bytes: int
+    meta: dict = field(hash=False)
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class ScriptSave:
+    revision: int
+    replaced_other_tab: str | None  # the text another tab had saved, when this save overwrote it
+
+
+class StoryError(UserError):
+    """A refused change; the message is a plain sentence (translated by the view)."""
+
+
+_STORY_COLUMNS = "id, participant_id, title, language, script, voice_secret, step, status, plan, revision, updated_at"
+
+
+def _story(row: sqlite3.Row) -> Story:
+    data = dict(row)
+    data["plan"] = json.loads(data["plan"] or "{}")
+    return Story(**data)
+
+
+def get_story(conn: sqlite3.Connection, story_id: int) -> Story | None:
+    row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,)).fetchone()
+    return _story(row) if row else None
+
+
+def story_of(conn: sqlite3.Connection, participant_id: int, language: str) -> Story:
+    """Her one story, made on first call with a fresh voice secret."""
+    conn.execute(
+        "INSERT OR IGNORE INTO stories (participant_id, language, voice_secret) VALUES (?, ?, ?)",
+        (participant_id, language, secrets.token_hex(16)),
+    )
+    row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE participant_id = ?", (participant_id,)).fetchone()
+    return _story(row)
+
+
+def save_script(conn: sqlite3.Connection, story_id: int, script: str, base_revision: int, title: str | None = None) -> ScriptSave:
+    """Save the script written on top of ``base_revision``; the save always lands."""
+    if len(script) > SCRIPT_MAX_CHARS:
+        raise StoryError(N_("This story is too long to save. Please shorten it; your text stays on the screen."))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT script, revision FROM stories WHERE id = ?", (story_id,)).fetchone()
+        replaced = row["script"] if row["revision"] != base_revision and row["script"] != script else None
+        revision = row["revision"] + 1
+        if title is None:
+            conn.execute(f"UPDATE stories SET script = ?, revision = ?, {_TOUCH} WHERE id = ?", (script, revision, story_id))
+        else:
+            conn.execute(
+                f"UPDATE stories SET script = ?, title = ?, revision = ?, {_TOUCH} WHERE id = ?",
+                (script, title.strip()[:200], revision, story_id),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return ScriptSave(revision=revision, replaced_other_tab=replaced)
+
+
+def set_step(conn: sqlite3.Connection, story_id: int, step: str) -> None:
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}")
+    conn.execute("UPDATE stories SET step = ? WHERE id = ?", (step, story_id))
+
+
+def set_status(conn: sqlite3.Connection, story_id: int, status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    conn.execute(f"UPDATE stories SET status = ?, {_TOUCH} WHERE id = ?", (status, story_id))
+
+
+def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict) -> None:
+    """Her media choices (pictures, voice, subtitles, music, shape) as one JSON document."""
+    conn.execute(f"UPDATE stories SET plan = ?, {_TOUCH} WHERE id = ?", (json.dumps(plan, ensure_ascii=False), story_id))
+
+
+# -- consent -----------------------------------------------------------------
+def record_consent(conn: sqlite3.Connection, story_id: int, level: str, text_version: str, language: str) -> None:
+    if level not in CONSENT_LEVELS:
+        raise StoryError(N_("Choose one of the three choices."))
+    conn.execute(
+        "INSERT INTO consents (story_id, level, text_version, language) VALUES (?, ?, ?, ?)",
+        (story_id, level, text_version, language),
+    )
+
+
+def consent_history(conn: sqlite3.Connection, story_id: int) -> list[Consent]:
+    rows = conn.execute("SELECT level, text_version, language, created_at FROM consents WHERE story_id = ? ORDER BY id DESC", (story_id,))
+    return [Consent(**dict(r)) for r in rows]
+
+
+def current_consent(conn: sqlite3.Connection, story_id: int) -> Consent | None:
+    history = consent_history(conn, story_id)
+    return history[0] if history else None
+
+
+# -- assets ------------------------------------------------------------------
+_ASSET_COLUMNS = "id, story_id, kind, vault_name, original_name, media_type, size_bytes, meta, created_at"
+
+
+def _asset(row: sqlite3.Row) -> Asset:
+    data = dict(row)
+    data["meta"] = json.loads(data["meta"] or "{}")
+    return Asset(**data)
+
+
+def add_asset(
+    conn: sqlite3.Connection,
+    story_id: int,
+    kind: str,
+    vault_name: str,
+    *,
+    original_name: str = "",
+    media_type: str = "",
+    size_bytes: int = 0,
+    meta: dict | None = None,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO assets (story_id, kind, vault_name, original_name, media_type, size_bytes, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (story_id, kind, vault_name, original_name[:200], media_type, size_bytes, json.dumps(meta or {}, ensure_ascii=False)),
+    )
+    return int(cur.lastrowid)
+
+
+def story_assets(conn: sqlite3.Connection, story_id: int, kind: str | None = None, *, growing: bool = False) -> list[Asset]:
+    """Her assets, oldest first. A recording still arriving (meta "growing") only when asked for."""
+    if kind is None:
+        rows = conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ? ORDER BY id", (story_id,))
+    else:
+        rows = conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE story_id = ? AND kind = ? ORDER BY id", (story_id, kind))
+    return [a for a in map(_asset, rows) if bool(a.meta.get("growing")) == growing]
+
+
+def story_asset(conn: sqlite3.Connection, story_id: int, asset_id: int) -> Asset | None:
+    """The asset only if it belongs to this story: the same None for someone else's and for none."""
+    row = conn.execute(f"SELECT {_ASSET_COLUMNS} FROM assets WHERE id = ? AND story_id = ?", (asset_id, story_id)).fetchone()
+    return _asset(row) if row else None
+
+
+def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict, size_bytes: int | None = None) -> None:
+    if size_bytes is None:
+        conn.execute("UPDATE assets SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), asset_id))
+    else:
+        conn.execute(
+            "UPDATE assets SET meta = ?, size_bytes = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), size_bytes, asset_id)
+        )
+
+
+def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
+    """Forget an asset and destroy its file (or what has arrived of it)."""
+    conn.execute("DELETE FROM assets WHERE id = ?", (asset.id,))
+    vault.delete(asset.vault_name)
+    vault.discard_growing(asset.vault_name)
+
+
+def narration_takes(conn: sqlite3.Connection, story_id: int) -> dict[str | int, Asset]:
+    """Her recordings that count: part ("whole" or a paragraph index) -> its latest take."""
+    takes: dict[str | int, Asset] = {}
+    for asset in story_assets(conn, story_id, "narration"):
+        takes[asset.meta.get("part", "whole")] = asset  # ordered by id: the latest wins
+    return takes
+
+
+def keep_narration(conn: sqlite3.Connection, vault: Vault, story_id: int, asset_id: int) -> None:
+    """Make ``asset_id`` the take for its part: older takes of that part go.
+
+    A whole take and paragraph takes do not mix: a whole take replaces every
+    paragraph, and a paragraph take replaces a whole take (the page asks first).
+    """
+    new = story_asset(conn, story_id, asset_id)
+    part = new.meta.get("part", "whole")
+    for old in story_assets(conn, story_id, "narration"):
+        if old.id == new.id:
+            continue
+        old_part = old.meta.get("part", "whole")
+        if old_part == part or part == "whole" or old_part == "whole":
+            remove_asset(conn, vault, old)

@@ -1,0 +1,374 @@
+"""Steps 1-4 of her journey: sign in, consent, write the story, record it.
+
+Views only validate, call the store and render; media checks live in
+``storyteller.jobs.checks``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from storyteller.jobs import checks
+from storyteller.store import participants as people
+from storyteller.store import stories
+from storyteller.store.vault import TooLarge, VaultError
+from storyteller.store.workshops import list_workshops
+from storyteller.web.context import get_db, get_vault
+from storyteller.web.journey.access import (
+    SESSION_WORKSHOP,
+    current_participant,
+    current_story,
+    is_fetch,
+    lock_session,
+    participant_required,
+    sign_in_session,
+    story_asset_or_404,
+)
+from storyteller.web.journey.blueprint import bp
+
+# Bump when the consent wording changes: each consent row records the version she was shown.
+CONSENT_TEXT_VERSION = "2026-11-30"
+CONSENT_CHOICES = (
+    (
+        "workshop",
+        _l("Only at the workshop screening"),
+        _l("Your video is shown once, to the people in this workshop. It is not copied anywhere else."),
+    ),
+    (
+        "organisation",
+        _l("Inside the organisation"),
+        _l("The organisation's staff may watch it and show it in their trainings. It is not put on the internet."),
+    ),
+    (
+        "public",
+        _l("A public campaign"),
+        _l("Your video may be shared on the internet and social media, with your face covered and your voice changed."),
+    ),
+)
+# Spoken stories run at about 130 words a minute: 250-350 words make 2-3 minutes.
+WORDS_PER_MINUTE = 130
+
+
+def where_she_left_off() -> str:
+    """The endpoint of the step she was last on; consent first until she has given it."""
+    story = current_story()
+    endpoint = f"journey.{story.step}" if stories.current_consent(get_db(), story.id) else "journey.consent"
+    return endpoint if endpoint in current_app.view_functions else "journey.consent"
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    """Pick the workshop (once), then her pseudonym, then her PIN."""
+    db = get_db()
+    workshops = list_workshops(db)
+    asked = request.values.get("workshop", type=int)
+    if asked is not None:  # a workshop from the list, or 0 for "another workshop"
+        session.pop(SESSION_WORKSHOP, None)
+        if any(w.id == asked for w in workshops):
+            session[SESSION_WORKSHOP] = asked
+    workshop = next((w for w in workshops if w.id == session.get(SESSION_WORKSHOP)), None)
+    if workshop is None:
+        return render_template("journey/signin.html", workshops=workshops, workshop=None)
+    error, chosen = None, request.form.get("participant", type=int)
+    if request.method == "POST":
+        if chosen is None:
+            error = _("Choose your name from the list.")
+        else:
+            result = people.sign_in(db, workshop.id, chosen, request.form.get("pin", ""))
+            if result.participant is not None:
+                sign_in_session(result.participant)
+                return redirect(url_for(where_she_left_off()))
+            if not result.checked:
+                error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
+            else:
+                error = _("That PIN is not right. Try again.")
+    elif current_participant() is not None:
+        return redirect(url_for(where_she_left_off()))
+    return render_template(
+        "journey/signin.html",
+        workshops=workshops,
+        workshop=workshop,
+        participants=people.list_participants(db, workshop.id),
+        chosen=chosen,
+        error=error,
+        locked=request.args.get("locked") == "1",
+    )
+
+
+@bp.route("/lock", methods=["GET", "POST"])
+def lock():
+    """The Lock button and the idle timer: her story leaves the screen, sign-in shows."""
+    lock_session()
+    return redirect(url_for("journey.signin", locked=1))
+
+
+@bp.post("/seen")
+@participant_required
+def seen():
+    """She is at the page (reading, moving the mouse) though nothing needs saving: keep her session."""
+    return "", 204
+
+
+@bp.route("/consent", methods=["GET", "POST"])
+@participant_required
+def consent():
+    db, story = get_db(), current_story()
+    if request.method == "POST":
+        level = request.form.get("level", "")
+        if level not in stories.CONSENT_LEVELS:
+            flash(_("Choose one of the three choices."))
+            return redirect(url_for("journey.consent"))
+        stories.record_consent(db, story.id, level, CONSENT_TEXT_VERSION, str(get_locale()))
+        flash(_("Your choice is saved. You can change it at any time."))
+        return redirect(url_for("journey.story"))
+    stories.set_step(db, story.id, "consent")
+    return render_template(
+        "journey/consent.html",
+        story=story,
+        choices=CONSENT_CHOICES,
+        current=stories.current_consent(db, story.id),
+        history=stories.consent_history(db, story.id),
+    )
+
+
+@bp.get("/write")
+@participant_required
+def story():
+    story = current_story()
+    stories.set_step(get_db(), story.id, "story")
+    return render_template("journey/story.html", story=story, prompts=writing_prompts(), words_per_minute=WORDS_PER_MINUTE)
+
+
+@bp.post("/write/save")
+@participant_required
+def save_story():
+    """Autosave (fetch every few seconds, and a beacon when she leaves the page)."""
+    story = current_story()
+    script = request.form.get("script")
+    base = request.form.get("revision", type=int)
+    if script is None or base is None:
+        abort(400)
+    try:
+        saved = stories.save_script(get_db(), story.id, script.replace("\r\n", "\n"), base, request.form.get("title"))
+    except stories.StoryError as exc:
+        return jsonify(saved=False, message=_(str(exc))), 413
+    return jsonify(saved=True, revision=saved.revision, other_tab_text=saved.replaced_other_tab)
+
+
+def writing_prompts() -> list[str]:
+    """A gentle built-in set until workshop kits bring their own."""
+    return [
+        _("Think of a moment that changed something for you. Where were you? What did you see and hear?"),
+        _("Who or what gave you strength? Tell us about them."),
+        _("What do you know now that you did not know before?"),
+        _("What would you like another girl or woman to hear from you?"),
+        _("You decide what to share. You do not have to tell anything you do not want to."),
+    ]
+
+
+# -- step 4: record ------------------------------------------------------------
+MAX_RECORDING_BYTES = 300 << 20  # 20 minutes of WAV at 48 kHz stereo still fits
+# A take still arriving whose last chunk is older than this was cut off (a closed tab,
+# a crash, a restarted server): what arrived is kept as her take.
+INTERRUPTED_AFTER_SECONDS = 10.0
+RECORDING_SUFFIXES = {"audio/webm": ".webm", "audio/ogg": ".ogg", "audio/mp4": ".m4a", "audio/wav": ".wav"}
+
+
+def paragraphs_of(script: str) -> list[str]:
+    """The script's paragraphs, as the teleprompter shows them (split at empty lines)."""
+    return [p.strip() for p in re.split(r"\n\s*\n", script) if p.strip()]
+
+
+def _take_json(asset: stories.Asset) -> dict:
+    return {
+        "take": asset.id,
+        "part": asset.meta.get("part", "whole"),
+        "seconds": asset.meta.get("seconds"),
+        "url": url_for("journey.take_audio", asset_id=asset.id),
+    }
+
+
+def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None]:
+    """Move a take into the vault and check it; a take that is no use is removed with the reason."""
+    db, vault = get_db(), get_vault()
+    try:
+        vault.finish_growing(asset.vault_name)
+    except VaultError:
+        stories.remove_asset(db, vault, asset)
+        return None, checks.TOO_SHORT
+    result = checks.check_narration(vault.path(asset.vault_name))
+    if result.problem is not None:
+        stories.remove_asset(db, vault, asset)
+        return None, result.problem
+    meta = {k: v for k, v in asset.meta.items() if k != "growing"} | {"seconds": round(result.seconds, 2)}
+    stories.set_asset_meta(db, asset.id, meta, size_bytes=vault.path(asset.vault_name).stat().st_size)
+    stories.keep_narration(db, vault, asset.story_id, asset.id)
+    return stories.story_asset(db, asset.story_id, asset.id), None
+
+
+def _recover_interrupted_takes(story_id: int) -> list[str]:
+    """Keep what arrived of takes that were cut off; return the messages for her."""
+    db, vault = get_db(), get_vault()
+    messages = []
+    for asset in stories.story_assets(db, story_id, "narration", growing=True):
+        try:
+            idle = time.time() - vault.growing_mtime(asset.vault_name)
+        except VaultError:
+            stories.remove_asset(db, vault, asset)
+            continue
+        if idle < INTERRUPTED_AFTER_SECONDS:
+            continue  # still arriving, perhaps from another tab
+        kept, problem = _finish_take(asset)
+        messages.append(
+            _("Your last recording stopped before the end. What was recorded is kept: listen to it, and record again if you want.")
+            if kept
+            else _(problem)
+        )
+    return messages
+
+
+def _part_or_400(value: str | None, paragraphs: list[str]) -> str | int:
+    if value in (None, "", "whole"):
+        return "whole"
+    try:
+        index = int(value)
+    except ValueError:
+        abort(400)
+    if not 0 <= index < max(1, len(paragraphs)):
+        abort(400)
+    return index
+
+
+@bp.get("/record")
+@participant_required
+def record():
+    story = current_story()
+    db = get_db()
+    stories.set_step(db, story.id, "record")
+    for message in _recover_interrupted_takes(story.id):
+        flash(message)
+    takes = stories.narration_takes(db, story.id)
+    return render_template(
+        "journey/record.html",
+        story=story,
+        paragraphs=paragraphs_of(story.script),
+        takes=takes,
+        take_urls={part: url_for("journey.take_audio", asset_id=a.id) for part, a in takes.items()},
+        max_seconds=checks.MAX_SECONDS,
+    )
+
+
+@bp.post("/record/chunk")
+@participant_required
+def record_chunk():
+    """One piece of a recording (every few seconds); the first piece starts the take."""
+    db, vault, story = get_db(), get_vault(), current_story()
+    chunk = request.files.get("chunk")
+    offset = request.form.get("offset", type=int)
+    if chunk is None or offset is None or offset < 0:
+        abort(400)
+    take_id = request.form.get("take", type=int)
+    if take_id is None:
+        if offset != 0:
+            abort(400)
+        part = _part_or_400(request.form.get("part"), paragraphs_of(story.script))
+        media_type = (request.form.get("type") or "").split(";")[0].strip()
+        suffix = RECORDING_SUFFIXES.get(media_type, ".webm")
+        name = vault.start_growing(suffix)
+        take_id = stories.add_asset(
+            db, story.id, "narration", name, media_type=media_type or "audio/webm", meta={"part": part, "growing": True}
+        )
+    asset = story_asset_or_404(take_id)
+    if not asset.meta.get("growing"):
+        return jsonify(message=_("This recording is already finished.")), 409
+    try:
+        size = vault.append_growing(asset.vault_name, chunk.read(), offset, max_bytes=MAX_RECORDING_BYTES)
+    except TooLarge:
+        return jsonify(message=_(checks.TOO_LONG)), 413
+    except VaultError:
+        return jsonify(message="resend", size=vault.growing_size(asset.vault_name)), 409
+    return jsonify(take=asset.id, size=size)
+
+
+@bp.post("/record/finish")
+@participant_required
+def record_finish():
+    asset = story_asset_or_404(request.form.get("take", type=int) or 0)
+    if not asset.meta.get("growing"):
+        return jsonify(_take_json(asset))
+    kept, problem = _finish_take(asset)
+    if kept is None:
+        return jsonify(message=_(problem)), 422
+    return jsonify(_take_json(kept))
+
+
+@bp.post("/record/upload")
+@participant_required
+def record_upload():
+    """A sound file from the laptop instead of recording in the page."""
+    db, vault, story = get_db(), get_vault(), current_story()
+    upload = request.files.get("audio")
+    if upload is None or not upload.filename:
+        flash(_("Choose a sound file first."))
+        return redirect(url_for("journey.record"))
+    suffix = Path(upload.filename).suffix.lower()
+    try:
+        name = vault.put_stream(
+            upload.stream, suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".bin", max_bytes=MAX_RECORDING_BYTES
+        )
+    except TooLarge:
+        flash(_(checks.TOO_LONG))
+        return redirect(url_for("journey.record"))
+    result = checks.check_narration(vault.path(name))
+    if result.problem is not None:
+        vault.delete(name)
+        flash(_(result.problem))
+        return redirect(url_for("journey.record"))
+    asset_id = stories.add_asset(
+        db,
+        story.id,
+        "narration",
+        name,
+        original_name="",
+        media_type=upload.mimetype or "",
+        size_bytes=vault.path(name).stat().st_size,
+        meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True},
+    )
+    stories.keep_narration(db, vault, story.id, asset_id)
+    flash(_("Your recording is saved."))
+    return redirect(url_for("journey.record"))
+
+
+@bp.get("/record/take/<int:asset_id>")
+@participant_required
+def take_audio(asset_id: int):
+    """Her own take, to listen back; nobody else's."""
+    asset = story_asset_or_404(asset_id)
+    if asset.kind != "narration" or asset.meta.get("growing"):
+        abort(404)
+    try:
+        path = get_vault().path(asset.vault_name)
+    except VaultError:
+        abort(404)
+    return send_file(path, mimetype=asset.media_type or "application/octet-stream", conditional=True)
+
+
+@bp.post("/record/take/<int:asset_id>/delete")
+@participant_required
+def delete_take(asset_id: int):
+    asset = story_asset_or_404(asset_id)
+    if asset.kind != "narration":
+        abort(404)
+    stories.remove_asset(get_db(), get_vault(), asset)
+    if is_fetch():
+        return jsonify(deleted=True)
+    flash(_("The recording is deleted."))
+    return redirect(url_for("journey.record"))

