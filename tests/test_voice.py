@@ -431,12 +431,29 @@ def test_a_language_with_no_voice_is_refused_naming_what_remains(take: Path, tmp
     assert not (tmp_path / "o.wav").exists()
 
 
-def test_no_speech_is_refused_plainly_and_writes_nothing(tmp_path: Path):
+@pytest.mark.parametrize("recording", ["silence", "music"])
+def test_no_speech_is_refused_plainly_and_writes_nothing(tmp_path: Path, recording: str):
     whisper_model_or_skip()
-    src = write_wav(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32), SR)
+    if recording == "music":  # one of the app's own music tracks: a melody and no words
+        src = Path(__file__).parents[1] / "media" / "music" / "dawn.ogg"
+    else:
+        src = write_wav(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32), SR)
+    before = src.read_bytes()
     with pytest.raises(voice.VoiceError, match="No speech was recognised"):
         voice.anonymize(src, tmp_path / "o.wav", "synthetic", secret=1)
-    assert not (tmp_path / "o.wav").exists()
+    assert not (tmp_path / "o.wav").exists() and src.read_bytes() == before
+
+
+def test_a_45_minute_take_is_refused_for_synthetic_before_it_is_decoded(tmp_path: Path):
+    """The replacement voices hold the whole take: past 30 minutes they say so at once (the disguise
+    streams any length in bounded memory: test_long_take_streams_with_bounded_memory)."""
+    src = tmp_path / "long.ogg"
+    run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "2700", "-c:a", "libopus", "-b:a", "6k", str(src)])
+    before = src.read_bytes()
+    for method in ("synthetic", "double"):
+        with pytest.raises(voice.VoiceError, match="45 minutes long.*shorter takes.*'disguise'"):
+            voice.anonymize(src, tmp_path / "o.wav", method, secret=1, script="My story.", double=src)
+    assert not (tmp_path / "o.wav").exists() and src.read_bytes() == before
 
 
 def test_synthetic_secret_changes_the_voice_and_reproduces_it_byte_for_byte(tmp_path: Path):

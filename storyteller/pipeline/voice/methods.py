@@ -68,6 +68,7 @@ BLOCK_SECONDS = 20.0
 PAD_SECONDS = 0.5  # context on each side of a block, so the edges are processed like the middle
 MIN_SECONDS = 0.2
 PREVIEW_SECONDS = 10.0
+MAX_REPLACE_SECONDS = 30 * 60  # a whole take in memory: 30 minutes is about 115 MB of 16 kHz float samples
 
 
 class VoiceError(UserError):
@@ -204,6 +205,13 @@ def anonymize(
     cancel = cancel or (lambda: False)
     t0 = time.perf_counter()
     if method in ("synthetic", "double"):
+        if duration > MAX_REPLACE_SECONDS:
+            # these two hold the whole take (and Whisper's words) in memory; refused before decoding
+            raise VoiceError(
+                f"This recording is {duration / 60:.0f} minutes long; '{method}' takes at most "
+                f"{MAX_REPLACE_SECONDS // 60} minutes at a time. Record the story in shorter takes (one per part), "
+                "or choose 'disguise', which works on long recordings."
+            )
         y = decode_audio(inp, SAMPLE_RATE)
         stats = _stats(y)
         if len(y) < MIN_SECONDS * SAMPLE_RATE:
