@@ -287,26 +287,24 @@ def test_replace_listens_through_the_transcribers_cached_model(tmp_path: Path):
     assert (after.misses, after.hits) == (before.misses, before.hits + 1)
 
 
-URDU_LINES = "میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔"
-
-
 @pytest.mark.slow
 def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
-    """Whisper base as the listener: Kokoro's Urdu against eSpeak's own Urdu voice (the anchor)."""
+    """Whisper base (greedy) as the listener: a written Urdu story said as ``synthetic`` says her words,
+    against eSpeak's own Urdu voice (the anchor). Measured 0.90 against 0.72 (bench_voice.py --urdu); the floor is
+    below it so that another CPU's rounding cannot fail it."""
     from difflib import SequenceMatcher
 
     from storyteller.pipeline.speech import transcribe
-    from storyteller.pipeline.voice import tts
-    from tests.speech_tts import speak
+    from tests.speech_tts import URDU_STORY, read_by_synthetic, speak
 
     whisper_model_or_skip("whisper-base")
     letters = lambda t: "".join(ch for ch in t if ch.isalpha())  # noqa: E731
     heard = {}
-    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"), "espeak": speak(URDU_LINES, voice="ur")}.items():
+    for name, (audio, rate) in {"synthetic": read_by_synthetic(URDU_STORY, "ur", 1), "espeak": speak(URDU_STORY, voice="ur")}.items():
         path = write_wav(tmp_path / f"{name}.wav", audio, rate)
-        text = transcribe.transcribe(path, "ur", model="whisper-base").text
-        heard[name] = SequenceMatcher(None, letters(URDU_LINES), letters(text)).ratio()
-    assert heard["kokoro"] >= 0.75 and heard["kokoro"] > heard["espeak"] + 0.2, heard
+        text = transcribe.transcribe(path, "ur", model="whisper-base", beam_size=1).text
+        heard[name] = SequenceMatcher(None, letters(URDU_STORY), letters(text), autojunk=False).ratio()
+    assert heard["synthetic"] >= 0.8 and heard["synthetic"] > heard["espeak"] + 0.1, heard
 
 
 def test_double_is_fitted_to_her_timing(tmp_path: Path):
@@ -509,23 +507,28 @@ def test_synthetic_preview_says_the_first_sentence_first(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_real_speech_synthetic_keeps_her_pauses(tmp_path: Path):
-    """The new voice speaks inside the times Whisper heard her words, and is silent in her pauses between them."""
+def test_real_speech_synthetic_keeps_her_long_pauses(tmp_path: Path):
+    """The new voice is silent in her long pauses (UNIT_GAP or more, between Whisper's word times) and
+    speaks through most of her words; shorter pauses it makes in its own rhythm, as at a comma."""
     from storyteller.pipeline.speech.transcribe import transcribe
 
     whisper_model_or_skip()
     src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
     res = voice.anonymize(src, tmp_path / "o.wav", "synthetic", 3)
     y, _, _ = read_wav(res.path)
-    hers = np.zeros(len(y) // 800, bool)  # 50 ms frames inside her words (greedy Whisper: the same every run)
-    for seg in transcribe(src, "en").segments:
-        for w in seg.words:
-            hers[int(w.start * 20) : int(w.end * 20) + 1] = True
-    ours = np.zeros_like(hers)
+    frames = len(y) // 800  # 50 ms frames (greedy Whisper: the same word times every run)
+    hers, pause = np.zeros(frames, bool), np.zeros(frames, bool)
+    words = [w for seg in transcribe(src, "en").segments for w in seg.words]
+    for w, nxt in zip(words, words[1:]):
+        hers[int(w.start * 20) : int(w.end * 20) + 1] = True
+        if nxt.start - w.end >= voice_replace.UNIT_GAP:
+            pause[int((w.end + 0.3) * 20) : int(nxt.start * 20) - 1] = True  # after the voice's own decay
+    hers[int(words[-1].start * 20) : int(words[-1].end * 20) + 1] = True
+    ours = np.zeros(frames, bool)
     for a, b in speech_regions(y, SR):
         ours[a // 800 : b // 800] = True
-    assert 0.1 < np.mean(~hers)  # she does pause
-    assert np.mean(hers[ours]) >= 0.9 and np.mean(ours[hers]) >= 0.6, (np.mean(hers[ours]), np.mean(ours[hers]))
+    assert pause.sum() >= 10  # she does pause (three times for about a second)
+    assert np.mean(ours[pause]) <= 0.2 and np.mean(ours[hers]) >= 0.6, (np.mean(ours[pause]), np.mean(ours[hers]))
 
 
 @pytest.mark.slow

@@ -269,13 +269,46 @@ def synthetic_speed(minutes: float) -> None:
             print(f"  preview of 10 s, {method}: {took:.2f} s{said} (target < 2 s; load {os.getloadavg()[0]:.1f})")
 
 
+def urdu(secrets: int = 3) -> None:
+    """A written Urdu story read by the synthetic voice (as ``synthetic`` says her words), heard back by
+    Whisper base (greedy): how much of the script's letters come back (issue 14's target: >= 0.85)."""
+    from difflib import SequenceMatcher
+
+    from storyteller.pipeline.media.audio import write_wav
+    from storyteller.pipeline.speech.transcribe import transcribe
+
+    sys.path.insert(0, str(ROOT))
+    from tests.speech_tts import URDU_STORY, read_by_synthetic, speak
+
+    letters = lambda t: "".join(ch for ch in t if ch.isalpha())  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        ratios = []
+        for secret in range(1, secrets + 1):
+            path = write_wav(Path(tmp) / f"ur{secret}.wav", *read_by_synthetic(URDU_STORY, "ur", secret))
+            heard = transcribe(path, "ur", model="whisper-base", beam_size=1).text
+            ratios.append(SequenceMatcher(None, letters(URDU_STORY), letters(heard), autojunk=False).ratio())
+        anchor = write_wav(Path(tmp) / "espeak.wav", *speak(URDU_STORY, voice="ur"))
+        espeak = SequenceMatcher(
+            None, letters(URDU_STORY), letters(transcribe(anchor, "ur", model="whisper-base", beam_size=1).text), autojunk=False
+        )
+    each = " / ".join(f"{r:.3f}" for r in ratios)
+    print(
+        f"Urdu letters heard back by Whisper base: synthetic {each} (mean {np.mean(ratios):.3f}); eSpeak's own voice {espeak.ratio():.3f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default="pitch,disguise,synthetic")
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--synthetic", action="store_true", help="time synthetic and every method's preview instead")
+    ap.add_argument("--urdu", action="store_true", help="how well Whisper hears the synthetic voice's Urdu, instead")
     a = ap.parse_args()
+    if a.urdu:
+        os.environ.setdefault("STORYTELLER_WHISPER_GREEDY", "1")
+        urdu()
+        return
     if not SPEECH.is_dir():
         sys.exit(f"speech data not found at {SPEECH}")
     if a.synthetic:

@@ -1,8 +1,11 @@
 """Replace her voice entirely: a synthetic voice (``synthetic``) or a second person (``double``).
 
-Both keep the story's timing: the new speech is cut into pieces, and each piece
-is time-stretched (WORLD vocoder, pitch kept) into the time she spoke the same
-words, so subtitles made from her recording still fit.
+Both keep the story's timing, so subtitles made from her recording still fit.
+The synthetic voice says her words unit by unit (a sentence, or the words
+between two of her longer pauses), each unit starting where she started it and
+read at the speed that ends it where she ended it, in the voice's own natural
+rhythm. A double's reading is cut into pieces, each time-stretched (WORLD
+vocoder, pitch kept) into the time she spoke the same words.
 """
 
 from __future__ import annotations
@@ -85,10 +88,18 @@ def _rms(y: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ synthetic
-_SENTENCE_END = re.compile(r"[.!?؟۔]\W*\s")
-PHRASE_GAP = 0.2  # seconds: her pauses at least this long stay silences between phrases
-MAX_PHRASE_WORDS = 30
-LOUDNESS_RANGE = 2.0  # a word may be at most this much louder or quieter than her average (x, either way)
+_SENTENCE_END = re.compile(r"[.!?؟۔]\W*$")
+_QUESTION = re.compile(r"[?؟]\W*$")
+_CLAUSE_END = re.compile(r"[,;:،؛]\W*$")
+# Her pause that starts a new unit: each unit begins at her time and is said in the voice's own rhythm.
+# Measured (bench_voice.py docstring): the longer the stretch said naturally, the better it is understood.
+UNIT_GAP = 0.7
+COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
+MAX_UNIT_WORDS = 40
+SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
+FIT = 0.12  # a unit further than this from her time is said once more at the speed that fits
+MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
+LOUDNESS_RANGE = 2.0  # a unit may be at most this much louder or quieter than her average (x, either way)
 _WHISPER_CODE = {"prs": "fa"}  # Dari is transcribed as Persian
 
 
@@ -137,21 +148,33 @@ def her_words(
     return [TimedWord(int(a * sr), int(b * sr), t) for a, b, t in spoken if t.strip()], tuple(warnings)
 
 
-def phrases(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
-    """Her words grouped into the runs she said without a pause (a pause >= ``PHRASE_GAP`` or a sentence's end
-    starts a new one), so the first sentence can be heard before the rest is made."""
+def units(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
+    """Her words grouped into the stretches the voice says in one breath: a sentence's end or a pause of
+    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made."""
     out: list[list[TimedWord]] = []
     for w in words:
         if (
             out
-            and w.start - out[-1][-1].end < PHRASE_GAP * sr
-            and len(out[-1]) < MAX_PHRASE_WORDS
-            and not _SENTENCE_END.search(out[-1][-1].text + " ")
+            and w.start - out[-1][-1].end < UNIT_GAP * sr
+            and len(out[-1]) < MAX_UNIT_WORDS
+            and not _SENTENCE_END.search(out[-1][-1].text)
         ):
             out[-1].append(w)
         else:
             out.append([w])
     return out
+
+
+def unit_marks(unit: list[TimedWord], sr: int) -> dict[int, str]:
+    """The punctuation the voice reads after each word: her commas and her shorter pauses become commas,
+    and the unit ends as a sentence or a question, so the voice pauses and falls where she did."""
+    marks = {}
+    for k, (w, nxt) in enumerate(zip(unit, unit[1:])):
+        if _CLAUSE_END.search(w.text) or _SENTENCE_END.search(w.text) or nxt.start - w.end >= COMMA_GAP * sr:
+            marks[k] = ","
+    last = unit[-1].text
+    marks[len(unit) - 1] = "?" if _QUESTION.search(last) else "." if _SENTENCE_END.search(last) else ","
+    return marks
 
 
 def synthetic_voice(secret) -> tts.Voice:
@@ -169,12 +192,12 @@ def _espeak_language(language: str, text: str) -> str:
 
 
 class _Speaker:
-    """Says a phrase at a pace near hers: Kokoro when installed, else eSpeak's robotic voice."""
+    """Says a unit at a pace near hers: Kokoro when installed, else eSpeak's robotic voice."""
 
     def __init__(self, secret, language: str):
         self.language = language
         self.voice = synthetic_voice(secret)
-        self.pace = 1.0  # how much faster than the voice's own pace she speaks, learnt phrase by phrase
+        self.pace = 1.0  # the speed at which the voice keeps her pace, learnt unit by unit
         self.warning = ""
         try:
             tts._model()
@@ -186,64 +209,34 @@ class _Speaker:
             self.variant = str(rng.choice(tts.ESPEAK_VARIANTS))
             self.pitch = int(rng.integers(30, 71))
 
-    def say(self, words: list[str], seconds: float) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+    def _speak(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
+        """(audio, first word's start, last word's end, rate)."""
         language = _espeak_language(self.language, " ".join(words))
-        if not self.neural:
-            return tts.espeak_words(words, language, self.variant, self.pitch)
-        speed = float(np.clip(self.voice.speed * self.pace, 0.6, 1.8))
-        audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed))
-        ratio = (spans[-1][1] - spans[0][0]) / rate / max(seconds, 0.05)
-        # One more reading at her pace keeps the stretch small (a big stretch sounds unnatural).
-        if not 0.8 < ratio < 1.25 and 0.6 < speed * ratio < 1.8:
-            speed *= ratio
-            audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed))
-        self.pace = 0.5 * self.pace + 0.5 * speed * ((spans[-1][1] - spans[0][0]) / rate / max(seconds, 0.05))
-        return audio, spans, rate
+        if self.neural:
+            audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed), marks)
+        else:
+            audio, spans, rate = tts.espeak_words(words, language, self.variant, self.pitch, marks, speed)
+        said = [(a, b) for a, b in spans if b > a]
+        return audio, (said[0][0] if said else 0), (said[-1][1] if said else 0), rate
+
+    def say(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[np.ndarray, int, int, int]:
+        """The unit in about ``seconds`` (first word's start to last word's end), within ``SPEEDS``."""
+        speed = float(np.clip(self.pace, *SPEEDS))
+        audio, a, b, rate = self._speak(words, marks, speed)
+        # the voice's durations scale as 1 / speed, so one reading tells the speed that fits
+        fits = speed * (b - a) / rate / max(seconds, 0.05)
+        again = float(np.clip(fits, *SPEEDS))
+        if abs(again / speed - 1) > FIT:
+            audio, a, b, rate = self._speak(words, marks, again)
+        self.pace = 0.5 * self.pace + 0.5 * fits
+        return audio, a, b, rate
 
 
-def _say_in_her_time(speaker: _Speaker, phrase: list[TimedWord], sr: int) -> np.ndarray:
-    """The phrase in the new voice, fitted into the time she took for it (samples from phrase[0].start)."""
-    t0 = phrase[0].start
-    audio, spans, rate = speaker.say([w.text for w in phrase], (phrase[-1].end - t0) / sr)
-    audio = _resample(audio, rate, sr)
-    scale = sr / rate
-    lead = int(0.03 * sr)  # a breath of the voice's own onset and decay, kept outside her word times
-    # Only the phrase's first and last words are pinned to hers: pinning every word to Whisper's word times
-    # was measured to cost intelligibility (WER 39 against 9 for whole phrases; bench_voice.py docstring).
-    ends = [k for k, (a, b) in enumerate(spans) if b > a]
-    if not ends:
-        return np.zeros(0, np.float32)
-    keep = {ends[0], ends[-1]}
-    spans = [span if k in keep else (0, 0) for k, span in enumerate(spans)]
-    marks, targets = [0], [0]
-    for (a, b), w in zip(spans, phrase):
-        a, b = int(a * scale), int(b * scale)
-        if b <= a or b <= marks[-1]:
-            continue  # a word the voice could not say (no phonemes): its time goes to its neighbours
-        ta, tb = max(w.start - t0 + lead, targets[-1]), max(w.end - t0 + lead, targets[-1])
-        marks += [max(a, marks[-1]), b]
-        targets += [ta, tb]
-    marks.append(len(audio))
-    targets.append(targets[-1] + min(lead, max(0, len(audio) - marks[-2])))
-    if len(marks) <= 2:
-        return np.zeros(0, np.float32)
-    return warp(audio, sr, marks, targets)
-
-
-def _follow_loudness(piece: np.ndarray, her: np.ndarray, phrase: list[TimedWord], offset: int, sr: int) -> np.ndarray:
-    """Give each word of ``piece`` her loudness for that word (relative to her average), smoothly."""
-    centres, gains = [], []
-    for w in phrase:
-        a, b = w.start - offset, w.end - offset
-        if b - a < int(0.03 * sr) or a < 0 or b > len(piece):
-            continue
-        centres.append((a + b) / 2)
-        gains.append(_rms(her[w.start : w.end]) / max(_rms(piece[a:b]), 1e-6))
-    if not gains:
-        return piece
-    g = np.asarray(gains)
-    g = np.clip(g / np.exp(np.mean(np.log(g))), 1 / LOUDNESS_RANGE, LOUDNESS_RANGE) * np.exp(np.mean(np.log(g)))
-    return piece * np.interp(np.arange(len(piece)), centres, g).astype(np.float32)
+def _her_levels(y: np.ndarray, groups: list[list[TimedWord]]) -> list[float]:
+    """Her loudness in each unit, kept within ``LOUDNESS_RANGE`` of her average (geometric mean)."""
+    levels = np.array([_rms(y[u[0].start : u[-1].end]) for u in groups])
+    mean = float(np.exp(np.mean(np.log(levels + 1e-9))))
+    return list(np.clip(levels, mean / LOUDNESS_RANGE, mean * LOUDNESS_RANGE))
 
 
 def synthetic(
@@ -257,7 +250,7 @@ def synthetic(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Her words spoken by a synthetic voice, phrase by phrase in her time, each word at her loudness.
+    """Her words spoken by a synthetic voice, unit by unit in her time, each unit at her loudness.
 
     Returns the new audio (as long as ``y``) and plain warnings (a robotic
     fallback voice, a script that does not match the recording, ...).
@@ -280,22 +273,36 @@ def synthetic(
 
 
 def speak_over(
-    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_phrase=None
+    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_unit=None
 ) -> np.ndarray:
-    """Say ``words`` phrase by phrase into a copy-length silence of ``y``; ``on_phrase(out, end)`` after each."""
+    """Say ``words`` unit by unit into a silence as long as ``y``; ``on_unit(out, end)`` after each.
+
+    Each unit starts where she started it (or just after the previous one, when
+    the voice ran late) and is read at the speed, within ``SPEEDS``, that ends it
+    where she ended it; inside it the voice keeps its own natural rhythm. It
+    takes her loudness for that unit.
+    """
     out = np.zeros(len(y), np.float32)
-    groups = phrases(words, sr)
-    lead = int(0.03 * sr)
-    for k, phrase in enumerate(groups):
+    groups = units(words, sr)
+    levels = _her_levels(y, groups)
+    lead, tail = int(0.03 * sr), int(0.25 * sr)  # the voice's own onset and decay around its words
+    late_until = 0
+    for k, (unit, level) in enumerate(zip(groups, levels)):
         if cancel():
             break
-        piece = _say_in_her_time(speaker, phrase, sr)
-        start = max(0, phrase[0].start - lead)
-        piece = _follow_loudness(piece, y, phrase, start, sr)
-        _place(out, piece, start, sr)
+        start = max(unit[0].start, late_until + int(MIN_GAP * sr))
+        seconds = max(unit[-1].end - start, 0.5 * (unit[-1].end - unit[0].start)) / sr
+        audio, a, b, rate = speaker.say([w.text for w in unit], unit_marks(unit, sr), seconds)
+        audio = _resample(audio, rate, sr)
+        a, b = int(a * sr / rate), int(b * sr / rate)
+        piece = audio[max(0, a - lead) : b + tail]
+        piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
+        at = start - min(lead, a)
+        _place(out, piece, max(0, at), sr)
+        late_until = start + (b - a)
         progress((k + 1) / len(groups))
-        if on_phrase is not None:
-            on_phrase(out, start + len(piece))
+        if on_unit is not None:
+            on_unit(out, min(len(out), at + len(piece)))
     return out
 
 
@@ -306,7 +313,7 @@ def synthetic_preview(
 
     With a script no Whisper runs: the script is spread over her speech by
     length (as the subtitles are when Whisper cannot follow her). Without one,
-    Whisper listens to the excerpt only. The first phrase is handed to
+    Whisper listens to the excerpt only. The first unit is handed to
     ``on_first(audio)`` as soon as it is said, so a page can start playing.
     """
     from storyteller.pipeline.speech import align

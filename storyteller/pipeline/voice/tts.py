@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -198,15 +199,22 @@ def word_phonemes(words: list[str], language: str) -> list[str]:
     return [to_ipa(w, language).replace(" ", "") for w in words]
 
 
-def speak_words(words: list[str], language: str, voice: Voice = Voice()) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+def speak_words(
+    words: list[str], language: str, voice: Voice = Voice(), marks: Mapping[int, str] | None = None
+) -> tuple[np.ndarray, list[tuple[int, int]], int]:
     """Speak one phrase; returns (audio, each word's (start, end) sample in it, sample rate).
 
-    The word places come from the model's own phoneme durations, so they are
-    exact. A phrase too long for the model's context is cut between words.
+    ``marks`` puts punctuation after a word (``{3: ","}``): eSpeak's IPA has
+    none, and the model pauses and shapes its melody at a comma or full stop
+    in its own natural way. The word places come from the model's own phoneme
+    durations, so they are exact. A phrase too long for the model's context is
+    cut between words.
     """
     _session, vocab, _styles = _model()
     ipa = word_phonemes(words, language)
-    ids = [[vocab[c] for c in w if c in vocab] for w in ipa]
+    marks = marks or {}
+    sounds = [[vocab[c] for c in w if c in vocab] for w in ipa]
+    ids = [word + [vocab[c] for c in marks.get(k, "") if c in vocab] for k, word in enumerate(sounds)]
     space = vocab[" "]
     audio_parts: list[np.ndarray] = []
     spans: list[tuple[int, int]] = []
@@ -219,7 +227,7 @@ def speak_words(words: list[str], language: str, voice: Voice = Voice()) -> tupl
         while k < len(ids) and (not tokens or len(tokens) + 1 + len(ids[k]) <= _MAX_TOKENS):
             if tokens:
                 tokens.append(space)
-            owner.append((len(tokens), len(tokens) + len(ids[k][:_MAX_TOKENS])))
+            owner.append((len(tokens), len(tokens) + len(sounds[k][:_MAX_TOKENS])))  # the word, not its mark
             tokens.extend(ids[k][:_MAX_TOKENS])
             k += 1
         if tokens:
@@ -288,11 +296,15 @@ def espeak_speak(text: str, voice: str, rate_wpm: int = 150, pitch: int = 50) ->
     return samples.astype(np.float32) / 32768.0, ESPEAK_RATE
 
 
-def espeak_words(words: list[str], language: str, variant: str, pitch: int) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+def espeak_words(
+    words: list[str], language: str, variant: str, pitch: int, marks: Mapping[int, str] | None = None, speed: float = 1.0
+) -> tuple[np.ndarray, list[tuple[int, int]], int]:
     """The fallback's :func:`speak_words`: eSpeak reads the phrase; word places are spread by letters."""
     if language not in LANGUAGES:
         raise TTSError(f"There is no offline voice for the language {language!r}.")
-    audio, sr = espeak_speak(" ".join(words), f"{LANGUAGES[language]}+{variant}", pitch=pitch)
+    marks = marks or {}
+    text = " ".join(w + marks.get(k, "") for k, w in enumerate(words))
+    audio, sr = espeak_speak(text, f"{LANGUAGES[language]}+{variant}", rate_wpm=int(150 * speed), pitch=pitch)
     audio = _trim(audio, sr)
     edges = np.concatenate([[0.0], np.cumsum([len(w) + 1 for w in words], dtype=float)])
     edges = (edges / edges[-1] * len(audio)).astype(int)
