@@ -33,6 +33,11 @@ trials, seeds, model and normalisation (tests/bench/voice_wer.py; 14 utterances,
     draw 2 and EER not run (one draw took 41 min of wall, under 3 min of CPU, at load 30-37). The EER of a
     voice that holds nothing of hers does not depend on when it speaks: the 2026-11-29 rows (ign 47-51,
     lazy 51 over five draws) stand until the judge is re-run.
+    Speed at a quiet moment (load 2.5 -> 6.1; bench_voice.py --synthetic --minutes 3, models loaded first):
+    synthetic on a 3-minute take 250 s wall, 209 s CPU = 0.72x real time (target >= 2x: NOT met; Whisper on
+    the take, then Kokoro per unit, read twice when the first speed misses her time by more than 12%).
+    Previews of 10 s: own 0.11 s, pitch 0.52 s, disguise 0.25 s, synthetic without a script 12.3 s with
+    its first sentence after 5.0 s (target 2 s: NOT met; with her script no Whisper runs, not timed).
     Urdu (bench_voice.py --urdu; a 7-sentence written story read through the same units, Whisper base
     greedy, letters matched without difflib's autojunk): secrets 1 / 2 / 3 -> 0.898 / 0.890 / 0.882
     (mean 0.890, target 0.85 met); eSpeak's own Urdu voice 0.719.
