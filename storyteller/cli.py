@@ -481,7 +481,19 @@ def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
 @click.option(
     "-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The WAV to write (never the original)."
 )
-@click.option("--method", type=click.Choice(["disguise", "synthetic", "double", "pitch"]), default="disguise", show_default=True)
+@click.option(
+    "--audience",
+    type=click.Choice(["public", "organisation", "workshop"]),
+    default="public",
+    show_default=True,
+    help="Who will see the video, as she consented: it chooses the voice protection.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["synthetic", "double", "disguise", "pitch", "own"]),
+    help="Override the audience's method (synthetic for public, disguise otherwise).",
+)
+@click.option("--confirm-weaker", is_flag=True, help="The facilitator confirms a method weaker than the audience needs.")
 @click.option("--seed", default="0", show_default=True, help="The story's secret: the same secret gives the same voice.")
 @click.option(
     "--script",
@@ -498,11 +510,27 @@ def demo_cmd(out: Path | None, data: Path | None, quality: str) -> None:
 )
 @click.option("--denoise", is_flag=True, help="Also remove background sounds (spectral gating).")
 def voice_cmd(
-    inp: Path, out: Path, method: str, seed: str, script_path: Path | None, language: str, double_path: Path | None, denoise: bool
+    inp: Path,
+    out: Path,
+    audience: str,
+    method: str | None,
+    confirm_weaker: bool,
+    seed: str,
+    script_path: Path | None,
+    language: str,
+    double_path: Path | None,
+    denoise: bool,
 ) -> None:
-    """Anonymize the voice in IN and write a WAV to OUT."""
+    """Protect the voice in IN as her audience needs and write a WAV to OUT."""
     from storyteller.pipeline.voice import methods as voice
+    from storyteller.pipeline.voice.audience import default_method, is_weaker
 
+    method = method or default_method(audience)
+    if is_weaker(method, audience):
+        weaker = f"'{method}' protects less than a {audience} audience needs: {voice.LABELS[method]}."
+        if not confirm_weaker:
+            raise CommandError(f"{weaker} If the facilitator agrees, add --confirm-weaker.")
+        click.echo(f"Confirmed by the facilitator: {weaker}", err=True)
     script = read_script(script_path)
     with plain_progress(method) as update:
         result = voice.anonymize(
@@ -510,7 +538,7 @@ def voice_cmd(
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{result.label} ({result.duration:.1f} s, {result.speed:.0f}x real time)", err=True)
+    click.echo(f"{result.label} ({result.duration:.1f} s, {result.speed:.1f}x real time)", err=True)
     click.echo(str(result.path))
 
 

@@ -23,7 +23,7 @@ REFERENCE = ROOT / "tests" / "data" / "render" / "look"
 SIZE = (256, 144)
 # Frame numbers at 25 fps: fade-in of the title card, the title card, the crossfade into
 # the first photo, two Ken Burns moments with subtitles, a crossfade between photos, the end card.
-FRAMES = (5, 40, 80, 150, 260, 330, 520)
+FRAMES = (5, 40, 80, 150, 260, 330, 470)
 
 
 def sample_frames(mp4: Path) -> dict[int, np.ndarray]:

@@ -125,6 +125,22 @@ def test_voice_default_follows_consent_and_a_weaker_choice_is_labelled(app, clie
     assert client.post("/story/voice/preview", data={"method": "disguise"}, headers=FETCH).status_code == 409
 
 
+def test_the_facilitator_confirms_a_weaker_voice_for_the_choice_shown_only(app, client, db):
+    story = her(db, client, level="public")
+    client.post("/story/voice", data={"method": "pitch"})
+    with pytest.raises(plans.PlanError, match="changed since"):
+        plans.confirm_weaker_voice(db, story.id, "disguise")  # the desk showed an older choice
+    assert plans.voice_for_render(plan_of(db, story.id), "public") == "synthetic"
+    plans.confirm_weaker_voice(db, story.id, "pitch")
+    assert plans.voice_for_render(plan_of(db, story.id), "public") == "pitch"
+    page = client.get("/story/voice").get_data(as_text=True)
+    assert 'id="voice-used"' not in page
+    assert "A facilitator agreed to this choice. Changes the sound, does not hide who you are." in page
+    client.post("/story/voice", data={"method": "own"})  # choosing again needs a new confirmation
+    assert plans.voice_for_render(plan_of(db, story.id), "public") == "synthetic"
+    assert 'id="voice-used"' in client.get("/story/voice").get_data(as_text=True)
+
+
 def test_subtitle_edits_are_checked(app, client, db):
     story = her(db, client)
     ok = client.post("/story/subtitles/save", headers=FETCH, json={"cues": [{"start": 0.5, "end": 2.0, "text": "My name is a secret."}]})

@@ -230,7 +230,7 @@ def test_preview_is_ten_seconds_of_the_lively_part(tmp_path: Path):
     q = voice.preview(src, secret=1, start=0.0, seconds=2.0)
     assert q.start == 0.0 and len(q.after) == 2 * SR and not np.any(q.before)
     with pytest.raises(voice.VoiceError):
-        voice.preview(src, method="synthetic")
+        voice.preview(src, method="double")
 
 
 def test_denoise_reduces_steady_noise(tmp_path: Path):
@@ -263,7 +263,7 @@ def test_synthetic_speaks_urdu_and_refuses_unknown_language(tmp_path: Path):
     assert sr == tts.SAMPLE_RATE and 0.5 < len(a) / sr < 5 and np.abs(a).max() > 0.1
     src = tmp_path / "her.wav"
     write_wav(src, vowel(2.0), SR)
-    with pytest.raises(ValueError, match="no offline synthetic voice"):
+    with pytest.raises(ValueError, match="no synthetic voice"):
         voice.anonymize(src, tmp_path / "o.wav", method="synthetic", script="x", language="xx")
 
 
@@ -274,46 +274,37 @@ def test_synthetic_voice_is_the_story_secret():
     assert all(v.first != v.second and 0 <= v.mix <= 0.5 for v in voices)
 
 
-def test_replace_listens_through_the_transcribers_cached_model():
+def test_replace_listens_through_the_transcribers_cached_model(tmp_path: Path):
     """The synthetic voice finds her words with the Whisper model the transcriber already holds, not a new one."""
     from storyteller.pipeline.speech import transcribe
 
     whisper_model_or_skip()
     transcribe.load_model()  # what a transcription earlier in the worker left loaded
     before = transcribe._load.cache_info()
-    voice_replace.transcript_timing(vowel(1.0), SR, "en")
+    src = write_wav(tmp_path / "her.wav", vowel(1.0), SR)
+    voice_replace.her_words(src, vowel(1.0), SR, None, "en", lambda f: None, lambda: False)
     after = transcribe._load.cache_info()
     assert (after.misses, after.hits) == (before.misses, before.hits + 1)
 
 
-URDU_LINES = "میرا نام عائشہ ہے۔ میں ایک چھوٹے سے گاؤں میں پیدا ہوئی۔ میرے والد کسان تھے اور میری ماں گھر کا کام کرتی تھیں۔"
-
-
 @pytest.mark.slow
 def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
-    """Whisper base as the listener: Kokoro's Urdu against eSpeak's own Urdu voice (the anchor)."""
+    """Whisper base (greedy) as the listener: a written Urdu story said as ``synthetic`` says her words,
+    against eSpeak's own Urdu voice (the anchor). Measured 0.90 against 0.72 (bench_voice.py --urdu); the floor is
+    below it so that another CPU's rounding cannot fail it."""
     from difflib import SequenceMatcher
 
     from storyteller.pipeline.speech import transcribe
-    from storyteller.pipeline.voice import tts
-    from tests.speech_tts import speak
+    from tests.speech_tts import URDU_STORY, read_by_synthetic, speak
 
     whisper_model_or_skip("whisper-base")
     letters = lambda t: "".join(ch for ch in t if ch.isalpha())  # noqa: E731
     heard = {}
-    for name, (audio, rate) in {"kokoro": tts.synthesize(URDU_LINES, "ur"), "espeak": speak(URDU_LINES, voice="ur")}.items():
+    for name, (audio, rate) in {"synthetic": read_by_synthetic(URDU_STORY, "ur", 1), "espeak": speak(URDU_STORY, voice="ur")}.items():
         path = write_wav(tmp_path / f"{name}.wav", audio, rate)
-        text = transcribe.transcribe(path, "ur", model="whisper-base").text
-        heard[name] = SequenceMatcher(None, letters(URDU_LINES), letters(text)).ratio()
-    assert heard["kokoro"] >= 0.75 and heard["kokoro"] > heard["espeak"] + 0.2, heard
-
-
-def test_script_timing_spreads_sentences_over_speech():
-    regions = [(0, 16000), (32000, 64000)]
-    t = voice_replace.script_timing("One two. Three four five six seven eight.", regions)
-    assert len(t) == 2
-    assert t[0][0] == 0 and t[-1][1] == 64000
-    assert t[0][1] <= t[1][0]
+        text = transcribe.transcribe(path, "ur", model="whisper-base", beam_size=1).text
+        heard[name] = SequenceMatcher(None, letters(URDU_STORY), letters(text), autojunk=False).ratio()
+    assert heard["synthetic"] >= 0.8 and heard["synthetic"] > heard["espeak"] + 0.1, heard
 
 
 def test_double_is_fitted_to_her_timing(tmp_path: Path):
@@ -340,12 +331,12 @@ def test_real_speech_disguise_keeps_length_and_is_not_silent(tmp_path: Path):
 
 # ------------------------------------------------------------------ CLI
 def test_cli_voice(take: Path, tmp_path: Path):
-    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "o.wav"), "--seed", "7"])
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "o.wav"), "--seed", "7", "--audience", "organisation"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "o.wav").exists()
     r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(take)])
     assert r.exit_code == 1 and "overwrite" in r.output and "Traceback" not in r.output
-    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "p.wav"), "--method", "pitch"])
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "p.wav"), "--method", "pitch", "--audience", "workshop"])
     assert r.exit_code == 0 and "does not hide who you are" in r.output
     r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "d.wav"), "--method", "double"])
     assert r.exit_code == 1 and "second person" in r.output
@@ -394,3 +385,158 @@ def test_real_speech_synthetic_voice_says_her_words(tmp_path: Path):
     words = lambda a: {w.strip(".,;:!?'\"").lower() for s in wm.transcribe(a, language="en", beam_size=1)[0] for w in s.text.split()}
     theirs, ours = words(x), words(y)
     assert len(theirs & ours) >= 0.4 * len(theirs), (theirs, ours)
+
+
+# ------------------------------------------------------------------ the audience decides
+def test_the_audience_chooses_the_method_and_flags_weaker_ones():
+    from storyteller.pipeline.voice.audience import default_method, is_weaker
+
+    assert [default_method(a) for a in ("public", "organisation", "workshop")] == ["synthetic", "disguise", "disguise"]
+    weaker = {
+        a: [m for m in ("own", "pitch", "disguise", "synthetic", "double") if is_weaker(m, a)]
+        for a in ("public", "organisation", "workshop")
+    }
+    assert weaker == {"public": ["own", "pitch", "disguise"], "organisation": ["own", "pitch"], "workshop": []}
+    with pytest.raises(ValueError, match="audience"):
+        default_method("everyone")
+    assert set(voice.METHODS) == {"own", "pitch", "disguise", "synthetic", "double"}
+
+
+def test_cli_weaker_method_needs_the_facilitators_confirmation(take: Path, tmp_path: Path):
+    out = tmp_path / "d.wav"
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(out), "--audience", "public", "--method", "disguise"])
+    assert r.exit_code == 1 and "--confirm-weaker" in r.output and voice.LABELS["disguise"] in r.output
+    assert not out.exists() and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(out), "--audience", "public", "--method", "disguise", "--confirm-weaker"])
+    assert r.exit_code == 0 and "Confirmed by the facilitator" in r.output and out.exists()
+    # a workshop screening may keep her own voice, unchanged
+    own = tmp_path / "own.wav"
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(own), "--audience", "workshop", "--method", "own"])
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(read_wav(own)[0], read_wav(take)[0])
+
+
+def test_a_language_with_no_voice_is_refused_naming_what_remains(take: Path, tmp_path: Path):
+    for call in (
+        lambda: voice.anonymize(take, tmp_path / "o.wav", "synthetic", language="ps"),
+        lambda: voice.preview(take, "synthetic", language="ps", script="زما کیسه"),
+    ):
+        with pytest.raises(voice.VoiceError) as err:
+            call()
+        assert "Pashto" in str(err.value) and "'double'" in str(err.value) and "'disguise'" in str(err.value)
+    r = CliRunner().invoke(cli, ["voice", str(take), "-o", str(tmp_path / "o.wav"), "--language", "ps"])
+    assert r.exit_code == 1 and "no synthetic voice for Pashto" in r.output
+    assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("recording", ["silence", "music"])
+def test_no_speech_is_refused_plainly_and_writes_nothing(tmp_path: Path, recording: str):
+    whisper_model_or_skip()
+    if recording == "music":  # one of the app's own music tracks: a melody and no words
+        src = Path(__file__).parents[1] / "media" / "music" / "dawn.ogg"
+    else:
+        src = write_wav(tmp_path / "silence.wav", np.zeros(3 * SR, np.float32), SR)
+    before = src.read_bytes()
+    with pytest.raises(voice.VoiceError, match="No speech was recognised"):
+        voice.anonymize(src, tmp_path / "o.wav", "synthetic", secret=1)
+    assert not (tmp_path / "o.wav").exists() and src.read_bytes() == before
+
+
+def test_a_45_minute_take_is_refused_for_synthetic_before_it_is_decoded(tmp_path: Path):
+    """The replacement voices hold the whole take: past 30 minutes they say so at once (the disguise
+    streams any length in bounded memory: test_long_take_streams_with_bounded_memory)."""
+    src = tmp_path / "long.ogg"
+    run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "2700", "-c:a", "libopus", "-b:a", "6k", str(src)])
+    before = src.read_bytes()
+    for method in ("synthetic", "double"):
+        with pytest.raises(voice.VoiceError, match="45 minutes long.*shorter takes.*'disguise'"):
+            voice.anonymize(src, tmp_path / "o.wav", method, secret=1, script="My story.", double=src)
+    assert not (tmp_path / "o.wav").exists() and src.read_bytes() == before
+
+
+def test_synthetic_secret_changes_the_voice_and_reproduces_it_byte_for_byte(tmp_path: Path):
+    whisper_model_or_skip()
+    src = write_wav(tmp_path / "her.wav", vowel(3.0), SR)
+    script = "This is my story. I want to be heard."
+    made = {
+        name: voice.anonymize(src, tmp_path / f"{name}.wav", "synthetic", secret, script=script).path.read_bytes()
+        for name, secret in (("a1", "story-a"), ("a2", "story-a"), ("b", "story-b"))
+    }
+    assert made["a1"] == made["a2"]
+    assert made["a1"] != made["b"]
+
+
+def test_synthetic_falls_back_to_a_robotic_voice_and_says_why(monkeypatch, tmp_path: Path):
+    """No neural voice package (or a damaged one): eSpeak's own voice speaks, with a plain message."""
+    from storyteller.pipeline.voice import tts
+
+    whisper_model_or_skip()
+    src = write_wav(tmp_path / "her.wav", vowel(3.0), SR)
+    for patch, reason in (("MODEL_PACKAGES", "no natural voice is installed"), ("MODEL_SHA256", "the natural voice model is damaged")):
+        monkeypatch.setattr(tts, patch, "kokoro_missing_{}" if patch == "MODEL_PACKAGES" else "0" * 64)
+        tts._model.cache_clear()
+        try:
+            res = voice.anonymize(src, tmp_path / f"{patch}.wav", "synthetic", 5, script="This is my story.")
+        finally:
+            monkeypatch.undo()
+            tts._model.cache_clear()
+        assert any(w.startswith(f"The voice is robotic because {reason}") for w in res.warnings), res.warnings
+        y, _, _ = read_wav(res.path)
+        assert len(y) == 3 * SR and np.sqrt(np.mean(y**2)) > 0.01
+
+
+def test_synthetic_follows_her_loudness(tmp_path: Path):
+    whisper_model_or_skip()
+    her = np.concatenate([vowel(2.0, amp=0.5), np.zeros(SR // 2, np.float32), vowel(2.0, amp=0.1)])
+    src = write_wav(tmp_path / "her.wav", her, SR)
+    res = voice.anonymize(src, tmp_path / "o.wav", "synthetic", 3, script="This is my story. I want to be heard today.")
+    y, _, _ = read_wav(res.path)
+    loud, quiet = np.sqrt(np.mean(y[: 2 * SR] ** 2)), np.sqrt(np.mean(y[int(2.5 * SR) :] ** 2))
+    assert quiet > 0.001 and loud > 3 * quiet, (loud, quiet)
+
+
+def test_synthetic_preview_says_the_first_sentence_first(tmp_path: Path):
+    her = np.concatenate([vowel(2.0), np.zeros(SR // 2, np.float32), vowel(2.0)])
+    src = write_wav(tmp_path / "her.wav", her, SR)
+    firsts = []
+    p = voice.preview(src, "synthetic", 4, script="This is my story. I want to be heard today.", on_first=firsts.append)
+    assert len(firsts) == 1 and 0 < len(firsts[0]) < len(p.after) <= len(her)
+    assert np.sqrt(np.mean(p.after**2)) > 0.01 and p.label == voice.LABELS["synthetic"]
+    with pytest.raises(voice.VoiceError, match="double"):
+        voice.preview(src, "double")
+
+
+@pytest.mark.slow
+def test_real_speech_synthetic_keeps_her_long_pauses(tmp_path: Path):
+    """The new voice is silent in her long pauses (UNIT_GAP or more, between Whisper's word times) and
+    speaks through most of her words; shorter pauses it makes in its own rhythm, as at a comma."""
+    from storyteller.pipeline.speech.transcribe import transcribe
+
+    whisper_model_or_skip()
+    src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
+    res = voice.anonymize(src, tmp_path / "o.wav", "synthetic", 3)
+    y, _, _ = read_wav(res.path)
+    frames = len(y) // 800  # 50 ms frames (greedy Whisper: the same word times every run)
+    hers, pause = np.zeros(frames, bool), np.zeros(frames, bool)
+    words = [w for seg in transcribe(src, "en").segments for w in seg.words]
+    for w, nxt in zip(words, words[1:]):
+        hers[int(w.start * 20) : int(w.end * 20) + 1] = True
+        if nxt.start - w.end >= voice_replace.UNIT_GAP:
+            pause[int((w.end + 0.3) * 20) : int(nxt.start * 20) - 1] = True  # after the voice's own decay
+    hers[int(words[-1].start * 20) : int(words[-1].end * 20) + 1] = True
+    ours = np.zeros(frames, bool)
+    for a, b in speech_regions(y, SR):
+        ours[a // 800 : b // 800] = True
+    assert pause.sum() >= 10  # she does pause (three times for about a second)
+    assert np.mean(ours[pause]) <= 0.2 and np.mean(ours[hers]) >= 0.6, (np.mean(ours[pause]), np.mean(ours[hers]))
+
+
+@pytest.mark.slow
+def test_a_script_that_does_not_match_is_reported(tmp_path: Path):
+    whisper_model_or_skip()
+    src = shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac")
+    res = voice.anonymize(
+        src, tmp_path / "o.wav", "synthetic", 3, script="Bananas grow in warm countries. The train leaves at nine every morning."
+    )
+    assert any("does not match the recording" in w for w in res.warnings), res.warnings
+    assert src.exists()

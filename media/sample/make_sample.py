@@ -3,8 +3,9 @@
     .venv/bin/python media/sample/make_sample.py
 
 It draws five illustrations with Pillow (no photos of real people), speaks the
-narration with espeak-ng (the `espeak-ng` program must be installed for this step
-only), times the subtitles from the spoken sentences, synthesises a soft music bed,
+narration with the product's own natural synthetic voice (Kokoro reading eSpeak
+NG's phonemes, `storyteller.pipeline.voice.tts`: what a public story sounds like),
+times the subtitles from the spoken sentences, synthesises a soft music bed,
 and writes story.json. Sound is stored as small Ogg/Opus files through the
 project's one ffmpeg. `storyteller demo` renders this folder.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import tempfile
 import wave
@@ -26,20 +26,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
+from storyteller.pipeline.voice import tts  # noqa: E402
 
 W, H = 1280, 720
 GAP = 0.35  # seconds of quiet between sentences
 
-# (text, espeak voice, subtitle text)
+# (text, language, subtitle text)
 SENTENCES = [
-    ("My story. A story of courage.", "en-gb", "My story: a story of courage."),
-    ("It started with messages I did not want.", "en-gb", "It started with messages I did not want."),
-    ("I felt alone, and I was afraid to tell anyone.", "en-gb", "I felt alone, and I was afraid to tell anyone."),
-    ("Then I spoke to my sister, and she listened.", "en-gb", "Then I spoke to my sister, and she listened."),
+    ("My story. A story of courage.", "en", "My story: a story of courage."),
+    ("It started with messages I did not want.", "en", "It started with messages I did not want."),
+    ("I felt alone, and I was afraid to tell anyone.", "en", "I felt alone, and I was afraid to tell anyone."),
+    ("Then I spoke to my sister, and she listened.", "en", "Then I spoke to my sister, and she listened."),
     ("ہم سب کی آواز اہم ہے", "ur", "ہم سب کی آواز اہم ہے — every voice matters."),
-    ("Today I walk my own path, one step at a time.", "en-gb", "Today I walk my own path, one step at a time."),
-    ("You are not alone. Help is one call away.", "en-gb", "You are not alone. Help is one call away."),
+    ("Today I walk my own path, one step at a time.", "en", "Today I walk my own path, one step at a time."),
+    ("You are not alone. Help is one call away.", "en", "You are not alone. Help is one call away."),
 ]
+NARRATOR = tts.Voice("jf_alpha", "jf_nezumi", mix=0.3, speed=0.9)  # a calm blend, a little slower than the default
 
 
 def gradient(top, bottom, w=W, h=H) -> Image.Image:
@@ -60,7 +62,9 @@ def hills(d: ImageDraw.ImageDraw, w, h, base, amp, color, phase=0.0, freq=1.5):
 def figure(d: ImageDraw.ImageDraw, x, y, s, color):
     """A simple faceless figure: head circle and a long dress shape."""
     d.ellipse((x - 0.35 * s, y - 1.6 * s, x + 0.35 * s, y - 0.9 * s), fill=color)
-    d.polygon([(x - 0.25 * s, y - 0.85 * s), (x + 0.25 * s, y - 0.85 * s), (x + 0.7 * s, y + 1.2 * s), (x - 0.7 * s, y + 1.2 * s)], fill=color)
+    d.polygon(
+        [(x - 0.25 * s, y - 0.85 * s), (x + 0.25 * s, y - 0.85 * s), (x + 0.7 * s, y + 1.2 * s), (x - 0.7 * s, y + 1.2 * s)], fill=color
+    )
 
 
 def scene1() -> Image.Image:  # dawn over hills
@@ -129,16 +133,6 @@ def scene5() -> Image.Image:  # a path toward the sun
     return img
 
 
-def speak(text: str, voice: str, out: Path) -> None:
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "145", "-p", "55", "-w", str(out), text], check=True)
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    with wave.open(str(path)) as wf:
-        data = np.frombuffer(wf.readframes(wf.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
-        return data, wf.getframerate()
-
-
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     with wave.open(str(path), "wb") as wf:
         wf.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
@@ -149,21 +143,35 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 
 def narration(tmp: Path) -> tuple[float, list[dict]]:
     parts, cues, t, rate = [], [], 0.0, None
-    for i, (text, voice, sub) in enumerate(SENTENCES):
-        wav = tmp / f"s{i}.wav"
-        speak(text, voice, wav)
-        audio, rate = read_wav(wav)
-        # espeak pads a little silence at both ends; trim it so cues sit on the words.
-        loud = np.flatnonzero(np.abs(audio) > 0.01)
-        audio = audio[max(0, loud[0] - 800): loud[-1] + 800] if loud.size else audio
+    for text, language, sub in SENTENCES:
+        audio, rate = tts.synthesize(text, language, NARRATOR)  # trimmed to the words, so cues sit on them
+        audio = 0.5 * audio / np.abs(audio).max()
         dur = len(audio) / rate
         cues.append({"start": round(t, 2), "end": round(t + dur + 0.2, 2), "text": sub})
         parts += [audio, np.zeros(int(GAP * rate), np.float32)]
         t += dur + GAP
     full = np.concatenate(parts[:-1] + [np.zeros(int(0.6 * rate), np.float32)])
     write_wav(tmp / "narration.wav", full * 0.9, rate)
-    run_ffmpeg(["-i", str(tmp / "narration.wav"), "-c:a", "libopus", "-b:a", "24k", "-ac", "1",
-                "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-y", str(HERE / "narration.ogg")])
+    run_ffmpeg(
+        [
+            "-i",
+            str(tmp / "narration.wav"),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "24k",
+            "-ac",
+            "1",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-y",
+            str(HERE / "narration.ogg"),
+        ]
+    )
     return len(full) / rate, cues
 
 
@@ -178,8 +186,26 @@ def music(tmp: Path) -> None:
         tone = sum(np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t) for f in chord)
         out.append(0.12 * env * tone / len(chord))
     write_wav(tmp / "music.wav", np.concatenate(out).astype(np.float32), rate)
-    run_ffmpeg(["-i", str(tmp / "music.wav"), "-c:a", "libopus", "-b:a", "24k", "-ac", "1",
-                "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-y", str(HERE / "music.ogg")])
+    run_ffmpeg(
+        [
+            "-i",
+            str(tmp / "music.wav"),
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "24k",
+            "-ac",
+            "1",
+            "-map_metadata",
+            "-1",
+            "-fflags",
+            "+bitexact",
+            "-flags:a",
+            "+bitexact",
+            "-y",
+            str(HERE / "music.ogg"),
+        ]
+    )
 
 
 def main() -> None:

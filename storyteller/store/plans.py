@@ -6,29 +6,30 @@ plan is a frozen dataclass so that a half-written form can never leave a
 half-valid plan behind: ``plan_from_dict`` checks everything and raises
 :class:`PlanError` with a plain sentence.
 
-Voice protection follows her consent (issue 14): the audience sets a default
-and a floor. She may always choose something stronger; a weaker choice shows
-its honest label, and the render uses the audience's default until a
-facilitator confirms the weaker one.
+Voice protection follows her consent (issue 14) through the one rule in
+``pipeline/voice/audience.py``: the audience sets a default and a floor. She
+may always choose something stronger; a weaker choice shows its honest label,
+and the render uses the audience's default until a facilitator confirms the
+weaker one at the desk (:func:`confirm_weaker_voice`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from storyteller.errors import N_, UserError
+from storyteller.pipeline.voice import audience as voice_rule
+from storyteller.store import stories
 from storyteller.textsafety import clean_label
 
 ASPECTS = ("16:9", "9:16", "1:1")
 MOTIONS = ("auto", "none")  # pan and zoom, or a still picture
-# Weakest first: the order says which choice protects more.
-VOICE_METHODS = ("own", "pitch", "disguise", "synthetic")
+VOICE_METHODS = ("own", "pitch", "disguise", "synthetic")  # the choices on her voice page
 AUDIENCES = ("workshop", "organisation", "public")
-DEFAULT_VOICE = {"workshop": "disguise", "organisation": "disguise", "public": "synthetic"}
-WEAKEST_ALLOWED = {"workshop": "own", "organisation": "disguise", "public": "synthetic"}
 BURN_TRACKS = ("story", "english")
 MAX_PICTURES = 60
 MAX_CUES = 2000
@@ -189,18 +190,17 @@ def plan_or_new(data: Any) -> Plan:
 
 
 # ----------------------------------------------------------------- voice follows consent
-def voice_strength(method: str) -> int:
-    return VOICE_METHODS.index(method)
+def _known(audience: str) -> str:
+    return audience if audience in AUDIENCES else "public"  # an unknown level gets the strongest protection
 
 
 def default_voice(audience: str) -> str:
-    return DEFAULT_VOICE.get(audience, DEFAULT_VOICE["public"])
+    return voice_rule.default_method(_known(audience))
 
 
 def weaker_than_audience(method: str, audience: str) -> bool:
     """True when ``method`` protects less than her audience needs (the honest label must show)."""
-    floor = WEAKEST_ALLOWED.get(audience, WEAKEST_ALLOWED["public"])
-    return voice_strength(method) < voice_strength(floor)
+    return voice_rule.is_weaker(method, _known(audience))
 
 
 def chosen_voice(plan: Plan, audience: str) -> str:
@@ -214,6 +214,23 @@ def voice_for_render(plan: Plan, audience: str) -> str:
     if weaker_than_audience(method, audience) and not plan.voice_confirmed:
         return default_voice(audience)
     return method
+
+
+def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str) -> Plan:
+    """The facilitator agrees, at the desk, that her weaker voice choice ``method`` goes into her video.
+
+    ``method`` is the choice the desk showed them next to its honest label: if
+    she has chosen again since, nothing is confirmed (they must see what they
+    agree to). Her choosing again clears the confirmation (the voice page saves
+    ``voice_confirmed=False``).
+    """
+    story = stories.get_story(conn, story_id)
+    _need(story is not None, N_("This story was not found."))
+    plan = plan_or_new(story.plan)
+    _need(plan.voice == method, N_("Her voice choice has changed since this page was shown. Look at it again."))
+    confirmed = replace(plan, voice_confirmed=True)
+    stories.save_plan(conn, story_id, confirmed.to_dict())
+    return confirmed
 
 
 # ----------------------------------------------------------------- the storyboard

@@ -75,7 +75,9 @@ def main() -> None:
         def anon(f: str, seed: int) -> str:
             out = os.path.join(tmp, f"{seed}_{Path(f).stem}.wav")
             r = subprocess.run(
-                [str(cli), "voice", src[f], "-o", out, "--seed", str(seed), "--method", a.method], capture_output=True, text=True
+                [str(cli), "voice", src[f], "-o", out, "--seed", str(seed), "--method", a.method, "--audience", "workshop"],
+                capture_output=True,
+                text=True,
             )
             if r.returncode != 0:
                 sys.exit(f"anonymizer failed on {f}: {r.stderr[-500:]}")

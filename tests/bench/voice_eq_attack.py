@@ -12,7 +12,7 @@ trials and same verifier as the judge.
 Runs in the eval venv (it needs Resemblyzer):
 
     /tmp/benchv/bin/python tests/bench/voice_eq_attack.py ../shared/data/speech/librispeech-test-other \\
-        '.venv/bin/storyteller voice {inp} -o {out} --seed {seed} --method disguise'
+        '.venv/bin/storyteller voice {inp} -o {out} --seed {seed} --method disguise --audience workshop'
 
 prints ``EER_ignorant=.. EER_eq=.. EER_eq_invert=..`` (the last also tries pitch
 shifts of -6..+6 semitones after the equaliser and keeps the best score, like

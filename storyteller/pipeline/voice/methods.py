@@ -17,6 +17,9 @@ Methods (``METHODS``), strongest privacy last-but-one:
   of her speech.
 * ``pitch``: a plain pitch shift. It can be undone, so it always carries
   ``PITCH_LABEL``.
+* ``own``: her voice unchanged (a workshop screening, where everyone knows her).
+
+Which method her audience calls for is decided in ``audience``.
 
 The same secret always gives the same voice (every take of a story sounds like
 the same person); another secret gives another voice. Long takes are streamed
@@ -47,7 +50,7 @@ from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
 from storyteller.pipeline.voice.stream import soft_limit, stream_process
 
-METHODS = ("disguise", "synthetic", "double", "pitch")
+METHODS = ("disguise", "synthetic", "double", "pitch", "own")
 DEFAULT_METHOD = "disguise"
 PITCH_LABEL = "changes the sound, does not hide who you are"
 LABELS = {
@@ -57,6 +60,7 @@ LABELS = {
     "synthetic": "synthetic voice reads her words: nothing of her voice remains",
     "double": "another person reads her words",
     "pitch": PITCH_LABEL,
+    "own": "her own voice, unchanged: anyone who knows her will recognise it",
 }
 
 SAMPLE_RATE = 16000  # speech band; Praat, WORLD and the verifier all work here
@@ -64,6 +68,7 @@ BLOCK_SECONDS = 20.0
 PAD_SECONDS = 0.5  # context on each side of a block, so the edges are processed like the middle
 MIN_SECONDS = 0.2
 PREVIEW_SECONDS = 10.0
+MAX_REPLACE_SECONDS = 30 * 60  # a whole take in memory: 30 minutes is about 115 MB of 16 kHz float samples
 
 
 class VoiceError(UserError):
@@ -127,12 +132,14 @@ class _Processor:
             self.settings: psola.VoiceChange | pitch.PitchChange = disguise_settings(secret)
         elif method == "pitch":
             self.settings = pitch_settings(secret)
-        else:
+        elif method != "own":
             raise VoiceError(f"The method {method!r} does not work block by block.")
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         if self.denoise:
             y = scrub_background(y, SAMPLE_RATE)
+        if self.method == "own":
+            return y
         if self.method == "pitch":
             return pitch.change(y, SAMPLE_RATE, self.settings)
         return psola.change(y, SAMPLE_RATE, self.settings)
@@ -191,17 +198,32 @@ def anonymize(
     inp, out = Path(inp), Path(out)
     if method not in METHODS:
         raise VoiceError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if method == "synthetic" and not voice_replace.tts.language_supported(language):
+        raise VoiceError(voice_replace.no_voice_message(language))
     duration = _check_paths(inp, out)
     progress = progress or (lambda f: None)
     cancel = cancel or (lambda: False)
     t0 = time.perf_counter()
     if method in ("synthetic", "double"):
+        if duration > MAX_REPLACE_SECONDS:
+            # these two hold the whole take (and Whisper's words) in memory; refused before decoding
+            raise VoiceError(
+                f"This recording is {duration / 60:.0f} minutes long; '{method}' takes at most "
+                f"{MAX_REPLACE_SECONDS // 60} minutes at a time. Record the story in shorter takes (one per part), "
+                "or choose 'disguise', which works on long recordings."
+            )
         y = decode_audio(inp, SAMPLE_RATE)
         stats = _stats(y)
         if len(y) < MIN_SECONDS * SAMPLE_RATE:
             raise VoiceError("The recording is too short to process (less than 0.2 seconds).")
+        extra: tuple[str, ...] = ()
         if method == "synthetic":
-            z = voice_replace.synthetic(y, SAMPLE_RATE, secret, script=script, language=language, progress=progress, cancel=cancel)
+            try:
+                z, extra = voice_replace.synthetic(
+                    inp, y, SAMPLE_RATE, secret, script=script, language=language, progress=progress, cancel=cancel
+                )
+            except voice_replace.ReplaceError as exc:
+                raise VoiceError(str(exc)) from exc
         else:
             if double is None:
                 raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
@@ -211,6 +233,7 @@ def anonymize(
         write_wav(out, soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
         total = len(y)
     else:
+        extra = ()
         proc = _Processor(method, secret, denoise)
         stats = {"n": 0, "clipped": 0, "peak": 0.0}
         expected = max(duration, 1e-3) * SAMPLE_RATE
@@ -244,7 +267,7 @@ def anonymize(
         duration=total / SAMPLE_RATE,
         sample_rate=SAMPLE_RATE,
         seconds=time.perf_counter() - t0,
-        warnings=_input_warnings(stats),
+        warnings=_input_warnings(stats) + extra,
     )
 
 
@@ -282,14 +305,27 @@ def preview(
     start: float | None = None,
     seconds: float = PREVIEW_SECONDS,
     denoise: bool = False,
+    script: str | None = None,
+    language: str = "en",
+    on_first=None,
 ) -> Preview:
-    """Process a short excerpt (10 s by default, the liveliest part unless ``start``) for before/after listening.
+    """Process a short excerpt (10 s by default) for before/after listening.
 
-    Only ``disguise`` and ``pitch`` can be previewed from the recording alone.
+    ``disguise``, ``pitch`` and ``own`` take the liveliest part unless ``start``
+    is given. ``synthetic`` takes the opening (her first sentence is said first
+    and handed to ``on_first(after)`` at once). ``double`` needs the second
+    person's recording and has no quick preview.
     """
-    if method not in ("disguise", "pitch"):
-        raise VoiceError("A quick preview is available for 'disguise' and 'pitch'.")
+    if method == "double":
+        raise VoiceError("The 'double' method has no quick preview: it needs the second person's recording first.")
+    if method not in METHODS:
+        raise VoiceError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     inp = Path(inp)
+    if method == "synthetic":
+        try:
+            return _synthetic_preview(inp, secret, seconds, script, language, on_first)
+        except voice_replace.ReplaceError as exc:
+            raise VoiceError(str(exc)) from exc
     try:
         if start is None:
             # decoding a long take just to choose the excerpt costs little next to processing it
@@ -308,6 +344,26 @@ def preview(
     proc = _Processor(method, secret, denoise)
     after = soft_limit(np.concatenate(list(stream_process([excerpt[:half], excerpt[half:]], proc, SAMPLE_RATE, PAD_SECONDS))))
     return Preview(before=excerpt, after=after, sample_rate=SAMPLE_RATE, start=float(start), label=LABELS[method])
+
+
+def _synthetic_preview(inp: Path, secret, seconds: float, script: str | None, language: str, on_first) -> Preview:
+    import tempfile
+
+    try:
+        # with a script the whole take is needed to spread it; without one only the opening is heard
+        y = decode_audio(inp, SAMPLE_RATE) if script else _decode_range(inp, 0.0, seconds)
+    except (AudioError, ProbeError) as exc:
+        raise VoiceError(str(exc)) from exc
+    if len(y) < MIN_SECONDS * SAMPLE_RATE:
+        raise VoiceError("The recording is too short to preview.")
+    n = int(seconds * SAMPLE_RATE)
+    first = (lambda a: on_first(soft_limit(a))) if on_first else None
+    with tempfile.TemporaryDirectory(prefix="storyteller-preview-") as tmp:
+        excerpt = Path(tmp) / "opening.wav" if not script else inp
+        if not script:
+            write_wav(excerpt, y[:n], SAMPLE_RATE)
+        after = voice_replace.synthetic_preview(excerpt, y, SAMPLE_RATE, seconds, secret, script=script, language=language, on_first=first)
+    return Preview(before=y[:n], after=soft_limit(after), sample_rate=SAMPLE_RATE, start=0.0, label=LABELS["synthetic"])
 
 
 def _decode_range(inp: Path, start: float, seconds: float) -> np.ndarray:

