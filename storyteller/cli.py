@@ -128,7 +128,7 @@ def models_status(data: Path | None) -> None:
 
 # ----------------------------------------------------------------- app
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-EVERY_NETWORK = ("0.0.0.0", "::", "")
+EVERY_NETWORK = ("0.0.0.0", "::", "")  # nosec B104 - the addresses serve refuses to bind, never binds
 # Connecting a UDP socket sends nothing: it only asks the system which of the laptop's
 # addresses would be used to reach a private network. The first answer that is not
 # the laptop itself is its Wi-Fi (or cable) address.

@@ -35,7 +35,7 @@ __all__ = ["TooLarge", "Vault", "VaultError", "WorkshopLocked", "sweep_plaintext
 
 _NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
-SHM = Path("/dev/shm")
+SHM = Path("/dev/shm")  # nosec B108 - only 0700 folders with random names are made here
 SHM_MARGIN = 256 << 20  # leave memory for the work itself
 # A folder of a request (not of a job) older than this belongs to a process that died.
 STALE_REQUEST_FOLDER_SECONDS = 600.0
