@@ -200,6 +200,7 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
             "pictures": [{"asset_id": photo}],
             "voice": "pitch",
             "voice_confirmed": True,
+            "voice_confirmed_for": "public",
             "cues": [{"start": 0.3, "end": 2.0, "text": "Hello from the tone"}],
             "cues_for": story_build.narration_key(parts),
         }

@@ -138,7 +138,9 @@ def test_voice_follows_consent():
     weak = plans.Plan(voice="pitch")
     # a weaker choice than her audience needs is not used until a facilitator confirms it
     assert plans.voice_for_render(weak, "public") == "synthetic"
-    assert plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True), "public") == "pitch"
+    assert plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True, voice_confirmed_for="public"), "public") == "pitch"
+    # a yes given for the organisation does not carry over when she widens her consent
+    assert plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True, voice_confirmed_for="organisation"), "public") == "synthetic"
     assert plans.voice_for_render(plans.Plan(voice="synthetic"), "workshop") == "synthetic"
 
 

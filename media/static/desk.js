@@ -47,6 +47,8 @@
         status.dataset.status = p.status;
         var jobs = row.querySelector(".cell-jobs");
         jobs.replaceChildren.apply(jobs, p.jobs.map(jobBox));
+        var voice = row.querySelector(".voice-link");  // her weaker voice request, asked or agreed
+        if (voice) { voice.hidden = !p.voice; voice.dataset.voice = p.voice; }
       });
       warnings.replaceChildren.apply(warnings, data.warnings.map(function (w) {
         var p = element("p", "warning", w);

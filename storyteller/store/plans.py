@@ -67,6 +67,7 @@ class Plan:
     pictures: tuple[Picture, ...] = ()
     voice: str | None = None  # None: the default for her audience
     voice_confirmed: bool = False  # a facilitator agreed to a weaker voice than her audience's default
+    voice_confirmed_for: str = ""  # the audience they agreed for: a wider consent needs a new agreement
     cues: tuple[PlanCue, ...] = ()
     english: tuple[PlanCue, ...] = ()
     want_english: bool = False
@@ -127,6 +128,11 @@ def _cues(items: Any) -> tuple[PlanCue, ...]:
     return tuple(sorted(out, key=lambda c: c.start))
 
 
+def _audience_or_none(value: Any) -> str:
+    _need(value == "" or value in AUDIENCES, N_("The saved choices are not readable."))
+    return value
+
+
 def plan_from_dict(data: Any) -> Plan:
     """Check a plan read from JSON or built from a form; unknown fields are dropped."""
     if data is None:
@@ -166,6 +172,7 @@ def plan_from_dict(data: Any) -> Plan:
         pictures=tuple(pics),
         voice=voice,
         voice_confirmed=bool(data.get("voice_confirmed", False)),
+        voice_confirmed_for=_audience_or_none(data.get("voice_confirmed_for", "")),
         cues=_cues(data.get("cues", [])),
         english=_cues(data.get("english", [])),
         want_english=bool(data.get("want_english", False)),
@@ -209,28 +216,56 @@ def chosen_voice(plan: Plan, audience: str) -> str:
 
 
 def voice_for_render(plan: Plan, audience: str) -> str:
-    """What the render uses: her choice, unless it is weaker than her audience allows and not confirmed."""
+    """What the render uses: her choice, unless it is weaker than her audience allows and not confirmed for it."""
     method = chosen_voice(plan, audience)
-    if weaker_than_audience(method, audience) and not plan.voice_confirmed:
+    if weaker_than_audience(method, audience) and not (plan.voice_confirmed and plan.voice_confirmed_for == _known(audience)):
         return default_voice(audience)
     return method
 
 
-def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str) -> Plan:
+def voice_request(plan: Plan, audience: str) -> str:
+    """For the desk: "asked" while her weaker choice waits for a facilitator, "agreed" once one agreed, else ""."""
+    method = chosen_voice(plan, audience)
+    if not weaker_than_audience(method, audience):
+        return ""
+    return "agreed" if voice_for_render(plan, audience) == method else "asked"
+
+
+def audience_now(conn: sqlite3.Connection, story_id: int) -> str:
+    """The audience her consent in force names; with none (or withdrawn) the strongest protection applies."""
+    return _known(stories.consent_now(conn, story_id) or "public")
+
+
+CHOICE_CHANGED = N_("Her voice choice or her audience has changed since this page was shown. Look at it again.")
+
+
+def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str, audience: str | None = None) -> Plan:
     """The facilitator agrees, at the desk, that her weaker voice choice ``method`` goes into her video.
 
-    ``method`` is the choice the desk showed them next to its honest label: if
-    she has chosen again since, nothing is confirmed (they must see what they
-    agree to). Her choosing again clears the confirmation (the voice page saves
-    ``voice_confirmed=False``).
+    ``method`` (and ``audience``, when the desk showed it) are what the desk put
+    in front of them next to the honest label: if she has chosen again or
+    changed her consent since, nothing is confirmed (they must see what they
+    agree to). The agreement holds for the audience in force now; her choosing
+    again clears it (the voice page saves ``voice_confirmed=False``), and a
+    different consent level asks for a new one.
     """
     story = stories.get_story(conn, story_id)
     _need(story is not None, N_("This story was not found."))
     plan = plan_or_new(story.plan)
-    _need(plan.voice == method, N_("Her voice choice has changed since this page was shown. Look at it again."))
-    confirmed = replace(plan, voice_confirmed=True)
+    now = audience_now(conn, story_id)
+    _need(plan.voice == method and audience in (None, now), CHOICE_CHANGED)
+    confirmed = replace(plan, voice_confirmed=True, voice_confirmed_for=now)
     stories.save_plan(conn, story_id, confirmed.to_dict())
     return confirmed
+
+
+def withdraw_voice_confirmation(conn: sqlite3.Connection, story_id: int) -> Plan:
+    """The facilitator takes their agreement back: her video uses her audience's default voice again."""
+    story = stories.get_story(conn, story_id)
+    _need(story is not None, N_("This story was not found."))
+    withdrawn = replace(plan_or_new(story.plan), voice_confirmed=False, voice_confirmed_for="")
+    stories.save_plan(conn, story_id, withdrawn.to_dict())
+    return withdrawn
 
 
 # ----------------------------------------------------------------- the storyboard

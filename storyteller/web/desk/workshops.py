@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from storyteller.jobs import state
 from storyteller.store import participants as people
-from storyteller.store import stories
+from storyteller.store import plans, stories
 from storyteller.store import workshops as store
 from storyteller.store.kits import kit_of, list_kits
 from storyteller.web.context import get_db
@@ -184,7 +184,11 @@ def _recent_jobs(story_id: int) -> list[state.Job]:
 
 
 def dashboard_rows(workshop_id: int) -> list[dict]:
-    """Each participant's step, status and jobs; nothing of what she wrote, recorded or chose."""
+    """Each participant's step, status and jobs; nothing of what she wrote, recorded or chose.
+
+    One exception she asks for herself: ``voice`` says whether a weaker voice than her
+    audience needs waits for the facilitator ("asked") or has their yes ("agreed").
+    """
     rows = get_db().execute(
         "SELECT p.id, p.alias, s.id AS story_id, s.step, s.status FROM participants p "
         "LEFT JOIN stories s ON s.participant_id = p.id WHERE p.workshop_id = ? ORDER BY p.alias COLLATE NOCASE, p.id",
@@ -203,9 +207,15 @@ def dashboard_rows(workshop_id: int) -> list[dict]:
                 "status_words": str(STATUS_WORDS[row["status"] or "none"]),
                 "story_id": row["story_id"],
                 "jobs": [_job_json(job) for job in jobs],
+                "voice": _voice_request(row["story_id"]) if row["story_id"] else "",
             }
         )
     return result
+
+
+def _voice_request(story_id: int) -> str:
+    plan = plans.plan_or_new(stories.get_story(get_db(), story_id).plan)
+    return plans.voice_request(plan, plans.audience_now(get_db(), story_id))
 
 
 def dashboard_warnings(workshop_id: int) -> list[str]:
@@ -233,6 +243,13 @@ def dashboard_warnings(workshop_id: int) -> list[str]:
                     )
                 )
     for row in rows:
+        if row["voice"] == "asked":
+            warnings.append(
+                _(
+                    "%(alias)s chose a voice that protects less than her audience needs. It waits for your answer: “Her voice” in her row.",
+                    alias=row["alias"],
+                )
+            )
         for job in row["jobs"]:
             if job["state"] == "failed":
                 warnings.append(

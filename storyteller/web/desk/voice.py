@@ -1,0 +1,66 @@
+"""Her request for a weaker voice, at the desk: the honest label, and the facilitator's yes (or taking it back).
+
+Issue 14: a voice that protects less than her audience needs goes into her
+video only after a facilitator agrees, with what it protects and what it does
+not in front of them. The page shows her voice choice and nothing else of her story.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from storyteller.store import participants as people
+from storyteller.store import plans, stories
+from storyteller.web.context import get_db
+from storyteller.web.desk.access import desk_required
+from storyteller.web.desk.blueprint import bp
+from storyteller.web.journey.media import AUDIENCE_WORDS, VOICE_CHOICES
+
+
+def _story_or_404(story_id: int) -> stories.Story:
+    story = stories.get_story(get_db(), story_id)
+    if story is None:
+        abort(404)
+    return story
+
+
+@bp.get("/stories/<int:story_id>/voice")
+@desk_required
+def voice_request(story_id: int):
+    story = _story_or_404(story_id)
+    participant = people.get_participant(get_db(), story.participant_id)
+    plan, audience = plans.plan_or_new(story.plan), plans.audience_now(get_db(), story.id)
+    return render_template(
+        "desk/voice.html",
+        story=story,
+        participant=participant,
+        state=plans.voice_request(plan, audience),
+        chosen=plans.chosen_voice(plan, audience),
+        default=plans.default_voice(audience),
+        audience=audience,
+        audience_words=AUDIENCE_WORDS[audience],
+        choices=VOICE_CHOICES,
+    )
+
+
+@bp.post("/stories/<int:story_id>/voice/confirm")
+@desk_required
+def voice_confirm(story_id: int):
+    story = _story_or_404(story_id)
+    try:
+        plans.confirm_weaker_voice(get_db(), story.id, request.form.get("method", ""), request.form.get("audience", ""))
+    except plans.PlanError as exc:
+        flash(_(str(exc)))
+    else:
+        flash(_("You agreed. Her video will use the voice she chose."))
+    return redirect(url_for("desk.voice_request", story_id=story.id))
+
+
+@bp.post("/stories/<int:story_id>/voice/withdraw")
+@desk_required
+def voice_withdraw(story_id: int):
+    story = _story_or_404(story_id)
+    plans.withdraw_voice_confirmation(get_db(), story.id)
+    flash(_("Your agreement is taken back. Her video uses the voice suggested for her audience."))
+    return redirect(url_for("desk.voice_request", story_id=story.id))
