@@ -140,7 +140,9 @@ def test_voice_follows_consent():
     assert plans.voice_for_render(weak, "public") == "synthetic"
     assert plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True, voice_confirmed_for="public"), "public") == "pitch"
     # a yes given for the organisation does not carry over when she widens her consent
-    assert plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True, voice_confirmed_for="organisation"), "public") == "synthetic"
+    assert (
+        plans.voice_for_render(plans.Plan(voice="pitch", voice_confirmed=True, voice_confirmed_for="organisation"), "public") == "synthetic"
+    )
     assert plans.voice_for_render(plans.Plan(voice="synthetic"), "workshop") == "synthetic"
 
 
