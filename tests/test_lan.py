@@ -156,6 +156,25 @@ def test_the_join_code_is_required(app, phone, mode, people):
     assert "Rose" in phone.get("/phone/signin", base_url=LAN).get_data(as_text=True)
 
 
+def test_the_phone_signs_in_as_the_laptop_does(app, phone, mode, people):
+    """One sign-in for both: a locked name says so on the phone too, and another workshop can be chosen."""
+    conn = _db(app)
+    conn.execute("UPDATE participants SET failed_pins = 10 WHERE id = ?", (people["rose"],))
+    join(phone, mode.join_code)
+    page = sign_in(phone, people).get_data(as_text=True)
+    assert "your name is locked. Ask your facilitator" in page and 'id="other-workshop"' not in page  # one workshop: no choice
+    other = create_workshop(conn, "Hyderabad circle", "ur", "")
+    lily = add_participant(conn, other, "Lily", ROSE_PIN)
+    page = phone.get("/phone/signin", base_url=LAN).get_data(as_text=True)
+    assert "Karachi circle" in page and 'href="/phone/signin?workshop=0" id="other-workshop"' in page
+    page = phone.get("/phone/signin?workshop=0", base_url=LAN).get_data(as_text=True)
+    assert 'id="workshop-list"' in page and f'href="/phone/signin?workshop={other}"' in page
+    phone.get(f"/phone/signin?workshop={other}", base_url=LAN)
+    response = phone.post("/phone/signin", data={"participant": lily, "pin": ROSE_PIN}, base_url=LAN)
+    assert response.status_code == 302 and response.location.endswith("/phone/story")
+    assert phone.get("/phone/story", base_url=LAN).status_code == 200  # still joined after signing in
+
+
 def test_wrong_codes_are_slowed_down_per_phone(app, phone, mode):
     wrong = f"{(int(mode.join_code) + 1) % 10**6:06d}"
     for _ in range(lan.FREE_CODE_TRIES - 1):

@@ -27,15 +27,13 @@ from storyteller.jobs.queue import enqueue
 from storyteller.store import participants as people
 from storyteller.store import plans, stories
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.store.workshops import list_workshops
 from storyteller.web.context import get_db, get_huey, get_vault
 from storyteller.web.journey.access import (
-    SESSION_WORKSHOP,
+    choose_workshop_and_sign_in,
     current_participant,
     current_story,
     is_fetch,
     lock_session,
-    sign_in_session,
     story_asset_or_404,
 )
 from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
@@ -101,41 +99,8 @@ def join():
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
-    db = get_db()
-    workshops = list_workshops(db)
-    asked = request.values.get("workshop", type=int)
-    if asked is not None and any(w.id == asked for w in workshops):
-        session[SESSION_WORKSHOP] = asked
-    if len(workshops) == 1:
-        session[SESSION_WORKSHOP] = workshops[0].id
-    workshop = next((w for w in workshops if w.id == session.get(SESSION_WORKSHOP)), None)
-    if workshop is None:
-        return render_template("phone/signin.html", workshops=workshops, workshop=None)
-    error, chosen = None, request.form.get("participant", type=int)
-    if request.method == "POST":
-        if chosen is None:
-            error = _("Choose your name from the list.")
-        else:
-            result = people.sign_in(db, workshop.id, chosen, request.form.get("pin", ""))
-            if result.participant is not None:
-                generation = session.get(SESSION_LAN)
-                sign_in_session(result.participant)
-                session[SESSION_LAN] = generation
-                return redirect(url_for("phone.story"))
-            if not result.checked:
-                error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
-            else:
-                error = _("That PIN is not right. Try again.")
-    elif current_participant() is not None:
-        return redirect(url_for("phone.story"))
-    return render_template(
-        "phone/signin.html",
-        workshops=workshops,
-        workshop=workshop,
-        participants=people.list_participants(db, workshop.id),
-        chosen=chosen,
-        error=error,
-    )
+    """As at the laptop; her phone stays joined to the laptop once she is signed in."""
+    return choose_workshop_and_sign_in("phone/signin.html", lambda: "phone.story", only_workshop_is_chosen=True, keep=(SESSION_LAN,))
 
 
 @bp.route("/lock", methods=["GET", "POST"])

@@ -11,15 +11,20 @@ request rewrites the cookie. Anything that is not hers answers
 from __future__ import annotations
 
 import functools
+import math
+from collections.abc import Callable
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from storyteller.store.participants import (
     Participant,
     end_session,
     get_participant,
+    list_participants,
     mark_seen,
     session_is_current,
+    sign_in,
     start_session,
 )
 from storyteller.store.stories import Asset, Story, story_asset, story_of
@@ -36,12 +41,13 @@ def idle_lock_seconds() -> int:
     return int(current_app.config.get("IDLE_LOCK_SECONDS", IDLE_LOCK_SECONDS))
 
 
-def sign_in_session(participant: Participant) -> None:
+def sign_in_session(participant: Participant, keep: tuple[str, ...] = ()) -> None:
     """Start her session: a fresh session, so nothing of the last person's carries over.
 
-    The language and the CSRF token stay: the page she signed in from is still open.
+    The language and the CSRF token stay (the page she signed in from is still
+    open), and the ``keep`` keys (a phone's having joined the laptop).
     """
-    kept = {key: session[key] for key in ("lang", "csrf_token") if key in session}
+    kept = {key: session[key] for key in ("lang", "csrf_token", *keep) if key in session}
     session.clear()
     session.update(kept)
     session[SESSION_PARTICIPANT] = participant.id
@@ -49,6 +55,56 @@ def sign_in_session(participant: Participant) -> None:
     session[SESSION_TOKEN] = start_session(get_db(), participant.id)
     g.participant = participant
     g.pop("story", None)
+
+
+def choose_workshop_and_sign_in(
+    template: str, then: Callable[[], str], *, only_workshop_is_chosen: bool, keep: tuple[str, ...] = (), **page
+):
+    """Her sign-in, at the laptop and on her phone: the workshop (once), then her pseudonym, then her PIN.
+
+    ``then`` names the endpoint she goes to once signed in (or already signed in).
+    A phone is hers, so the one workshop there is chosen for her
+    (``only_workshop_is_chosen``); the laptop is shared, and after a lock or an exit
+    it shows the list of workshops, never straight away the names in one.
+    """
+    db = get_db()
+    workshops = list_workshops(db)
+    asked = request.values.get("workshop", type=int)
+    if asked is not None:  # a workshop from the list, or 0 for "another workshop"
+        session.pop(SESSION_WORKSHOP, None)
+        if any(w.id == asked for w in workshops):
+            session[SESSION_WORKSHOP] = asked
+    if only_workshop_is_chosen and len(workshops) == 1:
+        session[SESSION_WORKSHOP] = workshops[0].id
+    workshop = next((w for w in workshops if w.id == session.get(SESSION_WORKSHOP)), None)
+    if workshop is None:
+        return render_template(template, workshops=workshops, workshop=None, **page)
+    error, chosen = None, request.form.get("participant", type=int)
+    if request.method == "POST":
+        if chosen is None:
+            error = _("Choose your name from the list.")
+        else:
+            result = sign_in(db, workshop.id, chosen, request.form.get("pin", ""))
+            if result.participant is not None:
+                sign_in_session(result.participant, keep)
+                return redirect(url_for(then()))
+            if result.locked:
+                error = _("Too many wrong tries: your name is locked. Ask your facilitator to open it again.")
+            elif not result.checked:
+                error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
+            else:
+                error = _("That PIN is not right. Try again.")
+    elif current_participant() is not None:
+        return redirect(url_for(then()))
+    return render_template(
+        template,
+        workshops=workshops,
+        workshop=workshop,
+        participants=list_participants(db, workshop.id),
+        chosen=chosen,
+        error=error,
+        **page,
+    )
 
 
 def lock_session() -> None:

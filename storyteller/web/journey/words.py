@@ -6,7 +6,6 @@ Views only validate, call the store and render; media checks live in
 
 from __future__ import annotations
 
-import math
 import re
 import time
 
@@ -16,20 +15,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from storyteller.jobs import checks, uploads
-from storyteller.store import participants as people
 from storyteller.store import stories
 from storyteller.store.kits import Kit, kit_of
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.store.workshops import get_workshop, list_workshops
+from storyteller.store.workshops import get_workshop
 from storyteller.web.context import get_db, get_vault
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
+    choose_workshop_and_sign_in,
     current_participant,
     current_story,
     is_fetch,
     lock_session,
     participant_required,
-    sign_in_session,
     story_asset_or_404,
 )
 from storyteller.web.journey.blueprint import bp
@@ -84,42 +82,8 @@ def where_she_left_off() -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin():
-    """Pick the workshop (once), then her pseudonym, then her PIN."""
-    db = get_db()
-    workshops = list_workshops(db)
-    asked = request.values.get("workshop", type=int)
-    if asked is not None:  # a workshop from the list, or 0 for "another workshop"
-        session.pop(SESSION_WORKSHOP, None)
-        if any(w.id == asked for w in workshops):
-            session[SESSION_WORKSHOP] = asked
-    workshop = next((w for w in workshops if w.id == session.get(SESSION_WORKSHOP)), None)
-    if workshop is None:
-        return render_template("journey/signin.html", workshops=workshops, workshop=None)
-    error, chosen = None, request.form.get("participant", type=int)
-    if request.method == "POST":
-        if chosen is None:
-            error = _("Choose your name from the list.")
-        else:
-            result = people.sign_in(db, workshop.id, chosen, request.form.get("pin", ""))
-            if result.participant is not None:
-                sign_in_session(result.participant)
-                return redirect(url_for(where_she_left_off()))
-            if result.locked:
-                error = _("Too many wrong tries: your name is locked. Ask your facilitator to open it again.")
-            elif not result.checked:
-                error = _("Too many wrong tries. Wait %(seconds)d seconds, then try again.", seconds=math.ceil(result.wait_seconds))
-            else:
-                error = _("That PIN is not right. Try again.")
-    elif current_participant() is not None:
-        return redirect(url_for(where_she_left_off()))
-    return render_template(
-        "journey/signin.html",
-        workshops=workshops,
-        workshop=workshop,
-        participants=people.list_participants(db, workshop.id),
-        chosen=chosen,
-        error=error,
-        locked=request.args.get("locked") == "1",
+    return choose_workshop_and_sign_in(
+        "journey/signin.html", where_she_left_off, only_workshop_is_chosen=False, locked=request.args.get("locked") == "1"
     )
 
 
