@@ -329,17 +329,18 @@ def _rose_chooses_a_voice(app, circle, level: str, method: str):
 
 def test_the_desk_shows_her_weaker_voice_with_its_honest_label_and_agrees(app, desk, circle):
     her, story = _rose_chooses_a_voice(app, circle, "public", "pitch")
+    rose = circle["rose"]
     status = desk.get(f"/desk/workshops/{circle['workshop']}/status.json", headers=FETCH).get_json()
-    rose = next(p for p in status["participants"] if p["alias"] == "Rose")
-    assert rose["voice"] == "asked" and any("Rose chose a voice that protects less" in w for w in status["warnings"])
+    row = next(p for p in status["participants"] if p["alias"] == "Rose")
+    assert row["voice"] == "asked" and any("Rose chose a voice that protects less" in w for w in status["warnings"])
     dashboard = desk.get(f"/desk/workshops/{circle['workshop']}").get_data(as_text=True)
-    assert f'href="/desk/stories/{story}/voice" class="voice-link" data-voice="asked">' in dashboard
-    page = desk.get(f"/desk/stories/{story}/voice").get_data(as_text=True)
-    assert "“Your voice, higher or lower”</strong> · “Changes the sound, does not hide who you are.”" in page
+    assert f'href="/desk/participants/{rose}/voice" class="voice-link" data-voice="asked">' in dashboard
+    page = desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
+    assert "<strong>Your voice, higher or lower</strong> · Changes the sound, does not hide who you are." in page
     assert "Her consent: a public campaign" in page and "her video uses “A computer voice reads your words”" in page
     assert 'name="method" value="pitch"' in page and 'id="withdraw-voice"' not in page
     assert "Until a facilitator agrees" in her.get("/story/voice").get_data(as_text=True)
-    r = desk.post(f"/desk/stories/{story}/voice/confirm", data={"method": "pitch", "audience": "public"}, follow_redirects=True)
+    r = desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "pitch", "audience": "public"}, follow_redirects=True)
     assert "You agreed. Her video will use the voice she chose." in r.get_data(as_text=True)
     assert 'id="withdraw-voice"' in r.get_data(as_text=True) and 'id="confirm-voice"' not in r.get_data(as_text=True)
     assert plans.voice_for_render(plans.plan_or_new(stories.get_story(_db(app), story).plan), "public") == "pitch"
@@ -350,45 +351,51 @@ def test_the_desk_shows_her_weaker_voice_with_its_honest_label_and_agrees(app, d
     assert next(p for p in status["participants"] if p["alias"] == "Rose")["voice"] == "agreed"
     assert not any("protects less" in w for w in status["warnings"])
     # Taken back: her video uses the default again, and her page says so.
-    r = desk.post(f"/desk/stories/{story}/voice/withdraw", follow_redirects=True)
+    r = desk.post(f"/desk/participants/{rose}/voice/withdraw", follow_redirects=True)
     assert "Your agreement is taken back." in r.get_data(as_text=True) and 'id="confirm-voice"' in r.get_data(as_text=True)
     assert 'id="voice-used"' in her.get("/story/voice").get_data(as_text=True)
 
 
 def test_the_desk_agrees_only_to_what_it_showed_and_for_her_audience_then(app, desk, circle):
     her, story = _rose_chooses_a_voice(app, circle, "organisation", "pitch")
-    page = desk.get(f"/desk/stories/{story}/voice").get_data(as_text=True)
+    rose = circle["rose"]
+    page = desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
     assert 'name="audience" value="organisation"' in page
     her.post("/story/voice", data={"method": "own"})  # she chooses again while the desk looks
-    r = desk.post(f"/desk/stories/{story}/voice/confirm", data={"method": "pitch", "audience": "organisation"}, follow_redirects=True)
+    r = desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "pitch", "audience": "organisation"}, follow_redirects=True)
     assert "has changed since this page was shown" in r.get_data(as_text=True)
     assert 'id="voice-used"' in her.get("/story/voice").get_data(as_text=True)
-    desk.post(f"/desk/stories/{story}/voice/confirm", data={"method": "own", "audience": "organisation"})
+    desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "organisation"})
     assert 'id="voice-confirmed"' in her.get("/story/voice").get_data(as_text=True)
     # She widens her consent to a public campaign: the yes given for the organisation does not carry over.
     stories.record_consent(_db(app), story, "public", "v1", "ur")
     assert 'id="voice-used"' in her.get("/story/voice").get_data(as_text=True)
-    assert 'data-state="asked"' in desk.get(f"/desk/stories/{story}/voice").get_data(as_text=True)
-    r = desk.post(f"/desk/stories/{story}/voice/confirm", data={"method": "own", "audience": "organisation"}, follow_redirects=True)
+    assert 'data-state="asked"' in desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
+    r = desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "organisation"}, follow_redirects=True)
     assert "has changed since this page was shown" in r.get_data(as_text=True)
 
 
 def test_the_voice_page_at_the_desk_needs_the_passphrase_and_csrf(app, desk, circle, data_dir):
     her, story = _rose_chooses_a_voice(app, circle, "public", "own")
+    rose, jasmine = circle["rose"], circle["jasmine"]
     # A stronger or equal choice asks nothing and shows nothing of what she chose.
     stories.record_consent(_db(app), story, "workshop", "v1", "ur")
-    page = desk.get(f"/desk/stories/{story}/voice").get_data(as_text=True)
+    page = desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
     assert 'id="voice-nothing"' in page and "Your own voice" not in page
-    assert desk.get("/desk/stories/999999/voice").status_code == 404
+    assert desk.get("/desk/participants/999999/voice").status_code == 404
+    # Jasmine has never signed in: nothing to agree to, and the desk makes no story for her.
+    assert 'id="voice-nothing"' in desk.get(f"/desk/participants/{jasmine}/voice").get_data(as_text=True)
+    assert desk.post(f"/desk/participants/{jasmine}/voice/confirm", data={"method": "own", "audience": "public"}).status_code == 404
+    assert _db(app).execute("SELECT count(*) FROM stories WHERE participant_id = ?", (jasmine,)).fetchone()[0] == 0
     desk.post("/desk/lock")
-    assert desk.get(f"/desk/stories/{story}/voice").status_code == 302
-    assert desk.post(f"/desk/stories/{story}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 401
-    assert desk.post(f"/desk/stories/{story}/voice/withdraw").status_code == 401
+    assert desk.get(f"/desk/participants/{rose}/voice").status_code == 302
+    assert desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 401
+    assert desk.post(f"/desk/participants/{rose}/voice/withdraw").status_code == 401
     # Her own session never reaches it.
-    assert her.post(f"/desk/stories/{story}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 401
+    assert her.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 401
     strict = create_app({"TESTING": True, "DATA_DIR": str(data_dir)}).test_client()  # CSRF on, as in the field
     desk_sign_in(strict)
-    assert strict.post(f"/desk/stories/{story}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 400
+    assert strict.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "workshop"}).status_code == 400
 
 
 # ------------------------------------------------------------------ the screening playlist

@@ -183,6 +183,7 @@ def test_the_desk_in_urdu(tmp_path):
         desk.fill("#aliases", "چنبیلی\nنرگس")
         desk.click("#make-cards")
         assert desk.locator("#pin-cards .pin-card").count() == 2
+        jasmine_pin = desk.locator("#pin-cards .pin-card:has-text('چنبیلی') .pin-once").inner_text().strip()
         shots.take(desk, "pin-cards")
         desk.emulate_media(media="print")
         desk.screenshot(path=str(ARTIFACTS / "pin-cards-print.png"), full_page=True)
@@ -230,6 +231,41 @@ def test_the_desk_in_urdu(tmp_path):
             "ready on the dashboard",
         )
         shots.take(desk, "dashboard-ready")
+
+        # -- a weaker voice than her audience needs waits for the facilitator, who sees its honest label.
+        jas = browser.new_context(viewport=VIEWPORT, locale="ur-PK").new_page()
+        jh.watch_for_outside_requests(jas, outside)
+        jas.goto(f"{url}/story/signin?workshop={workshop}")
+        jas.check(f"input[name=participant][value='{jasmine}']")
+        jas.fill("#pin", jasmine_pin)
+        jas.click("#signin")
+        jas.wait_for_url("**/story/consent")
+        jas.check("input[name=level][value=organisation]")
+        jas.click("#save-consent")
+        jas.wait_for_url("**/story/write")
+        jas.goto(url + "/story/voice")
+        jas.check("#voice-pitch")
+        jas.click("#save-voice")
+        jas.wait_for_selector("#voice-used")
+        voice_link = f"#dashboard tr[data-participant='{jasmine}'] .voice-link"
+        jh.wait_for(lambda: desk.locator(voice_link).is_visible(), 15, "her voice request on the dashboard")
+        assert urdu(live, "Her voice") == desk.inner_text(voice_link).strip()
+        shots.take(desk, "dashboard-voice-request")
+        desk.click(voice_link)
+        desk.wait_for_url("**/voice")
+        assert urdu(live, "Changes the sound, does not hide who you are.") in desk.inner_text("#voice-request")
+        shots.take(desk, "voice-request")
+        desk.click("#confirm-voice")
+        desk.wait_for_selector("#withdraw-voice")
+        shots.take(desk, "voice-agreed")
+        jas.reload()
+        assert jas.locator("#voice-confirmed").is_visible() and not jas.locator("#voice-used").count()
+        jas.screenshot(path=str(ARTIFACTS / "her-voice-agreed.png"), full_page=True)
+        conn = open_database(db_path(data_dir))
+        jasmine_plan = plans.plan_or_new(stories.story_of(conn, jasmine, "ur").plan)
+        assert plans.voice_for_render(jasmine_plan, "organisation") == "pitch"
+        conn.close()
+        jas.context.close()
 
         # -- help without reading: a new PIN; removing asks once.
         desk.goto(f"{url}/desk/participants/{ids['نرگس']}/pin")
