@@ -10,6 +10,7 @@ import pytest
 from storyteller.fsutil import atomic_output, atomic_write_bytes
 from storyteller.store import crypto
 from storyteller.store.vault import TooLarge, Vault, VaultError, WorkshopLocked, make_plaintext_folder, sweep_plaintext
+from tests.conftest import workshop_key
 
 KEY = bytes(range(32))
 
@@ -144,7 +145,7 @@ def test_wrong_passphrase_opens_nothing(data_dir):
     assert passphrase.unlock(conn, "river stone lanterns").workshop_key is None
     conn.execute("INSERT INTO workshops (name) VALUES ('w')")
     conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'a')")
-    story = stories.story_of(conn, 1, "ur")
+    story = stories.story_of(conn, 1, "ur", key)
     story_key = stories.media_key(conn, story.id, key)
     assert stories.media_key(conn, story.id, key) == story_key  # made once, then read back
     (data_dir / "other").mkdir()
@@ -407,8 +408,8 @@ def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     conn = open_database(db_path(data_dir))
     workshop = create_workshop(conn, "Circle", "en")
     pid = add_participant(conn, workshop, "Sitara", "4821")
-    story = stories.story_of(conn, pid, "en")
-    stories.record_consent(conn, story.id, "workshop", "test", "en")
+    story = stories.story_of(conn, pid, "en", workshop_key(app))
+    stories.record_consent(conn, story.id, "workshop", "test", "en", workshop_key=workshop_key(app))
     client = app.test_client()
     assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
 
@@ -458,8 +459,8 @@ def test_delete_destroys_the_wrapped_key_first_then_the_files(data_dir):
     conn = open_database(db_path(data_dir))
     conn.execute("INSERT INTO workshops (name) VALUES ('w')")
     conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'a')")
-    story = stories.story_of(conn, 1, "ur")
     workshop_key = crypto.new_key()
+    story = stories.story_of(conn, 1, "ur", workshop_key)
     vault = vault_for(data_dir).with_key(stories.media_key(conn, story.id, workshop_key))
     name = vault.put_bytes(b"her voice", ".wav")
     stories.add_asset(conn, story.id, "narration", name)
@@ -489,7 +490,7 @@ def test_a_locked_workshop_says_so_in_her_language(locked_app, data_dir):
     conn = open_database(db_path(data_dir))
     workshop = create_workshop(conn, "Circle", "ur")
     pid = add_participant(conn, workshop, "Sitara", "4821")
-    stories.record_consent(conn, stories.story_of(conn, pid, "ur").id, "workshop", "test", "ur")
+    stories.record_consent(conn, stories.story_of(conn, pid, "ur", KEY).id, "workshop", "test", "ur", workshop_key=KEY)
     conn.close()
     client = locked_app.test_client()
     assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302

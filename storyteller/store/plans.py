@@ -216,7 +216,7 @@ def voice_for_render(plan: Plan, audience: str) -> str:
     return method
 
 
-def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str) -> Plan:
+def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str, workshop_key: bytes | None) -> Plan:
     """The facilitator agrees, at the desk, that her weaker voice choice ``method`` goes into her video.
 
     ``method`` is the choice the desk showed them next to its honest label: if
@@ -224,12 +224,12 @@ def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str) -
     agree to). Her choosing again clears the confirmation (the voice page saves
     ``voice_confirmed=False``).
     """
-    story = stories.get_story(conn, story_id)
+    story = stories.get_story(conn, story_id, workshop_key)
     _need(story is not None, N_("This story was not found."))
     plan = plan_or_new(story.plan)
     _need(plan.voice == method, N_("Her voice choice has changed since this page was shown. Look at it again."))
     confirmed = replace(plan, voice_confirmed=True)
-    stories.save_plan(conn, story_id, confirmed.to_dict())
+    stories.save_plan(conn, story_id, confirmed.to_dict(), workshop_key)
     return confirmed
 
 
