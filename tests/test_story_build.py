@@ -364,7 +364,7 @@ def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp
     )
     work = tmp_path / "work"
     work.mkdir()
-    ctx = StopWhenRendering(0, data_dir, conn, vault.of(story.id), work, story.id)
+    ctx = StopWhenRendering(0, data_dir, conn, vault.of(story.id), work, story.id, KEY)
     ctx.stage_seen = ""
     with pytest.raises((Cancelled, JobCancelled)):
         HANDLERS["render_story"](ctx, quality="final")
