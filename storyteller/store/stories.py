@@ -5,6 +5,12 @@ its own random voice secret. The script carries a revision number so that two
 tabs on one story never overwrite each other silently: the later save wins and
 is told what it replaced. Consent is a list of rows; the newest is the level in
 force, so a change or a withdrawal never erases what was agreed before.
+
+Her words (title, script, plan) and every consent row are sealed in the database
+with a key derived from her story's key, so reading or changing them needs the
+workshop key: without it, WorkshopLocked ("Ask your facilitator to unlock the
+workshop"). Step, status, revision, language and the screening position stay
+plain: the desk and the pages route by them, and they are not her words.
 """
 
 from __future__ import annotations
@@ -197,14 +203,20 @@ def seal_plain_rows(conn: sqlite3.Connection, workshop_key: bytes) -> int:
         "SELECT id FROM stories WHERE sealed IS NULL AND (title != '' OR script != '' OR plan NOT IN ('', '{}'))"
     ).fetchall()
     for (story_id,) in stale:
-        key = text_key(conn, story_id, workshop_key)
+        try:
+            key = text_key(conn, story_id, workshop_key)
+        except crypto.VaultError:
+            continue  # a story this key does not open stays as it is: the sign-in must not fail for it
         with _Immediate(conn):
             row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ? AND sealed IS NULL", (story_id,)).fetchone()
             if row is not None:
                 _write_words(conn, story_id, key, _words(row, key))
                 sealed += 1
-    for story_id, consent_id in conn.execute("SELECT story_id, id FROM consents WHERE sealed IS NULL").fetchall():
-        key = text_key(conn, story_id, workshop_key)
+    for story_id, consent_id in conn.execute("SELECT story_id, id FROM consents WHERE sealed IS NULL AND plain != ''").fetchall():
+        try:
+            key = text_key(conn, story_id, workshop_key)
+        except crypto.VaultError:
+            continue
         with _Immediate(conn):
             row = conn.execute("SELECT plain FROM consents WHERE id = ? AND sealed IS NULL", (consent_id,)).fetchone()
             if row is not None:
