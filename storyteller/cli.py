@@ -707,9 +707,10 @@ def export_cmd(story: int, out: Path, shapes: tuple[str, ...], data: Path | None
 
     _data_dir, conn, vault = _open_store(data)
     try:
-        vault = vault.with_key(media_key(conn, story, _ask_passphrase(conn)))
+        key = _ask_passphrase(conn)
+        vault = vault.with_key(media_key(conn, story, key))
         with plain_progress("Exporting") as update:
-            result = export_story(conn, vault, story, out, shapes or ASPECTS, progress=update)
+            result = export_story(conn, vault, story, out, shapes or ASPECTS, workshop_key=key, progress=update)
     finally:
         conn.close()
     if result.rendered:

@@ -102,6 +102,16 @@ def story_vault(app, story_id: int | None):
         return get_vault(story_id)
 
 
+def workshop_key(app) -> bytes:
+    """The key the app was unlocked with: her words in the database (title, script, plan, consent) need it."""
+    from storyteller.web.context import get_workshop_key
+
+    with app.app_context():
+        key = get_workshop_key()
+    assert key is not None, "the app is locked"
+    return key
+
+
 def vault_bytes(app, name: str) -> bytes:
     """The plain bytes of a vault item, opened with the key of the story that owns it."""
     from storyteller.store.db import db_path, open_database

@@ -137,7 +137,7 @@ def test_bad_input_image_loader(name):
     must_match(name, True, "load_photo")
 
 
-from tests.conftest import story_vault, unlock  # noqa: E402
+from tests.conftest import story_vault, unlock, workshop_key  # noqa: E402
 
 
 @pytest.fixture
@@ -155,8 +155,8 @@ def journey(data_dir):
     db = open_database(db_path(data_dir))
     workshop = create_workshop(db, "Circle", "en")
     pid = add_participant(db, workshop, "Sitara", "4821")
-    story = stories.story_of(db, pid, "en")
-    stories.record_consent(db, story.id, "workshop", "test", "en")
+    story = stories.story_of(db, pid, "en", workshop_key(app))
+    stories.record_consent(db, story.id, "workshop", "test", "en", workshop_key=workshop_key(app))
     assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
     yield client, db, story
     db.close()

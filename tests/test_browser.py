@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DESK_PASSPHRASE, free_port
+from tests.conftest import DESK_PASSPHRASE, free_port, unlock
 from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -260,6 +260,7 @@ def test_idle_page_locks_itself_and_leaves_nothing_on_screen(data_dir):
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (the CI script installs it)")
     app = create_app({"DATA_DIR": str(data_dir), "IDLE_LOCK_SECONDS": 6})
+    key = unlock(app)  # her words are sealed with her story's key: the facilitator has signed in
     conn = open_database(db_path(data_dir))
     workshop = create_workshop(conn, "Circle", "en")
     add_participant(conn, workshop, "Rose", "4821")
@@ -284,7 +285,9 @@ def test_idle_page_locks_itself_and_leaves_nothing_on_screen(data_dir):
             assert page.is_visible("#locked-note") and page.get_by_label("Rose").is_visible()
             assert {c["name"]: c["value"] for c in page.context.cookies()} != before
             browser.close()
-        story = conn.execute("SELECT script FROM stories").fetchone()
-        assert story["script"] == "Left on the screen by mistake"  # saved before the lock
+        from storyteller.store import stories
+
+        story = stories.get_story(conn, conn.execute("SELECT id FROM stories").fetchone()[0], key)
+        assert story.script == "Left on the screen by mistake"  # saved before the lock
     finally:
         server.close()

@@ -15,7 +15,7 @@ from storyteller.store.db import db_path, open_database
 from storyteller.store.kits import list_kits
 from storyteller.store.workshops import create_workshop
 from storyteller.web.desk.access import DESK_SEEN_EXTENSION
-from tests.conftest import DESK_PASSPHRASE, desk_sign_in, story_vault, whisper_model_or_skip
+from tests.conftest import DESK_PASSPHRASE, desk_sign_in, story_vault, whisper_model_or_skip, workshop_key
 
 FETCH = {"X-Requested-With": "fetch"}
 KITS = list_kits().kits
@@ -174,7 +174,10 @@ def test_a_workshop_from_each_kit_gives_her_its_welcome_prompts_and_consent(app,
     page = desk.get("/story/consent").get_data(as_text=True)
     assert urdu.consent.intro.split("\n")[0][:60] in page and urdu.consent.workshop in page and urdu.consent.public in page
     desk.post("/story/consent", data={"level": "workshop"})
-    assert stories.consent_history(conn, conn.execute("SELECT id FROM stories").fetchone()[0])[0].text_version == kit.consent_version
+    assert (
+        stories.consent_history(conn, conn.execute("SELECT id FROM stories").fetchone()[0], workshop_key(app))[0].text_version
+        == kit.consent_version
+    )
     page = desk.get("/story/write").get_data(as_text=True)
     assert all(prompt in page for prompt in urdu.prompts)
     assert urdu.welcome.split("\n")[0][:60] in page
@@ -197,11 +200,11 @@ def test_desk_warns_while_the_kits_helplines_are_empty(app, desk):
 
 def test_dashboard_warns_when_she_chose_public_while_the_helplines_are_empty(app, desk, circle):
     conn = _db(app)
-    story = stories.story_of(conn, circle["rose"], "ur")
+    story = stories.story_of(conn, circle["rose"], "ur", workshop_key(app))
     url = f"/desk/workshops/{circle['workshop']}/status.json"
-    stories.record_consent(conn, story.id, "organisation", "v1", "ur")
+    stories.record_consent(conn, story.id, "organisation", "v1", "ur", workshop_key=workshop_key(app))
     assert not any("public campaign" in w for w in desk.get(url).get_json()["warnings"])
-    stories.record_consent(conn, story.id, "public", "v1", "ur")
+    stories.record_consent(conn, story.id, "public", "v1", "ur", workshop_key=workshop_key(app))
     assert any("Rose chose a public campaign" in w for w in desk.get(url).get_json()["warnings"])
 
 
@@ -238,8 +241,8 @@ def test_pin_cards_for_several_participants_shown_once(app, desk, circle):
 
 def test_reset_pin_clears_her_wait_and_never_shows_her_story(app, desk, circle):
     conn = _db(app)
-    story = stories.story_of(conn, circle["rose"], "ur")
-    stories.save_script(conn, story.id, "Words only Rose may read", 0)
+    story = stories.story_of(conn, circle["rose"], "ur", workshop_key(app))
+    stories.save_script(conn, story.id, "Words only Rose may read", 0, workshop_key=workshop_key(app))
     for _ in range(people.FREE_TRIES + 1):
         people.sign_in(conn, circle["workshop"], circle["rose"], "0000")
     assert people.sign_in(conn, circle["workshop"], circle["rose"], "4821").checked is False
@@ -257,7 +260,7 @@ def test_reset_pin_clears_her_wait_and_never_shows_her_story(app, desk, circle):
 
 def test_remove_takes_her_story_and_vault_files_and_nobody_elses(app, desk, circle):
     conn = _db(app)
-    rose, jasmine = (stories.story_of(conn, circle[who], "ur") for who in ("rose", "jasmine"))
+    rose, jasmine = (stories.story_of(conn, circle[who], "ur", workshop_key(app)) for who in ("rose", "jasmine"))
     vault = story_vault(app, rose.id)
     rose_files = [vault.put_bytes(b"her narration", ".webm"), vault.put_bytes(b"her photo", ".jpg")]
     masked = vault.put_bytes(b"masked copy", ".jpg")
@@ -282,8 +285,8 @@ def test_dashboard_shows_steps_and_jobs_never_her_words(app, desk, circle):
     from storyteller.jobs import state
 
     conn = _db(app)
-    story = stories.story_of(conn, circle["rose"], "ur")
-    stories.save_script(conn, story.id, "Words only Rose may read", 0)
+    story = stories.story_of(conn, circle["rose"], "ur", workshop_key(app))
+    stories.save_script(conn, story.id, "Words only Rose may read", 0, workshop_key=workshop_key(app))
     stories.set_step(conn, story.id, "record")
     running = state.create_job(conn, "render_story", {"quality": "final"}, story_id=story.id)
     state.claim(conn, running)
@@ -319,8 +322,8 @@ def test_polling_the_dashboard_does_not_keep_the_desk_open(app, desk, circle):
 def _rose_chooses_a_voice(app, circle, level: str, method: str):
     """Rose, in her own browser, consents to ``level`` and chooses ``method``: her client and story id."""
     conn = _db(app)
-    story = stories.story_of(conn, circle["rose"], "ur")
-    stories.record_consent(conn, story.id, level, "v1", "ur")
+    story = stories.story_of(conn, circle["rose"], "ur", workshop_key(app))
+    stories.record_consent(conn, story.id, level, "v1", "ur", workshop_key=workshop_key(app))
     her = app.test_client()
     participant_sign_in(her, circle["workshop"], circle["rose"], "4821")
     assert her.post("/story/voice", data={"method": method}).status_code == 302
@@ -343,7 +346,7 @@ def test_the_desk_shows_her_weaker_voice_with_its_honest_label_and_agrees(app, d
     r = desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "pitch", "audience": "public"}, follow_redirects=True)
     assert "You agreed. Her video will use the voice she chose." in r.get_data(as_text=True)
     assert 'id="withdraw-voice"' in r.get_data(as_text=True) and 'id="confirm-voice"' not in r.get_data(as_text=True)
-    assert plans.voice_for_render(plans.plan_or_new(stories.get_story(_db(app), story).plan), "public") == "pitch"
+    assert plans.voice_for_render(plans.plan_or_new(stories.get_story(_db(app), story, workshop_key(app)).plan), "public") == "pitch"
     mine = her.get("/story/voice").get_data(as_text=True)
     assert "A facilitator agreed to this choice. Changes the sound, does not hide who you are." in mine
     assert 'id="voice-used"' not in mine
@@ -368,7 +371,7 @@ def test_the_desk_agrees_only_to_what_it_showed_and_for_her_audience_then(app, d
     desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "organisation"})
     assert 'id="voice-confirmed"' in her.get("/story/voice").get_data(as_text=True)
     # She widens her consent to a public campaign: the yes given for the organisation does not carry over.
-    stories.record_consent(_db(app), story, "public", "v1", "ur")
+    stories.record_consent(_db(app), story, "public", "v1", "ur", workshop_key=workshop_key(app))
     assert 'id="voice-used"' in her.get("/story/voice").get_data(as_text=True)
     assert 'data-state="asked"' in desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
     r = desk.post(f"/desk/participants/{rose}/voice/confirm", data={"method": "own", "audience": "organisation"}, follow_redirects=True)
@@ -379,7 +382,7 @@ def test_the_voice_page_at_the_desk_needs_the_passphrase_and_csrf(app, desk, cir
     her, story = _rose_chooses_a_voice(app, circle, "public", "own")
     rose, jasmine = circle["rose"], circle["jasmine"]
     # A stronger or equal choice asks nothing and shows nothing of what she chose.
-    stories.record_consent(_db(app), story, "workshop", "v1", "ur")
+    stories.record_consent(_db(app), story, "workshop", "v1", "ur", workshop_key=workshop_key(app))
     page = desk.get(f"/desk/participants/{rose}/voice").get_data(as_text=True)
     assert 'id="voice-nothing"' in page and "Your own voice" not in page
     assert desk.get("/desk/participants/999999/voice").status_code == 404
@@ -400,12 +403,12 @@ def test_the_voice_page_at_the_desk_needs_the_passphrase_and_csrf(app, desk, cir
 
 # ------------------------------------------------------------------ the screening playlist
 def _ready_story(app, conn, participant: int, consent: str | None) -> int:
-    story = stories.story_of(conn, participant, "ur")
+    story = stories.story_of(conn, participant, "ur", workshop_key(app))
     name = story_vault(app, story.id).put_bytes(b"\x00\x00\x00\x18ftypmp42 a final video", ".mp4")
     stories.add_asset(conn, story.id, "export", name, media_type="video/mp4", meta={"quality": "final"})
     stories.set_status(conn, story.id, "ready")
     if consent:
-        stories.record_consent(conn, story.id, consent, "v1", "ur")
+        stories.record_consent(conn, story.id, consent, "v1", "ur", workshop_key=workshop_key(app))
     return story.id
 
 
@@ -421,7 +424,7 @@ def test_playlist_plays_only_what_consent_allows_checked_at_each_video(app, desk
     assert "data-idle-seconds" not in play  # a long screening does not lock itself
     assert desk.get(f"/desk/screening/video/{rose}").status_code == 200
     assert desk.get(f"/desk/screening/video/{jasmine}").status_code == 404
-    stories.record_consent(conn, jasmine, "public", "v1", "ur")
+    stories.record_consent(conn, jasmine, "public", "v1", "ur", workshop_key=workshop_key(app))
     assert desk.get(f"/desk/screening/video/{jasmine}").status_code == 200
     # Her consent goes away during the circle: her video is refused at once.
     conn.execute("DELETE FROM consents WHERE story_id = ?", (rose,))
@@ -471,15 +474,15 @@ def test_timing_a_render_gives_minutes_for_a_three_minute_story(data_dir):
 
 def test_export_follows_consent_and_wipe_needs_the_name(app, desk, circle):
     conn = _db(app)
-    story = stories.story_of(conn, circle["rose"], "ur")
+    story = stories.story_of(conn, circle["rose"], "ur", workshop_key(app))
     page = desk.get(f"/desk/workshops/{circle['workshop']}").get_data(as_text=True)
     assert f'action="/desk/stories/{story.id}/export"' in page and 'id="to-wipe"' in page
     # Her consent covers only the workshop screening: the export is refused, no job is made.
-    stories.record_consent(conn, story.id, "workshop", "v1", "ur")
+    stories.record_consent(conn, story.id, "workshop", "v1", "ur", workshop_key=workshop_key(app))
     r = desk.post(f"/desk/stories/{story.id}/export", follow_redirects=True)
     assert "may not leave the laptop" in r.get_data(as_text=True)
     assert conn.execute("SELECT count(*) FROM jobs WHERE kind = 'export'").fetchone()[0] == 0
-    stories.record_consent(conn, story.id, "organisation", "v1", "ur")
+    stories.record_consent(conn, story.id, "organisation", "v1", "ur", workshop_key=workshop_key(app))
     desk.post(f"/desk/stories/{story.id}/export")
     assert conn.execute("SELECT story_id FROM jobs WHERE kind = 'export'").fetchone()[0] == story.id
     # A wipe asks for the workshop's name; a wrong one wipes nothing, the right one wipes it all.

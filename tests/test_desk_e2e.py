@@ -74,16 +74,20 @@ def _jobs_of(page, alias: str) -> str:
     return page.locator(f"#dashboard tr:has(th:has-text('{alias}')) .cell-jobs").inner_text().strip()
 
 
+def _desk_key(conn) -> bytes:
+    """The workshop key the desk's passphrase gives (as the app holds it)."""
+    return passphrase.unlock(conn, DESK_PASSPHRASE).workshop_key
+
+
 def _her_vault(conn, data_dir, story_id: int):
-    """Her story's vault, opened with the key the desk's passphrase gives (as the app holds it)."""
-    key = passphrase.unlock(conn, DESK_PASSPHRASE).workshop_key
-    return vault_for(data_dir).with_key(stories.media_key(conn, story_id, key))
+    """Her story's vault, opened with the key the desk's passphrase gives."""
+    return vault_for(data_dir).with_key(stories.media_key(conn, story_id, _desk_key(conn)))
 
 
 def _give_rose_a_recording_and_a_picture(data_dir, participant_id: int) -> None:
     """Her narration and a picture, as the record and pictures steps leave them (the sample story's)."""
     conn = open_database(db_path(data_dir))
-    story = stories.story_of(conn, participant_id, "ur")
+    story = stories.story_of(conn, participant_id, "ur", _desk_key(conn))
     vault = _her_vault(conn, data_dir, story.id)
     narration = stories.add_asset(
         conn,
@@ -99,7 +103,7 @@ def _give_rose_a_recording_and_a_picture(data_dir, participant_id: int) -> None:
     from storyteller.jobs.story_build import narration_key
 
     plan = plans.plan_or_new({}).with_changes(pictures=[{"asset_id": photo, "motion": "auto"}], cues_for=narration_key(parts))
-    stories.save_plan(conn, story.id, plan.to_dict())
+    stories.save_plan(conn, story.id, plan.to_dict(), _desk_key(conn))
     conn.close()
 
 
@@ -112,11 +116,11 @@ def _copy_final_video_to(data_dir, from_participant: int, to_participant: int) -
         (from_participant,),
     ).fetchone()[0]
     source_story = conn.execute("SELECT story_id FROM assets WHERE vault_name = ?", (source,)).fetchone()[0]
-    story = stories.story_of(conn, to_participant, "ur")
+    story = stories.story_of(conn, to_participant, "ur", _desk_key(conn))
     with _her_vault(conn, data_dir, source_story).open(source) as video:
         copy = _her_vault(conn, data_dir, story.id).put_stream(video, ".mp4")
     stories.add_asset(conn, story.id, "export", copy, media_type="video/mp4", meta={"quality": "final"})
-    stories.record_consent(conn, story.id, "organisation", "v1", "ur")
+    stories.record_consent(conn, story.id, "organisation", "v1", "ur", workshop_key=_desk_key(conn))
     stories.set_status(conn, story.id, "ready")
     conn.close()
 
@@ -262,7 +266,7 @@ def test_the_desk_in_urdu(tmp_path):
         assert jas.locator("#voice-confirmed").is_visible() and not jas.locator("#voice-used").count()
         jas.screenshot(path=str(ARTIFACTS / "her-voice-agreed.png"), full_page=True)
         conn = open_database(db_path(data_dir))
-        jasmine_plan = plans.plan_or_new(stories.story_of(conn, jasmine, "ur").plan)
+        jasmine_plan = plans.plan_or_new(stories.story_of(conn, jasmine, "ur", _desk_key(conn)).plan)
         assert plans.voice_for_render(jasmine_plan, "organisation") == "pitch"
         conn.close()
         jas.context.close()

@@ -52,14 +52,19 @@ PASSPHRASE = "a river in spring"
 def vault(data_dir, conn):
     """``vault(story_id)``: the vault with that story's key, under a facilitator passphrase set here."""
     workshop_key = passphrase.set_first(conn, PASSPHRASE)
-    return lambda story_id: vault_for(data_dir).with_key(stories.media_key(conn, story_id, workshop_key))
+
+    def of(story_id):
+        return vault_for(data_dir).with_key(stories.media_key(conn, story_id, workshop_key))
+
+    of.key = workshop_key  # her words in the database need it too
+    return of
 
 
-def new_story(conn, level: str | None = "organisation") -> int:
+def new_story(conn, key: bytes, level: str | None = "organisation") -> int:
     workshop = create_workshop(conn, WORKSHOP, "en")
-    story = stories.story_of(conn, add_participant(conn, workshop, ALIAS, "4821"), "en")
+    story = stories.story_of(conn, add_participant(conn, workshop, ALIAS, "4821"), "en", key)
     if level:
-        stories.record_consent(conn, story.id, level, "2026-11-30", "en", text="Inside the organisation")
+        stories.record_consent(conn, story.id, level, "2026-11-30", "en", text="Inside the organisation", workshop_key=key)
     return story.id
 
 
@@ -121,14 +126,14 @@ def read_package(result) -> tuple[dict, dict[str, Path]]:
 
 
 def test_package_from_finished_video_is_clean_and_randomly_named(tmp_path, conn, vault):
-    story_id = new_story(conn)
+    story_id = new_story(conn, vault.key)
     add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
     raw = stories.add_asset(
         conn, story_id, "narration", vault(story_id).put_file(tone(tmp_path / "raw.wav", 2.0, 220)), meta={"part": "whole"}
     )
     raw_sha = hashlib.sha256(vault(story_id).open(stories.story_asset(conn, story_id, raw).vault_name).read()).hexdigest()
 
-    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",))
+    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",), workshop_key=vault.key)
     manifest, files = read_package(result)
 
     assert result.rendered == ()
@@ -155,39 +160,39 @@ def test_package_from_finished_video_is_clean_and_randomly_named(tmp_path, conn,
 
 @pytest.mark.parametrize("level", [None, "workshop"])
 def test_refused_without_consent_that_allows_it(tmp_path, conn, vault, level):
-    story_id = new_story(conn, level)
+    story_id = new_story(conn, vault.key, level)
     add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
     with pytest.raises(ExportRefused):
-        export_story(conn, vault(story_id), story_id, tmp_path / "out")
+        export_story(conn, vault(story_id), story_id, tmp_path / "out", workshop_key=vault.key)
     assert not (tmp_path / "out").exists()
 
 
 def test_withdrawal_is_read_when_the_export_runs(tmp_path, conn, vault):
-    story_id = new_story(conn, "public")
+    story_id = new_story(conn, vault.key, "public")
     add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
-    stories.withdraw_consent(conn, story_id)
+    stories.withdraw_consent(conn, story_id, vault.key)
     with pytest.raises(ExportRefused):
-        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",))
+        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",), workshop_key=vault.key)
     assert not (tmp_path / "out").exists()
 
 
 def test_a_withdrawal_while_the_package_is_made_leaves_nothing(tmp_path, conn, vault):
-    story_id = new_story(conn, "public")
+    story_id = new_story(conn, vault.key, "public")
     add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "16:9")
 
     def withdraw_midway(fraction: float) -> None:
         if 0 < fraction < 1:
-            stories.withdraw_consent(conn, story_id)
+            stories.withdraw_consent(conn, story_id, vault.key)
 
     with pytest.raises(ExportRefused):
-        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",), progress=withdraw_midway)
+        export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9",), progress=withdraw_midway, workshop_key=vault.key)
     assert list((tmp_path / "out").iterdir()) == []  # not even the half-made package
 
 
 @pytest.mark.slow
 def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
     """A 16:9 final exists; the 9:16 the campaign asks for is rendered through the journey's render path."""
-    story_id = new_story(conn, "public")
+    story_id = new_story(conn, vault.key, "public")
     with open(picture(tmp_path / "p.png", size=(640, 480)), "rb") as fh:
         pic = receive_picture(vault(story_id), fh)
     photo = stories.add_asset(conn, story_id, "photo", pic.vault_name, meta={"masked": pic.vault_name, "width": 640, "height": 480})
@@ -205,13 +210,15 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
             "cues_for": story_build.narration_key(parts),
         }
     )
-    stories.save_plan(conn, story_id, plan.to_dict())
+    stories.save_plan(conn, story_id, plan.to_dict(), vault.key)
     wide = render_story(
-        story_build.build_story_folder(conn, vault(story_id), story_id, tmp_path / "wide"), tmp_path / "wide.mp4", aspect="16:9"
+        story_build.build_story_folder(conn, vault(story_id), story_id, tmp_path / "wide", workshop_key=vault.key),
+        tmp_path / "wide.mp4",
+        aspect="16:9",
     )
     add_finished(conn, vault(story_id), story_id, wide.path, "16:9")
 
-    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9", "9:16"))
+    result = export_story(conn, vault(story_id), story_id, tmp_path / "out", shapes=("16:9", "9:16"), workshop_key=vault.key)
     manifest, files = read_package(result)
 
     assert result.rendered == ("9:16",)
@@ -229,7 +236,7 @@ def test_missing_shapes_are_rendered_from_her_plan(tmp_path, conn, vault):
 
 
 def test_cli_export_writes_the_package_and_refuses_plainly(tmp_path, data_dir, runner, conn, vault):
-    story_id = new_story(conn, "public")
+    story_id = new_story(conn, vault.key, "public")
     add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "1:1")
     out = tmp_path / "usb"
     r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n")
@@ -237,7 +244,7 @@ def test_cli_export_writes_the_package_and_refuses_plainly(tmp_path, data_dir, r
     (package,) = out.iterdir()
     assert str(package) in r.output and (package / "manifest.json").is_file()
 
-    stories.withdraw_consent(conn, story_id)
+    stories.withdraw_consent(conn, story_id, vault.key)
     r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n")
     assert r.exit_code == 1 and "may not leave the laptop" in r.output and "Traceback" not in r.output
     assert len(list(out.iterdir())) == 1

@@ -30,6 +30,7 @@ from storyteller.jobs.tasks import HANDLERS
 from storyteller.pipeline.media import ffmpeg
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import Vault, plaintext_folders
+from tests.conftest import workshop_key
 
 ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
 SITES = ("write", "fsync", "replace")
@@ -153,8 +154,8 @@ def _sign_in(app, client):
     conn = open_database(db_path(app.config["DATA_DIR"]))
     workshop = create_workshop(conn, "Circle", "en")
     who = add_participant(conn, workshop, "Sitara", "4821")
-    story = stories.story_of(conn, who, "en")
-    stories.record_consent(conn, story.id, "workshop", "test", "en")
+    story = stories.story_of(conn, who, "en", workshop_key(app))
+    stories.record_consent(conn, story.id, "workshop", "test", "en", workshop_key=workshop_key(app))
     assert client.post("/story/signin", data={"workshop": workshop, "participant": who, "pin": "4821"}).status_code == 302
     return conn, story
 
@@ -341,7 +342,7 @@ def test_fault_write_lock_held_a_save_waits_for_the_write_lock_and_succeeds(app,
     assert page.status_code == 200
     from storyteller.store import stories
 
-    assert stories.get_story(conn, story.id).script == "My words, kept."
+    assert stories.get_story(conn, story.id, workshop_key(app)).script == "My words, kept."
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     blocker.close()
 

@@ -23,7 +23,7 @@ from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
-from tests.conftest import vault_bytes
+from tests.conftest import unlock, vault_bytes, workshop_key
 
 FETCH = {"X-Requested-With": "fetch"}
 RATE = 48000
@@ -208,11 +208,11 @@ def test_consent_is_recorded_with_time_and_text_version_and_can_change(app, clie
     assert client.post("/story/consent", data={"level": "workshop"}).status_code == 302
     assert client.post("/story/consent", data={"level": "everyone"}).status_code == 302  # refused, not recorded
     conn = _db(app)
-    story = stories.story_of(conn, people_of["rose"], "ur")
-    history = stories.consent_history(conn, story.id)
+    story = stories.story_of(conn, people_of["rose"], "ur", workshop_key(app))
+    history = stories.consent_history(conn, story.id, workshop_key(app))
     assert [c.level for c in history] == ["workshop", "public"]
     assert all(c.text_version and re.match(r"\d{4}-\d\d-\d\dT", c.created_at) for c in history)
-    assert stories.current_consent(conn, story.id).level == "workshop"
+    assert stories.current_consent(conn, story.id, workshop_key(app)).level == "workshop"
     assert 'value="workshop" required checked' in client.get("/story/consent").get_data(as_text=True)
 
 
@@ -233,7 +233,7 @@ def test_autosave_keeps_revisions_and_warns_about_another_tab(app, client, peopl
     # A second tab opened at revision 0 saves over it: the save lands and hands back what it replaced.
     other = client.post("/story/write/save", data={"script": "Second tab words", "revision": 0}, headers=FETCH).get_json()
     assert other["saved"] and other["revision"] == 3 and other["other_tab_text"] == "First tab words, more"
-    story = stories.story_of(_db(app), people_of["rose"], "ur")
+    story = stories.story_of(_db(app), people_of["rose"], "ur", workshop_key(app))
     assert story.script == "Second tab words" and story.title == "My title" and story.revision == 3
 
 
@@ -301,7 +301,7 @@ def test_interrupted_recording_is_kept_on_reload(app, client, people_of, tmp_pat
     os.utime(vault.root / "recording" / f"{name}.part", (old, old))
     page = client.get("/story/record").get_data(as_text=True)
     assert "stopped before the end" in page
-    takes = stories.narration_takes(_db(app), stories.story_of(_db(app), people_of["rose"], "ur").id)
+    takes = stories.narration_takes(_db(app), stories.story_of(_db(app), people_of["rose"], "ur", workshop_key(app)).id)
     assert takes["whole"].id == take and takes["whole"].meta["seconds"] > 1.0
     assert vault_bytes(app, name) == data[:half]
 
@@ -369,7 +369,7 @@ def test_paragraph_takes_replace_only_their_own_paragraph(app, client, people_of
         assert client.post("/story/record/finish", data={"take": take}, headers=FETCH).status_code == 200
         ids.setdefault(part, []).append(take)
     conn = _db(app)
-    story_id = stories.story_of(conn, people_of["rose"], "ur").id
+    story_id = stories.story_of(conn, people_of["rose"], "ur", workshop_key(app)).id
     takes = stories.narration_takes(conn, story_id)
     assert {p: a.id for p, a in takes.items()} == {0: ids[0][0], 1: ids[1][1]}
     assert conn.execute("SELECT count(*) FROM assets WHERE kind = 'narration'").fetchone()[0] == 2
@@ -417,6 +417,7 @@ def test_each_participant_sees_only_her_own_script(client, app, people_of):
 # ------------------------------------------------------------------ CSRF and facilitator
 def test_csrf_is_enforced_on_journey_posts(data_dir):
     app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)})
+    unlock(app)  # her words are sealed with her story's key: the facilitator has signed in
     conn = _db(app)
     workshop = create_workshop(conn, "W", "en")
     pid = people.add_participant(conn, workshop, "Rose", "4821")
@@ -484,7 +485,7 @@ def test_messages_raised_below_the_views_are_translated(app):
         lambda: people.check_pin_format("12"),
         lambda: people.check_alias(""),
         lambda: people.check_alias("x" * 41),
-        lambda: stories.save_script(None, 0, "x" * (stories.SCRIPT_MAX_CHARS + 1), 0),
+        lambda: stories.save_script(None, 0, "x" * (stories.SCRIPT_MAX_CHARS + 1), 0, workshop_key=workshop_key(app)),
     ):
         with pytest.raises(ValueError) as caught:
             call()

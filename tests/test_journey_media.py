@@ -17,7 +17,7 @@ from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
-from tests.conftest import shared_data, story_vault, unlock
+from tests.conftest import shared_data, story_vault, unlock, workshop_key
 from tests.render_helpers import picture, tone
 
 FETCH = {"X-Requested-With": "fetch"}
@@ -43,15 +43,16 @@ def her(db, client, level: str = "workshop", alias: str = "Sitara", language: st
     """A participant signed in on ``client`` with her consent given; returns her story."""
     workshop = create_workshop(db, f"Circle of {alias}", language)
     pid = add_participant(db, workshop, alias, "4821")
-    story = stories.story_of(db, pid, language)
-    stories.record_consent(db, story.id, level, "test", language)
+    key = workshop_key(client.application)
+    story = stories.story_of(db, pid, language, key)
+    stories.record_consent(db, story.id, level, "test", language, workshop_key=key)
     reply = client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"})
     assert reply.status_code == 302
     return story
 
 
-def plan_of(db, story_id: int) -> plans.Plan:
-    return plans.plan_or_new(stories.get_story(db, story_id).plan)
+def plan_of(app, db, story_id: int) -> plans.Plan:
+    return plans.plan_or_new(stories.get_story(db, story_id, workshop_key(app)).plan)
 
 
 def upload(client, path_or_bytes, kind: str = "photo"):
@@ -90,18 +91,18 @@ def test_her_photo_is_masked_on_arrival_and_her_corrections_are_kept(app, client
 def test_storyboard_order_motion_and_delete(app, client, db, tmp_path):
     story = her(db, client)
     ids = [upload(client, picture(tmp_path / f"p{i}.png", seed=i).read_bytes()).json["asset"] for i in range(3)]
-    assert plan_of(db, story.id).picture_ids() == tuple(ids)
+    assert plan_of(app, db, story.id).picture_ids() == tuple(ids)
     client.post(f"/story/pictures/{ids[2]}/move", data={"direction": "up"})
-    assert plan_of(db, story.id).picture_ids() == (ids[0], ids[2], ids[1])
+    assert plan_of(app, db, story.id).picture_ids() == (ids[0], ids[2], ids[1])
     assert client.post("/story/pictures/order", headers=FETCH, json={"order": [ids[1], ids[0], ids[2]]}).json["saved"]
-    assert plan_of(db, story.id).picture_ids() == (ids[1], ids[0], ids[2])
+    assert plan_of(app, db, story.id).picture_ids() == (ids[1], ids[0], ids[2])
     bad = client.post("/story/pictures/order", headers=FETCH, json={"order": [ids[1], ids[0], 99999]})
     assert bad.status_code == 400 and bad.json["message"] == "The new order does not match the pictures of this story."
     client.post(f"/story/pictures/{ids[0]}/motion", data={"motion": "none"})
-    assert [p.motion for p in plan_of(db, story.id).pictures] == ["auto", "none", "auto"]
+    assert [p.motion for p in plan_of(app, db, story.id).pictures] == ["auto", "none", "auto"]
     masked = stories.story_asset(db, story.id, ids[0]).meta["masked_asset"]
     client.post(f"/story/pictures/{ids[0]}/delete")
-    assert plan_of(db, story.id).picture_ids() == (ids[1], ids[2])
+    assert plan_of(app, db, story.id).picture_ids() == (ids[1], ids[2])
     assert stories.story_asset(db, story.id, ids[0]) is None and stories.story_asset(db, story.id, masked) is None
 
 
@@ -118,7 +119,7 @@ def test_voice_default_follows_consent_and_a_weaker_choice_is_labelled(app, clie
     assert 'value="synthetic" id="voice-synthetic" checked' in page
     assert "Changes the sound, does not hide who you are." in page
     client.post("/story/voice", data={"method": "pitch"})
-    assert plan_of(db, story.id).voice == "pitch"
+    assert plan_of(app, db, story.id).voice == "pitch"
     page = client.get("/story/voice").get_data(as_text=True)
     assert 'id="voice-used"' in page and "Until a facilitator agrees, your video uses: A computer voice reads your words." in page
     assert client.post("/story/voice", data={"method": "robot"}, headers=FETCH).status_code == 400
@@ -129,25 +130,25 @@ def test_the_facilitator_confirms_a_weaker_voice_for_the_choice_shown_only(app, 
     story = her(db, client, level="public")
     client.post("/story/voice", data={"method": "pitch"})
     with pytest.raises(plans.PlanError, match="changed since"):
-        plans.confirm_weaker_voice(db, story.id, "disguise")  # the desk showed an older choice
-    assert plans.voice_for_render(plan_of(db, story.id), "public") == "synthetic"
-    plans.confirm_weaker_voice(db, story.id, "pitch")
-    assert plans.voice_for_render(plan_of(db, story.id), "public") == "pitch"
+        plans.confirm_weaker_voice(db, story.id, "disguise", workshop_key(app))  # the desk showed an older choice
+    assert plans.voice_for_render(plan_of(app, db, story.id), "public") == "synthetic"
+    plans.confirm_weaker_voice(db, story.id, "pitch", workshop_key(app))
+    assert plans.voice_for_render(plan_of(app, db, story.id), "public") == "pitch"
     page = client.get("/story/voice").get_data(as_text=True)
     assert 'id="voice-used"' not in page
     assert "A facilitator agreed to this choice. Changes the sound, does not hide who you are." in page
     client.post("/story/voice", data={"method": "own"})  # choosing again needs a new confirmation
-    assert plans.voice_for_render(plan_of(db, story.id), "public") == "synthetic"
+    assert plans.voice_for_render(plan_of(app, db, story.id), "public") == "synthetic"
     assert 'id="voice-used"' in client.get("/story/voice").get_data(as_text=True)
 
 
 def test_subtitle_edits_are_checked(app, client, db):
     story = her(db, client)
     ok = client.post("/story/subtitles/save", headers=FETCH, json={"cues": [{"start": 0.5, "end": 2.0, "text": "My name is a secret."}]})
-    assert ok.json["saved"] and plan_of(db, story.id).cues[0].text == "My name is a secret."
+    assert ok.json["saved"] and plan_of(app, db, story.id).cues[0].text == "My name is a secret."
     bad = client.post("/story/subtitles/save", headers=FETCH, json={"cues": [{"start": 3, "end": 1, "text": "x"}]})
     assert bad.status_code == 400 and bad.json["message"] == "A subtitle line ends before it starts."
-    assert plan_of(db, story.id).cues[0].text == "My name is a secret."  # nothing she made is lost
+    assert plan_of(app, db, story.id).cues[0].text == "My name is a secret."  # nothing she made is lost
 
 
 def test_another_participants_job_and_media_are_404(app, client, db, tmp_path):
@@ -161,7 +162,7 @@ def test_another_participants_job_and_media_are_404(app, client, db, tmp_path):
         assert client.get(url, headers=FETCH).status_code == 200
     assert other.post(f"/story/work/{job}/stop", headers=FETCH).status_code == 404
     assert other.post(f"/story/pictures/{asset}/boxes", headers=FETCH, json={}).status_code == 404
-    assert plan_of(db, first.id).picture_ids() == (asset,)
+    assert plan_of(app, db, first.id).picture_ids() == (asset,)
 
 
 @pytest.mark.slow
@@ -173,7 +174,7 @@ def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_
     )
     upload(client, picture(tmp_path / "p.png", size=(800, 600)).read_bytes())
     client.post("/story/music", data={"track": "river", "volume": "40", "title": "My story", "end_card": "Thank you"})
-    assert plan_of(db, story.id).music == "river"
+    assert plan_of(app, db, story.id).music == "river"
     assert client.get("/story/screening").get_data(as_text=True).count('id="mark-ready"') == 0
 
     reply = client.post("/story/render", headers=FETCH, data={"quality": "preview", "aspect": "1:1"})
@@ -192,8 +193,8 @@ def test_preview_then_final_then_ready_for_the_facilitator(app, client, db, tmp_
     assert (info.video.width, info.video.height) == (720, 1280) and info.duration == pytest.approx(3 + 3 + 4, abs=1.0)
     assert status["asset_url"] in client.get("/story/screening").get_data(as_text=True)
     client.post("/story/screening/ready", data={"ready": "1"})
-    assert stories.get_story(db, story.id).status == "ready"
-    assert json.loads(json.dumps(plan_of(db, story.id).to_dict()))["aspect"] == "9:16"
+    assert stories.get_story(db, story.id, workshop_key(app)).status == "ready"
+    assert json.loads(json.dumps(plan_of(app, db, story.id).to_dict()))["aspect"] == "9:16"
 
 
 def test_a_video_being_made_is_found_again_after_a_reload_or_a_restart(app, client, db):

@@ -21,7 +21,7 @@ from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
 from storyteller.store.vault import vault_for
 from storyteller.store.workshops import create_workshop
-from tests.conftest import story_vault
+from tests.conftest import story_vault, unlock, workshop_key
 
 ROSE, JASMINE = ("Rose", "4821"), ("Jasmine", "7305")
 NO_SUCH_ID = 987654
@@ -47,9 +47,11 @@ def workshop(app):
         workshop_id = create_workshop(conn, "Lahore story circle", "ur", "")
         rose = add_participant(conn, workshop_id, *ROSE)
         jasmine = add_participant(conn, workshop_id, *JASMINE)
-        story = stories.story_of(conn, rose, "ur")
-        stories.save_script(conn, story.id, "Rose's own words, never to be seen by another.", story.revision)
-        stories.record_consent(conn, story.id, "workshop", "test", "ur")
+        story = stories.story_of(conn, rose, "ur", workshop_key(app))
+        stories.save_script(
+            conn, story.id, "Rose's own words, never to be seen by another.", story.revision, workshop_key=workshop_key(app)
+        )
+        stories.record_consent(conn, story.id, "workshop", "test", "ur", workshop_key=workshop_key(app))
         vault = story_vault(app, story.id)
         assets = {}
         for kind, suffix, media_type in (
@@ -224,10 +226,10 @@ def test_odd_scripts_are_kept_as_written(app, client, workshop, script):
     sign_in(client, workshop, "Rose")
     conn = _db(app)
     try:
-        base = stories.get_story(conn, workshop["story"]).revision
+        base = stories.get_story(conn, workshop["story"], workshop_key(app)).revision
         page = client.post("/story/write/save", data={"script": script, "revision": base}, headers=FETCH)
         assert page.status_code == 200
-        assert stories.get_story(conn, workshop["story"]).script == script
+        assert stories.get_story(conn, workshop["story"], workshop_key(app)).script == script
     finally:
         conn.close()
 
@@ -297,11 +299,11 @@ def test_made_up_choices_are_refused(app, client, workshop, path, form):
     sign_in(client, workshop, "Rose")
     conn = _db(app)
     try:
-        plan_before = stories.get_story(conn, workshop["story"]).plan
+        plan_before = stories.get_story(conn, workshop["story"], workshop_key(app)).plan
         jobs_before = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
         reply = client.post(path, data=form, headers=FETCH)
         assert reply.status_code == 400, f"POST {path} {form} answered {reply.status_code}"
-        assert stories.get_story(conn, workshop["story"]).plan == plan_before
+        assert stories.get_story(conn, workshop["story"], workshop_key(app)).plan == plan_before
         assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == jobs_before
     finally:
         conn.close()
@@ -339,7 +341,7 @@ def test_ready_for_the_facilitator_needs_a_final_video(app, client, workshop):
     assert reply.status_code == 409
     conn = _db(app)
     try:
-        assert stories.get_story(conn, workshop["story"]).status == "draft"
+        assert stories.get_story(conn, workshop["story"], workshop_key(app)).status == "draft"
     finally:
         conn.close()
 
@@ -351,7 +353,9 @@ def test_ready_for_the_facilitator_needs_a_final_video(app, client, workshop):
 def csrf_app(data_dir):
     from storyteller.app import create_app
 
-    return create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": True})
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": True})
+    unlock(app)  # her words are sealed with her story's key: the facilitator has signed in
+    return app
 
 
 def _token(page) -> str:
@@ -389,8 +393,8 @@ def test_every_post_refuses_a_request_without_csrf_token(csrf_app, data_dir):
     assert client.get("/story/write").status_code == 200, "a refused POST (lock) still ended the session"
     conn = open_database(db_path(data_dir))
     try:
-        story = stories.story_of(conn, rose, "en")
-        assert story.script == "" and stories.current_consent(conn, story.id) is None
+        story = stories.story_of(conn, rose, "en", workshop_key(csrf_app))
+        assert story.script == "" and stories.current_consent(conn, story.id, workshop_key(csrf_app)) is None
     finally:
         conn.close()
     assert "/story/write/save" in checked and "/story/consent" in checked

@@ -106,7 +106,7 @@ def make_her_story(
     """
     conn = open_database(db_path(data_dir))
     vault = HerVaults(conn, data_dir, workshop_key)
-    story = new_story(conn)
+    story = new_story(conn, key=workshop_key)
     scratch.mkdir(parents=True, exist_ok=True)
     narration = narration or tone(scratch / "take.wav", NARRATION_SECONDS, 220.0)
     add_take(conn, vault, story.id, narration, "whole")
@@ -118,7 +118,7 @@ def make_her_story(
     plan = plans.Plan(pictures=tuple(plans.Picture(a) for a in pictures), voice="own", title="My story", end_card="Made in a workshop")
     if not subtitles:
         plan = plan.with_changes(cues_for=story_build.narration_key(parts))
-    stories.save_plan(conn, story.id, plan.to_dict())
+    stories.save_plan(conn, story.id, plan.to_dict(), workshop_key)
     originals = {a.vault_name: sha256(vault.root / a.vault_name) for a in stories.story_assets(conn, story.id)}
     conn.close()
     return HerStory(story.id, originals, probe(narration).duration, workshop_key)

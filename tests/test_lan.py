@@ -31,7 +31,7 @@ from storyteller.store.workshops import create_workshop
 from storyteller.web import lan
 from storyteller.web.desk.access import SESSION_DESK, start_desk_session
 from storyteller.web.phone import CHUNK_BYTES
-from tests.conftest import vault_bytes
+from tests.conftest import vault_bytes, workshop_key
 
 LAN = "http://127.0.0.2:5000"
 LAPTOP = "http://127.0.0.1:5000"
@@ -311,7 +311,7 @@ def test_a_photo_goes_up_in_pieces_resumes_and_loses_its_location(app, mode, peo
     assert done.status_code == 200, done.get_json()
     conn = _db(app)
     try:
-        rose_story = stories.story_of(conn, people["rose"], "ur")
+        rose_story = stories.story_of(conn, people["rose"], "ur", workshop_key(app))
         photos = stories.story_assets(conn, rose_story.id, "photo")
         assert [p.asset_id for p in plans.plan_or_new(rose_story.plan).pictures] == [photos[0].id]
         jobs = conn.execute("SELECT kind FROM jobs WHERE story_id = ?", (rose_story.id,)).fetchall()
@@ -334,7 +334,7 @@ def test_a_narration_from_the_phone_recorder_is_checked_and_kept(app, mode, peop
     assert done.status_code == 200, done.get_json()
     conn = _db(app)
     try:
-        takes = stories.narration_takes(conn, stories.story_of(conn, people["rose"], "ur").id)
+        takes = stories.narration_takes(conn, stories.story_of(conn, people["rose"], "ur", workshop_key(app)).id)
     finally:
         conn.close()
     assert list(takes) == ["whole"] and takes["whole"].meta["seconds"] > 5
@@ -376,8 +376,8 @@ def test_a_phone_sees_only_her_own_story(app, mode, people):
     assert saved.status_code == 200 and saved.get_json()["saved"]
     conn = _db(app)
     try:
-        assert stories.story_of(conn, people["jasmine"], "ur").script == "Jasmine's words."
-        assert stories.story_of(conn, people["rose"], "ur").script == ""
+        assert stories.story_of(conn, people["jasmine"], "ur", workshop_key(app)).script == "Jasmine's words."
+        assert stories.story_of(conn, people["rose"], "ur", workshop_key(app)).script == ""
     finally:
         conn.close()
 

@@ -25,7 +25,7 @@ from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.workshops import create_workshop, list_workshops
 from storyteller.textsafety import clean_label
-from tests.conftest import desk_sign_in, story_vault
+from tests.conftest import desk_sign_in, story_vault, workshop_key
 from tests.render_helpers import bomb_png
 
 FETCH = {"X-Requested-With": "fetch"}
@@ -56,8 +56,8 @@ def circle(app):
     ids = {"workshop": workshop}
     for alias, pin in (("Rose", "4821"), ("Jasmine", "7305")):
         person = people.add_participant(conn, workshop, alias, pin)
-        story = stories.story_of(conn, person, "fa")
-        stories.record_consent(conn, story.id, "workshop", "v1", "fa")
+        story = stories.story_of(conn, person, "fa", workshop_key(app))
+        stories.record_consent(conn, story.id, "workshop", "v1", "fa", workshop_key=workshop_key(app))
         vault = story_vault(app, story.id)
         photo = stories.add_asset(conn, story.id, "photo", vault.put_bytes(_png(), ".png"), media_type="image/png")
         take = stories.add_asset(
@@ -244,9 +244,9 @@ def test_every_label_is_cleaned_before_it_is_stored(app):
         people.add_participant(conn, workshop, "\u200b\u2066\u2069", "4821")
     rose = people.add_participant(conn, workshop, f"Ro{RLO}se", "4821")
     assert people.get_participant(conn, rose).alias == "Rose"
-    story = stories.story_of(conn, rose, "fa")
-    stories.save_script(conn, story.id, "text", story.revision, title=f"My{RLO} story\x07")
-    assert stories.get_story(conn, story.id).title == "My story"
+    story = stories.story_of(conn, rose, "fa", workshop_key(app))
+    stories.save_script(conn, story.id, "text", story.revision, title=f"My{RLO} story\x07", workshop_key=workshop_key(app))
+    assert stories.get_story(conn, story.id, workshop_key(app)).title == "My story"
     asset = stories.add_asset(conn, story.id, "photo", "0" * 32 + ".png", original_name=f"../x{RLO}gnp.exe\x00")
     assert stories.story_asset(conn, story.id, asset).original_name == "../xgnp.exe"
     assert plans.plan_from_dict({"title": f"{LRI}Title{RLO}"}).title == "Title"

@@ -59,11 +59,11 @@ def plain(vault, story_id, name: str, folder: Path) -> Path:
     return vault.of(story_id).decrypt_to(name, folder / name)
 
 
-def new_story(conn, alias: str = "Sitara", language: str = "en", level: str = "workshop") -> stories.Story:
+def new_story(conn, alias: str = "Sitara", language: str = "en", level: str = "workshop", key: bytes = KEY) -> stories.Story:
     workshop = create_workshop(conn, "Spring circle", language)
     participant = add_participant(conn, workshop, alias, "4821")
-    story = stories.story_of(conn, participant, language)
-    stories.record_consent(conn, story.id, level, "v1", language)
+    story = stories.story_of(conn, participant, language, key)
+    stories.record_consent(conn, story.id, level, "v1", language, workshop_key=key)
     return story
 
 
@@ -271,11 +271,11 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
         title="My story",
         end_card="Made in a workshop",
     )
-    stories.save_plan(conn, story.id, plan.to_dict())
+    stories.save_plan(conn, story.id, plan.to_dict(), KEY)
 
     job = run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en")
     assert job.state == "done", job.error
-    plan = plans.plan_or_new(stories.get_story(conn, story.id).plan)
+    plan = plans.plan_or_new(stories.get_story(conn, story.id, KEY).plan)
     text = " ".join(c.text for c in plan.cues).lower()
     assert plan.cues and "harshly" not in text and "▇▇▇" in text
     assert len(plan.hidden_spans) == 1 and plan.cues_for
@@ -297,7 +297,7 @@ def test_subtitles_then_render_with_hidden_word_music_and_cards(conn, data_dir, 
     retake = add_take(conn, vault, story.id, shared_data(*CLIP), "whole")
     job = run(conn, data_dir, "render_story", story.id, quality="preview")
     assert job.state == "done", job.error
-    plan = plans.plan_or_new(stories.get_story(conn, story.id).plan)
+    plan = plans.plan_or_new(stories.get_story(conn, story.id, KEY).plan)
     assert plan.cues_for == str(retake) and len(plan.hidden_spans) == 1
 
 
@@ -307,12 +307,12 @@ def test_her_script_is_kept_when_whisper_cannot_follow(conn, data_dir, vault):
     whisper_model_or_skip("whisper-tiny.en")
     story = new_story(conn)
     script = "Our garden by the river was full of mint. Lahore was far away. Grandmother sang every evening."
-    stories.save_script(conn, story.id, script, story.revision)
+    stories.save_script(conn, story.id, script, story.revision, workshop_key=KEY)
     add_take(conn, vault, story.id, shared_data(*CLIP), "whole")  # says something else entirely
-    stories.save_plan(conn, story.id, plans.Plan(hidden_words=("Lahore",)).to_dict())
+    stories.save_plan(conn, story.id, plans.Plan(hidden_words=("Lahore",)).to_dict(), KEY)
     job = run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en")
     assert job.state == "done", job.error
-    plan = plans.plan_or_new(stories.get_story(conn, story.id).plan)
+    plan = plans.plan_or_new(stories.get_story(conn, story.id, KEY).plan)
     words = " ".join(c.text for c in plan.cues).split()
     assert words == script.replace("Lahore", "▇▇▇").split()
     assert len(plan.hidden_spans) >= 1  # where the script puts the name, its sound is covered too
@@ -328,13 +328,13 @@ def test_a_hidden_name_is_not_heard_in_the_synthetic_voice(conn, data_dir, vault
     whisper_model_or_skip("whisper-tiny.en")
     story = new_story(conn, level="public")  # public: the synthetic voice reads her script
     script = "My sister lives in Lahore. She helped me when the messages started."
-    stories.save_script(conn, story.id, script, story.revision)
+    stories.save_script(conn, story.id, script, story.revision, workshop_key=KEY)
     add_take(conn, vault, story.id, write_fake_mic_wav(script, "en", tmp_path / "take.wav"), "whole")
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
     assert run(conn, data_dir, "photo_faces", story.id, asset=asset).state == "done"
-    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), hidden_words=("Lahore",)).to_dict())
+    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),), hidden_words=("Lahore",)).to_dict(), KEY)
     assert run(conn, data_dir, "subtitles", story.id, model="whisper-tiny.en").state == "done"
-    built = story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
+    built = story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder", workshop_key=KEY)
     heard = transcribe(built.path("narration.wav"), "en", model="whisper-tiny.en").text.lower()
     assert "lahore" not in heard and "sister" in heard
     burned = " ".join(c.text for c in built.subtitles)
@@ -364,27 +364,28 @@ def test_stop_while_rendering_keeps_nothing_half_made(conn, data_dir, vault, tmp
         plans.Plan(
             pictures=(plans.Picture(asset),), voice="own", cues_for=story_build.narration_key(story_build.narration_parts(conn, story.id))
         ).to_dict(),
+        KEY,
     )
     work = tmp_path / "work"
     work.mkdir()
-    ctx = StopWhenRendering(0, data_dir, conn, vault.of(story.id), work, story.id)
+    ctx = StopWhenRendering(0, data_dir, conn, vault.of(story.id), work, story.id, KEY)
     ctx.stage_seen = ""
     with pytest.raises((Cancelled, JobCancelled)):
         HANDLERS["render_story"](ctx, quality="final")
     assert not stories.story_assets(conn, story.id, "export")
     assert not list(work.glob("*.mp4"))
-    assert plans.plan_or_new(stories.get_story(conn, story.id).plan).picture_ids() == (asset,)
+    assert plans.plan_or_new(stories.get_story(conn, story.id, KEY).plan).picture_ids() == (asset,)
 
 
 def test_story_folder_refuses_until_pictures_are_masked(conn, vault, tmp_path):
     story = new_story(conn)
     asset = add_picture(conn, vault, story.id, picture(tmp_path / "p.png"))
-    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),)).to_dict())
+    stories.save_plan(conn, story.id, plans.Plan(pictures=(plans.Picture(asset),)).to_dict(), KEY)
     with pytest.raises(story_build.BuildError, match="still being checked for faces"):
-        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
-    stories.save_plan(conn, story.id, plans.Plan().to_dict())
+        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder", workshop_key=KEY)
+    stories.save_plan(conn, story.id, plans.Plan().to_dict(), KEY)
     with pytest.raises(story_build.BuildError, match="no pictures yet"):
-        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder")
+        story_build.build_story_folder(conn, vault.of(story.id), story.id, tmp_path / "folder", workshop_key=KEY)
 
 
 def test_bundled_music_is_small_and_listed():

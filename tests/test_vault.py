@@ -1,6 +1,7 @@
 """The encrypted vault: the file format, the keys, the plaintext folders, crypto-shredding."""
 
 import io
+import json
 import os
 import secrets
 import struct
@@ -10,6 +11,7 @@ import pytest
 from storyteller.fsutil import atomic_output, atomic_write_bytes
 from storyteller.store import crypto
 from storyteller.store.vault import TooLarge, Vault, VaultError, WorkshopLocked, make_plaintext_folder, sweep_plaintext
+from tests.conftest import unlock, workshop_key
 
 KEY = bytes(range(32))
 
@@ -144,7 +146,7 @@ def test_wrong_passphrase_opens_nothing(data_dir):
     assert passphrase.unlock(conn, "river stone lanterns").workshop_key is None
     conn.execute("INSERT INTO workshops (name) VALUES ('w')")
     conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'a')")
-    story = stories.story_of(conn, 1, "ur")
+    story = stories.story_of(conn, 1, "ur", key)
     story_key = stories.media_key(conn, story.id, key)
     assert stories.media_key(conn, story.id, key) == story_key  # made once, then read back
     (data_dir / "other").mkdir()
@@ -407,8 +409,8 @@ def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     conn = open_database(db_path(data_dir))
     workshop = create_workshop(conn, "Circle", "en")
     pid = add_participant(conn, workshop, "Sitara", "4821")
-    story = stories.story_of(conn, pid, "en")
-    stories.record_consent(conn, story.id, "workshop", "test", "en")
+    story = stories.story_of(conn, pid, "en", workshop_key(app))
+    stories.record_consent(conn, story.id, "workshop", "test", "en", workshop_key=workshop_key(app))
     client = app.test_client()
     assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
 
@@ -458,8 +460,8 @@ def test_delete_destroys_the_wrapped_key_first_then_the_files(data_dir):
     conn = open_database(db_path(data_dir))
     conn.execute("INSERT INTO workshops (name) VALUES ('w')")
     conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'a')")
-    story = stories.story_of(conn, 1, "ur")
     workshop_key = crypto.new_key()
+    story = stories.story_of(conn, 1, "ur", workshop_key)
     vault = vault_for(data_dir).with_key(stories.media_key(conn, story.id, workshop_key))
     name = vault.put_bytes(b"her voice", ".wav")
     stories.add_asset(conn, story.id, "narration", name)
@@ -489,7 +491,7 @@ def test_a_locked_workshop_says_so_in_her_language(locked_app, data_dir):
     conn = open_database(db_path(data_dir))
     workshop = create_workshop(conn, "Circle", "ur")
     pid = add_participant(conn, workshop, "Sitara", "4821")
-    stories.record_consent(conn, stories.story_of(conn, pid, "ur").id, "workshop", "test", "ur")
+    stories.record_consent(conn, stories.story_of(conn, pid, "ur", KEY).id, "workshop", "test", "ur", workshop_key=KEY)
     conn.close()
     client = locked_app.test_client()
     assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
@@ -552,3 +554,189 @@ def test_the_worker_takes_the_key_from_its_pipe_only(data_dir):
         output = stop_process(worker)
     assert key.hex() not in output  # nor in its log
     conn.close()
+
+
+# ----------------------------------------------------------------- her words sealed in the database
+FETCH = {"X-Requested-With": "fetch"}
+
+
+def _database_bytes(data_dir) -> dict[str, bytes]:
+    """The raw bytes of the database file and its write-ahead log, as a thief with the disk reads them."""
+    out = {}
+    for name in ("storyteller.sqlite3", "storyteller.sqlite3-wal"):
+        path = data_dir / name
+        out[name] = path.read_bytes() if path.exists() else b""
+    return out
+
+
+def _holding(data_dir, markers: dict[str, bytes]) -> list[tuple[str, str]]:
+    """(file, what) for every file under the data folder holding one of ``markers``."""
+    found = []
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        raw = path.read_bytes()
+        found += [(str(path.relative_to(data_dir)), what) for what, marker in markers.items() if marker in raw]
+    return found
+
+
+def _checkpoint(data_dir) -> None:
+    from storyteller.store.db import connect, db_path
+
+    conn = connect(db_path(data_dir))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def test_sealed_her_words_through_the_routes_never_reach_the_disk(app, client, data_dir, tmp_path, monkeypatch):
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.vault import vault_for
+    from storyteller.store.workshops import create_workshop
+    from storyteller.web.journey import words
+    from tests.render_helpers import tone
+
+    markers = {what: f"{what}-{secrets.token_hex(8)}".encode() for what in ("title", "script", "hidden", "cue", "version")}
+    text = {what: marker.decode() for what, marker in markers.items()}
+    # The consent wording's version is the kit's or the built-in one; a random one here shows it is sealed too.
+    monkeypatch.setattr(words, "CONSENT_TEXT_VERSION", text["version"])
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    pid = add_participant(conn, workshop, "Sitara", "4821")
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
+
+    assert client.post("/story/consent", data={"level": "organisation"}).status_code == 302
+    saved = client.post(
+        "/story/write/save", data={"script": f"My story. {text['script']} was there.", "title": text["title"], "revision": 0}, headers=FETCH
+    )
+    assert saved.get_json()["saved"], saved.get_data(as_text=True)
+    take = tone(tmp_path / "take.wav", 2.0, 220.0)
+    client.post("/story/record/upload", data={"audio": (take.open("rb"), "take.wav")}, content_type="multipart/form-data")
+    made = client.post("/story/subtitles/make", data={"hidden": text["hidden"]}, headers=FETCH)  # the job is queued, not run
+    assert made.status_code == 200, made.get_data(as_text=True)
+    edit = client.post("/story/subtitles/save", headers=FETCH, json={"cues": [{"start": 0.5, "end": 2.0, "text": text["cue"]}]})
+    assert edit.get_json()["saved"], edit.get_data(as_text=True)
+
+    # Everything she gave is there for whoever holds the key...
+    key = workshop_key(app)
+    story = stories.story_of(conn, pid, "en", key)
+    assert story.title == text["title"] and text["script"] in story.script
+    assert story.plan["hidden_words"] == [text["hidden"]] and story.plan["cues"][0]["text"] == text["cue"]
+    consent = stories.current_consent(conn, story.id, key)
+    assert (consent.level, consent.text_version) == ("organisation", text["version"])
+    # ...and nowhere on the disk: not in the database, its log before or after a checkpoint, nor any other file.
+    assert _holding(data_dir, markers) == []
+    assert _database_bytes(data_dir)["storyteller.sqlite3-wal"], "the write-ahead log should still hold the writes"
+    assert b"organisation" not in b"".join(_database_bytes(data_dir).values())  # her consent level is sealed too
+    _checkpoint(data_dir)
+    assert _holding(data_dir, markers) == [] and b"organisation" not in _database_bytes(data_dir)["storyteller.sqlite3"]
+
+    stories.delete_story(conn, vault_for(data_dir), story.id)
+    assert _holding(data_dir, markers) == []
+    conn.close()
+
+
+def test_sealed_words_moved_to_another_row_or_altered_do_not_open(data_dir):
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    rose, jasmine = (stories.story_of(conn, add_participant(conn, workshop, alias, "4821"), "en", KEY) for alias in ("Rose", "Jasmine"))
+    for story in (rose, jasmine):
+        stories.save_script(conn, story.id, f"words of story {story.id}", 0, title="A title", workshop_key=KEY)
+        stories.record_consent(conn, story.id, "public", "v1", "en", workshop_key=KEY)
+        stories.record_consent(conn, story.id, "workshop", "v2", "en", workshop_key=KEY)
+
+    def sealed(table: str, row_id: int) -> bytes:
+        return bytes(conn.execute(f"SELECT sealed FROM {table} WHERE id = ?", (row_id,)).fetchone()[0])
+
+    # Rose's words put on Jasmine's row: the same workshop key, but they belong to another story.
+    conn.execute("UPDATE stories SET sealed = ? WHERE id = ?", (sealed("stories", rose.id), jasmine.id))
+    with pytest.raises(VaultError) as refused:
+        stories.get_story(conn, jasmine.id, KEY)
+    assert str(refused.value) == "Saved words of this story are damaged or belong elsewhere, so they cannot be opened."
+    # One flipped byte in Rose's own row.
+    blob = bytearray(sealed("stories", rose.id))
+    blob[len(blob) // 2] ^= 0x01
+    conn.execute("UPDATE stories SET sealed = ? WHERE id = ?", (bytes(blob), rose.id))
+    with pytest.raises(VaultError):
+        stories.get_story(conn, rose.id, KEY)
+    # Her older consent row copied over the newer one (a wider consent brought back): refused, not read.
+    older, newer = [r[0] for r in conn.execute("SELECT id FROM consents WHERE story_id = ? ORDER BY id", (jasmine.id,))]
+    conn.execute("UPDATE consents SET sealed = ? WHERE id = ?", (sealed("consents", older), newer))
+    with pytest.raises(VaultError):
+        stories.consent_now(conn, jasmine.id, KEY)
+    # Another workshop key opens none of it.
+    with pytest.raises(VaultError):
+        stories.consent_history(conn, rose.id, crypto.new_key())
+    conn.close()
+
+
+def test_sealed_plain_rows_of_the_previous_schema_are_sealed_at_the_first_unlock(data_dir):
+    from storyteller.app import create_app
+    from storyteller.store import stories
+    from storyteller.store.db import MIGRATIONS, connect, db_path, open_database
+
+    markers = {what: f"{what}-{secrets.token_hex(8)}".encode() for what in ("title", "script", "plan", "version")}
+    text = {what: marker.decode() for what, marker in markers.items()}
+    # A database as the schema before sealing left it, with her words in plain columns.
+    conn = connect(db_path(data_dir))
+    for number, script in enumerate(MIGRATIONS[:-1], start=1):
+        for statement in (s.strip() for s in script.split(";")):
+            if statement:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO workshops (name) VALUES ('Circle')")
+    conn.execute("INSERT INTO participants (workshop_id, alias) VALUES (1, 'Sitara')")
+    plan = {"hidden_words": [text["plan"]], "title": text["plan"]}
+    conn.execute(
+        "INSERT INTO stories (participant_id, title, script, plan, voice_secret, step) VALUES (1, ?, ?, ?, 'secret', 'record')",
+        (text["title"], f"Once {text['script']} said", json.dumps(plan)),
+    )
+    conn.execute("INSERT INTO consents (story_id, level, text_version, language) VALUES (1, 'public', ?, 'en')", (text["version"],))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert {what for _file, what in _holding(data_dir, markers)} == set(markers)  # the test's premise: plain on the disk
+
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})  # migrates; no key yet
+    key = unlock(app)  # the facilitator's sign-in: the first time the key is at hand
+
+    assert _holding(data_dir, markers) == []  # sealed, and the freed plain bytes zeroed (secure_delete)
+    conn = open_database(db_path(data_dir))
+    story = stories.get_story(conn, 1, key)
+    assert (story.title, story.script, story.plan, story.step) == (text["title"], f"Once {text['script']} said", plan, "record")
+    (consent,) = stories.consent_history(conn, 1, key)
+    assert (consent.level, consent.text_version, consent.language, consent.withdrawn) == ("public", text["version"], "en", False)
+    plain = conn.execute("SELECT title, script, plan FROM stories").fetchone()
+    assert tuple(plain) == ("", "", "{}") and conn.execute("SELECT plain FROM consents").fetchone()[0] == ""
+    assert stories.seal_plain_rows(conn, key) == 0  # once only
+    conn.close()
+
+
+def test_sealed_words_need_the_key_and_the_page_says_to_ask_the_facilitator(locked_app, data_dir):
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    pid = add_participant(conn, workshop, "Sitara", "4821")
+    story = stories.story_of(conn, pid, "en", KEY)
+    stories.save_script(conn, story.id, "Her words", 0, workshop_key=KEY)
+    with pytest.raises(WorkshopLocked):
+        stories.get_story(conn, story.id, None)
+    with pytest.raises(WorkshopLocked):
+        stories.consent_now(conn, story.id, None)
+    with pytest.raises(WorkshopLocked):
+        stories.save_script(conn, story.id, "Other words", 1, workshop_key=None)
+    conn.close()
+    client = locked_app.test_client()
+    assert client.post("/story/signin", data={"workshop": workshop, "participant": pid, "pin": "4821"}).status_code == 302
+    for path in ("/story/write", "/story/consent"):
+        page = client.get(f"{path}?lang=en")
+        assert page.status_code == 503 and "Ask your facilitator to unlock the workshop" in page.get_data(as_text=True), path
+    saved = client.post("/story/write/save", data={"script": "Other words", "revision": 1}, headers=FETCH)
+    assert saved.status_code == 503 and "Ask your facilitator" in saved.get_json()["message"]

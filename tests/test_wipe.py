@@ -28,14 +28,17 @@ def conn(data_dir):
 
 
 def seed(conn, data_dir: Path, workshop_name: str, marker: bytes) -> int:
-    """A workshop whose story carries ``marker`` in its script, title, a recording, a picture and a job's scratch file."""
+    """A workshop whose story carries ``marker`` in its pseudonyms, script, title, a recording, a picture and a job's scratch file."""
     workshop_key = os.urandom(32)
     workshop = create_workshop(conn, workshop_name, "ur")
     for n, alias in enumerate(("Rose", "Jasmine")):
-        story = stories.story_of(conn, people.add_participant(conn, workshop, alias, "4821"), "ur")
+        # Her pseudonym stays plain in the database (it is chosen before any key); her words are sealed.
+        story = stories.story_of(conn, people.add_participant(conn, workshop, f"{alias} {marker.decode()}", "4821"), "ur", workshop_key)
         for revision in range(3):  # several versions of the script, as autosave writes them
-            stories.save_script(conn, story.id, f"{marker.decode()} draft {revision} " * 40, revision, title=marker.decode())
-        stories.record_consent(conn, story.id, "public", "v1", "ur")
+            stories.save_script(
+                conn, story.id, f"{marker.decode()} draft {revision} " * 40, revision, title=marker.decode(), workshop_key=workshop_key
+            )
+        stories.record_consent(conn, story.id, "public", "v1", "ur", workshop_key=workshop_key)
         vault = vault_for(data_dir).with_key(stories.media_key(conn, story.id, workshop_key))
         stories.add_asset(conn, story.id, "narration", vault.put_bytes(b"RIFF" + marker * 50, ".wav"), meta={"part": "whole"})
         stories.add_asset(conn, story.id, "photo", vault.put_bytes(b"\xff\xd8" + marker * 50, ".jpg"))

@@ -70,8 +70,8 @@ def _sha256(path: Path) -> str:
 REFUSED = N_("This story may not leave the laptop: her consent is only for the workshop screening, or it was withdrawn.")
 
 
-def _check_consent(conn: sqlite3.Connection, story_id: int) -> None:
-    if not stories.consent_allows(conn, story_id, EXPORT_NEEDS):
+def _check_consent(conn: sqlite3.Connection, story_id: int, workshop_key: bytes) -> None:
+    if not stories.consent_allows(conn, story_id, EXPORT_NEEDS, workshop_key):
         raise ExportRefused(REFUSED)
 
 
@@ -84,12 +84,16 @@ def finished_videos(conn: sqlite3.Connection, story_id: int) -> dict[str, storie
     return found
 
 
-def _render_shape(conn: sqlite3.Connection, vault: Vault, story_id: int, shape: str, work: Path, cancel: CancelFn | None) -> Path:
+def _render_shape(
+    conn: sqlite3.Connection, vault: Vault, workshop_key: bytes, story_id: int, shape: str, work: Path, cancel: CancelFn | None
+) -> Path:
     """Render her story in ``shape`` from its plan, through the same path as the journey's render."""
     from storyteller.jobs.story_build import build_story_folder
     from storyteller.pipeline.render.encode import render_story
 
-    story = build_story_folder(conn, vault, story_id, work / f"story-{shape.replace(':', 'x')}", aspect=shape, cancel=cancel)
+    story = build_story_folder(
+        conn, vault, story_id, work / f"story-{shape.replace(':', 'x')}", workshop_key=workshop_key, aspect=shape, cancel=cancel
+    )
     return render_story(story, work / f"render-{shape.replace(':', 'x')}.mp4", quality="final", aspect=shape, cancel=cancel).path
 
 
@@ -154,6 +158,7 @@ def export_story(
     out_dir: str | Path,
     shapes: Sequence[str] = plans.ASPECTS,
     *,
+    workshop_key: bytes,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> ExportResult:
@@ -167,9 +172,9 @@ def export_story(
     shapes = tuple(dict.fromkeys(shapes))
     if not shapes or any(s not in plans.ASPECTS for s in shapes):
         raise ExportRefused(N_("Choose the video shapes to export: 16:9, 9:16 or 1:1."))
-    if stories.get_story(conn, story_id) is None:
+    if stories.get_story(conn, story_id, workshop_key) is None:
         raise ExportRefused(N_("This story no longer exists."))
-    _check_consent(conn, story_id)
+    _check_consent(conn, story_id, workshop_key)
     out_dir = Path(out_dir)
     folder = out_dir / secrets.token_hex(8)
     finished = finished_videos(conn, story_id)
@@ -193,7 +198,7 @@ def export_story(
                     source = work / f"finished-{n}.mp4"
                     vault.export_copy(finished[shape].vault_name, source)
                 else:
-                    source = _render_shape(conn, vault, story_id, shape, work, cancel)
+                    source = _render_shape(conn, vault, workshop_key, story_id, shape, work, cancel)
                     rendered.append(shape)
                 video = _clean_video(source, staged / _random_name(".mp4"), cancel)
                 source.unlink()
@@ -205,9 +210,10 @@ def export_story(
                 if sidecar is not None:
                     keep(sidecar, "subtitles")
             keep(_poster(videos[0], staged / _random_name(".png"), work), "poster")
-            _check_consent(conn, story_id)  # again: a withdrawal during the render stops the package here
+            _check_consent(conn, story_id, workshop_key)  # again: a withdrawal during the render stops the package here
             receipt = atomic_write_text(
-                staged / _random_name(".json"), json.dumps(stories.consent_receipt(conn, story_id), indent=2, ensure_ascii=False) + "\n"
+                staged / _random_name(".json"),
+                json.dumps(stories.consent_receipt(conn, story_id, workshop_key), indent=2, ensure_ascii=False) + "\n",
             )
             keep(receipt, "consent")
             manifest = {

@@ -63,6 +63,7 @@ class JobContext:
     vault: Vault
     workdir: Path  # private plaintext folder (mode 0700, in memory when it fits), wiped when the job ends whatever happens
     story_id: int | None = None
+    workshop_key: bytes | None = field(default=None, repr=False)  # her words in the database need it (stories.text_key)
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancel_seen: bool = field(default=False, repr=False)
     _last_report: float = field(default=0.0, repr=False)
@@ -172,7 +173,7 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             if f"-job{job_id}-" in earlier.name:
                 wipe_folder(earlier)  # left by an attempt of this job whose worker was killed
         workdir = make_plaintext_folder(data_dir, f"job{job_id}", _room_needed(conn, job.story_id))
-        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id)
+        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id, workshop_key)
         beat = _Heartbeat(path, job_id)
         beat.start()
         with _running_lock:

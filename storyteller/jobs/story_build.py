@@ -49,9 +49,9 @@ def music_tracks() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in MUSIC_DIR.glob("*.ogg") if p.stem.isidentifier()))
 
 
-def audience(conn: sqlite3.Connection, story_id: int) -> str:
+def audience(conn: sqlite3.Connection, story_id: int, workshop_key: bytes) -> str:
     """Her consent level; with none recorded, the widest audience (the strongest protection)."""
-    consent = stories.current_consent(conn, story_id)
+    consent = stories.current_consent(conn, story_id, workshop_key)
     return consent.level if consent is not None else "public"
 
 
@@ -129,13 +129,14 @@ def build_story_folder(
     story_id: int,
     folder: Path,
     *,
+    workshop_key: bytes,
     aspect: str | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> Story:
     """Write ``folder/story.json`` and its media for her story; return the typed story."""
     progress = progress or (lambda f: None)
-    record = stories.get_story(conn, story_id)
+    record = stories.get_story(conn, story_id, workshop_key)
     if record is None:
         raise BuildError(N_("This story no longer exists."))
     plan = plans.plan_or_new(record.plan)
@@ -161,7 +162,7 @@ def build_story_folder(
     if parts:
         joined = join_narration(vault, parts, folder / "joined.wav", cancel, tail=END_SECONDS if plan.end_card else 0.0)
         voiced = folder / "voice.wav"
-        method = plans.voice_for_render(plan, audience(conn, story_id))
+        method = plans.voice_for_render(plan, audience(conn, story_id, workshop_key))
         # A synthetic voice reads her script: it must never say a word she asked to hide.
         unspoken = hide_words_in_text(record.script, plan.hidden_words).replace(HIDDEN_MARK, " ")
         protect_voice(

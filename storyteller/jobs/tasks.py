@@ -45,10 +45,11 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
     The original recording stays in the vault untouched.
     """
     from storyteller.pipeline.voice import methods as voice
+    from storyteller.store import stories
 
     if ctx.story_id is None:
         raise UserError("A voice job needs a story: its secret keeps her voice the same in every take.")
-    story = ctx.conn.execute("SELECT voice_secret, script, language FROM stories WHERE id = ?", (ctx.story_id,)).fetchone()
+    story = stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key)
     if story is None:
         raise UserError("This story no longer exists.")
     out = ctx.workdir / "voice.wav"
@@ -56,10 +57,10 @@ def disguise_voice(ctx: JobContext, asset: str, method: str = "disguise", denois
         ctx.plain(asset),
         out,
         method,
-        story["voice_secret"],
+        story.voice_secret,
         denoise=denoise,
-        script=story["script"] or None,
-        language=story["language"],
+        script=story.script or None,
+        language=story.language,
         progress=ctx.stage_progress("voice", 0.0, 1.0),
         cancel=ctx.cancelled,
     )
@@ -167,7 +168,7 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
 
     if method not in plans.VOICE_METHODS:
         raise UserError(N_("Choose one of the voice options."))
-    story = stories.get_story(ctx.conn, ctx.story_id)
+    story = stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
     ctx.progress(0.2, "voice")
@@ -225,7 +226,7 @@ def make_story_subtitles(
     from storyteller.pipeline.speech.tracks import make_subtitles
     from storyteller.store import plans, stories
 
-    story = stories.get_story(ctx.conn, ctx.story_id)
+    story = stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key)
     plan = plans.plan_or_new(story.plan)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
@@ -257,7 +258,7 @@ def make_story_subtitles(
 
     english = next((t for t in result.tracks if t.source == "translation"), None)
     # Read the plan again: she may have changed other choices while Whisper listened.
-    latest = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id).plan)
+    latest = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key).plan)
     changed = latest.with_changes(
         cues=cues(own),
         english=cues(english) if english else list(latest.to_dict()["english"]),
@@ -265,7 +266,7 @@ def make_story_subtitles(
         hidden_spans=[list(s) for s in spans],
         cues_for=story_build.narration_key(parts),
     )
-    stories.save_plan(ctx.conn, ctx.story_id, changed.to_dict())
+    stories.save_plan(ctx.conn, ctx.story_id, changed.to_dict(), ctx.workshop_key)
     # The recording the cues were timed on, so a click on a line plays exactly that moment.
     _drop(ctx, "other", "narration-listen")
     _keep(ctx, joined, ".wav", "other", "audio/wav", {"role": "narration-listen", "for": changed.cues_for})
@@ -307,7 +308,14 @@ def render_her_story(ctx: JobContext, quality: str = "preview", aspect: str | No
     _subtitles_for_this_recording(ctx)
     folder = ctx.workdir / "story"
     story = story_build.build_story_folder(
-        ctx.conn, ctx.vault, ctx.story_id, folder, aspect=aspect, progress=ctx.stage_progress("voice", 0.25, 0.4), cancel=ctx.cancelled
+        ctx.conn,
+        ctx.vault,
+        ctx.story_id,
+        folder,
+        workshop_key=ctx.workshop_key,
+        aspect=aspect,
+        progress=ctx.stage_progress("voice", 0.25, 0.4),
+        cancel=ctx.cancelled,
     )
     ctx.check_cancel()
     render = remote.render_elsewhere if remote.enabled() else render_story  # a render machine, when the organisation has them
@@ -332,7 +340,7 @@ def _subtitles_for_this_recording(ctx: JobContext) -> None:
     from storyteller.jobs import story_build
     from storyteller.store import plans, stories
 
-    plan = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id).plan)
+    plan = plans.plan_or_new(stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key).plan)
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     if not parts or plan.cues_for == story_build.narration_key(parts):
         return
@@ -353,10 +361,17 @@ def export_her_story(ctx: JobContext) -> dict:
     from storyteller.jobs.export import export_story
     from storyteller.store import plans, stories
 
-    story = stories.get_story(ctx.conn, ctx.story_id)
+    story = stories.get_story(ctx.conn, ctx.story_id, ctx.workshop_key)
     shape = plans.plan_or_new(story.plan).aspect if story else "16:9"
     result = export_story(
-        ctx.conn, ctx.vault, ctx.story_id, ctx.data_dir / "exports", (shape,), progress=ctx.progress, cancel=ctx.cancelled
+        ctx.conn,
+        ctx.vault,
+        ctx.story_id,
+        ctx.data_dir / "exports",
+        (shape,),
+        workshop_key=ctx.workshop_key,
+        progress=ctx.progress,
+        cancel=ctx.cancelled,
     )
     return {"folder": result.folder.name, "rendered": list(result.rendered)}
 

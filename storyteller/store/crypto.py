@@ -18,11 +18,16 @@ id), so nonces can never repeat between files.
 A recording that grows while she speaks appends a record per arriving piece
 (flag 0) and is sealed with an empty last record when she stops; a server
 killed in between leaves whole records, and the pieces that arrived are kept.
+
+Her words in the database (title, script, plan, consent rows) are short sealed
+records (:func:`seal_record`): one AES-256-GCM ciphertext of a JSON document,
+bound to its row by the owner string, padded so its size tells little.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import struct
@@ -79,6 +84,33 @@ def unwrap_key(workshop_key: bytes, wrapped: bytes, owner: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise VaultError(N_("The workshop key does not open this story."))
     return key
+
+
+# ----------------------------------------------------------------- short records
+_RECORD_VERSION = b"\x01"
+_RECORD_CONTEXT = b"storyteller record v1:"
+_RECORD_PAD = 256  # plain sizes are rounded up to this: a title's length is not on show
+RECORD_DAMAGED = N_("Saved words of this story are damaged or belong elsewhere, so they cannot be opened.")
+
+
+def seal_record(key: bytes, owner: str, obj) -> bytes:
+    """``obj`` (JSON-able) sealed with ``key``; ``owner`` (e.g. "story:12:words") binds it to its row."""
+    plain = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    plain += b" " * (-len(plain) % _RECORD_PAD)  # JSON ignores trailing spaces
+    nonce = secrets.token_bytes(12)
+    return _RECORD_VERSION + nonce + AESGCM(key).encrypt(nonce, plain, _RECORD_CONTEXT + owner.encode())
+
+
+def open_record(key: bytes, owner: str, blob: bytes):
+    """What :func:`seal_record` sealed; VaultError when the blob was altered, moved or sealed with another key."""
+    blob = bytes(blob)
+    if blob[:1] != _RECORD_VERSION or len(blob) < 1 + 12 + TAG_BYTES:
+        raise VaultError(RECORD_DAMAGED)
+    try:
+        plain = AESGCM(key).decrypt(blob[1:13], blob[13:], _RECORD_CONTEXT + owner.encode())
+    except InvalidTag:
+        raise VaultError(RECORD_DAMAGED) from None
+    return json.loads(plain)
 
 
 # ----------------------------------------------------------------- the file format

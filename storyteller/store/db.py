@@ -130,6 +130,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE workshops ADD COLUMN kit TEXT NOT NULL DEFAULT '';
     ALTER TABLE stories ADD COLUMN screening_position INTEGER NOT NULL DEFAULT 0
     """,
+    # (seal) her words sealed with her story's key (store/stories.py, crypto.seal_record):
+    # stories.sealed holds title, script and plan as one record, and the plain columns stay
+    # empty. A consent row keeps only its story, its time and its sealed fields; the table
+    # is made again without the old columns, whose CHECKs would force a level into the
+    # open. Rows written before this step keep their words in the plain columns (stories)
+    # or ``plain`` (consents, as JSON) until the first unlock seals them (seal_plain_rows).
+    """
+    ALTER TABLE stories ADD COLUMN sealed BLOB;
+    CREATE TABLE consents_sealed (
+        id INTEGER PRIMARY KEY,
+        story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        sealed BLOB,
+        plain TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO consents_sealed (id, story_id, created_at, plain)
+        SELECT id, story_id, created_at, json_object('level', level, 'text_version', text_version, 'language', language,
+            'recorded_by', recorded_by, 'text_sha256', text_sha256, 'withdrawn', withdrawn)
+        FROM consents;
+    DROP TABLE consents;
+    ALTER TABLE consents_sealed RENAME TO consents;
+    CREATE INDEX consents_story ON consents(story_id)
+    """,
 )
 
 

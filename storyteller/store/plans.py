@@ -231,15 +231,17 @@ def voice_request(plan: Plan, audience: str) -> str:
     return "agreed" if voice_for_render(plan, audience) == method else "asked"
 
 
-def audience_now(conn: sqlite3.Connection, story_id: int) -> str:
+def audience_now(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> str:
     """The audience her consent in force names; with none (or withdrawn) the strongest protection applies."""
-    return _known(stories.consent_now(conn, story_id) or "public")
+    return _known(stories.consent_now(conn, story_id, workshop_key) or "public")
 
 
 CHOICE_CHANGED = N_("Her voice choice or her audience has changed since this page was shown. Look at it again.")
 
 
-def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str, audience: str | None = None) -> Plan:
+def confirm_weaker_voice(
+    conn: sqlite3.Connection, story_id: int, method: str, workshop_key: bytes | None, audience: str | None = None
+) -> Plan:
     """The facilitator agrees, at the desk, that her weaker voice choice ``method`` goes into her video.
 
     ``method`` (and ``audience``, when the desk showed it) are what the desk put
@@ -249,22 +251,22 @@ def confirm_weaker_voice(conn: sqlite3.Connection, story_id: int, method: str, a
     again clears it (the voice page saves ``voice_confirmed=False``), and a
     different consent level asks for a new one.
     """
-    story = stories.get_story(conn, story_id)
+    story = stories.get_story(conn, story_id, workshop_key)
     _need(story is not None, N_("This story was not found."))
     plan = plan_or_new(story.plan)
-    now = audience_now(conn, story_id)
+    now = audience_now(conn, story_id, workshop_key)
     _need(plan.voice == method and audience in (None, now), CHOICE_CHANGED)
     confirmed = replace(plan, voice_confirmed=True, voice_confirmed_for=now)
-    stories.save_plan(conn, story_id, confirmed.to_dict())
+    stories.save_plan(conn, story_id, confirmed.to_dict(), workshop_key)
     return confirmed
 
 
-def withdraw_voice_confirmation(conn: sqlite3.Connection, story_id: int) -> Plan:
+def withdraw_voice_confirmation(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> Plan:
     """The facilitator takes their agreement back: her video uses her audience's default voice again."""
-    story = stories.get_story(conn, story_id)
+    story = stories.get_story(conn, story_id, workshop_key)
     _need(story is not None, N_("This story was not found."))
     withdrawn = replace(plan_or_new(story.plan), voice_confirmed=False, voice_confirmed_for="")
-    stories.save_plan(conn, story_id, withdrawn.to_dict())
+    stories.save_plan(conn, story_id, withdrawn.to_dict(), workshop_key)
     return withdrawn
 
 

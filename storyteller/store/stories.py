@@ -5,6 +5,12 @@ its own random voice secret. The script carries a revision number so that two
 tabs on one story never overwrite each other silently: the later save wins and
 is told what it replaced. Consent is a list of rows; the newest is the level in
 force, so a change or a withdrawal never erases what was agreed before.
+
+Her words (title, script, plan) and every consent row are sealed in the database
+with a key derived from her story's key, so reading or changing them needs the
+workshop key: without it, WorkshopLocked ("Ask your facilitator to unlock the
+workshop"). Step, status, revision, language and the screening position stay
+plain: the desk and the pages route by them, and they are not her words.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass, field
 
 from storyteller.errors import N_, UserError
 from storyteller.store import crypto
-from storyteller.store.vault import Vault
+from storyteller.store.vault import LOCKED, Vault, WorkshopLocked
 from storyteller.textsafety import clean_label
 
 STEPS = ("consent", "story", "record", "pictures", "voice", "subtitles", "music", "render", "screening")
@@ -66,50 +72,100 @@ class StoryError(UserError):
     """A refused change; the message is a plain sentence (translated by the view)."""
 
 
-_STORY_COLUMNS = "id, participant_id, title, language, script, voice_secret, step, status, plan, revision, updated_at"
+_STORY_COLUMNS = "id, participant_id, title, language, script, voice_secret, step, status, plan, revision, updated_at, sealed"
+# Her words (title, script, plan) are kept as one record sealed with her story's key; the
+# plain columns stay empty. They hold text only in rows written before sealing, until the
+# first unlock seals them (seal_plain_rows). Step, status, revision and language stay
+# plain: the desk and the phone pages route by them, and they are not her words.
+_TEXT_PURPOSE = b"storyteller story text v1"
+_BLANK_WORDS = "title = '', script = '', plan = '{}'"
 
 
-def _story(row: sqlite3.Row) -> Story:
+def text_key(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> bytes:
+    """The key that seals her words in the database; WorkshopLocked without the workshop key."""
+    if workshop_key is None:
+        raise WorkshopLocked(LOCKED)
+    return crypto.derive_key(media_key(conn, story_id, workshop_key), _TEXT_PURPOSE)
+
+
+def _words_owner(story_id: int) -> str:
+    return f"story:{story_id}:words"
+
+
+def _words(row: sqlite3.Row, key: bytes) -> dict:
+    """Title, script and plan of a story row, opened with its text key."""
+    if row["sealed"] is None:  # nothing written since sealing began: the plain columns (or empty)
+        return {"title": row["title"], "script": row["script"], "plan": json.loads(row["plan"] or "{}")}
+    return crypto.open_record(key, _words_owner(row["id"]), row["sealed"])
+
+
+def _write_words(conn: sqlite3.Connection, story_id: int, key: bytes, words: dict, touch: str = "") -> None:
+    sealed = crypto.seal_record(key, _words_owner(story_id), words)
+    conn.execute(f"UPDATE stories SET sealed = ?, {_BLANK_WORDS}{touch} WHERE id = ?", (sealed, story_id))
+
+
+def _story(conn: sqlite3.Connection, row: sqlite3.Row, workshop_key: bytes | None) -> Story:
     data = dict(row)
-    data["plan"] = json.loads(data["plan"] or "{}")
+    data.pop("sealed")
+    words = _words(row, text_key(conn, row["id"], workshop_key))
+    data.update(title=words["title"], script=words["script"], plan=words["plan"])
     return Story(**data)
 
 
-def get_story(conn: sqlite3.Connection, story_id: int) -> Story | None:
+class _Immediate:
+    """A write transaction, unless the caller is already in one."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn, self.own = conn, not conn.in_transaction
+
+    def __enter__(self):
+        if self.own:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, _exc, _tb):
+        if self.own:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def get_story(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> Story | None:
+    """Her story with its words opened; WorkshopLocked when the key is not at hand."""
+    if workshop_key is None:
+        raise WorkshopLocked(LOCKED)
     row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,)).fetchone()
-    return _story(row) if row else None
+    return _story(conn, row, workshop_key) if row else None
 
 
-def story_of(conn: sqlite3.Connection, participant_id: int, language: str) -> Story:
+def story_of(conn: sqlite3.Connection, participant_id: int, language: str, workshop_key: bytes | None) -> Story:
     """Her one story, made on first call with a fresh voice secret."""
+    if workshop_key is None:
+        raise WorkshopLocked(LOCKED)
     conn.execute(
         "INSERT OR IGNORE INTO stories (participant_id, language, voice_secret) VALUES (?, ?, ?)",
         (participant_id, language, secrets.token_hex(16)),
     )
     row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE participant_id = ?", (participant_id,)).fetchone()
-    return _story(row)
+    return _story(conn, row, workshop_key)
 
 
-def save_script(conn: sqlite3.Connection, story_id: int, script: str, base_revision: int, title: str | None = None) -> ScriptSave:
+def save_script(
+    conn: sqlite3.Connection, story_id: int, script: str, base_revision: int, title: str | None = None, *, workshop_key: bytes | None
+) -> ScriptSave:
     """Save the script written on top of ``base_revision``; the save always lands."""
     if len(script) > SCRIPT_MAX_CHARS:
         raise StoryError(N_("This story is too long to save. Please shorten it; your text stays on the screen."))
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute("SELECT script, revision FROM stories WHERE id = ?", (story_id,)).fetchone()
-        replaced = row["script"] if row["revision"] != base_revision and row["script"] != script else None
+    key = text_key(conn, story_id, workshop_key)
+    with _Immediate(conn):
+        row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,)).fetchone()
+        words = _words(row, key)
+        replaced = words["script"] if row["revision"] != base_revision and words["script"] != script else None
         revision = row["revision"] + 1
-        if title is None:
-            conn.execute(f"UPDATE stories SET script = ?, revision = ?, {_TOUCH} WHERE id = ?", (script, revision, story_id))
-        else:
-            conn.execute(
-                f"UPDATE stories SET script = ?, title = ?, revision = ?, {_TOUCH} WHERE id = ?",
-                (script, clean_label(title)[:200], revision, story_id),
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        words["script"] = script
+        if title is not None:
+            words["title"] = clean_label(title)[:200]
+        _write_words(conn, story_id, key, words)
+        conn.execute(f"UPDATE stories SET revision = ?, {_TOUCH} WHERE id = ?", (revision, story_id))
     return ScriptSave(revision=revision, replaced_other_tab=replaced)
 
 
@@ -125,9 +181,54 @@ def set_status(conn: sqlite3.Connection, story_id: int, status: str) -> None:
     conn.execute(f"UPDATE stories SET status = ?, {_TOUCH} WHERE id = ?", (status, story_id))
 
 
-def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict) -> None:
+def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict, workshop_key: bytes | None) -> None:
     """Her media choices (pictures, voice, subtitles, music, shape) as one JSON document."""
-    conn.execute(f"UPDATE stories SET plan = ?, {_TOUCH} WHERE id = ?", (json.dumps(plan, ensure_ascii=False), story_id))
+    key = text_key(conn, story_id, workshop_key)
+    with _Immediate(conn):
+        row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ?", (story_id,)).fetchone()
+        if row is None:
+            return
+        _write_words(conn, story_id, key, _words(row, key) | {"plan": plan}, touch=f", {_TOUCH}")
+
+
+def seal_plain_rows(conn: sqlite3.Connection, workshop_key: bytes) -> int:
+    """Seal the words of rows written before sealing began, and blank their plain columns.
+
+    Called when the workshop key first comes to hand (SQL alone cannot seal). Secure
+    delete zeroes what the old text leaves in freed space, and the write-ahead log is
+    checkpointed so no old page keeps it. Returns how many rows were sealed.
+    """
+    sealed = 0
+    stale = conn.execute(
+        "SELECT id FROM stories WHERE sealed IS NULL AND (title != '' OR script != '' OR plan NOT IN ('', '{}'))"
+    ).fetchall()
+    for (story_id,) in stale:
+        try:
+            key = text_key(conn, story_id, workshop_key)
+        except crypto.VaultError:
+            continue  # a story this key does not open stays as it is: the sign-in must not fail for it
+        with _Immediate(conn):
+            row = conn.execute(f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ? AND sealed IS NULL", (story_id,)).fetchone()
+            if row is not None:
+                _write_words(conn, story_id, key, _words(row, key))
+                sealed += 1
+    for story_id, consent_id in conn.execute("SELECT story_id, id FROM consents WHERE sealed IS NULL AND plain != ''").fetchall():
+        try:
+            key = text_key(conn, story_id, workshop_key)
+        except crypto.VaultError:
+            continue
+        with _Immediate(conn):
+            row = conn.execute("SELECT plain FROM consents WHERE id = ? AND sealed IS NULL", (consent_id,)).fetchone()
+            if row is not None:
+                fields = json.loads(row["plain"] or "{}")
+                conn.execute(
+                    "UPDATE consents SET sealed = ?, plain = '' WHERE id = ?",
+                    (crypto.seal_record(key, _consent_owner(story_id, consent_id), fields), consent_id),
+                )
+                sealed += 1
+    if sealed:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return sealed
 
 
 # -- consent -----------------------------------------------------------------
@@ -136,6 +237,9 @@ def save_plan(conn: sqlite3.Connection, story_id: int, plan: dict) -> None:
 CONSENT_ROLES = ("participant", "facilitator")
 # What each use needs: a use is allowed by its own level or a wider one.
 _CONSENT_RANK = {level: rank for rank, level in enumerate(CONSENT_LEVELS)}
+# A consent row keeps only its story, its time and its sealed fields (level, wording's
+# version and language, who recorded it, the wording's hash, withdrawn).
+_CONSENT_FIELDS = ("level", "text_version", "language", "recorded_by", "text_sha256", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -149,6 +253,18 @@ class Consent:
     withdrawn: bool = False
 
 
+def _consent_owner(story_id: int, consent_id: int) -> str:
+    return f"consent:{story_id}:{consent_id}"
+
+
+def _add_consent_row(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None, fields: dict) -> None:
+    key = text_key(conn, story_id, workshop_key)
+    with _Immediate(conn):
+        consent_id = conn.execute("INSERT INTO consents (story_id) VALUES (?)", (story_id,)).lastrowid
+        sealed = crypto.seal_record(key, _consent_owner(story_id, consent_id), fields)
+        conn.execute("UPDATE consents SET sealed = ? WHERE id = ?", (sealed, consent_id))
+
+
 def record_consent(
     conn: sqlite3.Connection,
     story_id: int,
@@ -156,6 +272,7 @@ def record_consent(
     text_version: str,
     language: str,
     *,
+    workshop_key: bytes | None,
     recorded_by: str = "participant",
     text: str = "",
 ) -> None:
@@ -164,60 +281,65 @@ def record_consent(
         raise StoryError(N_("Choose one of the three choices."))
     if recorded_by not in CONSENT_ROLES:
         raise ValueError(f"unknown consent role {recorded_by!r}")
-    conn.execute(
-        "INSERT INTO consents (story_id, level, text_version, language, recorded_by, text_sha256) VALUES (?, ?, ?, ?, ?, ?)",
-        (story_id, level, text_version, language, recorded_by, _text_hash(text)),
+    fields = dict(
+        level=level, text_version=text_version, language=language, recorded_by=recorded_by, text_sha256=_text_hash(text), withdrawn=0
     )
+    _add_consent_row(conn, story_id, workshop_key, fields)
 
 
-def withdraw_consent(conn: sqlite3.Connection, story_id: int, *, recorded_by: str = "participant") -> None:
+def withdraw_consent(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None, *, recorded_by: str = "participant") -> None:
     """Withdraw whatever she agreed to, at once: from now on nothing leaves the laptop or is screened."""
     if recorded_by not in CONSENT_ROLES:
         raise ValueError(f"unknown consent role {recorded_by!r}")
-    current = consent_history(conn, story_id)
+    current = consent_history(conn, story_id, workshop_key)
     if not current or current[0].withdrawn:
         return
-    conn.execute(
-        "INSERT INTO consents (story_id, level, text_version, language, recorded_by, withdrawn) VALUES (?, ?, ?, ?, ?, 1)",
-        (story_id, current[0].level, current[0].text_version, current[0].language, recorded_by),
+    last = current[0]
+    fields = dict(
+        level=last.level, text_version=last.text_version, language=last.language, recorded_by=recorded_by, text_sha256="", withdrawn=1
     )
+    _add_consent_row(conn, story_id, workshop_key, fields)
 
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest() if text else ""
 
 
-def consent_history(conn: sqlite3.Connection, story_id: int) -> list[Consent]:
+def consent_history(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> list[Consent]:
     """Every consent row of the story, newest first (withdrawals included)."""
-    rows = conn.execute(
-        "SELECT level, text_version, language, created_at, recorded_by, text_sha256, withdrawn "
-        "FROM consents WHERE story_id = ? ORDER BY id DESC",
-        (story_id,),
-    )
-    return [Consent(**(dict(r) | {"withdrawn": bool(r["withdrawn"])})) for r in rows]
+    key = text_key(conn, story_id, workshop_key)
+    history = []
+    for row in conn.execute("SELECT id, created_at, sealed, plain FROM consents WHERE story_id = ? ORDER BY id DESC", (story_id,)):
+        if row["sealed"] is None:  # a row from before sealing, until the first unlock seals it
+            fields = json.loads(row["plain"] or "{}")
+        else:
+            fields = crypto.open_record(key, _consent_owner(story_id, row["id"]), row["sealed"])
+        fields = {name: fields[name] for name in _CONSENT_FIELDS}
+        history.append(Consent(created_at=row["created_at"], **(fields | {"withdrawn": bool(fields["withdrawn"])})))
+    return history
 
 
-def current_consent(conn: sqlite3.Connection, story_id: int) -> Consent | None:
+def current_consent(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> Consent | None:
     """The consent in force: the newest row, or None when there is none or it was withdrawn."""
-    history = consent_history(conn, story_id)
+    history = consent_history(conn, story_id, workshop_key)
     return history[0] if history and not history[0].withdrawn else None
 
 
-def consent_now(conn: sqlite3.Connection, story_id: int) -> str | None:
+def consent_now(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> str | None:
     """The level in force at this moment, or None. Read it when the use happens, never earlier."""
-    consent = current_consent(conn, story_id)
+    consent = current_consent(conn, story_id, workshop_key)
     return consent.level if consent else None
 
 
-def consent_allows(conn: sqlite3.Connection, story_id: int, use: str) -> bool:
+def consent_allows(conn: sqlite3.Connection, story_id: int, use: str, workshop_key: bytes | None) -> bool:
     """True when the consent in force covers ``use`` (workshop, organisation or public)."""
-    level = consent_now(conn, story_id)
+    level = consent_now(conn, story_id, workshop_key)
     return level is not None and _CONSENT_RANK[level] >= _CONSENT_RANK[use]
 
 
-def consent_receipt(conn: sqlite3.Connection, story_id: int) -> dict:
+def consent_receipt(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> dict:
     """What goes with an exported video: the consent in force, without her pseudonym or any name."""
-    consent = current_consent(conn, story_id)
+    consent = current_consent(conn, story_id, workshop_key)
     if consent is None:
         raise StoryError(N_("There is no consent in force for this story."))
     return {

@@ -11,7 +11,7 @@ import sqlite3
 from flask import current_app, g
 
 from storyteller.store.db import db_path, open_database
-from storyteller.store.stories import media_key
+from storyteller.store.stories import media_key, seal_plain_rows
 from storyteller.store.vault import LOCKED, Vault, WorkshopLocked, vault_for
 
 HUEY_EXTENSION = "storyteller.huey"
@@ -36,10 +36,18 @@ def get_vault(story_id: int | None) -> Vault:
     Raises WorkshopLocked, which the app shows as "Ask your facilitator to unlock
     the workshop", when the facilitator has not signed in since the app started.
     """
+    return vault_for(current_app.config["DATA_DIR"]).with_key(media_key(get_db(), story_id, unlocked_key()))
+
+
+def unlocked_key() -> bytes:
+    """The workshop key, which her words in the database (title, script, plan, consent) need.
+
+    Raises WorkshopLocked (the "Ask your facilitator" page) before the facilitator's sign-in.
+    """
     key = get_workshop_key()
     if key is None:
         raise WorkshopLocked(LOCKED)
-    return vault_for(current_app.config["DATA_DIR"]).with_key(media_key(get_db(), story_id, key))
+    return key
 
 
 def get_huey():
@@ -54,6 +62,12 @@ KEY_HANDOVER_EXTENSION = "storyteller.key_handover"
 
 
 def remember_workshop_key(key: bytes) -> None:
+    """Keep the key; the words of rows written before sealing began are sealed now (SQL alone cannot)."""
+    conn = open_database(db_path(current_app.config["DATA_DIR"]))
+    try:
+        seal_plain_rows(conn, key)
+    finally:
+        conn.close()
     current_app.extensions[WORKSHOP_KEY_EXTENSION] = key
     handover = current_app.extensions.get(KEY_HANDOVER_EXTENSION)
     if handover is not None:

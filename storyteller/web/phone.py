@@ -27,7 +27,7 @@ from storyteller.jobs.queue import enqueue
 from storyteller.store import participants as people
 from storyteller.store import plans, stories
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.web.context import get_db, get_huey, get_vault
+from storyteller.web.context import get_db, get_huey, get_vault, unlocked_key
 from storyteller.web.journey.access import (
     choose_workshop_and_sign_in,
     current_participant,
@@ -159,7 +159,9 @@ def save_script():
     if script is None or base is None:
         abort(400)
     try:
-        saved = stories.save_script(get_db(), current_story().id, script.replace("\r\n", "\n"), base, request.form.get("title"))
+        saved = stories.save_script(
+            get_db(), current_story().id, script.replace("\r\n", "\n"), base, request.form.get("title"), workshop_key=unlocked_key()
+        )
     except stories.StoryError as exc:
         return jsonify(saved=False, message=_(str(exc))), 413
     return jsonify(saved=True, revision=saved.revision, other_tab_text=saved.replaced_other_tab)
@@ -330,8 +332,8 @@ def _keep_photo(upload: PhoneUpload):
         size_bytes=vault.size(picture.vault_name),
         meta={"width": picture.width, "height": picture.height, "phone": True},
     )
-    story = stories.get_story(db, upload.story_id)
-    stories.save_plan(db, story.id, plans.with_picture(plans.plan_or_new(story.plan), asset_id).to_dict())
+    story = stories.get_story(db, upload.story_id, unlocked_key())
+    stories.save_plan(db, story.id, plans.with_picture(plans.plan_or_new(story.plan), asset_id).to_dict(), unlocked_key())
     job_id = state.create_job(db, "photo_faces", {"asset": asset_id}, story_id=story.id)
     enqueue(get_huey(), job_id, current_app.config["DATA_DIR"])
     return jsonify(

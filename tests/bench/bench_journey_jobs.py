@@ -56,8 +56,8 @@ def main() -> None:
         data = Path(tmp) / "data"
         data.mkdir()
         conn = open_database(db_path(data))
-        story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Bench", "en"), "Bench", "4821"), "en")
-        stories.record_consent(conn, story.id, "organisation", "bench", "en")
+        story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Bench", "en"), "Bench", "4821"), "en", KEY)
+        stories.record_consent(conn, story.id, "organisation", "bench", "en", workshop_key=KEY)
         vault = vault_for(data).with_key(stories.media_key(conn, story.id, KEY))
 
         def job(kind: str, **params) -> state.Job:
@@ -115,7 +115,7 @@ def main() -> None:
             cues=tuple(plans.PlanCue(c["start"], c["end"], c["text"]) for c in cues),
             cues_for=",".join(str(a.id) for a in parts.values()),
         )
-        stories.save_plan(conn, story.id, plan.to_dict())
+        stories.save_plan(conn, story.id, plan.to_dict(), KEY)
         print(
             f"(c) 3-minute story, quick preview render: {timed(lambda: job('render_story', quality='preview'), runs=1):.2f} s (target < 20 s)"
         )

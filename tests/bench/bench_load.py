@@ -196,7 +196,7 @@ def masked_pictures(data: Path, tmp: Path, count: int, key: bytes) -> list[tuple
     from storyteller.store.workshops import create_workshop
 
     conn = open_database(db_path(data))
-    story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Scratch", "en"), "Scratch", PIN), "en")
+    story = stories.story_of(conn, add_participant(conn, create_workshop(conn, "Scratch", "en"), "Scratch", PIN), "en", key)
     vault = vault_for(data).with_key(stories.media_key(conn, story.id, key))
     pairs = []
     for i in range(count):
@@ -227,9 +227,9 @@ def make_story(
     conn = open_database(db_path(data))
     workshop = create_workshop(conn, f"Circle {alias}", "en")
     participant = add_participant(conn, workshop, alias, PIN)
-    story = stories.story_of(conn, participant, "en")
+    story = stories.story_of(conn, participant, "en", key)
     vault = vault_for(data).with_key(stories.media_key(conn, story.id, key))
-    stories.record_consent(conn, story.id, "workshop", "bench", "en")
+    stories.record_consent(conn, story.id, "workshop", "bench", "en", workshop_key=key)
     chosen = []
     for original, masked in pictures:
         masked_name = vault.put_file(masked)
@@ -242,7 +242,7 @@ def make_story(
     stories.add_asset(
         conn, story.id, "narration", vault.put_file(take), media_type="audio/wav", meta={"part": "whole", "seconds": narration_seconds}
     )
-    stories.save_plan(conn, story.id, plans.Plan(pictures=tuple(chosen), voice="own", title=f"Story of {alias}").to_dict())
+    stories.save_plan(conn, story.id, plans.Plan(pictures=tuple(chosen), voice="own", title=f"Story of {alias}").to_dict(), key)
     conn.close()
     return workshop, participant
 

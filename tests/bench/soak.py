@@ -69,7 +69,7 @@ def wait_done(conn, job_id: int, seconds: float = 600) -> str:
     return "timed out"
 
 
-def cycle(n: int, base: str, data: Path, tmp: Path, picture: bytes, take: bytes) -> str:
+def cycle(n: int, base: str, data: Path, tmp: Path, picture: bytes, take: bytes, key: bytes) -> str:
     from storyteller.store import stories
     from storyteller.store.db import db_path, open_database
     from storyteller.store.participants import add_participant
@@ -80,8 +80,8 @@ def cycle(n: int, base: str, data: Path, tmp: Path, picture: bytes, take: bytes)
     try:
         workshop = create_workshop(conn, f"Soak {n}", "en")
         participant = add_participant(conn, workshop, f"P{n}", PIN)
-        story = stories.story_of(conn, participant, "en")
-        stories.record_consent(conn, story.id, "workshop", "soak", "en")
+        story = stories.story_of(conn, participant, "en", key)
+        stories.record_consent(conn, story.id, "workshop", "soak", "en", workshop_key=key)
         tab = Tab(base)
         tab.sign_in(workshop, participant)
         tab.page("/story/pictures")
@@ -150,7 +150,7 @@ def main() -> None:
             t0 = time.perf_counter()
             failures = []
             for n in range(1, args.cycles + 1):  # bounded: --cycles
-                outcome = cycle(n, base, data, tmp, picture, take)
+                outcome = cycle(n, base, data, tmp, picture, take, key)
                 if outcome != "ok":
                     failures.append(f"cycle {n}: {outcome}")
                 if n == 1:

@@ -15,7 +15,7 @@ from storyteller.jobs.export import REFUSED as EXPORT_REFUSED
 from storyteller.jobs.queue import enqueue
 from storyteller.store import stories
 from storyteller.store.wipe import wipe_workshop
-from storyteller.web.context import get_db, get_huey
+from storyteller.web.context import get_db, get_huey, unlocked_key
 from storyteller.web.desk.access import desk_required
 from storyteller.web.desk.blueprint import bp
 from storyteller.web.desk.workshops import workshop_or_404
@@ -24,11 +24,11 @@ from storyteller.web.desk.workshops import workshop_or_404
 @bp.post("/stories/<int:story_id>/export")
 @desk_required
 def export(story_id: int):
-    story = stories.get_story(get_db(), story_id)
+    story = stories.get_story(get_db(), story_id, unlocked_key())
     if story is None:
         abort(404)
     workshop_id = get_db().execute("SELECT workshop_id FROM participants WHERE id = ?", (story.participant_id,)).fetchone()[0]
-    if not stories.consent_allows(get_db(), story.id, EXPORT_NEEDS):
+    if not stories.consent_allows(get_db(), story.id, EXPORT_NEEDS, unlocked_key()):
         flash(_(EXPORT_REFUSED))
     else:
         job_id = state.create_job(get_db(), "export", {}, story_id=story.id)

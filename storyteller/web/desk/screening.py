@@ -7,11 +7,13 @@ withdrawn during the circle stops her video from being shown.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import abort, redirect, render_template, request, url_for
 
 from storyteller.store import stories
 from storyteller.store import workshops as store
-from storyteller.web.context import get_db, get_vault
+from storyteller.web.context import get_db, get_vault, unlocked_key
 from storyteller.web.desk.access import desk_required
 from storyteller.web.desk.blueprint import bp
 from storyteller.web.desk.workshops import workshop_or_404
@@ -20,13 +22,17 @@ from storyteller.web.vault_media import send_from_vault
 
 def consent_allows_screening(story_id: int) -> bool:
     """Any current consent level includes the workshop's own screening; a withdrawn or absent one does not."""
-    consent = stories.current_consent(get_db(), story_id)
+    consent = stories.current_consent(get_db(), story_id, unlocked_key())
     return consent is not None and consent.level in stories.CONSENT_LEVELS
 
 
 def _playlist(workshop_id: int) -> tuple[list[store.ScreeningEntry], list[store.ScreeningEntry]]:
     """(what may play, what may not because of consent), both in the facilitator's order."""
-    entries = store.screening_playlist(get_db(), workshop_id)
+    # Titles are sealed with each story's key: the playlist's query cannot read them.
+    entries = [
+        replace(e, title=stories.get_story(get_db(), e.story_id, unlocked_key()).title)
+        for e in store.screening_playlist(get_db(), workshop_id)
+    ]
     allowed = [e for e in entries if consent_allows_screening(e.story_id)]
     return allowed, [e for e in entries if e not in allowed]
 
@@ -63,7 +69,7 @@ def screening_play(workshop_id: int):
 @desk_required
 def screening_video(story_id: int):
     """The newest final video of a ready story, only while her consent allows a screening."""
-    story = stories.get_story(get_db(), story_id)
+    story = stories.get_story(get_db(), story_id, unlocked_key())
     if story is None or story.status != "ready" or not consent_allows_screening(story.id):
         abort(404)
     workshop_id = get_db().execute("SELECT workshop_id FROM participants WHERE id = ?", (story.participant_id,)).fetchone()[0]

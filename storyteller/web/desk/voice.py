@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from storyteller.store import plans, stories
-from storyteller.web.context import get_db
+from storyteller.web.context import get_db, unlocked_key
 from storyteller.web.desk.access import desk_required
 from storyteller.web.desk.blueprint import bp
 from storyteller.web.desk.people import participant_or_404
@@ -21,7 +21,7 @@ from storyteller.web.journey.media import AUDIENCE_WORDS, VOICE_CHOICES
 def _her_story(participant_id: int) -> stories.Story | None:
     """Her story, if she has signed in once (the desk never makes one)."""
     row = get_db().execute("SELECT id FROM stories WHERE participant_id = ?", (participant_id,)).fetchone()
-    return stories.get_story(get_db(), row["id"]) if row else None
+    return stories.get_story(get_db(), row["id"], unlocked_key()) if row else None
 
 
 def _her_story_or_404(participant_id: int) -> stories.Story:
@@ -38,7 +38,7 @@ def voice_request(participant_id: int):
     participant, workshop = participant_or_404(participant_id)
     story = _her_story(participant.id)
     plan = plans.plan_or_new(story.plan if story else None)
-    audience = plans.audience_now(get_db(), story.id) if story else "public"
+    audience = plans.audience_now(get_db(), story.id, unlocked_key()) if story else "public"
     return render_template(
         "desk/voice.html",
         participant=participant,
@@ -57,7 +57,7 @@ def voice_request(participant_id: int):
 def voice_confirm(participant_id: int):
     story = _her_story_or_404(participant_id)
     try:
-        plans.confirm_weaker_voice(get_db(), story.id, request.form.get("method", ""), request.form.get("audience", ""))
+        plans.confirm_weaker_voice(get_db(), story.id, request.form.get("method", ""), unlocked_key(), request.form.get("audience", ""))
     except plans.PlanError as exc:
         flash(_(str(exc)))
     else:
@@ -69,6 +69,6 @@ def voice_confirm(participant_id: int):
 @desk_required
 def voice_withdraw(participant_id: int):
     story = _her_story_or_404(participant_id)
-    plans.withdraw_voice_confirmation(get_db(), story.id)
+    plans.withdraw_voice_confirmation(get_db(), story.id, unlocked_key())
     flash(_("Your agreement is taken back. Her video uses the voice suggested for her audience."))
     return redirect(url_for("desk.voice_request", participant_id=participant_id))

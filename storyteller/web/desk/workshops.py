@@ -20,7 +20,7 @@ from storyteller.store import participants as people
 from storyteller.store import plans, stories
 from storyteller.store import workshops as store
 from storyteller.store.kits import kit_of, list_kits
-from storyteller.web.context import get_db
+from storyteller.web.context import get_db, unlocked_key
 from storyteller.web.desk.access import desk_required, desk_signed_in
 from storyteller.web.desk.blueprint import bp
 from storyteller.web.desk.forms import ManyParticipantsForm, ParticipantForm, WorkshopForm
@@ -214,8 +214,8 @@ def dashboard_rows(workshop_id: int) -> list[dict]:
 
 
 def _voice_request(story_id: int) -> str:
-    plan = plans.plan_or_new(stories.get_story(get_db(), story_id).plan)
-    return plans.voice_request(plan, plans.audience_now(get_db(), story_id))
+    plan = plans.plan_or_new(stories.get_story(get_db(), story_id, unlocked_key()).plan)
+    return plans.voice_request(plan, plans.audience_now(get_db(), story_id, unlocked_key()))
 
 
 def dashboard_warnings(workshop_id: int) -> list[str]:
@@ -234,7 +234,7 @@ def dashboard_warnings(workshop_id: int) -> list[str]:
     rows = dashboard_rows(workshop_id)
     if kit is not None and kit.public_gaps(workshop.language):
         for row in rows:
-            consent = stories.current_consent(get_db(), row["story_id"]) if row["story_id"] else None
+            consent = stories.current_consent(get_db(), row["story_id"], unlocked_key()) if row["story_id"] else None
             if consent is not None and consent.level == "public":
                 warnings.append(
                     _(

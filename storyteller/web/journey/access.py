@@ -29,7 +29,7 @@ from storyteller.store.participants import (
 )
 from storyteller.store.stories import Asset, Story, story_asset, story_of
 from storyteller.store.workshops import list_workshops
-from storyteller.web.context import get_db
+from storyteller.web.context import get_db, unlocked_key
 
 IDLE_LOCK_SECONDS = 5 * 60
 SESSION_PARTICIPANT = "participant"
@@ -143,7 +143,7 @@ def current_story() -> Story:
         if participant is None:
             abort(404)
         language = next((w.language for w in list_workshops(get_db()) if w.id == participant.workshop_id), "ur")
-        g.story = story_of(get_db(), participant.id, language)
+        g.story = story_of(get_db(), participant.id, language, unlocked_key())
     return g.story
 
 

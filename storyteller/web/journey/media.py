@@ -18,7 +18,7 @@ from storyteller.jobs import intake, state
 from storyteller.jobs.queue import enqueue
 from storyteller.jobs.story_build import MUSIC_DIR, music_tracks, narration_key, narration_parts
 from storyteller.store import plans, stories
-from storyteller.web.context import get_db, get_huey, get_vault, get_workshop_key
+from storyteller.web.context import get_db, get_huey, get_vault, get_workshop_key, unlocked_key
 from storyteller.web.journey.access import current_story, is_fetch, participant_required, story_asset_or_404
 from storyteller.web.journey.blueprint import bp
 from storyteller.web.journey.words import her_kit
@@ -63,7 +63,7 @@ def _plan(story: stories.Story | None = None) -> plans.Plan:
 
 
 def _save(plan: plans.Plan) -> None:
-    stories.save_plan(get_db(), current_story().id, plan.to_dict())
+    stories.save_plan(get_db(), current_story().id, plan.to_dict(), unlocked_key())
 
 
 def _start(kind: str, **params) -> int:
@@ -112,7 +112,7 @@ def _asset_url(asset_id: int | None) -> str | None:
 
 
 def _audience(story: stories.Story) -> str:
-    consent = stories.current_consent(get_db(), story.id)
+    consent = stories.current_consent(get_db(), story.id, unlocked_key())
     return consent.level if consent else "public"
 
 

@@ -19,7 +19,7 @@ from storyteller.store import stories
 from storyteller.store.kits import Kit, kit_of
 from storyteller.store.vault import TooLarge, VaultError
 from storyteller.store.workshops import get_workshop
-from storyteller.web.context import get_db, get_vault
+from storyteller.web.context import get_db, get_vault, get_workshop_key, unlocked_key
 from storyteller.web.journey.access import (
     SESSION_WORKSHOP,
     choose_workshop_and_sign_in,
@@ -75,8 +75,10 @@ def consent_choices() -> tuple[tuple, ...]:
 
 def where_she_left_off() -> str:
     """The endpoint of the step she was last on; consent first until she has given it."""
+    if get_workshop_key() is None:
+        return "journey.consent"  # locked: her story cannot be read, and every step asks for the facilitator
     story = current_story()
-    endpoint = f"journey.{story.step}" if stories.current_consent(get_db(), story.id) else "journey.consent"
+    endpoint = f"journey.{story.step}" if stories.current_consent(get_db(), story.id, unlocked_key()) else "journey.consent"
     return endpoint if endpoint in current_app.view_functions else "journey.consent"
 
 
@@ -114,7 +116,7 @@ def consent():
     if request.method == "POST":
         level = request.form.get("level", "")
         if level == "withdraw":
-            stories.withdraw_consent(db, story.id)
+            stories.withdraw_consent(db, story.id, unlocked_key())
             flash(_("Your consent is withdrawn. Your video will not be shown or shared."))
             return redirect(url_for("journey.consent"))
         if level not in stories.CONSENT_LEVELS:
@@ -123,7 +125,7 @@ def consent():
         # The words she was shown, her kit's when there is one, are kept as a hash in the ledger.
         shown = next(f"{title}\n{words}" for choice, title, words in consent_choices() if choice == level)
         version = her_kit().consent_version if her_kit() else CONSENT_TEXT_VERSION
-        stories.record_consent(db, story.id, level, version, str(get_locale()), text=shown)
+        stories.record_consent(db, story.id, level, version, str(get_locale()), text=shown, workshop_key=unlocked_key())
         flash(_("Your choice is saved. You can change it at any time."))
         return redirect(url_for("journey.story"))
     stories.set_step(db, story.id, "consent")
@@ -132,8 +134,8 @@ def consent():
         story=story,
         choices=consent_choices(),
         intro=her_kit().text(str(get_locale())).consent.intro if her_kit() else None,
-        current=stories.current_consent(db, story.id),
-        history=stories.consent_history(db, story.id),
+        current=stories.current_consent(db, story.id, unlocked_key()),
+        history=stories.consent_history(db, story.id, unlocked_key()),
     )
 
 
@@ -162,7 +164,9 @@ def save_story():
     if script is None or base is None:
         abort(400)
     try:
-        saved = stories.save_script(get_db(), story.id, script.replace("\r\n", "\n"), base, request.form.get("title"))
+        saved = stories.save_script(
+            get_db(), story.id, script.replace("\r\n", "\n"), base, request.form.get("title"), workshop_key=unlocked_key()
+        )
     except stories.StoryError as exc:
         return jsonify(saved=False, message=_(str(exc))), 413
     return jsonify(saved=True, revision=saved.revision, other_tab_text=saved.replaced_other_tab)
