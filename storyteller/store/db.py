@@ -130,6 +130,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE workshops ADD COLUMN kit TEXT NOT NULL DEFAULT '';
     ALTER TABLE stories ADD COLUMN screening_position INTEGER NOT NULL DEFAULT 0
     """,
+    # (resume) files on their way from a phone (store/phone_uploads.py): kept here, not in the
+    # server's memory, so a restart mid-upload goes on from the pieces already in the vault.
+    # The phone holds the token; only its hash is kept.
+    """
+    CREATE TABLE phone_uploads (
+        token_sha256 TEXT PRIMARY KEY,
+        story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('narration', 'photo')),
+        vault_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL DEFAULT ''
+    )
+    """,
 )
 
 
