@@ -52,6 +52,7 @@
     function Uploader(part, type) {
       this.part = part; this.type = type; this.take = null; this.offset = 0;
       this.queue = []; this.busy = false; this.failed = null; this.waiters = [];
+      this.paused = false;  // Storyteller could not be reached: the status says saving is paused
     }
     Uploader.prototype.add = function (blob) { if (blob.size) { this.queue.push(blob); this.pump(); } };
     Uploader.prototype.pump = function () {
@@ -72,6 +73,10 @@
       }).then(function (result) {
         self.busy = false;
         if (!result) { return; }
+        if (self.paused) {  // back: say so, the recording goes on
+          self.paused = false;
+          say(session && session.uploader === self ? words.wordsRecording : words.wordsSaving);
+        }
         if (result.status === 200) {
           self.take = result.answer.take; self.offset = result.answer.size; self.queue.shift();
         } else if (result.status === 409 && result.answer.size !== undefined) {
@@ -85,7 +90,9 @@
         }
         self.pump();
       }).catch(function () {
+        // Storyteller is away (restarting, say): the chunks wait here, in order, and go when it is back.
         self.busy = false;
+        self.paused = true;
         say(words.wordsOffline);
         setTimeout(function () { self.pump(); }, 2000);
       });

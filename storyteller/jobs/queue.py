@@ -132,7 +132,10 @@ def run_worker(data_dir: str | Path, keys: WorkshopKey, workers: int = 1, stale_
     huey = make_huey(data_dir, workshop_key=keys.get)
     conn = open_database(db_path(data_dir))
     try:
-        sweep_workdirs(conn, data_dir)  # plain copies left by a worker that was killed
+        # A job whose worker was killed is marked interrupted first, then the plain copies it
+        # left are wiped, and only then is it queued again: the sweep never races its rerun.
+        state.recover_stale(conn, stale_after)
+        sweep_workdirs(conn, data_dir)
     finally:
         conn.close()
     requeued = requeue_pending(huey, data_dir, stale_after)

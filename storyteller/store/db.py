@@ -130,7 +130,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE workshops ADD COLUMN kit TEXT NOT NULL DEFAULT '';
     ALTER TABLE stories ADD COLUMN screening_position INTEGER NOT NULL DEFAULT 0
     """,
-    # (seal) her words sealed with her story's key (store/stories.py, crypto.seal_record):
+    # 8: her words sealed with her story's key (store/stories.py, crypto.seal_record):
     # stories.sealed holds title, script and plan as one record, and the plain columns stay
     # empty. A consent row keeps only its story, its time and its sealed fields; the table
     # is made again without the old columns, whose CHECKs would force a level into the
@@ -152,6 +152,19 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE consents;
     ALTER TABLE consents_sealed RENAME TO consents;
     CREATE INDEX consents_story ON consents(story_id)
+    """,
+    # 9: files on their way from a phone (store/phone_uploads.py): kept here, not in the
+    # server's memory, so a restart mid-upload goes on from the pieces already in the vault.
+    # The phone holds the token; only its hash is kept.
+    """
+    CREATE TABLE phone_uploads (
+        token_sha256 TEXT PRIMARY KEY,
+        story_id INTEGER NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('narration', 'photo')),
+        vault_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        media_type TEXT NOT NULL DEFAULT ''
+    )
     """,
 )
 

@@ -475,6 +475,7 @@ def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
         for row in conn.execute("SELECT vault_name, meta FROM assets WHERE story_id = ?", (story_id,)):
             masked = json.loads(row["meta"] or "{}").get("masked")  # a photo's masked copy is a file of its own
             names += [row["vault_name"], *([masked] if isinstance(masked, str) else [])]
+        names += [row["vault_name"] for row in conn.execute("SELECT vault_name FROM phone_uploads WHERE story_id = ?", (story_id,))]
         conn.execute("UPDATE stories SET wrapped_key = zeroblob(length(wrapped_key)) WHERE id = ?", (story_id,))
         conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # assets, consents, jobs follow (ON DELETE CASCADE)
         conn.execute("COMMIT")

@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from storyteller.store import phone_uploads
 from storyteller.store.vault import vault_for
+from storyteller.web.context import get_db
 from storyteller.web.desk.access import desk_required
 
 LAN_EXTENSION = "storyteller.lan"
@@ -59,17 +61,6 @@ class CodeTries:
     retry_after: float = 0.0
 
 
-@dataclass(frozen=True)
-class PhoneUpload:
-    """A file on its way from a phone (web/phone.py): known only to this process, and only for her story."""
-
-    story_id: int
-    kind: str  # "narration" or "photo"
-    vault_name: str
-    size: int  # the size the phone announced; the upload finishes only when all of it is here
-    media_type: str
-
-
 @dataclass
 class LanMode:
     """Phone joining, as this process knows it. Changed only under ``lock``."""
@@ -80,7 +71,6 @@ class LanMode:
     join_code: str = ""
     generation: int = 0
     tries: dict[str, CodeTries] = field(default_factory=dict)
-    uploads: dict[str, PhoneUpload] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -95,16 +85,13 @@ class LanMode:
             self.generation += 1
             self.tries.clear()
 
-    def stop(self) -> list[PhoneUpload]:
-        """Close the door; returns the uploads that were still arriving (the phones keep their files)."""
+    def stop(self) -> None:
+        """Close the door (the uploads still arriving are dropped by the view, from the database)."""
         with self.lock:
             self.accepting = False
             self.join_code = ""
             self.generation += 1
             self.tries.clear()
-            dropped = list(self.uploads.values())
-            self.uploads.clear()
-        return dropped
 
     def try_code(self, who: str, code: str, now: float | None = None) -> tuple[bool, float]:
         """(joined, seconds to wait). While ``who`` must wait, the code is not even looked at."""
@@ -212,7 +199,8 @@ def qr_code():
 def stop():
     """Close the door: every phone's session ends now; media already sent stays on the laptop."""
     vault = vault_for(current_app.config["DATA_DIR"])  # throwing away half-sent files needs no key
-    for upload in lan_mode().stop():
+    lan_mode().stop()
+    for upload in phone_uploads.end_all(get_db()):  # the phones keep their files
         vault.discard_growing(upload.vault_name)
     flash(_("Phones are disconnected. Everything they finished sending is kept on this laptop."))
     return redirect(url_for("lan.status"))

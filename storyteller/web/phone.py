@@ -8,8 +8,9 @@ the laptop; she sees her own story only: her script, her recordings and her phot
 Recording in the page needs a secure context, which a LAN address over plain HTTP
 is not, so sound and photos come from the phone's own recorder and camera through
 file inputs. Files go up in pieces into the laptop's vault (its growing-file API);
-a piece that did not arrive is sent again, and a page reloaded mid-upload picks
-up where the laptop got to. Nothing is stored on the phone.
+a piece that did not arrive is sent again, and a page reloaded mid-upload, or a
+laptop restarted mid-upload, picks up where the laptop got to (the uploads in
+progress are in the database: store/phone_uploads.py). Nothing is stored on the phone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import secrets
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -25,7 +25,8 @@ from flask_babel import gettext as _
 from storyteller.jobs import checks, intake, state, uploads
 from storyteller.jobs.queue import enqueue
 from storyteller.store import participants as people
-from storyteller.store import plans, stories
+from storyteller.store import phone_uploads, plans, stories
+from storyteller.store.phone_uploads import PhoneUpload
 from storyteller.store.vault import TooLarge, VaultError
 from storyteller.web.context import get_db, get_huey, get_vault, unlocked_key
 from storyteller.web.journey.access import (
@@ -37,7 +38,7 @@ from storyteller.web.journey.access import (
     story_asset_or_404,
 )
 from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
-from storyteller.web.lan import SESSION_LAN, PhoneUpload, lan_mode, phone_joined
+from storyteller.web.lan import SESSION_LAN, lan_mode, phone_joined
 from storyteller.web.vault_media import send_from_vault
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -197,7 +198,7 @@ def media(asset_id: int):
 
 # ----------------------------------------------------------------- uploads in pieces
 def _her_upload_or_404(token: str) -> PhoneUpload:
-    upload = lan_mode().uploads.get(token)
+    upload = phone_uploads.find(get_db(), token)
     if upload is None or upload.story_id != current_story().id:
         abort(404)
     return upload
@@ -227,11 +228,7 @@ def upload_start():
     found = re.search(r"\.[A-Za-z0-9]{1,5}$", request.form.get("name", ""))
     suffix = found.group(0).lower() if found else ".bin"
     upload = PhoneUpload(story.id, kind, get_vault(story.id).start_growing(suffix), size, (request.form.get("type") or "")[:100])
-    token = secrets.token_urlsafe(12)
-    mode = lan_mode()
-    with mode.lock:
-        mode.uploads[token] = upload
-    return jsonify(upload=token, size=0)
+    return jsonify(upload=phone_uploads.start(get_db(), upload), size=0)
 
 
 @bp.get("/upload/<token>")
@@ -277,9 +274,7 @@ def upload_finish(token: str):
         vault.finish_growing(upload.vault_name)
     except VaultError:
         abort(404)
-    mode = lan_mode()
-    with mode.lock:
-        mode.uploads.pop(token, None)
+    phone_uploads.end(get_db(), token)
     if upload.kind == "narration":
         return _keep_narration(upload)
     return _keep_photo(upload)
