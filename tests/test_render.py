@@ -155,6 +155,11 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     assert level_220(4.0, 5.0) - level_220(1.8, 2.8) > 6.0  # at least 6 dB of ducking
     assert pyloudnorm.Meter(48000).integrated_loudness(stereo) == pytest.approx(-16.0, abs=1.0)
     assert np.abs(stereo).max() < 10 ** (-1.5 / 20)
+    # Mono inputs make a mono mix: the same signal as either channel of the stereo one, as loud.
+    mono = mix_soundtrack(SoundInput(voice, channels=1), SoundInput(music, channels=1), 6.0)
+    assert mono.shape == (6 * 48000, 1)
+    left = stereo[:, 0]
+    assert 10 * np.log10(np.sum(left**2) / np.sum((mono[:, 0] - left) ** 2)) > 80.0
 
 
 # ----------------------------------------------------------------- real renders
@@ -178,16 +183,19 @@ def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     info = probe(out)
     assert result.path == out and (result.width, result.height) == (1280, 720)
     assert info.video.codec == "h264" and info.video.profile == "High" and info.video.pix_fmt == "yuv420p"
-    assert info.audio.codec == "aac" and info.audio.channels == 2 and info.audio.sample_rate == 48000
+    # The tones are mono, so the soundtrack is (mix.py: a stereo mix of mono inputs is one signal twice).
+    assert info.audio.codec == "aac" and info.audio.channels == 1 and info.audio.sample_rate == 48000
     # The mix reaches the MP4 whole and clean (piped into the encoder, no file between): the
     # decoded sound matches the mix sample for sample, at -16 LUFS. On these tones AAC scores
     # 72 dB with the fast coder and 47 with twoloop; the same sound one sample late scores 25.
     story = load_story(folder)
-    mix = mix_soundtrack(SoundInput(folder / "voice.wav"), SoundInput(folder / "music.wav", 0.0, story.music.volume), result.duration)
-    sound = decode_audio(out, 48000, 2)
+    voice, music = SoundInput(folder / "voice.wav", channels=1), SoundInput(folder / "music.wav", 0.0, story.music.volume, 1)
+    mix = mix_soundtrack(voice, music, result.duration)
+    sound = decode_audio(out, 48000, 1)[:, None]
     assert sound.shape == mix.shape
     assert 10 * np.log10(np.sum(mix**2) / np.sum((sound - mix) ** 2)) > 40.0
-    assert pyloudnorm.Meter(48000).integrated_loudness(sound) == pytest.approx(-16.0, abs=1.0)
+    # measured as played, on two speakers
+    assert pyloudnorm.Meter(48000).integrated_loudness(np.repeat(sound, 2, axis=1)) == pytest.approx(-16.0, abs=1.0)
     assert [s.codec for s in info.subtitles] == ["mov_text"]
     assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
     # faststart: the index (moov) comes before the media data (mdat).
