@@ -25,7 +25,7 @@ from storyteller.pipeline.render.encode import render_story
 from storyteller.pipeline.render.frames import KenBurns
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
-from storyteller.pipeline.render.textlayout import subtitle_image
+from storyteller.pipeline.render.textlayout import Typesetter, layout_text, subtitle_image
 from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.yuv import Frame
 from tests.render_helpers import make_story, tone
@@ -136,6 +136,24 @@ def test_other_shapes_are_framed_not_stretched(size) -> None:
     bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
     assert abs(bw / bh - 1.0) < 0.06, (bw, bh)
     assert framed.shape == (720, 1280, 3)
+
+
+@pytest.mark.parametrize(
+    "text, rtl, lines",
+    [
+        ("Then I spoke to my sister, and she listened.", None, ["Then I spoke to my sister,", "and she listened."]),
+        ("ہم سب کی آواز اہم ہے — every voice matters.", True, ["ہم سب کی آواز اہم ہے —", "every voice matters."]),
+    ],
+)
+def test_a_two_line_subtitle_breaks_as_a_person_would(text: str, rtl, lines: list[str]) -> None:
+    """Even lines, broken after the comma or where Urdu turns to English; no word or full stop alone."""
+    ts = Typesetter(36, "en", rtl)
+    assert ts.wrap(text, 1040, 2) == (lines, True)  # the sample's subtitle size and width at 720p
+    if rtl:  # the English line of an Urdu paragraph is drawn left to right: its full stop ends it on the right
+        mask = np.asarray(layout_text(text, size=36, max_width=1040, rtl=rtl))
+        for direction, found in ((False, True), (True, False)):
+            line = np.asarray(ts.draw_line(lines[1], rtl=direction))
+            assert (cv2.matchTemplate(mask[-line.shape[0] - 4 :], line, cv2.TM_SQDIFF).min() == 0) == found
 
 
 def test_ducking_and_loudness(tmp_path: Path) -> None:
