@@ -75,13 +75,20 @@ def find(pattern: str, text: str) -> re.Match | None:
     return re.search(pattern, text)
 
 
-def render_rows() -> None:
-    rows_file = LOGS / "render.jsonl"
-    args = ["bench_render.py", "--short", "--json", str(rows_file)]
-    run("render", args, 1500)
+def json_rows(name: str, args: list[str], timeout: float, label: str) -> tuple[list[dict], list[str]]:
+    """Run a benchmark that appends JSON rows to ``--json FILE``: its rows (none, and a
+    "failed" table row saying why, when it wrote none) and the command behind them."""
+    rows_file = LOGS / f"{name}.jsonl"
+    args = [*args, "--json", str(rows_file)]
+    run(name, args, timeout)
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
     if not rows:
-        ROWS.append(("render vs x264 alone", "failed", "", "", f"{command(args)}: {last_line('render')}"))
+        ROWS.append((label, "failed", "", "", f"{command(args)}: {last_line(name)}"))
+    return rows, args
+
+
+def render_rows() -> None:
+    rows, args = json_rows("render", ["bench_render.py", "--short"], 1500, "render vs x264 alone")
     for r in rows:
         if "skipped" in r:
             ROWS.append((r["bench"], "skipped", r["skipped"], "", command(args)))
@@ -89,11 +96,11 @@ def render_rows() -> None:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["stages_ms_per_frame"].items(), key=lambda kv: -kv[1])[:4])
         ROWS.append(
             (
-                f"{r['bench']} ({r['frames']} frames, median of {r['runs']})",
+                f"{r['bench']} ({r['frames']} frames, median of {r['runs']} ABAB)",
                 f"{r['ours_wall']:.1f} s wall / {r['ours_cpu']:.1f} s CPU",
                 f"x264 alone {r['anchor_wall']:.1f} s / {r['anchor_cpu']:.1f} s",
                 f"wall {r['ratio_wall']:.2f}, CPU {r['ratio_cpu']:.2f}",
-                command(args),
+                f"{command(args)} (load {r['load'][0]:.1f} -> {r['load'][1]:.1f})",
             )
         )
         ROWS.append(
@@ -174,85 +181,73 @@ def voice_row() -> None:
 
 
 def pages_row() -> None:
-    rows_file = LOGS / "pages.jsonl"
-    args = ["bench_pages.py", "--requests", "40", "--json", str(rows_file)]
-    run("pages", args, 600)
-    if not rows_file.exists():
-        ROWS.append(("page latency during a render", "failed", "", "", f"{command(args)}: {last_line('pages')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    ROWS.append(
-        (
-            "page latency (GET /) during a 720p render",
-            f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
-            f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
-            f"p95 {r['ratio_p95']:.2f}",
-            command(args),
+    rows, args = json_rows("pages", ["bench_pages.py", "--requests", "40"], 600, "page latency during a render")
+    for r in rows[-1:]:
+        ROWS.append(
+            (
+                "page latency (GET /) during a 720p render",
+                f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
+                f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
+                f"p95 {r['ratio_p95']:.2f}",
+                command(args),
+            )
         )
-    )
 
 
 def load_rows() -> None:
-    rows_file = LOGS / "load.jsonl"
-    args = ["bench_load.py", "--short", "--json", str(rows_file)]
-    run("load", args, 1500)
-    if not rows_file.exists():
-        ROWS.append(("pages under load; 10 renders", "failed", "", "", f"{command(args)}: {last_line('load')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    ROWS.append(
-        (
-            "page times: 3 tabs polling a render + 10-min upload",
-            f"p95 {r['load_all_p95_ms']:.0f} ms (p50 {r['load_all_p50_ms']:.0f})",
-            "target p95 < 500 ms",
-            f"polls p95 {r['load_poll_p95_ms']:.0f}, chunks p95 {r['load_chunk_p95_ms']:.0f}",
-            command(args),
+    rows, args = json_rows("load", ["bench_load.py", "--short"], 1500, "pages under load; 10 renders")
+    for r in rows[-1:]:
+        ROWS.append(
+            (
+                "page times: 3 tabs polling a render + 10-min upload",
+                f"p95 {r['load_all_p95_ms']:.0f} ms (p50 {r['load_all_p50_ms']:.0f})",
+                "target p95 < 500 ms",
+                f"polls p95 {r['load_poll_p95_ms']:.0f}, chunks p95 {r['load_chunk_p95_ms']:.0f}",
+                command(args),
+            )
         )
-    )
-    ROWS.append(
-        (
-            "  10 renders, one worker killed halfway",
-            f"{r['renders_done']}/{r['renders_renders']} done in {r['renders_total_s']:.0f} s",
-            f"budget {1536} MB",
-            f"peak worker RSS {r['renders_peak_rss_mb']:.0f} MB",
-            command(args),
+        ROWS.append(
+            (
+                "  10 renders, one worker killed halfway",
+                f"{r['renders_done']}/{r['renders_renders']} done in {r['renders_total_s']:.0f} s",
+                f"budget {1536} MB",
+                f"peak worker RSS {r['renders_peak_rss_mb']:.0f} MB",
+                command(args),
+            )
         )
-    )
 
 
 def soak_row() -> None:
-    rows_file = LOGS / "soak.jsonl"
-    args = ["soak.py", "--cycles", "10", "--json", str(rows_file)]
-    run("soak", args, 1500)
-    if not rows_file.exists():
-        ROWS.append(("soak", "failed", "", "", f"{command(args)}: {last_line('soak')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    warm, end = r["points"]["after 1"], r["points"][f"after {r['cycles']}"]
-    ROWS.append(
-        (
-            f"soak: {r['cycles']} create/record/render/delete cycles",
-            f"growth {r['grew'] or 'none'}" + (f", {len(r['failures'])} failed" if r["failures"] else ""),
-            f"after 1: fds {warm['server_fds']}/{warm['worker_fds']}, db {warm['db_bytes']} B",
-            f"end: fds {end['server_fds']}/{end['worker_fds']}, db {end['db_bytes']} B",
-            command(args) + " (30 cycles: --cycles 30)",
+    rows, args = json_rows("soak", ["soak.py", "--cycles", "10"], 1500, "soak")
+    for r in rows[-1:]:
+        warm, end = r["points"]["after 1"], r["points"][f"after {r['cycles']}"]
+        ROWS.append(
+            (
+                f"soak: {r['cycles']} create/record/render/delete cycles",
+                f"growth {r['grew'] or 'none'}" + (f", {len(r['failures'])} failed" if r["failures"] else ""),
+                f"after 1: fds {warm['server_fds']}/{warm['worker_fds']}, db {warm['db_bytes']} B",
+                f"end: fds {end['server_fds']}/{end['worker_fds']}, db {end['db_bytes']} B",
+                command(args) + " (30 cycles: --cycles 30)",
+            )
         )
-    )
 
 
 def main() -> None:
     global LOGS
     LOGS = Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
     start, load0 = time.monotonic(), os.getloadavg()[0]
+    minutes = []
     for step in (render_rows, faces_row, transcribe_row, voice_row, pages_row, load_rows, soak_row):
+        t = time.monotonic()
         step()
+        minutes.append(f"{step.__name__.removesuffix('_row').removesuffix('_rows')} {(time.monotonic() - t) / 60:.1f}")
     widths = [max(len(row[i]) for row in ROWS + [("what", "ours", "anchor (same run)", "ratio", "command")]) for i in range(5)]
     print()
     for row in [("what", "ours", "anchor (same run)", "ratio", "command"), *ROWS]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     print(
         f"\n{os.cpu_count()} cores; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
-        f"{(time.monotonic() - start) / 60:.1f} min; logs in {LOGS}"
+        f"{(time.monotonic() - start) / 60:.1f} min ({', '.join(minutes)}); logs in {LOGS}"
     )
 
 
