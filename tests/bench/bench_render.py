@@ -31,25 +31,27 @@ Also the fixed costs of the sample (import of the renderer in a fresh interprete
 seconds of a render outside its frame loop). Nothing is written into the repository.
 ``--json FILE`` appends one result row per story (for tests/bench/run_all.py).
 
-Measured 2026-12-01 00:00 UTC (make bench, one run, load average 10.6 -> 16.3 from other jobs):
-    sample    render 16.3 s wall / 9.8 s CPU vs x264 alone 13.9 / 6.9: wall 1.17, CPU 1.42 (median of 3)
-    story3min render 136.6 s / 77.5 s CPU vs x264 alone 126.9 / 54.0: wall 1.08, CPU 1.43 (one pair)
-Measured 2026-12-01 02:34-02:50 UTC (make bench, one run, load average 28 -> 43: seven other agents):
-    sample    render 32.9 s wall / 8.5 s CPU vs x264 alone 27.3 / 6.0: wall 1.21, CPU 1.42 (median of 3)
-    story3min render 266.0 s / 65.3 s CPU vs x264 alone 343.3 / 48.9: wall 0.77, CPU 1.34 (one pair)
-    composition 2.5-2.7 ms CPU a frame (warp 1.2-1.4, pipe write 0.2-0.3, subtitle blend 0.2)
-Between the two the anchor itself got cheaper: the raw frames used to reach ffmpeg untagged,
-so it took them for BT.601 and converted every frame through RGB to BT.709 (wrong colours,
-and about a third of x264's process CPU: 8.7 -> 5.7 s on the sample). With the input tagged
-that work is gone from both sides, so the same overhead is a larger ratio: the render now
-costs about what x264 alone cost before. The sound went from twoloop AAC 160k through a WAV
-(about 9 s CPU for 3 minutes with the mix) to the fast coder at 128k fed straight from the
-mix (about 6 s); --aac compares the coders by numbers.
+Measured 2026-12-01 05:06-05:15 UTC (run_all.py, load average 7 -> 13 from other agents), after
+the anchor was fed from memory and the mono sound (mix.py):
+    sample    render 13.7 s wall / 7.4 s CPU vs x264 alone 13.7 / 5.5: wall 1.00, CPU 1.36 (median of 3, ABAB)
+    story3min render 95.7 s / 60.7 s CPU vs x264 alone 80.7 / 45.4: wall 1.19, CPU 1.34 (median of 2, ABAB)
+    composition 2.6-2.7 ms CPU a frame (warp 1.3-1.4, pipe write 0.4, subtitle blend 0.2)
+Before, the anchor read a 6 GB file of frames from the shared disk: under load it waited on
+the disk (x264 alone 343 s wall for 49 s of CPU), which made our wall ratio 0.77. With the
+frames piped from memory, as ours are, the same story measured wall 1.98 and 1.19 in two
+pairs at load 8 (05:00 UTC, before the sound change): wall ratios swing with the load, so
+they are medians of alternating runs and the CPU ratio is printed beside them.
+Earlier history: the raw frames once reached ffmpeg untagged, so it took them for BT.601 and
+converted every frame through RGB to BT.709 (about a third of x264's CPU); the sound went
+from twoloop AAC through a WAV to the fast coder fed straight from the mix (--aac compares
+the coders), and now a mix of mono inputs is mixed and encoded as mono (5.4 -> 3.3 s of
+CPU for 3 minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import resource
@@ -72,7 +74,7 @@ import storyteller.pipeline.render.encode as render_mod  # noqa: E402
 import storyteller.pipeline.render.frames as frames_mod  # noqa: E402
 import storyteller.pipeline.render.kenburns as kenburns_mod  # noqa: E402
 import storyteller.pipeline.render.yuv as yuv_mod  # noqa: E402
-from storyteller.pipeline.media.ffmpeg import open_ffmpeg, run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, open_ffmpeg, run_ffmpeg  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
 FACES = ROOT.parent / "shared" / "data" / "faces"
@@ -196,11 +198,16 @@ class _Patch:
 
 
 class _Sink:
-    """Stands in for the ffmpeg pipe: the frames go to ``cat > /dev/null`` (a real pipe write)."""
+    """Stands in for the ffmpeg pipe: the frames go to ``cat > /dev/null`` (a real pipe write,
+    through a pipe enlarged as open_ffmpeg's is)."""
 
     def __init__(self, args, **kw):
         self.proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.args = list(args)
+        try:
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass
 
     def write(self, data) -> None:
         self.proc.stdin.write(data)

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in tests/bench in a short mode, then ONE table.
 
-    .venv/bin/python tests/bench/run_all.py        # about 10-15 minutes on 2 cores
+    .venv/bin/python tests/bench/run_all.py        # 2 cores: 30 min at load 7-13 (not yet timed quiet)
 
 Each row is ours against its anchor measured in the same run of the same benchmark
 (medians where it repeats), with the command behind it. A row whose anchor is not on
@@ -8,21 +8,23 @@ this machine says so instead of showing a number. Benchmarks that need ../shared
 say "skipped" without it. Each benchmark's full output is kept in the log folder printed
 at the end (a temp folder; nothing is written into the repository).
 
-Table of 2026-12-01 (2 cores shared with seven other agents; each row's anchor from the same run):
-    what                                  ours                     anchor (same run)          ratio
-    render sample 720p final (median 3)   32.9 s wall / 8.5 s CPU   x264 alone 27.3 / 6.0 s    wall 1.21, CPU 1.42
-      composition                         2.65 ms CPU a frame (warp 1.21, pipe 0.23, sound mix 0.23, subtitle 0.17); outside the loop 0.21 s
-    render 3-min photos+drawings (1 pair) 266.0 s / 65.3 s CPU      x264 alone 343.3 / 48.9 s  wall 0.77, CPU 1.34
-      composition                         2.48 ms CPU a frame (warp 1.38, pipe 0.27, subtitle 0.20, sound mix 0.15); outside 0.64 s
-    faces vs deface (720p clip, 1 run)    47.0 s (2.1 fps)          deface 228.7 s (0.4 fps)   time 0.21
-    voice disguise (1 min take)           23.1x real time           WORLD pitch shift 5.0x     10 s preview 0.55 s
-    page latency (GET /) during a render  p95 67 ms (p50 21)        idle p95 121 ms (p50 10)   p95 0.55
-  render rows 02:34-02:50 UTC (load 28 -> 43); faces, voice, pages 01:50-02:00 UTC (load 9 -> 15);
-    transcription vs openai-whisper       60 s: 62.9 s wall / 7.9 s CPU  PyTorch 1533 s / 219 s    24x faster (CPU 28x)
-  transcription 03:00-03:28 UTC (load 24-37; bench_transcribe.py --runs 1 --seconds 60, openai-whisper
-  in an eval-only venv found through STORYTELLER_OWHISPER; the same WER 0.062 on the one true text).
-  The x264 anchor no longer includes a colour conversion ffmpeg used to add to every frame
-  (bench_render.py's docstring), so the render ratios are against a lower floor than before.
+Table of 2026-12-01 05:06-05:36 UTC (2 cores shared with other agents, load average 7 -> 13;
+each row's anchor from the same run; 29.6 min at that load: render 8.6, faces 4.3,
+transcription 12.9 (PyTorch openai-whisper alone ~11), voice 0.6, pages 0.4, load 1.5, soak 1.4):
+    what                                   ours                      anchor (same run)          ratio
+    render sample 720p (median of 3 ABAB)  13.7 s wall / 7.4 s CPU   x264 alone 13.7 / 5.5 s    wall 1.00, CPU 1.36
+      composition                          2.72 ms CPU a frame (warp 1.29, pipe 0.38, colour 0.18, subtitle 0.18); outside the loop 0.10 s
+    render 3-min photos (median of 2 ABAB) 95.7 s / 60.7 s CPU       x264 alone 80.7 / 45.4 s   wall 1.19, CPU 1.34
+      composition                          2.59 ms CPU a frame (warp 1.43, pipe 0.43, subtitle 0.21+0.09); outside 0.13 s
+    faces vs deface (720p clip, 1 run)     63.0 s (1.6 fps)          deface 189.2 s (0.5 fps)   time 0.33
+    transcription vs openai-whisper (60 s) RTF 0.454                 PyTorch, same weights      23.2x faster (CPU 24.6x)
+    voice disguise (1 min take)            31.6x real time           pitch method 8.8x          10 s preview 0.38 s
+    page latency (GET /) during a render   p95 24 ms (p50 12)        idle p95 19 ms (p50 9)     p95 1.22
+    pages: 3 tabs + 10-min upload          p95 56 ms (p50 24)        target p95 < 500 ms        polls p95 63, chunks 36
+      10 renders, one worker killed        10/10 done in 30 s        budget 1536 MB             peak worker RSS 622 MB
+    soak: 10 cycles                        growth none               fds 10/7, db 64 kB         the same at the end
+  The x264 anchor is fed its frames from memory through the same pipe as the render
+  (bench_render.py's docstring): the render ratios are wall medians of alternating runs.
 """
 
 from __future__ import annotations
