@@ -354,7 +354,11 @@ def test_an_english_line_in_an_urdu_story_reads_left_to_right():
     def overlay(text, rtl):
         return Overlay.from_rgba(*subtitle_image(text, 640, 360, "ur", rtl)).y_pre
 
-    assert not np.array_equal(overlay(english, None), overlay(english, True))  # direction shows in the pixels
+    # Direction shows in the pixels of a line drawn right to left (its full stop first) ...
+    ts = Typesetter(18, "ur", True)
+    assert not np.array_equal(np.asarray(ts.draw_line(english, rtl=True)), np.asarray(ts.draw_line(english, rtl=False)))
+    # ... and layout never draws a line without Urdu letters that way, whatever the paragraph's direction.
+    assert np.array_equal(overlay(english, None), overlay(english, True))
     assert np.array_equal(track.at(1.0).y_pre, overlay(english, None))
     # An Urdu line opening with an English word stays right to left.
     assert np.array_equal(track.at(3.0).y_pre, overlay(mixed, True))
