@@ -25,7 +25,7 @@ from storyteller.pipeline.render.encode import render_story
 from storyteller.pipeline.render.frames import KenBurns
 from storyteller.pipeline.render.mix import SoundInput, mix_soundtrack
 from storyteller.pipeline.render.story import Motion, Rect, load_story, story_from_dict
-from storyteller.pipeline.render.textlayout import subtitle_image
+from storyteller.pipeline.render.textlayout import Typesetter, layout_text, subtitle_image
 from storyteller.pipeline.render.timeline import output_size, plan_timeline
 from storyteller.pipeline.render.yuv import Frame
 from tests.render_helpers import make_story, tone
@@ -138,6 +138,24 @@ def test_other_shapes_are_framed_not_stretched(size) -> None:
     assert framed.shape == (720, 1280, 3)
 
 
+@pytest.mark.parametrize(
+    "text, rtl, lines",
+    [
+        ("Then I spoke to my sister, and she listened.", None, ["Then I spoke to my sister,", "and she listened."]),
+        ("ہم سب کی آواز اہم ہے — every voice matters.", True, ["ہم سب کی آواز اہم ہے —", "every voice matters."]),
+    ],
+)
+def test_a_two_line_subtitle_breaks_as_a_person_would(text: str, rtl, lines: list[str]) -> None:
+    """Even lines, broken after the comma or where Urdu turns to English; no word or full stop alone."""
+    ts = Typesetter(36, "en", rtl)
+    assert ts.wrap(text, 1040, 2) == (lines, True)  # the sample's subtitle size and width at 720p
+    if rtl:  # the English line of an Urdu paragraph is drawn left to right: its full stop ends it on the right
+        mask = np.asarray(layout_text(text, size=36, max_width=1040, rtl=rtl))
+        for direction, found in ((False, True), (True, False)):
+            line = np.asarray(ts.draw_line(lines[1], rtl=direction))
+            assert (cv2.matchTemplate(mask[-line.shape[0] - 4 :], line, cv2.TM_SQDIFF).min() == 0) == found
+
+
 def test_ducking_and_loudness(tmp_path: Path) -> None:
     """Music is pulled down under the voice, and the mix lands near -16 LUFS."""
     voice = tone(tmp_path / "v.wav", 6.0, 1000.0, amp=0.2, on=(1.0, 3.0))
@@ -155,6 +173,11 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     assert level_220(4.0, 5.0) - level_220(1.8, 2.8) > 6.0  # at least 6 dB of ducking
     assert pyloudnorm.Meter(48000).integrated_loudness(stereo) == pytest.approx(-16.0, abs=1.0)
     assert np.abs(stereo).max() < 10 ** (-1.5 / 20)
+    # Mono inputs make a mono mix: the same signal as either channel of the stereo one, as loud.
+    mono = mix_soundtrack(SoundInput(voice, channels=1), SoundInput(music, channels=1), 6.0)
+    assert mono.shape == (6 * 48000, 1)
+    left = stereo[:, 0]
+    assert 10 * np.log10(np.sum(left**2) / np.sum((mono[:, 0] - left) ** 2)) > 80.0
 
 
 # ----------------------------------------------------------------- real renders
@@ -178,16 +201,19 @@ def test_final_render_is_campaign_ready(tmp_path: Path) -> None:
     info = probe(out)
     assert result.path == out and (result.width, result.height) == (1280, 720)
     assert info.video.codec == "h264" and info.video.profile == "High" and info.video.pix_fmt == "yuv420p"
-    assert info.audio.codec == "aac" and info.audio.channels == 2 and info.audio.sample_rate == 48000
+    # The tones are mono, so the soundtrack is (mix.py: a stereo mix of mono inputs is one signal twice).
+    assert info.audio.codec == "aac" and info.audio.channels == 1 and info.audio.sample_rate == 48000
     # The mix reaches the MP4 whole and clean (piped into the encoder, no file between): the
     # decoded sound matches the mix sample for sample, at -16 LUFS. On these tones AAC scores
     # 72 dB with the fast coder and 47 with twoloop; the same sound one sample late scores 25.
     story = load_story(folder)
-    mix = mix_soundtrack(SoundInput(folder / "voice.wav"), SoundInput(folder / "music.wav", 0.0, story.music.volume), result.duration)
-    sound = decode_audio(out, 48000, 2)
+    voice, music = SoundInput(folder / "voice.wav", channels=1), SoundInput(folder / "music.wav", 0.0, story.music.volume, 1)
+    mix = mix_soundtrack(voice, music, result.duration)
+    sound = decode_audio(out, 48000, 1)[:, None]
     assert sound.shape == mix.shape
     assert 10 * np.log10(np.sum(mix**2) / np.sum((sound - mix) ** 2)) > 40.0
-    assert pyloudnorm.Meter(48000).integrated_loudness(sound) == pytest.approx(-16.0, abs=1.0)
+    # measured as played, on two speakers
+    assert pyloudnorm.Meter(48000).integrated_loudness(np.repeat(sound, 2, axis=1)) == pytest.approx(-16.0, abs=1.0)
     assert [s.codec for s in info.subtitles] == ["mov_text"]
     assert info.duration == pytest.approx(5.0, abs=0.1) == pytest.approx(result.duration, abs=0.1)
     # faststart: the index (moov) comes before the media data (mdat).
@@ -328,7 +354,11 @@ def test_an_english_line_in_an_urdu_story_reads_left_to_right():
     def overlay(text, rtl):
         return Overlay.from_rgba(*subtitle_image(text, 640, 360, "ur", rtl)).y_pre
 
-    assert not np.array_equal(overlay(english, None), overlay(english, True))  # direction shows in the pixels
+    # Direction shows in the pixels of a line drawn right to left (its full stop first) ...
+    ts = Typesetter(18, "ur", True)
+    assert not np.array_equal(np.asarray(ts.draw_line(english, rtl=True)), np.asarray(ts.draw_line(english, rtl=False)))
+    # ... and layout never draws a line without Urdu letters that way, whatever the paragraph's direction.
+    assert np.array_equal(overlay(english, None), overlay(english, True))
     assert np.array_equal(track.at(1.0).y_pre, overlay(english, None))
     # An Urdu line opening with an English word stays right to left.
     assert np.array_equal(track.at(3.0).y_pre, overlay(mixed, True))

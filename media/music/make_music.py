@@ -20,8 +20,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
+from media.synth import encode_opus, tone
 from storyteller.pipeline.media.audio import write_wav
-from storyteller.pipeline.media.ffmpeg import run_ffmpeg
 
 RATE = 24000
 SECONDS = 40.0
@@ -41,10 +41,7 @@ def hz(semitones: float) -> float:
 
 
 def voice(freq: float, seconds: float, attack: float, release: float, harmonics=(1.0, 0.35, 0.12)) -> np.ndarray:
-    t = np.arange(int(seconds * RATE)) / RATE
-    tone = sum(a * np.sin(2 * np.pi * freq * (k + 1) * t) for k, a in enumerate(harmonics))
-    env = np.minimum(1.0, t / attack) * np.clip((seconds - t) / release, 0.0, 1.0)
-    return (tone * env).astype(np.float64)
+    return tone(freq, seconds, RATE, attack, release, harmonics)
 
 
 def track(roots, quality: str, bright: float, seed: int) -> np.ndarray:
@@ -77,26 +74,7 @@ def main() -> None:
         for name, (roots, quality, bright, seed) in TRACKS.items():
             wav = write_wav(Path(tmp) / f"{name}.wav", track(roots, quality, bright, seed), RATE)
             target = HERE / f"{name}.ogg"
-            run_ffmpeg(
-                [
-                    "-i",
-                    str(wav),
-                    "-c:a",
-                    "libopus",
-                    "-b:a",
-                    "32k",
-                    "-ac",
-                    "1",
-                    "-map_metadata",
-                    "-1",
-                    "-fflags",
-                    "+bitexact",
-                    "-flags:a",
-                    "+bitexact",
-                    "-y",
-                    str(target),
-                ]
-            )
+            encode_opus(wav, target, "32k")
             print(f"{target.name}: {target.stat().st_size // 1024} kB")
 
 

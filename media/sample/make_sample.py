@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
+from media.synth import encode_opus, tone  # noqa: E402
 from storyteller.pipeline.voice import tts  # noqa: E402
 
 W, H = 1280, 720
@@ -133,12 +133,14 @@ def scene5() -> Image.Image:  # a path toward the sun
     return img
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    # Truncates to 16 bits (the project's write_wav rounds): kept, so the committed sound stays the same bytes.
     with wave.open(str(path), "wb") as wf:
         wf.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
         wf.setsampwidth(2)
         wf.setframerate(rate)
         wf.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
 
 
 def narration(tmp: Path) -> tuple[float, list[dict]]:
@@ -151,27 +153,7 @@ def narration(tmp: Path) -> tuple[float, list[dict]]:
         parts += [audio, np.zeros(int(GAP * rate), np.float32)]
         t += dur + GAP
     full = np.concatenate(parts[:-1] + [np.zeros(int(0.6 * rate), np.float32)])
-    write_wav(tmp / "narration.wav", full * 0.9, rate)
-    run_ffmpeg(
-        [
-            "-i",
-            str(tmp / "narration.wav"),
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "24k",
-            "-ac",
-            "1",
-            "-map_metadata",
-            "-1",
-            "-fflags",
-            "+bitexact",
-            "-flags:a",
-            "+bitexact",
-            "-y",
-            str(HERE / "narration.ogg"),
-        ]
-    )
+    encode_opus(write_wav(tmp / "narration.wav", full * 0.9, rate), HERE / "narration.ogg", "24k")
     return len(full) / rate, cues
 
 
@@ -179,33 +161,9 @@ def music(tmp: Path) -> None:
     """A slow, soft chord pad (I-vi-IV-V in C), 16 s, loops cleanly."""
     rate, bar = 48000, 4.0
     chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
-    out = []
-    for chord in chords:
-        t = np.arange(int(bar * rate)) / rate
-        env = np.minimum(1, t / 0.8) * np.minimum(1, (bar - t) / 0.8)
-        tone = sum(np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t) for f in chord)
-        out.append(0.12 * env * tone / len(chord))
-    write_wav(tmp / "music.wav", np.concatenate(out).astype(np.float32), rate)
-    run_ffmpeg(
-        [
-            "-i",
-            str(tmp / "music.wav"),
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "24k",
-            "-ac",
-            "1",
-            "-map_metadata",
-            "-1",
-            "-fflags",
-            "+bitexact",
-            "-flags:a",
-            "+bitexact",
-            "-y",
-            str(HERE / "music.ogg"),
-        ]
-    )
+    # Each chord's notes with their octave, rising and falling over 0.8 s.
+    out = [0.12 * sum(tone(f, bar, rate, 0.8, 0.8, (1.0, 0.3)) for f in chord) / len(chord) for chord in chords]
+    encode_opus(write_wav(tmp / "music.wav", np.concatenate(out).astype(np.float32), rate), HERE / "music.ogg", "24k")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Render benchmark: our composition against x264 alone, on the very frames we produce.
 
     .venv/bin/python tests/bench/bench_render.py                 # both stories, 3 repeats (~15 min on 2 cores)
-    .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: one 3-min pair
+    .venv/bin/python tests/bench/bench_render.py --short         # what `make bench` runs: sample x3, 3-min story ABAB
     .venv/bin/python tests/bench/bench_render.py --only sample   # one story
     .venv/bin/python tests/bench/bench_render.py --memory        # peak RSS of a 3-minute 1080p render
     .venv/bin/python tests/bench/bench_render.py --aac           # the AAC coders on a 3-minute mix, by numbers
@@ -19,34 +19,39 @@ For each story:
    frame loop in CPU ms a frame (all threads of the process, so the sound mix running on
    its side thread meanwhile is in it too);
 2. the raw NV12 frames the render pipes to x264 are captured once (untimed, composed
-   into a file instead of x264);
-3. repeats of [our render] and [the same ffmpeg binary encoding the captured frames with
-   the very video arguments we use] alternate; medians of wall and CPU seconds (the CPU
-   of the whole process tree), and their ratio. Target: render <= 1.3x x264 alone.
-   The CPU ratio is the steadier on a shared machine; both are printed, with the load.
+   into memory, /dev/shm, instead of x264; a file in the temp folder without the room);
+3. repeats of [our render] and [the same ffmpeg binary, the very video arguments we use
+   (x264 settings, its threads, NV12 on stdin), fed the captured frames one at a time
+   through the same pipe by a thread reading them from memory] alternate (ABAB); medians
+   of wall and CPU seconds, and their ratio. Ours is the CPU of the whole process tree
+   (Python, the sound's and the mux's ffmpeg); the anchor's is its ffmpeg process alone
+   (the feeder's read-and-write is printed beside it). Target: render <= 1.3x x264 alone
+   on wall time, the issue's measure; the CPU ratio is printed too, with the load.
 Also the fixed costs of the sample (import of the renderer in a fresh interpreter, and the
 seconds of a render outside its frame loop). Nothing is written into the repository.
 ``--json FILE`` appends one result row per story (for tests/bench/run_all.py).
 
-Measured 2026-12-01 00:00 UTC (make bench, one run, load average 10.6 -> 16.3 from other jobs):
-    sample    render 16.3 s wall / 9.8 s CPU vs x264 alone 13.9 / 6.9: wall 1.17, CPU 1.42 (median of 3)
-    story3min render 136.6 s / 77.5 s CPU vs x264 alone 126.9 / 54.0: wall 1.08, CPU 1.43 (one pair)
-Measured 2026-12-01 02:34-02:50 UTC (make bench, one run, load average 28 -> 43: seven other agents):
-    sample    render 32.9 s wall / 8.5 s CPU vs x264 alone 27.3 / 6.0: wall 1.21, CPU 1.42 (median of 3)
-    story3min render 266.0 s / 65.3 s CPU vs x264 alone 343.3 / 48.9: wall 0.77, CPU 1.34 (one pair)
-    composition 2.5-2.7 ms CPU a frame (warp 1.2-1.4, pipe write 0.2-0.3, subtitle blend 0.2)
-Between the two the anchor itself got cheaper: the raw frames used to reach ffmpeg untagged,
-so it took them for BT.601 and converted every frame through RGB to BT.709 (wrong colours,
-and about a third of x264's process CPU: 8.7 -> 5.7 s on the sample). With the input tagged
-that work is gone from both sides, so the same overhead is a larger ratio: the render now
-costs about what x264 alone cost before. The sound went from twoloop AAC 160k through a WAV
-(about 9 s CPU for 3 minutes with the mix) to the fast coder at 128k fed straight from the
-mix (about 6 s); --aac compares the coders by numbers.
+Measured 2026-12-01 05:06-05:15 UTC (run_all.py, load average 7 -> 13 from other agents), after
+the anchor was fed from memory and the mono sound (mix.py):
+    sample    render 13.7 s wall / 7.4 s CPU vs x264 alone 13.7 / 5.5: wall 1.00, CPU 1.36 (median of 3, ABAB)
+    story3min render 95.7 s / 60.7 s CPU vs x264 alone 80.7 / 45.4: wall 1.19, CPU 1.34 (median of 2, ABAB)
+    composition 2.6-2.7 ms CPU a frame (warp 1.3-1.4, pipe write 0.4, subtitle blend 0.2)
+Before, the anchor read a 6 GB file of frames from the shared disk: under load it waited on
+the disk (x264 alone 343 s wall for 49 s of CPU), which made our wall ratio 0.77. With the
+frames piped from memory, as ours are, the same story measured wall 1.98 and 1.19 in two
+pairs at load 8 (05:00 UTC, before the sound change): wall ratios swing with the load, so
+they are medians of alternating runs and the CPU ratio is printed beside them.
+Earlier history: the raw frames once reached ffmpeg untagged, so it took them for BT.601 and
+converted every frame through RGB to BT.709 (about a third of x264's CPU); the sound went
+from twoloop AAC through a WAV to the fast coder fed straight from the mix (--aac compares
+the coders), and now a mix of mono inputs is mixed and encoded as mono (5.4 -> 3.3 s of
+CPU for 3 minutes).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import resource
@@ -69,7 +74,7 @@ import storyteller.pipeline.render.encode as render_mod  # noqa: E402
 import storyteller.pipeline.render.frames as frames_mod  # noqa: E402
 import storyteller.pipeline.render.kenburns as kenburns_mod  # noqa: E402
 import storyteller.pipeline.render.yuv as yuv_mod  # noqa: E402
-from storyteller.pipeline.media.ffmpeg import run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, open_ffmpeg, run_ffmpeg  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
 FACES = ROOT.parent / "shared" / "data" / "faces"
@@ -193,11 +198,16 @@ class _Patch:
 
 
 class _Sink:
-    """Stands in for the ffmpeg pipe: the frames go to ``cat > /dev/null`` (a real pipe write)."""
+    """Stands in for the ffmpeg pipe: the frames go to ``cat > /dev/null`` (a real pipe write,
+    through a pipe enlarged as open_ffmpeg's is)."""
 
     def __init__(self, args, **kw):
         self.proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.args = list(args)
+        try:
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass
 
     def write(self, data) -> None:
         self.proc.stdin.write(data)
@@ -296,15 +306,35 @@ def profile(story: Path, out: Path) -> dict:
     }
 
 
-def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
+def _capture_dir(tmp: Path, frames: int, frame_bytes: int) -> Path:
+    """Where the captured frames go: memory (/dev/shm) when it has room to spare, else ``tmp``.
+
+    The anchor must read them as cheaply as the render makes them: from a 6 GB file on a
+    shared disk x264 waited on reads (a wall ratio of 0.77 under load), which measured the
+    disk, not x264.
+    """
+    shm = Path("/dev/shm")
+    try:
+        with open("/proc/meminfo") as fh:
+            avail = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        avail = 0
+    if shm.is_dir() and avail > frames * frame_bytes + (4 << 30):
+        return Path(tempfile.mkdtemp(prefix="bench-render-frames-", dir=shm))
+    return tmp
+
+
+def capture(story: Path, tmp: Path, frames: int):
     """Compose once (untimed, no x264), keeping the raw frames and the video command they were for."""
-    raw = tmp / "frames.yuv"
     captured: dict = {}
 
     class FileSink(_Sink):
         def __init__(self, args, **kw):
             captured["args"] = list(args)
-            self.fh = open(raw, "wb")
+            w, h = (int(v) for v in args[args.index("-s") + 1].split("x"))
+            captured["frame_bytes"] = w * h * 3 // 2
+            captured["raw"] = _capture_dir(tmp, frames, captured["frame_bytes"]) / "frames.nv12"
+            self.fh = open(captured["raw"], "wb")
 
         def write(self, data) -> None:
             self.fh.write(data)
@@ -318,9 +348,37 @@ def capture(story: Path, tmp: Path) -> tuple[Path, list[str]]:
 
     with _Patch((render_mod, "open_ffmpeg", _video_to(FileSink)), (render_mod, "mux_args", _mux_sound_only)):
         render_mod.render_story(story, tmp / "capture.mp4", quality="final")
-    # Exactly our video command, reading the captured frames instead of the pipe.
-    cmd = [str(raw) if a == "pipe:0" else a for a in captured["args"][:-1]] + [str(tmp / "anchor.mp4")]
-    return raw, cmd
+    # Exactly our video command (same x264 settings and threads, same NV12 input on stdin).
+    cmd = captured["args"][:-1] + [str(tmp / "anchor.mp4")]
+    # Kept open and unlinked at once: gigabytes of memory go back when this process ends,
+    # however it ends (run_all.py kills a benchmark that overruns).
+    raw = captured["raw"]
+    fh = open(raw, "rb", buffering=0)  # noqa: SIM115 (closed by bench_story)
+    raw.unlink()
+    if raw.parent != tmp:
+        raw.parent.rmdir()
+    return fh, cmd, captured["frame_bytes"]
+
+
+def _children_cpu() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
+def x264_alone(raw, cmd: list[str], frame_bytes: int) -> tuple[float, float, float]:
+    """(wall, CPU of the x264 process, CPU of the feeder) encoding the captured frames.
+
+    The frames reach ffmpeg the way the render's do: one frame at a time through its stdin
+    pipe (open_ffmpeg, the same enlarged pipe), written by a thread of this process that
+    reads them from memory. The anchor's CPU is the ffmpeg process's alone; the feeder's
+    (a read and a pipe write a frame, which the render pays too) is reported beside it.
+    """
+    raw.seek(0)
+    kids, me, t = _children_cpu(), time.process_time(), time.monotonic()
+    with open_ffmpeg(cmd) as pipe:
+        while chunk := raw.read(frame_bytes):
+            pipe.write(chunk)
+    return time.monotonic() - t, _children_cpu() - kids, time.process_time() - me
 
 
 def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
@@ -335,21 +393,24 @@ def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
         f"outside the loop {prof['outside_loop_s']:.2f} s",
         flush=True,
     )
-    raw, cmd = capture(story, tmp)
-    rw, rc, aw, ac = [], [], [], []
-    for _ in range(runs):
-        w, c = timed(lambda: render_mod.render_story(story, tmp / f"{name}.mp4", quality="final"))
-        rw.append(w)
-        rc.append(c)
-        w, c = timed(lambda: run_ffmpeg(cmd))
-        aw.append(w)
-        ac.append(c)
-        print(
-            f"  run: render {rw[-1]:.1f} s wall / {rc[-1]:.1f} s CPU; x264 alone {aw[-1]:.1f} s wall / {ac[-1]:.1f} s CPU; "
-            f"ratio wall {rw[-1] / aw[-1]:.2f}, CPU {rc[-1] / ac[-1]:.2f}",
-            flush=True,
-        )
-    raw.unlink()
+    raw, cmd, frame_bytes = capture(story, tmp, prof["frames"])
+    rw, rc, aw, ac, feed = [], [], [], [], []
+    try:
+        for _ in range(runs):  # A B A B ...: ours and the anchor see the same moments of the machine
+            w, c = timed(lambda: render_mod.render_story(story, tmp / f"{name}.mp4", quality="final"))
+            rw.append(w)
+            rc.append(c)
+            w, c, f = x264_alone(raw, cmd, frame_bytes)
+            aw.append(w)
+            ac.append(c)
+            feed.append(f)
+            print(
+                f"  run: render {rw[-1]:.1f} s wall / {rc[-1]:.1f} s CPU; x264 alone {aw[-1]:.1f} s wall / {ac[-1]:.1f} s CPU "
+                f"(+ feeder {f:.1f} s); ratio wall {rw[-1] / aw[-1]:.2f}, CPU {rc[-1] / ac[-1]:.2f} (load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    finally:
+        raw.close()
     m = {k: statistics.median(v) for k, v in (("rw", rw), ("rc", rc), ("aw", aw), ("ac", ac))}
     row = {
         "bench": f"render {name} 720p final",
@@ -357,7 +418,8 @@ def bench_story(name: str, story: Path, tmp: Path, runs: int) -> dict:
         "runs": runs,
         "ours_wall": m["rw"],
         "ours_cpu": m["rc"],
-        "anchor": "x264 alone on the same raw frames",
+        "anchor": "x264 alone on the same raw frames, piped from memory",
+        "anchor_feeder_cpu": statistics.median(feed),
         "anchor_wall": m["aw"],
         "anchor_cpu": m["ac"],
         "ratio_wall": m["rw"] / m["aw"],
@@ -519,7 +581,7 @@ def main() -> None:
                 print("[story3min] skipped: ../shared/data/faces is not here")
                 rows.append({"bench": "render 3-min photos+drawings 720p final", "skipped": "../shared/data/faces absent"})
             else:
-                rows.append(bench_story("story3min", story, tmp, 1 if args.short else args.runs))
+                rows.append(bench_story("story3min", story, tmp, 2 if args.short else args.runs))
     if args.json:
         with open(args.json, "a", encoding="utf-8") as fh:
             for row in rows:

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in tests/bench in a short mode, then ONE table.
 
-    .venv/bin/python tests/bench/run_all.py        # about 10-15 minutes on 2 cores
+    .venv/bin/python tests/bench/run_all.py        # 2 cores: 30 min at load 7-13 (not yet timed quiet)
 
 Each row is ours against its anchor measured in the same run of the same benchmark
 (medians where it repeats), with the command behind it. A row whose anchor is not on
@@ -8,21 +8,23 @@ this machine says so instead of showing a number. Benchmarks that need ../shared
 say "skipped" without it. Each benchmark's full output is kept in the log folder printed
 at the end (a temp folder; nothing is written into the repository).
 
-Table of 2026-12-01 (2 cores shared with seven other agents; each row's anchor from the same run):
-    what                                  ours                     anchor (same run)          ratio
-    render sample 720p final (median 3)   32.9 s wall / 8.5 s CPU   x264 alone 27.3 / 6.0 s    wall 1.21, CPU 1.42
-      composition                         2.65 ms CPU a frame (warp 1.21, pipe 0.23, sound mix 0.23, subtitle 0.17); outside the loop 0.21 s
-    render 3-min photos+drawings (1 pair) 266.0 s / 65.3 s CPU      x264 alone 343.3 / 48.9 s  wall 0.77, CPU 1.34
-      composition                         2.48 ms CPU a frame (warp 1.38, pipe 0.27, subtitle 0.20, sound mix 0.15); outside 0.64 s
-    faces vs deface (720p clip, 1 run)    47.0 s (2.1 fps)          deface 228.7 s (0.4 fps)   time 0.21
-    voice disguise (1 min take)           23.1x real time           WORLD pitch shift 5.0x     10 s preview 0.55 s
-    page latency (GET /) during a render  p95 67 ms (p50 21)        idle p95 121 ms (p50 10)   p95 0.55
-  render rows 02:34-02:50 UTC (load 28 -> 43); faces, voice, pages 01:50-02:00 UTC (load 9 -> 15);
-    transcription vs openai-whisper       60 s: 62.9 s wall / 7.9 s CPU  PyTorch 1533 s / 219 s    24x faster (CPU 28x)
-  transcription 03:00-03:28 UTC (load 24-37; bench_transcribe.py --runs 1 --seconds 60, openai-whisper
-  in an eval-only venv found through STORYTELLER_OWHISPER; the same WER 0.062 on the one true text).
-  The x264 anchor no longer includes a colour conversion ffmpeg used to add to every frame
-  (bench_render.py's docstring), so the render ratios are against a lower floor than before.
+Table of 2026-12-01 05:06-05:36 UTC (2 cores shared with other agents, load average 7 -> 13;
+each row's anchor from the same run; 29.6 min at that load: render 8.6, faces 4.3,
+transcription 12.9 (PyTorch openai-whisper alone ~11), voice 0.6, pages 0.4, load 1.5, soak 1.4):
+    what                                   ours                      anchor (same run)          ratio
+    render sample 720p (median of 3 ABAB)  13.7 s wall / 7.4 s CPU   x264 alone 13.7 / 5.5 s    wall 1.00, CPU 1.36
+      composition                          2.72 ms CPU a frame (warp 1.29, pipe 0.38, colour 0.18, subtitle 0.18); outside the loop 0.10 s
+    render 3-min photos (median of 2 ABAB) 95.7 s / 60.7 s CPU       x264 alone 80.7 / 45.4 s   wall 1.19, CPU 1.34
+      composition                          2.59 ms CPU a frame (warp 1.43, pipe 0.43, subtitle 0.21+0.09); outside 0.13 s
+    faces vs deface (720p clip, 1 run)     63.0 s (1.6 fps)          deface 189.2 s (0.5 fps)   time 0.33
+    transcription vs openai-whisper (60 s) RTF 0.454                 PyTorch, same weights      23.2x faster (CPU 24.6x)
+    voice disguise (1 min take)            31.6x real time           pitch method 8.8x          10 s preview 0.38 s
+    page latency (GET /) during a render   p95 24 ms (p50 12)        idle p95 19 ms (p50 9)     p95 1.22
+    pages: 3 tabs + 10-min upload          p95 56 ms (p50 24)        target p95 < 500 ms        polls p95 63, chunks 36
+      10 renders, one worker killed        10/10 done in 30 s        budget 1536 MB             peak worker RSS 622 MB
+    soak: 10 cycles                        growth none               fds 10/7, db 64 kB         the same at the end
+  The x264 anchor is fed its frames from memory through the same pipe as the render
+  (bench_render.py's docstring): the render ratios are wall medians of alternating runs.
 """
 
 from __future__ import annotations
@@ -75,13 +77,20 @@ def find(pattern: str, text: str) -> re.Match | None:
     return re.search(pattern, text)
 
 
-def render_rows() -> None:
-    rows_file = LOGS / "render.jsonl"
-    args = ["bench_render.py", "--short", "--json", str(rows_file)]
-    run("render", args, 1500)
+def json_rows(name: str, args: list[str], timeout: float, label: str) -> tuple[list[dict], list[str]]:
+    """Run a benchmark that appends JSON rows to ``--json FILE``: its rows (none, and a
+    "failed" table row saying why, when it wrote none) and the command behind them."""
+    rows_file = LOGS / f"{name}.jsonl"
+    args = [*args, "--json", str(rows_file)]
+    run(name, args, timeout)
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
     if not rows:
-        ROWS.append(("render vs x264 alone", "failed", "", "", f"{command(args)}: {last_line('render')}"))
+        ROWS.append((label, "failed", "", "", f"{command(args)}: {last_line(name)}"))
+    return rows, args
+
+
+def render_rows() -> None:
+    rows, args = json_rows("render", ["bench_render.py", "--short"], 1500, "render vs x264 alone")
     for r in rows:
         if "skipped" in r:
             ROWS.append((r["bench"], "skipped", r["skipped"], "", command(args)))
@@ -89,11 +98,11 @@ def render_rows() -> None:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["stages_ms_per_frame"].items(), key=lambda kv: -kv[1])[:4])
         ROWS.append(
             (
-                f"{r['bench']} ({r['frames']} frames, median of {r['runs']})",
+                f"{r['bench']} ({r['frames']} frames, median of {r['runs']} ABAB)",
                 f"{r['ours_wall']:.1f} s wall / {r['ours_cpu']:.1f} s CPU",
                 f"x264 alone {r['anchor_wall']:.1f} s / {r['anchor_cpu']:.1f} s",
                 f"wall {r['ratio_wall']:.2f}, CPU {r['ratio_cpu']:.2f}",
-                command(args),
+                f"{command(args)} (load {r['load'][0]:.1f} -> {r['load'][1]:.1f})",
             )
         )
         ROWS.append(
@@ -174,85 +183,73 @@ def voice_row() -> None:
 
 
 def pages_row() -> None:
-    rows_file = LOGS / "pages.jsonl"
-    args = ["bench_pages.py", "--requests", "40", "--json", str(rows_file)]
-    run("pages", args, 600)
-    if not rows_file.exists():
-        ROWS.append(("page latency during a render", "failed", "", "", f"{command(args)}: {last_line('pages')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    ROWS.append(
-        (
-            "page latency (GET /) during a 720p render",
-            f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
-            f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
-            f"p95 {r['ratio_p95']:.2f}",
-            command(args),
+    rows, args = json_rows("pages", ["bench_pages.py", "--requests", "40"], 600, "page latency during a render")
+    for r in rows[-1:]:
+        ROWS.append(
+            (
+                "page latency (GET /) during a 720p render",
+                f"p95 {r['busy_p95_ms']:.0f} ms (p50 {r['busy_p50_ms']:.0f})",
+                f"idle p95 {r['idle_p95_ms']:.0f} ms (p50 {r['idle_p50_ms']:.0f})",
+                f"p95 {r['ratio_p95']:.2f}",
+                command(args),
+            )
         )
-    )
 
 
 def load_rows() -> None:
-    rows_file = LOGS / "load.jsonl"
-    args = ["bench_load.py", "--short", "--json", str(rows_file)]
-    run("load", args, 1500)
-    if not rows_file.exists():
-        ROWS.append(("pages under load; 10 renders", "failed", "", "", f"{command(args)}: {last_line('load')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    ROWS.append(
-        (
-            "page times: 3 tabs polling a render + 10-min upload",
-            f"p95 {r['load_all_p95_ms']:.0f} ms (p50 {r['load_all_p50_ms']:.0f})",
-            "target p95 < 500 ms",
-            f"polls p95 {r['load_poll_p95_ms']:.0f}, chunks p95 {r['load_chunk_p95_ms']:.0f}",
-            command(args),
+    rows, args = json_rows("load", ["bench_load.py", "--short"], 1500, "pages under load; 10 renders")
+    for r in rows[-1:]:
+        ROWS.append(
+            (
+                "page times: 3 tabs polling a render + 10-min upload",
+                f"p95 {r['load_all_p95_ms']:.0f} ms (p50 {r['load_all_p50_ms']:.0f})",
+                "target p95 < 500 ms",
+                f"polls p95 {r['load_poll_p95_ms']:.0f}, chunks p95 {r['load_chunk_p95_ms']:.0f}",
+                command(args),
+            )
         )
-    )
-    ROWS.append(
-        (
-            "  10 renders, one worker killed halfway",
-            f"{r['renders_done']}/{r['renders_renders']} done in {r['renders_total_s']:.0f} s",
-            f"budget {1536} MB",
-            f"peak worker RSS {r['renders_peak_rss_mb']:.0f} MB",
-            command(args),
+        ROWS.append(
+            (
+                "  10 renders, one worker killed halfway",
+                f"{r['renders_done']}/{r['renders_renders']} done in {r['renders_total_s']:.0f} s",
+                f"budget {1536} MB",
+                f"peak worker RSS {r['renders_peak_rss_mb']:.0f} MB",
+                command(args),
+            )
         )
-    )
 
 
 def soak_row() -> None:
-    rows_file = LOGS / "soak.jsonl"
-    args = ["soak.py", "--cycles", "10", "--json", str(rows_file)]
-    run("soak", args, 1500)
-    if not rows_file.exists():
-        ROWS.append(("soak", "failed", "", "", f"{command(args)}: {last_line('soak')}"))
-        return
-    r = json.loads(rows_file.read_text().splitlines()[-1])
-    warm, end = r["points"]["after 1"], r["points"][f"after {r['cycles']}"]
-    ROWS.append(
-        (
-            f"soak: {r['cycles']} create/record/render/delete cycles",
-            f"growth {r['grew'] or 'none'}" + (f", {len(r['failures'])} failed" if r["failures"] else ""),
-            f"after 1: fds {warm['server_fds']}/{warm['worker_fds']}, db {warm['db_bytes']} B",
-            f"end: fds {end['server_fds']}/{end['worker_fds']}, db {end['db_bytes']} B",
-            command(args) + " (30 cycles: --cycles 30)",
+    rows, args = json_rows("soak", ["soak.py", "--cycles", "10"], 1500, "soak")
+    for r in rows[-1:]:
+        warm, end = r["points"]["after 1"], r["points"][f"after {r['cycles']}"]
+        ROWS.append(
+            (
+                f"soak: {r['cycles']} create/record/render/delete cycles",
+                f"growth {r['grew'] or 'none'}" + (f", {len(r['failures'])} failed" if r["failures"] else ""),
+                f"after 1: fds {warm['server_fds']}/{warm['worker_fds']}, db {warm['db_bytes']} B",
+                f"end: fds {end['server_fds']}/{end['worker_fds']}, db {end['db_bytes']} B",
+                command(args) + " (30 cycles: --cycles 30)",
+            )
         )
-    )
 
 
 def main() -> None:
     global LOGS
     LOGS = Path(tempfile.mkdtemp(prefix="storyteller-bench-"))
     start, load0 = time.monotonic(), os.getloadavg()[0]
+    minutes = []
     for step in (render_rows, faces_row, transcribe_row, voice_row, pages_row, load_rows, soak_row):
+        t = time.monotonic()
         step()
+        minutes.append(f"{step.__name__.removesuffix('_row').removesuffix('_rows')} {(time.monotonic() - t) / 60:.1f}")
     widths = [max(len(row[i]) for row in ROWS + [("what", "ours", "anchor (same run)", "ratio", "command")]) for i in range(5)]
     print()
     for row in [("what", "ours", "anchor (same run)", "ratio", "command"), *ROWS]:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     print(
         f"\n{os.cpu_count()} cores; load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; "
-        f"{(time.monotonic() - start) / 60:.1f} min; logs in {LOGS}"
+        f"{(time.monotonic() - start) / 60:.1f} min ({', '.join(minutes)}); logs in {LOGS}"
     )
 
 

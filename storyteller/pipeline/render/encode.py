@@ -126,7 +126,7 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
     track = getattr(story, which)
     if not (info.audio.duration or info.duration):
         return None  # a zero-length recording: render as if there were none
-    return SoundInput(path, track.start, track.volume)
+    return SoundInput(path, track.start, track.volume, info.audio.channels or 2)
 
 
 def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
@@ -162,13 +162,13 @@ def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:
     return args + ["-g", str(fps * 4), *H264_STRIP_SEI, *STRIP_ARGS, "-an", "-f", "mp4", "-y", str(out)]
 
 
-def sound_args(q: Quality, out: Path) -> list[str]:
-    """The ffmpeg arguments that encode the soundtrack (float32 stereo on stdin) to AAC in an MP4."""
+def sound_args(q: Quality, out: Path, channels: int = 2) -> list[str]:
+    """The ffmpeg arguments that encode the soundtrack (float32, ``channels`` interleaved, on stdin) to AAC in an MP4."""
     # The "fast" coder, not the default "twoloop": twoloop took about 30 ms of CPU a second
     # of sound, the biggest cost of a render after x264 and the frames, and on our mixes the
     # fast coder's output is nearer the source (tests/bench/bench_render.py --aac).
     return [
-        *("-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "2", "-i", "pipe:0"),
+        *("-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(channels), "-i", "pipe:0"),
         *("-c:a", "aac", "-aac_coder", "fast", "-b:a", q.audio_bitrate, *STRIP_ARGS, "-f", "mp4", "-y", str(out)),
     ]
 
@@ -302,7 +302,7 @@ def render_story(
 
     def make_sound() -> Path:
         samples = mix_soundtrack(narration, music, duration, cancel=stop_requested)
-        with open_ffmpeg(sound_args(q, work / "sound.m4a")) as pipe:
+        with open_ffmpeg(sound_args(q, work / "sound.m4a", samples.shape[1])) as pipe:
             for start in range(0, len(samples), SAMPLE_RATE * 10):
                 if stop_requested():
                     raise Cancelled("Stopped on request.")

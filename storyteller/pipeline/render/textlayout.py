@@ -260,22 +260,44 @@ class Typesetter:
         return canvas.crop((bbox[0], bbox[1], bbox[2], bbox[3]))
 
     def wrap(self, text: str, max_width: float, max_lines: int, max_chars: int = MAX_CHARS) -> tuple[list[str], bool]:
-        """Greedy width-based line breaks. Returns (lines, fitted)."""
+        """Width-based line breaks, as a person would make them. Returns (lines, fitted).
+
+        Greedy first; a paragraph that takes two lines is then broken where the two come
+        out most even, preferring a break after punctuation or where the script changes
+        (Urdu to English), so a last word or a full stop is never left on a line alone.
+        """
         lines: list[str] = []
         for para in text.replace("\r", "").split("\n"):
             words = para.split()
+            greedy: list[str] = []
             current = ""
             for word in words:
                 trial = f"{current} {word}" if current else word
                 if current and (len(trial) > max_chars or self.width(trial) > max_width):
-                    lines.append(current)
+                    greedy.append(current)
                     current = word
                 else:
                     current = trial
             if current:
-                lines.append(current)
+                greedy.append(current)
+            lines += self._balance(words, max_width, max_chars) if len(greedy) == 2 else greedy
         fitted = len(lines) <= max_lines and all(self.width(line) <= max_width for line in lines)
         return lines, fitted
+
+    def _balance(self, words: list[str], max_width: float, max_chars: int) -> list[str]:
+        """The two lines (of ``words``, which need two) whose longer one is shortest; a break
+        after punctuation or at a change of script counts as a fifth shorter."""
+        best: tuple[float, list[str]] | None = None
+        for k in range(1, len(words)):
+            first, second = " ".join(words[:k]), " ".join(words[k:])
+            w1, w2 = self.width(first), self.width(second)
+            if max(w1, w2) > max_width or max(len(first), len(second)) > max_chars:
+                continue
+            natural = words[k - 1][-1] in ",;:.!?،؛۔—–" or has_rtl_letters(words[k - 1]) != has_rtl_letters(words[k])
+            cost = max(w1, w2) * (0.8 if natural else 1.0)
+            if best is None or cost < best[0]:
+                best = (cost, [first, second])
+        return best[1] if best else [" ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])]
 
 
 def layout_text(
@@ -312,7 +334,9 @@ def layout_text(
             line = line[:-2].rstrip() + "…"
         lines[i] = line
     is_rtl = rtl
-    images = [ts.draw_line(line, is_rtl) for line in lines if line.strip()]
+    # A line of an Urdu paragraph that holds only English reads left to right: its full
+    # stop stays after its last word instead of jumping to the far (left) end.
+    images = [ts.draw_line(line, is_rtl and has_rtl_letters(line)) for line in lines if line.strip()]
     if not images:
         return Image.new("L", (1, 1), 0)
     gap = max(2, round(ts.size * 0.35))
