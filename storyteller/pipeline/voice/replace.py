@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -97,7 +98,7 @@ UNIT_GAP = 0.7
 COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
 MAX_UNIT_WORDS = 40
 SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
-FIT = 0.12  # a unit further than this from her time is said once more at the speed that fits
+WORKERS = 2  # units made at once, one core each
 MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
 LOUDNESS_RANGE = 2.0  # a unit may be at most this much louder or quieter than her average (x, either way)
 _WHISPER_CODE = {"prs": "fa"}  # Dari is transcribed as Persian
@@ -197,7 +198,6 @@ class _Speaker:
     def __init__(self, secret, language: str):
         self.language = language
         self.voice = synthetic_voice(secret)
-        self.pace = 1.0  # the speed at which the voice keeps her pace, learnt unit by unit
         self.warning = ""
         try:
             tts._model()
@@ -209,7 +209,7 @@ class _Speaker:
             self.variant = str(rng.choice(tts.ESPEAK_VARIANTS))
             self.pitch = int(rng.integers(30, 71))
 
-    def _speak(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
+    def say(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
         """(audio, first word's start, last word's end, rate)."""
         language = _espeak_language(self.language, " ".join(words))
         if self.neural:
@@ -219,17 +219,23 @@ class _Speaker:
         said = [(a, b) for a, b in spans if b > a]
         return audio, (said[0][0] if said else 0), (said[-1][1] if said else 0), rate
 
-    def say(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[np.ndarray, int, int, int]:
-        """The unit in about ``seconds`` (first word's start to last word's end), within ``SPEEDS``."""
-        speed = float(np.clip(self.pace, *SPEEDS))
-        audio, a, b, rate = self._speak(words, marks, speed)
-        # the voice's durations scale as 1 / speed, so one reading tells the speed that fits
-        fits = speed * (b - a) / rate / max(seconds, 0.05)
-        again = float(np.clip(fits, *SPEEDS))
-        if abs(again / speed - 1) > FIT:
-            audio, a, b, rate = self._speak(words, marks, again)
-        self.pace = 0.5 * self.pace + 0.5 * fits
-        return audio, a, b, rate
+    def _seconds(self, words: list[str], marks: dict[int, str], speed: float) -> float:
+        """How long the unit lasts at ``speed``, first word's start to last word's end."""
+        language = _espeak_language(self.language, " ".join(words))
+        if self.neural:  # the model's duration part alone: the unit is known before it is made
+            spans, rate = tts.word_spans(words, language, replace(self.voice, speed=speed), marks)
+        else:
+            _audio, *ends, rate = self.say(words, marks, speed)
+            spans = [tuple(ends)]
+        said = [(a, b) for a, b in spans if b > a]
+        return (said[-1][1] - said[0][0]) / rate if said else 0.0
+
+    def fit(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[float, float]:
+        """(the speed within ``SPEEDS`` that says the unit in about ``seconds``, how long it then lasts)."""
+        natural = self._seconds(words, marks, 1.0)
+        speed = float(np.clip(natural / max(seconds, 0.05), *SPEEDS))
+        # the model rounds each sound's duration at the speed asked, so the length is asked again there
+        return speed, (self._seconds(words, marks, speed) if self.neural else natural / speed)
 
 
 def _her_levels(y: np.ndarray, groups: list[list[TimedWord]]) -> list[float]:
@@ -280,29 +286,44 @@ def speak_over(
     Each unit starts where she started it (or just after the previous one, when
     the voice ran late) and is read at the speed, within ``SPEEDS``, that ends it
     where she ended it; inside it the voice keeps its own natural rhythm. It
-    takes her loudness for that unit.
+    takes her loudness for that unit. Every unit's speed and place are settled
+    first (the model's duration part is cheap), then the units are made
+    ``WORKERS`` at a time and laid down in order.
     """
     out = np.zeros(len(y), np.float32)
     groups = units(words, sr)
     levels = _her_levels(y, groups)
     lead, tail = int(0.03 * sr), int(0.25 * sr)  # the voice's own onset and decay around its words
+    plan = []  # (words, marks, speed, her start) of each unit
     late_until = 0
-    for k, (unit, level) in enumerate(zip(groups, levels)):
+    for unit in groups:
         if cancel():
-            break
+            return out
         start = max(unit[0].start, late_until + int(MIN_GAP * sr))
         seconds = max(unit[-1].end - start, 0.5 * (unit[-1].end - unit[0].start)) / sr
-        audio, a, b, rate = speaker.say([w.text for w in unit], unit_marks(unit, sr), seconds)
-        audio = _resample(audio, rate, sr)
-        a, b = int(a * sr / rate), int(b * sr / rate)
-        piece = audio[max(0, a - lead) : b + tail]
-        piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
-        at = start - min(lead, a)
-        _place(out, piece, max(0, at), sr)
-        late_until = start + (b - a)
-        progress((k + 1) / len(groups))
-        if on_unit is not None:
-            on_unit(out, min(len(out), at + len(piece)))
+        texts, marks = [w.text for w in unit], unit_marks(unit, sr)
+        speed, lasts = speaker.fit(texts, marks, seconds)
+        plan.append((texts, marks, speed, start))
+        late_until = start + int(lasts * sr)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        made = {}
+        for k, ((texts, marks, speed, start), level) in enumerate(zip(plan, levels)):
+            for j in range(k, min(k + WORKERS, len(plan))):  # a bounded window: memory stays flat on long takes
+                if j not in made:
+                    made[j] = pool.submit(speaker.say, *plan[j][:3])
+            if cancel():
+                pool.shutdown(cancel_futures=True)
+                break
+            audio, a, b, rate = made.pop(k).result()
+            audio = _resample(audio, rate, sr)
+            a, b = int(a * sr / rate), int(b * sr / rate)
+            piece = audio[max(0, a - lead) : b + tail]
+            piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
+            at = start - min(lead, a)
+            _place(out, piece, max(0, at), sr)
+            progress((k + 1) / len(plan))
+            if on_unit is not None:
+                on_unit(out, min(len(out), at + len(piece)))
     return out
 
 
