@@ -307,7 +307,7 @@ def speak_over(
         late_until = start + int(lasts * sr)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         made = {}
-        for k, ((texts, marks, speed, start), level) in enumerate(zip(plan, levels)):
+        for k, ((*_said, start), level) in enumerate(zip(plan, levels)):
             for j in range(k, min(k + WORKERS, len(plan))):  # a bounded window: memory stays flat on long takes
                 if j not in made:
                     made[j] = pool.submit(speaker.say, *plan[j][:3])
@@ -327,15 +327,40 @@ def speak_over(
     return out
 
 
+def unsaid(words: list[TimedWord], hidden: Sequence[str]) -> list[TimedWord]:
+    """``words`` without any that holds (part of) a word or name she asked to hide, found as the render
+    finds them in her script: anywhere in the text, in any case, across words ("Bibi Ayesha")."""
+    text, at = "", []
+    for w in words:
+        at.append(len(text))
+        text += w.text + " "
+    dropped: set[int] = set()
+    for phrase in (h.strip() for h in hidden):
+        for m in re.finditer(re.escape(phrase), text, flags=re.IGNORECASE) if phrase else ():
+            dropped |= {k for k, w in enumerate(words) if at[k] < m.end() and m.start() < at[k] + len(w.text)}
+    return [w for k, w in enumerate(words) if k not in dropped]
+
+
 def synthetic_preview(
-    inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str, on_first=None
-) -> np.ndarray:
-    """The first ``seconds`` of ``synthetic``, made for listening before choosing.
+    inp,
+    y: np.ndarray,
+    sr: int,
+    seconds: float,
+    secret,
+    *,
+    script: str | None,
+    language: str,
+    hidden: Sequence[str] = (),
+    on_first=None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The first ``seconds`` of ``synthetic``, made for listening before choosing; returns (audio, the
+    words said).
 
     With a script no Whisper runs: the script is spread over her speech by
     length (as the subtitles are when Whisper cannot follow her). Without one,
-    Whisper listens to the excerpt only. The first unit is handed to
-    ``on_first(audio)`` as soon as it is said, so a page can start playing.
+    Whisper listens to the excerpt only. Either way no word in ``hidden`` is
+    said. The first unit is handed to ``on_first(audio)`` as soon as it is
+    said, so a page can start playing.
     """
     from storyteller.pipeline.speech import align
 
@@ -349,6 +374,7 @@ def synthetic_preview(
         words = [w for w in words if w.end <= n]
     else:
         words, _ = her_words(inp, y[:n], sr, None, language, lambda f: None, lambda: False)
+    words = unsaid(words, hidden)
     if not words:
         raise ReplaceError("No speech was recognised at the start of this recording, so there is nothing to preview.")
     first = [True]
@@ -358,7 +384,8 @@ def synthetic_preview(
             on_first(out[:end].copy())
         first[0] = False
 
-    return speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
+    audio = speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
+    return audio, tuple(w.text for w in words)
 
 
 # ------------------------------------------------------------------ double
