@@ -97,6 +97,10 @@ _CLAUSE_END = re.compile(r"[,;:،؛]\W*$")
 UNIT_GAP = 0.7
 COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
 MAX_UNIT_WORDS = 40
+# A preview's first unit: a long opening sentence said whole kept the listener waiting (6.6 s of CPU
+# on one core for a 31-word sentence); cut after 8 words, 3.8 s of CPU until they are ready, the next
+# unit's made beside them included (bench_voice.py docstring).
+PREVIEW_FIRST_WORDS = 8
 SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
 WORKERS = 2  # units made at once, one core each
 MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
@@ -149,15 +153,16 @@ def her_words(
     return [TimedWord(int(a * sr), int(b * sr), t) for a, b, t in spoken if t.strip()], tuple(warnings)
 
 
-def units(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
+def units(words: list[TimedWord], sr: int, first_words: int = MAX_UNIT_WORDS) -> list[list[TimedWord]]:
     """Her words grouped into the stretches the voice says in one breath: a sentence's end or a pause of
-    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made."""
+    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made. The
+    first unit holds at most ``first_words`` (a preview's first sound comes sooner)."""
     out: list[list[TimedWord]] = []
     for w in words:
         if (
             out
             and w.start - out[-1][-1].end < UNIT_GAP * sr
-            and len(out[-1]) < MAX_UNIT_WORDS
+            and len(out[-1]) < (first_words if len(out) == 1 else MAX_UNIT_WORDS)
             and not _SENTENCE_END.search(out[-1][-1].text)
         ):
             out[-1].append(w)
@@ -279,7 +284,14 @@ def synthetic(
 
 
 def speak_over(
-    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_unit=None
+    y: np.ndarray,
+    sr: int,
+    words: list[TimedWord],
+    speaker: _Speaker,
+    progress: ProgressFn,
+    cancel: CancelFn,
+    on_unit=None,
+    first_words: int = MAX_UNIT_WORDS,
 ) -> np.ndarray:
     """Say ``words`` unit by unit into a silence as long as ``y``; ``on_unit(out, end)`` after each.
 
@@ -291,7 +303,7 @@ def speak_over(
     ``WORKERS`` at a time and laid down in order.
     """
     out = np.zeros(len(y), np.float32)
-    groups = units(words, sr)
+    groups = units(words, sr, first_words)
     levels = _her_levels(y, groups)
     lead, tail = int(0.03 * sr), int(0.25 * sr)  # the voice's own onset and decay around its words
     plan = []  # (words, marks, speed, her start) of each unit
@@ -384,7 +396,8 @@ def synthetic_preview(
             on_first(out[:end].copy())
         first[0] = False
 
-    audio = speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
+    speaker = _Speaker(secret, language)
+    audio = speak_over(y[:n], sr, words, speaker, lambda f: None, lambda: False, report, first_words=PREVIEW_FIRST_WORDS)
     return audio, tuple(w.text for w in words)
 
 
