@@ -17,6 +17,7 @@ from storyteller.cli import main as cli
 from storyteller.errors import Cancelled
 from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg
+from storyteller.pipeline.voice import double as voice_double
 from storyteller.pipeline.voice import methods as voice
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.stream import stream_process
@@ -310,7 +311,7 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
 def test_double_is_fitted_to_her_timing(tmp_path: Path):
     her = vowel(4.0)
     other = np.concatenate([np.zeros(SR, np.float32), vowel(6.0, f0=210.0)])
-    out = voice_replace.fit_double(her, other, SR)
+    out = voice_double.fit_double(her, other, SR)
     assert len(out) == len(her)
     mine = speech_regions(her, SR)
     theirs = speech_regions(out, SR)

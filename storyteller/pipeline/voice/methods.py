@@ -45,6 +45,7 @@ from storyteller.pipeline.media.audio import (
     write_wav,
 )
 from storyteller.pipeline.media.probe import ProbeError, require_stream
+from storyteller.pipeline.voice import double as voice_double
 from storyteller.pipeline.voice import pitch, psola
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
@@ -227,7 +228,7 @@ def anonymize(
         else:
             if double is None:
                 raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
-            z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
+            z = voice_double.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
         if cancel():
             raise Cancelled("Stopped.")
         write_wav(out, soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
