@@ -17,6 +17,7 @@ from storyteller.cli import main as cli
 from storyteller.errors import Cancelled
 from storyteller.pipeline.media.audio import decode_audio, speech_regions, write_wav
 from storyteller.pipeline.media.ffmpeg import run_ffmpeg
+from storyteller.pipeline.voice import double as voice_double
 from storyteller.pipeline.voice import methods as voice
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.stream import stream_process
@@ -310,7 +311,7 @@ def test_synthetic_urdu_is_understood_far_better_than_espeak(tmp_path: Path):
 def test_double_is_fitted_to_her_timing(tmp_path: Path):
     her = vowel(4.0)
     other = np.concatenate([np.zeros(SR, np.float32), vowel(6.0, f0=210.0)])
-    out = voice_replace.fit_double(her, other, SR)
+    out = voice_double.fit_double(her, other, SR)
     assert len(out) == len(her)
     mine = speech_regions(her, SR)
     theirs = speech_regions(out, SR)
@@ -540,3 +541,53 @@ def test_a_script_that_does_not_match_is_reported(tmp_path: Path):
     )
     assert any("does not match the recording" in w for w in res.warnings), res.warnings
     assert src.exists()
+
+
+# ------------------------------------------------------------------ the preview never says a hidden word
+def test_unsaid_drops_every_word_that_holds_a_hidden_one():
+    said = [voice_replace.TimedWord(k, k + 1, w) for k, w in enumerate("My name is Bibi Ayesha's, from LAHORE today.".split())]
+    kept = [w.text for w in voice_replace.unsaid(said, ("bibi ayesha", "Lahore", " "))]
+    assert kept == ["My", "name", "is", "from", "today."]
+    assert voice_replace.unsaid(said, ()) == said
+
+
+def test_synthetic_preview_never_says_a_hidden_word(tmp_path: Path):
+    """Her script is read, not transcribed (no Whisper), and a word she hid is left out of what is said."""
+    her = np.concatenate([vowel(2.0), np.zeros(SR // 2, np.float32), vowel(2.5)])
+    src = write_wav(tmp_path / "her.wav", her, SR)
+    script = "My name is Ayesha Khan. I walked from Lahore to the river today."
+    full = voice.preview(src, "synthetic", 4, script=script)
+    hidden = voice.preview(src, "synthetic", 4, script=script, hidden=("ayesha khan", "LAHORE"))
+    assert "Ayesha" in full.said and "Lahore" in full.said
+    assert hidden.said == ("My", "name", "is", "I", "walked", "from", "to", "the", "river", "today.")
+    assert not np.array_equal(full.after, hidden.after) and np.sqrt(np.mean(hidden.after**2)) > 0.01
+
+
+def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Path, data_dir):
+    """The job's synthetic preview is exactly the pipeline's preview of her script with the hidden words
+    left out, not of her script as written (nor of what Whisper hears)."""
+    from storyteller.jobs import story_build
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from tests.test_story_build import StoryVaults, add_take, new_story, plain, run
+
+    conn = open_database(db_path(data_dir))
+    vault = StoryVaults(conn, data_dir)
+    story = new_story(conn)
+    script = "Ayesha walked to the river. She sat down there and waited for her brother until the evening came."
+    stories.save_script(conn, story.id, script, story.revision)
+    stories.save_plan(conn, story.id, {"hidden_words": ["Ayesha"]})
+    add_take(conn, vault, story.id, shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac"), "whole")
+    job = run(conn, data_dir, "voice_preview", story.id, method="synthetic")
+    assert job.state == "done", job.error
+    after = stories.story_asset(conn, story.id, job.result["after"])
+    made, _, _ = read_wav(plain(vault, story.id, after.vault_name, tmp_path))
+    joined = story_build.join_narration(
+        vault.of(story.id), story_build.narration_parts(conn, story.id), tmp_path / "joined.wav", lambda: False
+    )
+    secret = stories.get_story(conn, story.id).voice_secret
+    unsaid = voice.preview(joined, "synthetic", secret, script=script, hidden=("Ayesha",))
+    said = voice.preview(joined, "synthetic", secret, script=script)
+    assert "Ayesha" not in unsaid.said and "Ayesha" in said.said
+    as_written = lambda p: read_wav(write_wav(tmp_path / "p.wav", p.after, p.sample_rate))[0]  # noqa: E731
+    assert np.array_equal(made, as_written(unsaid)) and not np.array_equal(made, as_written(said))

@@ -181,10 +181,13 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     if method == "own":
         after = ctx.workdir / "before.wav"
     elif method == "synthetic":
-        # the first sentence first: the synthetic voice has to hear her words before it can speak them
-        after = voice.anonymize(
-            ctx.workdir / "before.wav", ctx.workdir / "after.wav", method, story.voice_secret, language=story.language, cancel=ctx.cancelled
-        ).path
+        # her script, as the render reads it: no Whisper runs (the first sentence is made first), and
+        # never a word she hid (without a script, Whisper's words of the opening, the hidden ones dropped)
+        hidden = plans.plan_or_new(story.plan).hidden_words
+        heard = voice.preview(
+            joined, method, story.voice_secret, script=story.script.strip() or None, language=story.language, hidden=hidden
+        )
+        after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)
     else:
         heard = voice.preview(joined, method, story.voice_secret, start=start / voice.SAMPLE_RATE)
         after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)

@@ -45,6 +45,7 @@ from storyteller.pipeline.media.audio import (
     write_wav,
 )
 from storyteller.pipeline.media.probe import ProbeError, require_stream
+from storyteller.pipeline.voice import double as voice_double
 from storyteller.pipeline.voice import pitch, psola
 from storyteller.pipeline.voice import replace as voice_replace
 from storyteller.pipeline.voice.secret import secret_rng, signed
@@ -227,7 +228,7 @@ def anonymize(
         else:
             if double is None:
                 raise VoiceError("The 'double' method needs the second person's recording (--double FILE).")
-            z = voice_replace.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
+            z = voice_double.fit_double(y, decode_audio(Path(double), SAMPLE_RATE), SAMPLE_RATE, progress=progress)
         if cancel():
             raise Cancelled("Stopped.")
         write_wav(out, soft_limit(np.asarray(z, np.float32)), SAMPLE_RATE)
@@ -285,6 +286,7 @@ class Preview:
     sample_rate: int
     start: float
     label: str
+    said: tuple[str, ...] = ()  # the synthetic voice's words (never a hidden one)
 
 
 def loudest_start(y: np.ndarray, sr: int, seconds: float) -> int:
@@ -307,6 +309,7 @@ def preview(
     denoise: bool = False,
     script: str | None = None,
     language: str = "en",
+    hidden: tuple[str, ...] = (),
     on_first=None,
 ) -> Preview:
     """Process a short excerpt (10 s by default) for before/after listening.
@@ -314,7 +317,8 @@ def preview(
     ``disguise``, ``pitch`` and ``own`` take the liveliest part unless ``start``
     is given. ``synthetic`` takes the opening (her first sentence is said first
     and handed to ``on_first(after)`` at once). ``double`` needs the second
-    person's recording and has no quick preview.
+    person's recording and has no quick preview. ``synthetic`` never says a word
+    in ``hidden`` (the words she asked to hide).
     """
     if method == "double":
         raise VoiceError("The 'double' method has no quick preview: it needs the second person's recording first.")
@@ -323,7 +327,7 @@ def preview(
     inp = Path(inp)
     if method == "synthetic":
         try:
-            return _synthetic_preview(inp, secret, seconds, script, language, on_first)
+            return _synthetic_preview(inp, secret, seconds, script, language, hidden, on_first)
         except voice_replace.ReplaceError as exc:
             raise VoiceError(str(exc)) from exc
     try:
@@ -346,7 +350,7 @@ def preview(
     return Preview(before=excerpt, after=after, sample_rate=SAMPLE_RATE, start=float(start), label=LABELS[method])
 
 
-def _synthetic_preview(inp: Path, secret, seconds: float, script: str | None, language: str, on_first) -> Preview:
+def _synthetic_preview(inp: Path, secret, seconds: float, script: str | None, language: str, hidden, on_first) -> Preview:
     import tempfile
 
     try:
@@ -362,8 +366,10 @@ def _synthetic_preview(inp: Path, secret, seconds: float, script: str | None, la
         excerpt = Path(tmp) / "opening.wav" if not script else inp
         if not script:
             write_wav(excerpt, y[:n], SAMPLE_RATE)
-        after = voice_replace.synthetic_preview(excerpt, y, SAMPLE_RATE, seconds, secret, script=script, language=language, on_first=first)
-    return Preview(before=y[:n], after=soft_limit(after), sample_rate=SAMPLE_RATE, start=0.0, label=LABELS["synthetic"])
+        after, said = voice_replace.synthetic_preview(
+            excerpt, y, SAMPLE_RATE, seconds, secret, script=script, language=language, hidden=hidden, on_first=first
+        )
+    return Preview(before=y[:n], after=soft_limit(after), sample_rate=SAMPLE_RATE, start=0.0, label=LABELS["synthetic"], said=said)
 
 
 def _decode_range(inp: Path, start: float, seconds: float) -> np.ndarray:

@@ -4,65 +4,26 @@ Both keep the story's timing, so subtitles made from her recording still fit.
 The synthetic voice says her words unit by unit (a sentence, or the words
 between two of her longer pauses), each unit starting where she started it and
 read at the speed that ends it where she ended it, in the voice's own natural
-rhythm. A double's reading is cut into pieces, each time-stretched (WORLD
-vocoder, pitch kept) into the time she spoke the same words.
+rhythm. The double is in ``double.py``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pyworld
 
 from storyteller.errors import CancelFn, ProgressFn, UserError
 from storyteller.pipeline.media.audio import speech_regions
 from storyteller.pipeline.voice import tts
 from storyteller.pipeline.voice.secret import secret_rng
 
-FRAME = 0.010
-
 
 class ReplaceError(UserError):
     """The replacement voice could not be made; the message says why."""
-
-
-def stretch(y: np.ndarray, sr: int, length: int) -> np.ndarray:
-    """Time-stretch ``y`` to exactly ``length`` samples with the pitch kept (WORLD)."""
-    return warp(y, sr, [0, len(y)], [0, length])
-
-
-def warp(y: np.ndarray, sr: int, marks: Sequence[int], targets: Sequence[int]) -> np.ndarray:
-    """Move each sample position ``marks[i]`` of ``y`` to ``targets[i]`` (both rising), pitch kept (WORLD).
-
-    Between marks time runs evenly, so a word of the new voice fills exactly the
-    time she took for the same word. The result has ``targets[-1] - targets[0]`` samples.
-    """
-    length = int(targets[-1] - targets[0])
-    if length <= 0:
-        return np.zeros(0, np.float32)
-    if len(y) < int(0.05 * sr) or not np.any(y):
-        return np.zeros(length, np.float32)
-    x = np.ascontiguousarray(y, dtype=np.float64)
-    fp = 5.0
-    f0, t = pyworld.dio(x, sr, frame_period=fp)
-    f0 = pyworld.stonemask(x, f0, t, sr)
-    sp = pyworld.cheaptrick(x, f0, t, sr)
-    ap = pyworld.d4c(x, f0, t, sr)
-    frames = max(2, int(round(length / sr * 1000 / fp)) + 1)
-    out_time = targets[0] + np.arange(frames) * (fp / 1000 * sr)
-    src = np.clip(np.interp(out_time, targets, marks) / sr * 1000 / fp, 0, len(f0) - 1)
-    near = np.round(src).astype(int)  # nearest frame for F0 keeps voiced/unvoiced edges sharp
-    i0 = np.floor(src).astype(int)
-    i1 = np.minimum(i0 + 1, len(f0) - 1)
-    w = (src - i0)[:, None]
-    sp2 = np.exp(np.log(sp[i0] + 1e-16) * (1 - w) + np.log(sp[i1] + 1e-16) * w)
-    ap2 = ap[i0] * (1 - w) + ap[i1] * w
-    out = pyworld.synthesize(np.ascontiguousarray(f0[near]), np.ascontiguousarray(sp2), np.ascontiguousarray(ap2), sr, fp)
-    out = out[:length] if len(out) >= length else np.pad(out, (0, length - len(out)))
-    return out.astype(np.float32)
 
 
 def _resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
@@ -96,8 +57,12 @@ _CLAUSE_END = re.compile(r"[,;:،؛]\W*$")
 UNIT_GAP = 0.7
 COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
 MAX_UNIT_WORDS = 40
+# A preview's first unit: a long opening sentence said whole kept the listener waiting (6.6 s of CPU
+# on one core for a 31-word sentence); cut after 8 words, 3.8 s of CPU until they are ready, the next
+# unit's made beside them included (bench_voice.py docstring).
+PREVIEW_FIRST_WORDS = 8
 SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
-FIT = 0.12  # a unit further than this from her time is said once more at the speed that fits
+WORKERS = 2  # units made at once, one core each
 MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
 LOUDNESS_RANGE = 2.0  # a unit may be at most this much louder or quieter than her average (x, either way)
 _WHISPER_CODE = {"prs": "fa"}  # Dari is transcribed as Persian
@@ -148,15 +113,16 @@ def her_words(
     return [TimedWord(int(a * sr), int(b * sr), t) for a, b, t in spoken if t.strip()], tuple(warnings)
 
 
-def units(words: list[TimedWord], sr: int) -> list[list[TimedWord]]:
+def units(words: list[TimedWord], sr: int, first_words: int = MAX_UNIT_WORDS) -> list[list[TimedWord]]:
     """Her words grouped into the stretches the voice says in one breath: a sentence's end or a pause of
-    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made."""
+    ``UNIT_GAP`` starts a new one, so the first sentence can also be heard before the rest is made. The
+    first unit holds at most ``first_words`` (a preview's first sound comes sooner)."""
     out: list[list[TimedWord]] = []
     for w in words:
         if (
             out
             and w.start - out[-1][-1].end < UNIT_GAP * sr
-            and len(out[-1]) < MAX_UNIT_WORDS
+            and len(out[-1]) < (first_words if len(out) == 1 else MAX_UNIT_WORDS)
             and not _SENTENCE_END.search(out[-1][-1].text)
         ):
             out[-1].append(w)
@@ -197,7 +163,6 @@ class _Speaker:
     def __init__(self, secret, language: str):
         self.language = language
         self.voice = synthetic_voice(secret)
-        self.pace = 1.0  # the speed at which the voice keeps her pace, learnt unit by unit
         self.warning = ""
         try:
             tts._model()
@@ -209,7 +174,7 @@ class _Speaker:
             self.variant = str(rng.choice(tts.ESPEAK_VARIANTS))
             self.pitch = int(rng.integers(30, 71))
 
-    def _speak(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
+    def say(self, words: list[str], marks: dict[int, str], speed: float) -> tuple[np.ndarray, int, int, int]:
         """(audio, first word's start, last word's end, rate)."""
         language = _espeak_language(self.language, " ".join(words))
         if self.neural:
@@ -219,17 +184,23 @@ class _Speaker:
         said = [(a, b) for a, b in spans if b > a]
         return audio, (said[0][0] if said else 0), (said[-1][1] if said else 0), rate
 
-    def say(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[np.ndarray, int, int, int]:
-        """The unit in about ``seconds`` (first word's start to last word's end), within ``SPEEDS``."""
-        speed = float(np.clip(self.pace, *SPEEDS))
-        audio, a, b, rate = self._speak(words, marks, speed)
-        # the voice's durations scale as 1 / speed, so one reading tells the speed that fits
-        fits = speed * (b - a) / rate / max(seconds, 0.05)
-        again = float(np.clip(fits, *SPEEDS))
-        if abs(again / speed - 1) > FIT:
-            audio, a, b, rate = self._speak(words, marks, again)
-        self.pace = 0.5 * self.pace + 0.5 * fits
-        return audio, a, b, rate
+    def _seconds(self, words: list[str], marks: dict[int, str], speed: float) -> float:
+        """How long the unit lasts at ``speed``, first word's start to last word's end."""
+        language = _espeak_language(self.language, " ".join(words))
+        if self.neural:  # the model's duration part alone: the unit is known before it is made
+            spans, rate = tts.word_spans(words, language, replace(self.voice, speed=speed), marks)
+        else:
+            _audio, *ends, rate = self.say(words, marks, speed)
+            spans = [tuple(ends)]
+        said = [(a, b) for a, b in spans if b > a]
+        return (said[-1][1] - said[0][0]) / rate if said else 0.0
+
+    def fit(self, words: list[str], marks: dict[int, str], seconds: float) -> tuple[float, float]:
+        """(the speed within ``SPEEDS`` that says the unit in about ``seconds``, how long it then lasts)."""
+        natural = self._seconds(words, marks, 1.0)
+        speed = float(np.clip(natural / max(seconds, 0.05), *SPEEDS))
+        # the model rounds each sound's duration at the speed asked, so the length is asked again there
+        return speed, (self._seconds(words, marks, speed) if self.neural else natural / speed)
 
 
 def _her_levels(y: np.ndarray, groups: list[list[TimedWord]]) -> list[float]:
@@ -273,48 +244,95 @@ def synthetic(
 
 
 def speak_over(
-    y: np.ndarray, sr: int, words: list[TimedWord], speaker: _Speaker, progress: ProgressFn, cancel: CancelFn, on_unit=None
+    y: np.ndarray,
+    sr: int,
+    words: list[TimedWord],
+    speaker: _Speaker,
+    progress: ProgressFn,
+    cancel: CancelFn,
+    on_unit=None,
+    first_words: int = MAX_UNIT_WORDS,
 ) -> np.ndarray:
     """Say ``words`` unit by unit into a silence as long as ``y``; ``on_unit(out, end)`` after each.
 
     Each unit starts where she started it (or just after the previous one, when
     the voice ran late) and is read at the speed, within ``SPEEDS``, that ends it
     where she ended it; inside it the voice keeps its own natural rhythm. It
-    takes her loudness for that unit.
+    takes her loudness for that unit. Every unit's speed and place are settled
+    first (the model's duration part is cheap), then the units are made
+    ``WORKERS`` at a time and laid down in order.
     """
     out = np.zeros(len(y), np.float32)
-    groups = units(words, sr)
+    groups = units(words, sr, first_words)
     levels = _her_levels(y, groups)
     lead, tail = int(0.03 * sr), int(0.25 * sr)  # the voice's own onset and decay around its words
+    plan = []  # (words, marks, speed, her start) of each unit
     late_until = 0
-    for k, (unit, level) in enumerate(zip(groups, levels)):
+    for unit in groups:
         if cancel():
-            break
+            return out
         start = max(unit[0].start, late_until + int(MIN_GAP * sr))
         seconds = max(unit[-1].end - start, 0.5 * (unit[-1].end - unit[0].start)) / sr
-        audio, a, b, rate = speaker.say([w.text for w in unit], unit_marks(unit, sr), seconds)
-        audio = _resample(audio, rate, sr)
-        a, b = int(a * sr / rate), int(b * sr / rate)
-        piece = audio[max(0, a - lead) : b + tail]
-        piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
-        at = start - min(lead, a)
-        _place(out, piece, max(0, at), sr)
-        late_until = start + (b - a)
-        progress((k + 1) / len(groups))
-        if on_unit is not None:
-            on_unit(out, min(len(out), at + len(piece)))
+        texts, marks = [w.text for w in unit], unit_marks(unit, sr)
+        speed, lasts = speaker.fit(texts, marks, seconds)
+        plan.append((texts, marks, speed, start))
+        late_until = start + int(lasts * sr)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        made = {}
+        for k, ((*_said, start), level) in enumerate(zip(plan, levels)):
+            for j in range(k, min(k + WORKERS, len(plan))):  # a bounded window: memory stays flat on long takes
+                if j not in made:
+                    made[j] = pool.submit(speaker.say, *plan[j][:3])
+            if cancel():
+                pool.shutdown(cancel_futures=True)
+                break
+            audio, a, b, rate = made.pop(k).result()
+            audio = _resample(audio, rate, sr)
+            a, b = int(a * sr / rate), int(b * sr / rate)
+            piece = audio[max(0, a - lead) : b + tail]
+            piece = piece * (level / max(_rms(audio[a:b]), 1e-6))
+            at = start - min(lead, a)
+            _place(out, piece, max(0, at), sr)
+            progress((k + 1) / len(plan))
+            if on_unit is not None:
+                on_unit(out, min(len(out), at + len(piece)))
     return out
 
 
+def unsaid(words: list[TimedWord], hidden: Sequence[str]) -> list[TimedWord]:
+    """``words`` without any that holds (part of) a word or name she asked to hide, found as the render
+    finds them in her script: anywhere in the text, in any case, across words ("Bibi Ayesha")."""
+    text, at = "", []
+    for w in words:
+        at.append(len(text))
+        text += w.text + " "
+    dropped: set[int] = set()
+    for phrase in (h.strip() for h in hidden):
+        for m in re.finditer(re.escape(phrase), text, flags=re.IGNORECASE) if phrase else ():
+            dropped |= {k for k, w in enumerate(words) if at[k] < m.end() and m.start() < at[k] + len(w.text)}
+    return [w for k, w in enumerate(words) if k not in dropped]
+
+
 def synthetic_preview(
-    inp, y: np.ndarray, sr: int, seconds: float, secret, *, script: str | None, language: str, on_first=None
-) -> np.ndarray:
-    """The first ``seconds`` of ``synthetic``, made for listening before choosing.
+    inp,
+    y: np.ndarray,
+    sr: int,
+    seconds: float,
+    secret,
+    *,
+    script: str | None,
+    language: str,
+    hidden: Sequence[str] = (),
+    on_first=None,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The first ``seconds`` of ``synthetic``, made for listening before choosing; returns (audio, the
+    words said).
 
     With a script no Whisper runs: the script is spread over her speech by
     length (as the subtitles are when Whisper cannot follow her). Without one,
-    Whisper listens to the excerpt only. The first unit is handed to
-    ``on_first(audio)`` as soon as it is said, so a page can start playing.
+    Whisper listens to the excerpt only. Either way no word in ``hidden`` is
+    said. The first unit is handed to ``on_first(audio)`` as soon as it is
+    said, so a page can start playing.
     """
     from storyteller.pipeline.speech import align
 
@@ -328,6 +346,7 @@ def synthetic_preview(
         words = [w for w in words if w.end <= n]
     else:
         words, _ = her_words(inp, y[:n], sr, None, language, lambda f: None, lambda: False)
+    words = unsaid(words, hidden)
     if not words:
         raise ReplaceError("No speech was recognised at the start of this recording, so there is nothing to preview.")
     first = [True]
@@ -337,43 +356,6 @@ def synthetic_preview(
             on_first(out[:end].copy())
         first[0] = False
 
-    return speak_over(y[:n], sr, words, _Speaker(secret, language), lambda f: None, lambda: False, report)
-
-
-# ------------------------------------------------------------------ double
-def _quiet_point(y: np.ndarray, sr: int, at: int, search: float = 0.25) -> int:
-    """The quietest 10 ms frame within ``search`` seconds of ``at`` (a cut that does not split a word)."""
-    hop = int(FRAME * sr)
-    lo, hi = max(0, at - int(search * sr)), min(len(y), at + int(search * sr))
-    n = (hi - lo) // hop
-    if n < 2:
-        return at
-    e = np.sum(y[lo : lo + n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
-    return lo + int(np.argmin(e)) * hop + hop // 2
-
-
-def fit_double(orig: np.ndarray, double: np.ndarray, sr: int, progress: ProgressFn | None = None) -> np.ndarray:
-    """Fit a second person's reading of the script to the timing of the original.
-
-    Her speech stretches are found; the double's speech (pauses removed) is cut
-    at quiet points into as many pieces, in proportion to the length of hers,
-    and each piece is stretched into the place of the matching stretch.
-    """
-    progress = progress or (lambda f: None)
-    mine = speech_regions(orig, sr)
-    theirs = speech_regions(double, sr)
-    out = np.zeros(len(orig), np.float32)
-    if not mine:
-        return out
-    if not theirs:
-        raise ReplaceError("No speech was found in the second person's recording.")
-    stream = np.concatenate([double[a:b] for a, b in theirs])
-    lens = np.array([b - a for a, b in mine], float)
-    cuts = np.concatenate([[0], np.cumsum(lens)]) / lens.sum() * len(stream)
-    cuts = [0] + [_quiet_point(stream, sr, int(c)) for c in cuts[1:-1]] + [len(stream)]
-    level = _rms(np.concatenate([orig[a:b] for a, b in mine]))
-    for k, (a, b) in enumerate(mine):
-        piece = stretch(stream[cuts[k] : cuts[k + 1]], sr, b - a)
-        _place(out, piece * (level / max(_rms(piece), 1e-6)), a, sr)
-        progress((k + 1) / len(mine))
-    return out
+    speaker = _Speaker(secret, language)
+    audio = speak_over(y[:n], sr, words, speaker, lambda f: None, lambda: False, report, first_words=PREVIEW_FIRST_WORDS)
+    return audio, tuple(w.text for w in words)
