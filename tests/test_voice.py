@@ -569,14 +569,14 @@ def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Pa
     from storyteller.jobs import story_build
     from storyteller.store import stories
     from storyteller.store.db import db_path, open_database
-    from tests.test_story_build import StoryVaults, add_take, new_story, plain, run
+    from tests.test_story_build import KEY, StoryVaults, add_take, new_story, plain, run
 
     conn = open_database(db_path(data_dir))
     vault = StoryVaults(conn, data_dir)
     story = new_story(conn)
     script = "Ayesha walked to the river. She sat down there and waited for her brother until the evening came."
-    stories.save_script(conn, story.id, script, story.revision)
-    stories.save_plan(conn, story.id, {"hidden_words": ["Ayesha"]})
+    stories.save_script(conn, story.id, script, story.revision, workshop_key=KEY)
+    stories.save_plan(conn, story.id, {"hidden_words": ["Ayesha"]}, KEY)
     add_take(conn, vault, story.id, shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac"), "whole")
     job = run(conn, data_dir, "voice_preview", story.id, method="synthetic")
     assert job.state == "done", job.error
@@ -585,7 +585,7 @@ def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Pa
     joined = story_build.join_narration(
         vault.of(story.id), story_build.narration_parts(conn, story.id), tmp_path / "joined.wav", lambda: False
     )
-    secret = stories.get_story(conn, story.id).voice_secret
+    secret = stories.get_story(conn, story.id, KEY).voice_secret
     unsaid = voice.preview(joined, "synthetic", secret, script=script, hidden=("Ayesha",))
     said = voice.preview(joined, "synthetic", secret, script=script)
     assert "Ayesha" not in unsaid.said and "Ayesha" in said.said
