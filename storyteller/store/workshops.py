@@ -66,7 +66,7 @@ class ScreeningEntry:
 
     story_id: int
     alias: str
-    title: str
+    title: str  # sealed in the database: '' here, the desk opens it with the workshop key
     video: str  # the vault name of the newest final video
 
 
@@ -77,7 +77,7 @@ def screening_playlist(conn: sqlite3.Connection, workshop_id: int) -> list[Scree
     """
     rows = conn.execute(
         """
-        SELECT s.id AS story_id, p.alias, s.title,
+        SELECT s.id AS story_id, p.alias, '' AS title,
                (SELECT a.vault_name FROM assets a WHERE a.story_id = s.id AND a.kind = 'export'
                   AND json_extract(a.meta, '$.quality') = 'final' ORDER BY a.id DESC LIMIT 1) AS video
         FROM stories s JOIN participants p ON p.id = s.participant_id
