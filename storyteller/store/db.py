@@ -8,6 +8,7 @@ transaction and recording the step in ``PRAGMA user_version``.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 # Append new steps; never edit a step that has shipped.
@@ -178,12 +179,31 @@ def connect(path: str | Path) -> sqlite3.Connection:
     """Open the database with the project's pragmas; rows behave like dicts."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    _use_write_ahead_log(conn)
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA secure_delete=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _use_write_ahead_log(conn: sqlite3.Connection) -> None:
+    """Turn on WAL, waiting for any other process that is turning it on right now.
+
+    Switching a new file to WAL needs its exclusive lock. When the app and its workers
+    open a new database at once, SQLite answers "locked" straight away instead of
+    waiting on the busy timeout (waiting could deadlock two readers that both want
+    to write). The first to win sets WAL in the file for good; the rest just retry.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
