@@ -31,7 +31,6 @@ from storyteller.pipeline.media.ffmpeg import FFmpegError, open_ffmpeg
 from storyteller.pipeline.media.metadata import H264_STRIP_SEI, STRIP_ARGS
 from storyteller.pipeline.media.probe import require_stream
 from storyteller.pipeline.media.video import VideoError, read_frames
-from storyteller.pipeline.voice import methods as voice
 
 # Masked frames wait this many frames before they are written, so a face the check finds can be covered on them too.
 DELAY = 4
@@ -85,6 +84,10 @@ def _encode_args(w: int, h: int, fps: float, fmt: str, audio: Path | None) -> li
 
 def _disguised_audio(inp: Path, workdir: Path, progress, cancel) -> Path:
     """The video's sound through the voice pipeline (a fresh secret each time), as a WAV."""
+    # Imported here: the voice chain loads Praat and SciPy's signal module (about 2 s on a laptop),
+    # which a silent clip, a photo or `storyteller faces` on a phone video without sound never need.
+    from storyteller.pipeline.voice import methods as voice
+
     wav = workdir / f".voice-{secrets.token_hex(6)}.wav"
     voice.anonymize(inp, wav, "disguise", secrets.token_hex(16), progress=progress, cancel=cancel)
     return wav
