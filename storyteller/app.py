@@ -20,7 +20,7 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import SecurityError
 
 from storyteller import config
-from storyteller.errors import plain_message
+from storyteller.errors import UserError, plain_message
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
@@ -135,6 +135,16 @@ def _register_error_pages(app: Flask) -> None:
         return render_template("errors/error.html", code=503, title=title, explanation=explanation), 503
 
     app.register_error_handler(WorkshopLocked, locked_page)
+
+    def plain_refusal(exc: UserError):
+        """A refusal a view did not catch (a storyboard that filled up meanwhile): its own sentence, not a 500."""
+        title, _explanation = ERROR_WORDS[400]
+        explanation = gettext(plain_message(exc))
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"message": explanation}, 400
+        return render_template("errors/error.html", code=400, title=title, explanation=explanation), 400
+
+    app.register_error_handler(UserError, plain_refusal)  # WorkshopLocked, more precise, keeps its own page
 
 
 class _Request(Request):

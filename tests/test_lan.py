@@ -326,6 +326,38 @@ def test_a_photo_goes_up_in_pieces_resumes_and_loses_its_location(app, mode, peo
     assert "Your photo 1" in phone.get("/phone/photos", base_url=LAN).get_data(as_text=True)
 
 
+def test_two_photos_started_at_59_pictures_keep_one_and_refuse_the_other_plainly(app, mode, people):
+    """The 60-picture limit is checked when an upload starts; two uploads that both started at 59 race past it."""
+    phone = joined_and_signed_in(app.test_client(), mode, people)
+    conn = _db(app)
+    try:
+        story = stories.story_of(conn, people["rose"], "ur", workshop_key(app))
+        earlier = [stories.add_asset(conn, story.id, "photo", f"earlier{i}.jpg") for i in range(59)]
+        stories.save_plan(conn, story.id, {"pictures": [{"asset_id": i} for i in earlier]}, workshop_key(app))
+    finally:
+        conn.close()
+    data = _photo_with_gps()
+    first, second = (_upload(phone, "photo", data, name) for name in ("a.jpg", "b.jpg"))  # both allowed to start
+    kept = phone.post(f"/phone/upload/{first}/finish", headers=FETCH, base_url=LAN)
+    assert kept.status_code == 200, kept.get_json()
+    refused = phone.post(f"/phone/upload/{second}/finish", headers={**FETCH, "Accept-Language": "ur"}, base_url=LAN)
+    assert refused.status_code == 400  # not a 500: the phone page shows this sentence, in her language
+    assert refused.get_json()["message"] == "ایک کہانی میں زیادہ سے زیادہ 60 تصویریں ہو سکتی ہیں۔"
+    # Nothing lost, nothing left over: her 60 pictures, the kept one last; no asset, file or upload of the refused one.
+    conn = _db(app)
+    try:
+        story = stories.story_of(conn, people["rose"], "ur", workshop_key(app))
+        photos = stories.story_assets(conn, story.id, "photo")
+        uploads_left = conn.execute("SELECT COUNT(*) FROM phone_uploads").fetchone()[0]
+    finally:
+        conn.close()
+    assert plans.plan_or_new(story.plan).picture_ids() == (*earlier, kept.get_json()["asset"])
+    assert [p.id for p in photos] == [*earlier, kept.get_json()["asset"]]
+    vault = Path(app.config["DATA_DIR"]) / "vault"
+    assert sorted(p.name for p in vault.iterdir() if p.is_file()) == [photos[-1].vault_name]
+    assert not list((vault / "recording").glob("*.part")) and uploads_left == 0
+
+
 def test_a_narration_from_the_phone_recorder_is_checked_and_kept(app, mode, people):
     phone = joined_and_signed_in(app.test_client(), mode, people)
     data = NARRATION.read_bytes()

@@ -316,6 +316,8 @@ def _keep_photo(upload: PhoneUpload):
             asset_id, _job = add_picture(raw, "photo", phone=True)
     except intake.PictureRefused as exc:
         return jsonify(message=_(str(exc))), 422
+    except plans.PlanError as exc:  # her storyboard filled up while this photo was on its way
+        return jsonify(message=_(str(exc))), 400
     finally:
         vault.delete(upload.vault_name)
     return jsonify(

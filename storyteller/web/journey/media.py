@@ -204,18 +204,26 @@ def add_picture(stream, kind: str, **meta) -> tuple[int, int]:
     story = current_story()
     if len(_plan(story).pictures) >= plans.MAX_PICTURES:  # before the work of reading it
         raise plans.PlanError(plans.TOO_MANY_PICTURES)
-    vault = get_vault(story.id)
+    db, vault = get_db(), get_vault(story.id)
     picture = intake.receive_picture(vault, stream)
-    asset_id = stories.add_asset(
-        get_db(),
-        story.id,
-        kind,
-        picture.vault_name,
-        media_type=picture.media_type,
-        size_bytes=vault.size(picture.vault_name),
-        meta={"width": picture.width, "height": picture.height, **meta},
-    )
-    _save(plans.with_picture(_plan(story), asset_id))
+    size = vault.size(picture.vault_name)
+    try:
+        # Her plan is read again under the write lock: two pictures that both started at 59 (two
+        # phone uploads) cannot both take the last place, nor one overwrite the other's.
+        with stories.write_transaction(db):
+            asset_id = stories.add_asset(
+                db,
+                story.id,
+                kind,
+                picture.vault_name,
+                media_type=picture.media_type,
+                size_bytes=size,
+                meta={"width": picture.width, "height": picture.height, **meta},
+            )
+            _save(plans.with_picture(_plan(stories.get_story(db, story.id, unlocked_key())), asset_id))
+    except BaseException:
+        vault.delete(picture.vault_name)
+        raise
     return asset_id, _start("photo_faces", asset=asset_id)
 
 
