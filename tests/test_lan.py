@@ -250,6 +250,27 @@ def test_turning_lan_off_ends_every_phone_session_at_once(app, mode, people):
     assert join(rose, mode.join_code).status_code == 302
 
 
+def test_a_phone_sent_away_cannot_come_back_after_a_restart(app, mode, people, data_dir):
+    """The generation a phone's cookie carries starts afresh at random in each process: "Stop phones"
+    holds across a restart of the laptop (its cookies are signed with the same key), and a restart ends every phone."""
+    from storyteller.app import create_app
+    from tests.conftest import unlock
+
+    sent_away = joined_and_signed_in(app.test_client(), mode, people)
+    stayed = joined_and_signed_in(app.test_client(), mode, people, "jasmine", JASMINE_PIN)
+    mode.stop()
+    mode.start()
+    assert sent_away.get("/phone/story", base_url=LAN).location.endswith("/phone/")
+    stayed = joined_and_signed_in(stayed, mode, people, "jasmine", JASMINE_PIN)
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    unlock(restarted, workshop_key(app))
+    lan.configure(restarted, "127.0.0.2", 5000)
+    for old in (sent_away, stayed):
+        phone = restarted.test_client()
+        phone.set_cookie("session", old.get_cookie("session", domain="127.0.0.2").value, domain="127.0.0.2")
+        assert phone.get("/phone/story", base_url=LAN).location.endswith("/phone/")
+
+
 # ----------------------------------------------------------------- her own story from the phone
 def _upload(phone, kind, data: bytes, name: str, piece=64 * 1024, stop_after=None):
     start = phone.post("/phone/upload", data={"kind": kind, "size": len(data), "name": name, "type": ""}, headers=FETCH, base_url=LAN)

@@ -5,7 +5,9 @@ Off by default. `storyteller serve --lan` binds the laptop's Wi-Fi address besid
 process's memory: the join code (new each time phone joining starts), the wrong
 codes tried, and a generation number that every phone's session carries. Turning
 phone joining off (or on again) moves the generation on, so every phone session
-ends at once, whatever its cookie says.
+ends at once, whatever its cookie says. The generation starts at random in each
+process: a cookie from before a restart (signed with the same key) names no
+generation of this one, so a phone sent away stays away and a restart ends every phone.
 
 A request counts as coming from the LAN when it arrived on the LAN socket (the
 server marks it, see ``mark_lan``) or names a host that is not the laptop's own.
@@ -69,7 +71,7 @@ class LanMode:
     port: int = 0
     accepting: bool = False
     join_code: str = ""
-    generation: int = 0
+    generation: int = field(default_factory=lambda: secrets.randbits(64))  # see the module's docstring
     tries: dict[str, CodeTries] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
