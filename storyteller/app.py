@@ -25,6 +25,7 @@ from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
 from storyteller.jobs.uploads import BODY_LIMITS, DEFAULT_BODY_LIMIT
+from storyteller.store import phone_uploads
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import WorkshopLocked, spill_folder, vault_for
 from storyteller.web.context import HUEY_EXTENSION, WORKSHOP_KEY_EXTENSION, close_db
@@ -181,6 +182,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     conn = open_database(db_path(data_dir))  # create or migrate once at start
     try:
         sweep_workdirs(conn, data_dir)  # plain copies left by a process that was killed
+        phone_uploads.sweep_abandoned(conn, vault_for(data_dir))  # sealed pieces of phones that never came back
     finally:
         conn.close()
     vault_for(data_dir).sweep_partials()

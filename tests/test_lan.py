@@ -379,6 +379,39 @@ def test_two_photos_started_at_59_pictures_keep_one_and_refuse_the_other_plainly
     assert not list((vault / "recording").glob("*.part")) and uploads_left == 0
 
 
+def test_uploads_abandoned_for_a_day_are_swept_at_start_and_recent_ones_go_on(app, mode, people, data_dir):
+    """A phone that never came back leaves sealed pieces in the vault: a restart throws them away after 24 h idle."""
+    from storyteller.app import create_app
+    from storyteller.store import phone_uploads
+    from tests.conftest import unlock
+
+    phone = joined_and_signed_in(app.test_client(), mode, people)
+    data = _photo_with_gps()
+    abandoned = _upload(phone, "photo", data, "old.jpg", piece=1024, stop_after=2048)
+    recent = _upload(phone, "photo", data, "new.jpg", piece=1024, stop_after=2048)
+    pieces = Path(data_dir) / "vault" / "recording"
+    conn = _db(app)
+    try:
+        old_file, new_file = (pieces / f"{phone_uploads.find(conn, t).vault_name}.part" for t in (abandoned, recent))
+    finally:
+        conn.close()
+    day_ago = time.time() - 24 * 3600 - 60
+    os.utime(old_file, (day_ago, day_ago))
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    assert not old_file.exists() and new_file.exists()
+    conn = _db(app)
+    try:
+        assert phone_uploads.find(conn, abandoned) is None and phone_uploads.find(conn, recent) is not None
+    finally:
+        conn.close()
+    unlock(restarted, workshop_key(app))
+    lan.configure(restarted, "127.0.0.2", 5000)
+    phone = joined_and_signed_in(restarted.test_client(), lan.lan_mode(restarted), people)
+    assert phone.get(f"/phone/upload/{abandoned}", headers=FETCH, base_url=LAN).status_code == 404
+    done = _go_on(phone, recent, data, piece=1024)  # the recent one goes on from its 2048 bytes
+    assert done.status_code == 200, done.get_json()
+
+
 def test_a_narration_from_the_phone_recorder_is_checked_and_kept(app, mode, people):
     phone = joined_and_signed_in(app.test_client(), mode, people)
     data = NARRATION.read_bytes()
