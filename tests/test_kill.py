@@ -15,7 +15,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +31,10 @@ from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import plaintext_folders
+from tests.journey_helpers import spawn_cli
 from tests.render_helpers import picture, tone
 from tests.test_story_build import KEY, StoryVaults, add_picture, add_take, new_story
 
-ROOT = Path(__file__).resolve().parent.parent
 STALE_AFTER = 3.0
 NARRATION_SECONDS = 24.0
 
@@ -147,17 +146,13 @@ def start_worker(data_dir: Path, tmp: Path, ffmpeg: Path | None = None, workshop
 
     The workshop key goes down its stdin, as `storyteller serve` hands it over.
     """
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
-    if ffmpeg is not None:
-        env["IMAGEIO_FFMPEG_EXE"] = str(ffmpeg)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.PIPE,
+    env = {"TMPDIR": str(tmp), **({"IMAGEIO_FFMPEG_EXE": str(ffmpeg)} if ffmpeg is not None else {})}
+    proc = spawn_cli(
+        ["worker", "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
+        data_dir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        **env,
     )
     send_key(proc.stdin, workshop_key)
     return proc

@@ -483,7 +483,7 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import free_port
-    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip
+    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip, spawn_cli
 
     chromium = chromium_or_skip()
     artifacts = Path(__file__).resolve().parent.parent / "test-artifacts" / "phone"
@@ -500,36 +500,15 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
     finally:
         conn.close()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storyteller.cli",
-            "serve",
-            "--lan",
-            "--lan-address",
-            "127.0.0.2",
-            "--port",
-            str(port),
-            "--data",
-            str(data_dir),
-            "--unlock",  # the facilitator's passphrase, read from stdin: the vault opens
-        ],
-        start_new_session=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
+    # --unlock: the facilitator's passphrase, read from stdin: the vault opens.
+    proc = spawn_cli(
+        ["serve", "--lan", "--lan-address", "127.0.0.2", "--port", str(port), "--unlock"], data_dir, feed=b"a long facilitator passphrase\n"
     )
-    proc.stdin.write("a long facilitator passphrase\n")
-    proc.stdin.flush()
     try:
         code = None
         deadline = time.monotonic() + 40
         while code is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
+            line = proc.stdout.readline().decode(errors="replace")
             assert line, "serve stopped before it printed the join code"
             found = re.search(r"join code (\d{3} \d{3})", line)
             code = found.group(1) if found else None
