@@ -119,15 +119,16 @@ def start_worker(data_dir: Path, key: bytes | None = None, *extra: str) -> subpr
 
 
 def stop_process(proc: subprocess.Popen) -> str:
-    """Stop a process started with start_new_session (SIGTERM, then SIGKILL); returns what it printed."""
+    """Stop a process started with start_new_session (SIGTERM, then SIGKILL); returns what it printed (its piped output)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
-    return proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    printed = proc.stdout or proc.stderr
+    return printed.read().decode(errors="replace") if printed else ""
 
 
 def serve_app(data_dir: Path, test_config: dict | None = None):

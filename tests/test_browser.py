@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DESK_PASSPHRASE, free_port, unlock
-from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page, spawn_cli
+from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page, spawn_cli, stop_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSPHRASE = DESK_PASSPHRASE  # set before serve starts; the desk signs in with it
@@ -48,11 +47,7 @@ def _serve(data_dir, *extra):
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("server did not start: " + proc.stdout.read().decode(errors="replace"))
     yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process(proc)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import io
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -276,7 +275,12 @@ def _upload(phone, kind, data: bytes, name: str, piece=64 * 1024, stop_after=Non
     start = phone.post("/phone/upload", data={"kind": kind, "size": len(data), "name": name, "type": ""}, headers=FETCH, base_url=LAN)
     assert start.status_code == 200, start.get_json()
     token = start.get_json()["upload"]
-    offset = 0
+    _send_pieces(phone, token, data, 0, piece, stop_after)
+    return token
+
+
+def _send_pieces(phone, token, data: bytes, offset: int, piece: int, stop_after=None) -> None:
+    """As phone.js does: a piece at the offset the laptop has, until all is there (or ``stop_after`` bytes)."""
     while offset < len(data) and (stop_after is None or offset < stop_after):
         answer = phone.post(
             f"/phone/upload/{token}/piece",
@@ -286,20 +290,11 @@ def _upload(phone, kind, data: bytes, name: str, piece=64 * 1024, stop_after=Non
         )
         assert answer.status_code == 200, answer.get_json()
         offset = answer.get_json()["size"]
-    return token
 
 
 def _go_on(phone, token, data: bytes, piece=64 * 1024):
     """What phone.js does after a reload: ask how far the laptop got, send from there, finish."""
-    offset = phone.get(f"/phone/upload/{token}", headers=FETCH, base_url=LAN).get_json()["size"]
-    while offset < len(data):
-        answer = phone.post(
-            f"/phone/upload/{token}/piece",
-            data={"offset": offset, "piece": (io.BytesIO(data[offset : offset + piece]), "piece")},
-            headers=FETCH,
-            base_url=LAN,
-        )
-        offset = answer.get_json()["size"]
+    _send_pieces(phone, token, data, phone.get(f"/phone/upload/{token}", headers=FETCH, base_url=LAN).get_json()["size"], piece)
     return phone.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN)
 
 
@@ -483,7 +478,7 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import free_port
-    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip, spawn_cli
+    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip, spawn_cli, stop_process
 
     chromium = chromium_or_skip()
     artifacts = Path(__file__).resolve().parent.parent / "test-artifacts" / "phone"
@@ -615,8 +610,4 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
             browser.close()
         assert not outside, f"the phone page tried to reach outside: {outside}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process(proc)
