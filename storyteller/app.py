@@ -20,11 +20,12 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import SecurityError
 
 from storyteller import config
-from storyteller.errors import plain_message
+from storyteller.errors import UserError, plain_message
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
 from storyteller.jobs.uploads import BODY_LIMITS, DEFAULT_BODY_LIMIT
+from storyteller.store import phone_uploads
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import WorkshopLocked, spill_folder, vault_for
 from storyteller.web.context import HUEY_EXTENSION, WORKSHOP_KEY_EXTENSION, close_db
@@ -136,6 +137,16 @@ def _register_error_pages(app: Flask) -> None:
 
     app.register_error_handler(WorkshopLocked, locked_page)
 
+    def plain_refusal(exc: UserError):
+        """A refusal a view did not catch (a storyboard that filled up meanwhile): its own sentence, not a 500."""
+        title, _explanation = ERROR_WORDS[400]
+        explanation = gettext(plain_message(exc))
+        if request.headers.get("X-Requested-With") == "fetch":
+            return {"message": explanation}, 400
+        return render_template("errors/error.html", code=400, title=title, explanation=explanation), 400
+
+    app.register_error_handler(UserError, plain_refusal)  # WorkshopLocked, more precise, keeps its own page
+
 
 class _Request(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
@@ -171,6 +182,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     conn = open_database(db_path(data_dir))  # create or migrate once at start
     try:
         sweep_workdirs(conn, data_dir)  # plain copies left by a process that was killed
+        phone_uploads.sweep_abandoned(conn, vault_for(data_dir))  # sealed pieces of phones that never came back
     finally:
         conn.close()
     vault_for(data_dir).sweep_partials()

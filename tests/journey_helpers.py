@@ -70,6 +70,40 @@ def _wait_until_up(url: str) -> None:
     raise AssertionError("the app did not answer on " + url)
 
 
+def spawn_cli(
+    args: list[str],
+    data_dir: Path | None = None,
+    *,
+    feed: bytes | None = None,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.STDOUT,
+    **env: str,
+) -> subprocess.Popen:
+    """`python -m storyteller.cli ARGS --data DATA_DIR` on this checkout's code, in a process group of its own.
+
+    The one way the tests start the command: PYTHONPATH points at this checkout (the venv's
+    editable install may point at another), ``env`` is added to this process's environment,
+    and ``os.killpg(proc.pid, ...)`` (``stop_process``) stops it with all it started. Its stdin
+    is a pipe, kept open (a worker stops when it closes): ``feed`` is written to it at once,
+    as the facilitator types the passphrase for ``--unlock``; ``jobs.unlock.send_key`` hands
+    a worker the workshop key.
+    """
+    data = ["--data", str(data_dir)] if data_dir is not None else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storyteller.cli", *args, *data],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    if feed is not None:
+        proc.stdin.write(feed)
+        proc.stdin.flush()
+    return proc
+
+
 def start_worker(data_dir: Path, key: bytes | None = None, *extra: str) -> subprocess.Popen:
     """The real background worker (`storyteller worker`), on this checkout's code, in its own group.
 
@@ -78,31 +112,23 @@ def start_worker(data_dir: Path, key: bytes | None = None, *extra: str) -> subpr
     """
     from storyteller.jobs.unlock import send_key
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--key-from-stdin", *extra],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = spawn_cli(["worker", "--key-from-stdin", *extra], data_dir)
     if key is not None:
         send_key(proc.stdin, key)
     return proc
 
 
 def stop_process(proc: subprocess.Popen) -> str:
-    """Stop a process started with start_new_session (SIGTERM, then SIGKILL); returns what it printed."""
+    """Stop a process started with start_new_session (SIGTERM, then SIGKILL); returns what it printed (its piped output)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
-    return proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    printed = proc.stdout or proc.stderr
+    return printed.read().decode(errors="replace") if printed else ""
 
 
 def serve_app(data_dir: Path, test_config: dict | None = None):

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DESK_PASSPHRASE, free_port, unlock
-from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page
+from tests.journey_helpers import CHROMIUM, CHROMIUM_ARGS, desk_sign_in_page, spawn_cli, stop_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSPHRASE = DESK_PASSPHRASE  # set before serve starts; the desk signs in with it
@@ -35,16 +33,8 @@ def _serve(data_dir, *extra):
     passphrase.set_first(conn, PASSPHRASE)
     conn.close()
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir), "--unlock", *extra],
-        start_new_session=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    # Typed as the facilitator would at the terminal: the workshop is unlocked, the sample can be made.
-    proc.stdin.write(PASSPHRASE.encode() + b"\n")
-    proc.stdin.flush()
+    # The passphrase typed as the facilitator would at the terminal: the workshop is unlocked, the sample can be made.
+    proc = spawn_cli(["serve", "--port", str(port), "--unlock", *extra], data_dir, feed=PASSPHRASE.encode() + b"\n")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -57,11 +47,7 @@ def _serve(data_dir, *extra):
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("server did not start: " + proc.stdout.read().decode(errors="replace"))
     yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    stop_process(proc)
 
 
 @pytest.fixture

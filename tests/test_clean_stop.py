@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,9 +24,9 @@ from storyteller.store import passphrase
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import plaintext_folders
 from tests.conftest import free_port
+from tests.journey_helpers import spawn_cli
 from tests.test_kill import RENDER_AT_10, alive, descendants, make_her_story, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 PASSPHRASE = "a long facilitator passphrase"
 
 
@@ -41,18 +40,13 @@ def kill_all(serve: subprocess.Popen, started: set[int]) -> None:
 
 def start_serve(data_dir: Path, port: int) -> subprocess.Popen:
     """`storyteller serve --unlock`: the facilitator's passphrase on its stdin, so its worker gets the key."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "serve", "--port", str(port), "--data", str(data_dir), "--unlock"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.PIPE,
+    proc = spawn_cli(
+        ["serve", "--port", str(port), "--unlock"],
+        data_dir,
+        feed=PASSPHRASE.encode() + b"\n",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    proc.stdin.write(PASSPHRASE.encode() + b"\n")
-    proc.stdin.close()
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -31,6 +31,7 @@ from storyteller.pipeline.media import ffmpeg
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import Vault, plaintext_folders
 from tests.conftest import workshop_key
+from tests.test_kill import processes
 
 ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
 SITES = ("write", "fsync", "replace")
@@ -235,16 +236,7 @@ def _members(group: int, settle: float = 5.0) -> list[int]:
 
 
 def _live_in_group(group: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == group and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    return [pid for pid, fields in processes().items() if int(fields[2]) == group and fields[0] != "Z"]
 
 
 def test_fault_ffmpeg_missing_fails_the_job_plainly(fake_ffmpeg, data_dir, tmp_path):

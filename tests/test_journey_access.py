@@ -131,6 +131,30 @@ def test_waiting_time_doubles_and_is_capped():
     assert people.sign_in(conn, workshop, pid, "1234", now=now).participant.id == pid
 
 
+def test_tries_at_the_same_time_each_count(tmp_path, monkeypatch):
+    """Two tries of her PIN at once (two phones, two tabs): the second must not slip in while the
+    first is being checked (a quarter second of scrypt) and leave one wrong try counted for two."""
+    conn, other = (open_database(tmp_path / "db.sqlite3") for _ in range(2))
+    workshop = create_workshop(conn, "W", "en")
+    pid = people.add_participant(conn, workshop, "A", "1234")
+    conn.execute("UPDATE participants SET failed_pins = ? WHERE id = ?", (people.FREE_TRIES, pid))  # the next wrong try makes her wait
+    real, meanwhile = people.pin_matches, []
+
+    def checking(pin, stored):
+        if pin == "9999":  # while the first try is being checked, a second one comes in
+            meanwhile.append(people.sign_in(other, workshop, pid, "8888", now=1000.0))
+        return real(pin, stored)
+
+    monkeypatch.setattr(people, "pin_matches", checking)
+    first = people.sign_in(conn, workshop, pid, "9999", now=1000.0)
+    assert first.participant is None and first.wait_seconds == 2.0
+    assert meanwhile[0].checked is False and meanwhile[0].wait_seconds == 2.0  # the first try already counted
+    assert conn.execute("SELECT failed_pins FROM participants WHERE id = ?", (pid,)).fetchone()[0] == people.FREE_TRIES + 1
+    # The right PIN, once she may try again, opens her name and forgets the wrong tries.
+    assert people.sign_in(conn, workshop, pid, "1234", now=1002.0).participant.id == pid
+    assert tuple(conn.execute("SELECT failed_pins, retry_after FROM participants WHERE id = ?", (pid,)).fetchone()) == (0, 0)
+
+
 def test_lock_button_ends_her_session(client, people_of):
     sign_in(client, people_of)
     assert client.get("/story/write").status_code == 200

@@ -12,10 +12,7 @@ more kill points with the same helpers.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +29,10 @@ from storyteller.pipeline.media.probe import probe
 from storyteller.store import plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import plaintext_folders
+from tests.journey_helpers import spawn_cli, stop_process
 from tests.render_helpers import picture, tone
 from tests.test_story_build import KEY, StoryVaults, add_picture, add_take, new_story
 
-ROOT = Path(__file__).resolve().parent.parent
 STALE_AFTER = 3.0
 NARRATION_SECONDS = 24.0
 
@@ -147,32 +144,33 @@ def start_worker(data_dir: Path, tmp: Path, ffmpeg: Path | None = None, workshop
 
     The workshop key goes down its stdin, as `storyteller serve` hands it over.
     """
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp)}
-    if ffmpeg is not None:
-        env["IMAGEIO_FFMPEG_EXE"] = str(ffmpeg)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.PIPE,
+    env = {"TMPDIR": str(tmp), **({"IMAGEIO_FFMPEG_EXE": str(ffmpeg)} if ffmpeg is not None else {})}
+    proc = spawn_cli(
+        ["worker", "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
+        data_dir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        **env,
     )
     send_key(proc.stdin, workshop_key)
     return proc
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc), whatever process group it put itself in."""
-    parents: dict[int, int] = {}
+def processes() -> dict[int, list[str]]:
+    """Every process now: pid -> the fields of /proc/PID/stat after its name (state, parent, group, ...)."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                table[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
-                continue
-            parents[int(entry.name)] = int(fields[1])
+                continue  # it ended meanwhile
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, whatever process group it put itself in."""
+    parents = {child: int(fields[1]) for child, fields in processes().items()}
     found, frontier = set(), {pid}
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
@@ -198,17 +196,6 @@ def wait_for(conn, job_id: int, until, timeout: float, what: str) -> state.Job:
             raise AssertionError(f"the job ended ({job.state} {job.error!r}) before {what}")
         time.sleep(0.05)
     raise AssertionError(f"no {what} within {timeout:.0f} s: {state.get_job(conn, job_id)}")
-
-
-def stop_gently(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.stderr.read().decode(errors="replace") if proc.stderr else ""
 
 
 @dataclass(frozen=True)
@@ -267,7 +254,7 @@ def kill_and_recover(data_dir: Path, tmp_path: Path, her: HerStory, point: KillP
     try:
         job = wait_for(conn, job_id, lambda j: j.finished, 600, "end of the job")
     finally:
-        log = stop_gently(worker)
+        log = stop_process(worker)
     if f"queued again after restart: [{job_id}]" not in log:
         problems.append("the restarted worker did not take the job up as interrupted")
     if job.state != "done" or job.attempt != 2:

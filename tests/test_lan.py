@@ -11,7 +11,6 @@ import io
 import math
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -250,12 +249,40 @@ def test_turning_lan_off_ends_every_phone_session_at_once(app, mode, people):
     assert join(rose, mode.join_code).status_code == 302
 
 
+def test_a_phone_sent_away_cannot_come_back_after_a_restart(app, mode, people, data_dir):
+    """The generation a phone's cookie carries outlives the process: "Stop phones" holds across a restart
+    of the laptop (its cookies are signed with the same key), and a phone joined since goes on."""
+    from storyteller.app import create_app
+    from tests.conftest import unlock
+
+    sent_away = joined_and_signed_in(app.test_client(), mode, people)
+    stayed = joined_and_signed_in(app.test_client(), mode, people, "jasmine", JASMINE_PIN)
+    mode.stop()
+    mode.start()
+    assert sent_away.get("/phone/story", base_url=LAN).location.endswith("/phone/")
+    stayed = joined_and_signed_in(stayed, mode, people, "jasmine", JASMINE_PIN)
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    unlock(restarted, workshop_key(app))
+    lan.configure(restarted, "127.0.0.2", 5000)
+    phones = {}
+    for name, old in (("sent away", sent_away), ("stayed", stayed)):
+        phones[name] = restarted.test_client()
+        phones[name].set_cookie("session", old.get_cookie("session", domain="127.0.0.2").value, domain="127.0.0.2")
+    assert phones["sent away"].get("/phone/story", base_url=LAN).location.endswith("/phone/")
+    assert phones["stayed"].get("/phone/story", base_url=LAN).status_code == 200
+
+
 # ----------------------------------------------------------------- her own story from the phone
 def _upload(phone, kind, data: bytes, name: str, piece=64 * 1024, stop_after=None):
     start = phone.post("/phone/upload", data={"kind": kind, "size": len(data), "name": name, "type": ""}, headers=FETCH, base_url=LAN)
     assert start.status_code == 200, start.get_json()
     token = start.get_json()["upload"]
-    offset = 0
+    _send_pieces(phone, token, data, 0, piece, stop_after)
+    return token
+
+
+def _send_pieces(phone, token, data: bytes, offset: int, piece: int, stop_after=None) -> None:
+    """As phone.js does: a piece at the offset the laptop has, until all is there (or ``stop_after`` bytes)."""
     while offset < len(data) and (stop_after is None or offset < stop_after):
         answer = phone.post(
             f"/phone/upload/{token}/piece",
@@ -265,20 +292,11 @@ def _upload(phone, kind, data: bytes, name: str, piece=64 * 1024, stop_after=Non
         )
         assert answer.status_code == 200, answer.get_json()
         offset = answer.get_json()["size"]
-    return token
 
 
 def _go_on(phone, token, data: bytes, piece=64 * 1024):
     """What phone.js does after a reload: ask how far the laptop got, send from there, finish."""
-    offset = phone.get(f"/phone/upload/{token}", headers=FETCH, base_url=LAN).get_json()["size"]
-    while offset < len(data):
-        answer = phone.post(
-            f"/phone/upload/{token}/piece",
-            data={"offset": offset, "piece": (io.BytesIO(data[offset : offset + piece]), "piece")},
-            headers=FETCH,
-            base_url=LAN,
-        )
-        offset = answer.get_json()["size"]
+    _send_pieces(phone, token, data, phone.get(f"/phone/upload/{token}", headers=FETCH, base_url=LAN).get_json()["size"], piece)
     return phone.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN)
 
 
@@ -324,6 +342,71 @@ def test_a_photo_goes_up_in_pieces_resumes_and_loses_its_location(app, mode, peo
     shown = phone.get(done.get_json()["url"], base_url=LAN)
     assert shown.status_code == 200 and shown.data == kept
     assert "Your photo 1" in phone.get("/phone/photos", base_url=LAN).get_data(as_text=True)
+
+
+def test_two_photos_started_at_59_pictures_keep_one_and_refuse_the_other_plainly(app, mode, people):
+    """The 60-picture limit is checked when an upload starts; two uploads that both started at 59 race past it."""
+    phone = joined_and_signed_in(app.test_client(), mode, people)
+    conn = _db(app)
+    try:
+        story = stories.story_of(conn, people["rose"], "ur", workshop_key(app))
+        earlier = [stories.add_asset(conn, story.id, "photo", f"earlier{i}.jpg") for i in range(59)]
+        stories.save_plan(conn, story.id, {"pictures": [{"asset_id": i} for i in earlier]}, workshop_key(app))
+    finally:
+        conn.close()
+    data = _photo_with_gps()
+    first, second = (_upload(phone, "photo", data, name) for name in ("a.jpg", "b.jpg"))  # both allowed to start
+    kept = phone.post(f"/phone/upload/{first}/finish", headers=FETCH, base_url=LAN)
+    assert kept.status_code == 200, kept.get_json()
+    refused = phone.post(f"/phone/upload/{second}/finish", headers={**FETCH, "Accept-Language": "ur"}, base_url=LAN)
+    assert refused.status_code == 400  # not a 500: the phone page shows this sentence, in her language
+    assert refused.get_json()["message"] == "ایک کہانی میں زیادہ سے زیادہ 60 تصویریں ہو سکتی ہیں۔"
+    # Nothing lost, nothing left over: her 60 pictures, the kept one last; no asset, file or upload of the refused one.
+    conn = _db(app)
+    try:
+        story = stories.story_of(conn, people["rose"], "ur", workshop_key(app))
+        photos = stories.story_assets(conn, story.id, "photo")
+        uploads_left = conn.execute("SELECT COUNT(*) FROM phone_uploads").fetchone()[0]
+    finally:
+        conn.close()
+    assert plans.plan_or_new(story.plan).picture_ids() == (*earlier, kept.get_json()["asset"])
+    assert [p.id for p in photos] == [*earlier, kept.get_json()["asset"]]
+    vault = Path(app.config["DATA_DIR"]) / "vault"
+    assert sorted(p.name for p in vault.iterdir() if p.is_file()) == [photos[-1].vault_name]
+    assert not list((vault / "recording").glob("*.part")) and uploads_left == 0
+
+
+def test_uploads_abandoned_for_a_day_are_swept_at_start_and_recent_ones_go_on(app, mode, people, data_dir):
+    """A phone that never came back leaves sealed pieces in the vault: a restart throws them away after 24 h idle."""
+    from storyteller.app import create_app
+    from storyteller.store import phone_uploads
+    from tests.conftest import unlock
+
+    phone = joined_and_signed_in(app.test_client(), mode, people)
+    data = _photo_with_gps()
+    abandoned = _upload(phone, "photo", data, "old.jpg", piece=1024, stop_after=2048)
+    recent = _upload(phone, "photo", data, "new.jpg", piece=1024, stop_after=2048)
+    pieces = Path(data_dir) / "vault" / "recording"
+    conn = _db(app)
+    try:
+        old_file, new_file = (pieces / f"{phone_uploads.find(conn, t).vault_name}.part" for t in (abandoned, recent))
+    finally:
+        conn.close()
+    day_ago = time.time() - 24 * 3600 - 60
+    os.utime(old_file, (day_ago, day_ago))
+    restarted = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    assert not old_file.exists() and new_file.exists()
+    conn = _db(app)
+    try:
+        assert phone_uploads.find(conn, abandoned) is None and phone_uploads.find(conn, recent) is not None
+    finally:
+        conn.close()
+    unlock(restarted, workshop_key(app))
+    lan.configure(restarted, "127.0.0.2", 5000)
+    phone = joined_and_signed_in(restarted.test_client(), lan.lan_mode(restarted), people)
+    assert phone.get(f"/phone/upload/{abandoned}", headers=FETCH, base_url=LAN).status_code == 404
+    done = _go_on(phone, recent, data, piece=1024)  # the recent one goes on from its 2048 bytes
+    assert done.status_code == 200, done.get_json()
 
 
 def test_a_narration_from_the_phone_recorder_is_checked_and_kept(app, mode, people):
@@ -397,7 +480,7 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import free_port
-    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip
+    from tests.journey_helpers import CHROMIUM_ARGS, chromium_or_skip, spawn_cli, stop_process
 
     chromium = chromium_or_skip()
     artifacts = Path(__file__).resolve().parent.parent / "test-artifacts" / "phone"
@@ -414,36 +497,15 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
     finally:
         conn.close()
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storyteller.cli",
-            "serve",
-            "--lan",
-            "--lan-address",
-            "127.0.0.2",
-            "--port",
-            str(port),
-            "--data",
-            str(data_dir),
-            "--unlock",  # the facilitator's passphrase, read from stdin: the vault opens
-        ],
-        start_new_session=True,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
+    # --unlock: the facilitator's passphrase, read from stdin: the vault opens.
+    proc = spawn_cli(
+        ["serve", "--lan", "--lan-address", "127.0.0.2", "--port", str(port), "--unlock"], data_dir, feed=b"a long facilitator passphrase\n"
     )
-    proc.stdin.write("a long facilitator passphrase\n")
-    proc.stdin.flush()
     try:
         code = None
         deadline = time.monotonic() + 40
         while code is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
+            line = proc.stdout.readline().decode(errors="replace")
             assert line, "serve stopped before it printed the join code"
             found = re.search(r"join code (\d{3} \d{3})", line)
             code = found.group(1) if found else None
@@ -550,8 +612,4 @@ def test_a_phone_joins_records_resumes_and_cannot_open_the_desk(tmp_path):
             browser.close()
         assert not outside, f"the phone page tried to reach outside: {outside}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process(proc)

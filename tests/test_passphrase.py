@@ -47,3 +47,25 @@ def test_wrong_tries_slow_the_next_one_down(conn):
     too_soon = passphrase.unlock(conn, "a river in spring", now=now + 0.1)
     assert too_soon.workshop_key is None and not too_soon.checked
     assert passphrase.unlock(conn, "a river in spring", now=now + 61).workshop_key is not None
+
+
+def test_tries_at_the_same_time_each_count(conn, tmp_path, monkeypatch):
+    """A second try during the first one's key derivation finds the first counted, as at her PIN."""
+    passphrase.set_first(conn, "a river in spring")
+    conn.execute("UPDATE facilitator SET failed_tries = ?", (passphrase.FREE_TRIES,))  # the next wrong try makes the one after wait
+    other = open_database(db_path(tmp_path))
+    real, meanwhile = passphrase._derive, []
+
+    def deriving(typed, salt, params):
+        if typed == "wrong guess":  # while the first try is being checked, a second one comes in
+            meanwhile.append(passphrase.unlock(other, "another guess", now=1000.0))
+        return real(typed, salt, params)
+
+    monkeypatch.setattr(passphrase, "_derive", deriving)
+    first = passphrase.unlock(conn, "wrong guess", now=1000.0)
+    assert first.workshop_key is None and first.wait_seconds == 2.0
+    assert meanwhile[0].checked is False and meanwhile[0].wait_seconds == 2.0  # the first try already counted
+    assert conn.execute("SELECT failed_tries FROM facilitator").fetchone()[0] == passphrase.FREE_TRIES + 1
+    assert passphrase.unlock(conn, "a river in spring", now=1002.0).workshop_key is not None
+    assert tuple(conn.execute("SELECT failed_tries, retry_after FROM facilitator").fetchone()) == (0, 0)
+    other.close()

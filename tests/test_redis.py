@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from storyteller.jobs.unlock import send_key
 from storyteller.store.db import db_path, open_database
 from storyteller.store.vault import plaintext_folders
 from tests.conftest import free_port
+from tests.journey_helpers import spawn_cli
 from tests.test_kill import KEY, HerVaults
 
-ROOT = Path(__file__).resolve().parent.parent
 STALE_AFTER = 3.0
 JOBS = 4
 
@@ -64,15 +63,12 @@ def redis_url(tmp_path):
 
 def start_worker(data_dir: Path, redis_url: str, log: Path) -> subprocess.Popen:
     """A laptop's worker on the Redis queue, handed the workshop key down its stdin as `serve` does."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORYTELLER_REDIS_URL": redis_url}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--data", str(data_dir), "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdin=subprocess.PIPE,
+    proc = spawn_cli(
+        ["worker", "--stale-after", str(STALE_AFTER), "--key-from-stdin"],
+        data_dir,
         stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb"),  # the child writes its log there
+        stderr=open(log, "wb"),  # noqa: SIM115 - the child writes its log there
+        STORYTELLER_REDIS_URL=redis_url,
     )
     send_key(proc.stdin, KEY)
     return proc
@@ -143,14 +139,13 @@ SECRET = "the organisation's render secret"
 
 def start_render_machine(folder: Path, redis_url: str, log: Path) -> subprocess.Popen:
     folder.mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STORYTELLER_REDIS_URL": redis_url, "STORYTELLER_RENDER_SECRET": SECRET}
-    return subprocess.Popen(
-        [sys.executable, "-m", "storyteller.cli", "worker", "--render-machine", "--data", str(folder)],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
+    return spawn_cli(
+        ["worker", "--render-machine"],
+        folder,
         stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb"),  # the child writes its log there
+        stderr=open(log, "wb"),  # noqa: SIM115 - the child writes its log there
+        STORYTELLER_REDIS_URL=redis_url,
+        STORYTELLER_RENDER_SECRET=SECRET,
     )
 
 

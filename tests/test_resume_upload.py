@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -36,6 +35,7 @@ from storyteller.store.vault import plaintext_folders, vault_for
 from storyteller.store.workshops import create_workshop
 from storyteller.web.phone import CHUNK_BYTES
 from tests.conftest import free_port
+from tests.journey_helpers import spawn_cli
 from tests.test_kill import alive, descendants
 from tests.test_vault import _places_holding
 
@@ -75,28 +75,9 @@ class Serve:
         """Start and wait until it answers; returns what it printed (the join code, with --lan)."""
         lan = ["--lan", "--lan-address", "127.0.0.2"] if self.lan else []
         with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "storyteller.cli",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--data",
-                    str(self.data_dir),
-                    "--unlock",
-                    *lan,
-                ],
-                cwd=PROJECT_ROOT,
-                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-                start_new_session=True,
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+            self.proc = spawn_cli(
+                ["serve", "--port", str(self.port), "--unlock", *lan], self.data_dir, feed=PASSPHRASE.encode() + b"\n", stdout=out
             )
-        self.proc.stdin.write(PASSPHRASE.encode() + b"\n")
-        self.proc.stdin.close()
         host = "127.0.0.2" if self.lan else "127.0.0.1"
         deadline = time.monotonic() + 60
         while True:

@@ -156,3 +156,19 @@ def test_compiled_translations_match_sources():
         mo = {m.id: m.string for m in read_mo(fh) if m.id}
     assert po == mo, "run: .venv/bin/pybabel compile -d storyteller/translations"
     assert all(po.values()), "every Urdu string is translated"
+
+
+def test_a_refusal_no_view_caught_says_its_sentence_not_500(app):
+    """A UserError that reaches the app (a storyboard that filled up meanwhile) is her plain sentence, in her language."""
+    from storyteller.store.plans import TOO_MANY_PICTURES, PlanError
+
+    def full():
+        raise PlanError(TOO_MANY_PICTURES)
+
+    app.add_url_rule("/full", "full", full, methods=["GET", "POST"])
+    client = app.test_client()
+    page = client.get("/full", headers={"Accept-Language": "ur"})
+    assert page.status_code == 400 and 'id="error-title"' in page.get_data(as_text=True)
+    assert "ایک کہانی میں زیادہ سے زیادہ 60 تصویریں ہو سکتی ہیں۔" in page.get_data(as_text=True)
+    answer = client.post("/full", headers={"X-Requested-With": "fetch"})
+    assert answer.status_code == 400 and answer.get_json() == {"message": TOO_MANY_PICTURES}

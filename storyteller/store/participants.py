@@ -112,22 +112,29 @@ class SignInResult:
 def sign_in(conn: sqlite3.Connection, workshop_id: int, participant_id: int, pin: str, now: float | None = None) -> SignInResult:
     """Check her PIN; a wrong one counts against the next try's waiting time."""
     now = time.time() if now is None else now
-    row = conn.execute(
-        "SELECT id, workshop_id, alias, created_at, pin_hash, failed_pins, retry_after FROM participants WHERE id = ? AND workshop_id = ?",
-        (participant_id, workshop_id),
-    ).fetchone()
-    if row is None:
-        return SignInResult(None)
-    if row["failed_pins"] >= LOCK_AFTER:
-        return SignInResult(None, checked=False, locked=True)
-    if row["retry_after"] > now:
-        return SignInResult(None, wait_seconds=row["retry_after"] - now, checked=False)
+    # The try is counted as wrong before the PIN is checked, under the write lock: a second try
+    # arriving during the quarter second of scrypt finds it counted (and waits, if she must),
+    # instead of both reading the same count and many guesses at once counting as one.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT id, workshop_id, alias, created_at, pin_hash, failed_pins, retry_after FROM participants WHERE id = ? AND workshop_id = ?",
+            (participant_id, workshop_id),
+        ).fetchone()
+        if row is None:
+            return SignInResult(None)
+        if row["failed_pins"] >= LOCK_AFTER:
+            return SignInResult(None, checked=False, locked=True)
+        if row["retry_after"] > now:
+            return SignInResult(None, wait_seconds=row["retry_after"] - now, checked=False)
+        failed = row["failed_pins"] + 1
+        wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
+        conn.execute("UPDATE participants SET failed_pins = ?, retry_after = ? WHERE id = ?", (failed, now + wait, row["id"]))
+    finally:
+        conn.execute("COMMIT")
     if pin_matches(pin, row["pin_hash"]):
         conn.execute("UPDATE participants SET failed_pins = 0, retry_after = 0 WHERE id = ?", (row["id"],))
         return SignInResult(_row(row))
-    failed = row["failed_pins"] + 1
-    wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
-    conn.execute("UPDATE participants SET failed_pins = ?, retry_after = ? WHERE id = ?", (failed, now + wait, row["id"]))
     return SignInResult(None, wait_seconds=wait, locked=failed >= LOCK_AFTER)
 
 

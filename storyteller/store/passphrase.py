@@ -75,17 +75,23 @@ def set_first(conn: sqlite3.Connection, passphrase: str) -> bytes:
 def unlock(conn: sqlite3.Connection, passphrase: str, now: float | None = None) -> UnlockResult:
     """The workshop key if ``passphrase`` is right; a wrong one counts against the next try's wait."""
     now = time.time() if now is None else now
-    row = conn.execute("SELECT kdf, verifier, failed_tries, retry_after FROM facilitator WHERE id = 1").fetchone()
-    if row is None:
-        raise PassphraseError(N_("No facilitator passphrase is set yet."))
-    if row["retry_after"] > now:
-        return UnlockResult(None, wait_seconds=row["retry_after"] - now, checked=False)
+    # Counted as wrong before the (slow) check, under the write lock: tries at the same time
+    # each count, as at her PIN (participants.sign_in).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute("SELECT kdf, verifier, failed_tries, retry_after FROM facilitator WHERE id = 1").fetchone()
+        if row is None:
+            raise PassphraseError(N_("No facilitator passphrase is set yet."))
+        if row["retry_after"] > now:
+            return UnlockResult(None, wait_seconds=row["retry_after"] - now, checked=False)
+        failed = row["failed_tries"] + 1
+        wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
+        conn.execute("UPDATE facilitator SET failed_tries = ?, retry_after = ? WHERE id = 1", (failed, now + wait))
+    finally:
+        conn.execute("COMMIT")
     params = json.loads(row["kdf"])
     key, verifier = _derive(passphrase, bytes.fromhex(params["salt"]), params)
     if hmac.compare_digest(verifier, bytes.fromhex(row["verifier"])):
         conn.execute("UPDATE facilitator SET failed_tries = 0, retry_after = 0 WHERE id = 1")
         return UnlockResult(key)
-    failed = row["failed_tries"] + 1
-    wait = 0.0 if failed <= FREE_TRIES else min(MAX_WAIT_SECONDS, 2.0 ** (failed - FREE_TRIES))
-    conn.execute("UPDATE facilitator SET failed_tries = ?, retry_after = ? WHERE id = 1", (failed, now + wait))
     return UnlockResult(None, wait_seconds=wait)

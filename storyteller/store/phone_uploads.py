@@ -4,7 +4,8 @@ The pieces go into a growing vault file (sealed as they arrive); this table says
 growing file an upload is, for whose story, and how big it will be. It is in the
 database, not in the server's memory, so a server killed or restarted mid-upload
 goes on from the pieces already received. The phone holds a random token; only its
-hash is kept here.
+hash is kept here. An upload no piece has reached for a day is given up when the app
+starts (``sweep_abandoned``): the phone still has its file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
+
+from storyteller.store.vault import Vault, VaultError
+
+ABANDONED_AFTER_SECONDS = 24 * 3600  # a workshop day: a phone back the next morning starts again
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,23 @@ def end_all(conn: sqlite3.Connection) -> list[PhoneUpload]:
     """Forget every upload still arriving (phone joining stopped); returns them, so their pieces can go."""
     rows = conn.execute("DELETE FROM phone_uploads RETURNING story_id, kind, vault_name, size, media_type").fetchall()
     return [PhoneUpload(**dict(row)) for row in rows]
+
+
+def sweep_abandoned(conn: sqlite3.Connection, vault: Vault, idle_seconds: float = ABANDONED_AFTER_SECONDS) -> int:
+    """Forget the uploads no piece has reached for ``idle_seconds``, and their pieces; returns how many.
+
+    Every piece touches the growing file, so its time says when the phone was last heard
+    from (no key is needed to read it or to throw the file away).
+    """
+    cutoff = time.time() - idle_seconds
+    gone = 0
+    for row in conn.execute("SELECT token_sha256, vault_name FROM phone_uploads").fetchall():
+        try:
+            idle = vault.growing_mtime(row["vault_name"]) <= cutoff
+        except VaultError:
+            idle = True  # its pieces are gone already: it cannot go on
+        if idle:
+            conn.execute("DELETE FROM phone_uploads WHERE token_sha256 = ?", (row["token_sha256"],))
+            vault.discard_growing(row["vault_name"])
+            gone += 1
+    return gone

@@ -129,6 +129,11 @@ class _Immediate:
         return False
 
 
+def write_transaction(conn: sqlite3.Connection) -> _Immediate:
+    """Several reads and writes as one (``with write_transaction(conn):``), holding the write lock from the start."""
+    return _Immediate(conn)
+
+
 def get_story(conn: sqlite3.Connection, story_id: int, workshop_key: bytes | None) -> Story | None:
     """Her story with its words opened; WorkshopLocked when the key is not at hand."""
     if workshop_key is None:

@@ -1,11 +1,14 @@
 """LAN mode: phones on the workshop's Wi-Fi join the laptop as recorders.
 
 Off by default. `storyteller serve --lan` binds the laptop's Wi-Fi address beside
-127.0.0.1 and calls ``configure``. Everything about LAN mode lives in this
-process's memory: the join code (new each time phone joining starts), the wrong
-codes tried, and a generation number that every phone's session carries. Turning
-phone joining off (or on again) moves the generation on, so every phone session
-ends at once, whatever its cookie says.
+127.0.0.1 and calls ``configure``. The join code (new each time the server starts
+and each time phone joining starts) and the wrong codes tried live in this process's
+memory. Every phone's session carries a generation number: turning phone joining off
+(or on again) moves it on, so every phone session ends at once, whatever its cookie
+says. The generation is kept in the data folder (``lan_generation``), so a phone sent
+away stays away after the laptop restarts (its cookie is signed with the same key),
+while a phone that was joined goes on with its upload; the first one is random, so
+no cookie made before the file existed names it.
 
 A request counts as coming from the LAN when it arrived on the LAN socket (the
 server marks it, see ``mark_lan``) or names a host that is not the laptop's own.
@@ -21,11 +24,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from storyteller.fsutil import atomic_write_text
 from storyteller.store import phone_uploads
 from storyteller.store.vault import vault_for
 from storyteller.web.context import get_db
@@ -70,6 +75,7 @@ class LanMode:
     accepting: bool = False
     join_code: str = ""
     generation: int = 0
+    generation_file: Path | None = None  # where the generation outlives the process (see the module's docstring)
     tries: dict[str, CodeTries] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,11 +84,23 @@ class LanMode:
         host = f"[{self.address}]" if ":" in (self.address or "") else self.address  # an IPv6 address
         return f"http://{host}:{self.port}/phone/"
 
+    def open(self) -> None:
+        """Let phones join with a new code; the phones joined before (a restart) stay joined."""
+        with self.lock:
+            if self.generation_file is not None and self.generation_file.is_file():
+                self.generation = int(self.generation_file.read_text(encoding="utf-8"))
+            else:
+                self._keep_generation(secrets.randbits(64))
+            self.accepting = True
+            self.join_code = new_join_code()
+            self.tries.clear()
+
     def start(self) -> None:
+        """Let phones join again with a new code; every phone joins anew."""
         with self.lock:
             self.accepting = True
             self.join_code = new_join_code()
-            self.generation += 1
+            self._keep_generation(self.generation + 1)
             self.tries.clear()
 
     def stop(self) -> None:
@@ -90,8 +108,13 @@ class LanMode:
         with self.lock:
             self.accepting = False
             self.join_code = ""
-            self.generation += 1
+            self._keep_generation(self.generation + 1)
             self.tries.clear()
+
+    def _keep_generation(self, generation: int) -> None:
+        self.generation = generation
+        if self.generation_file is not None:
+            atomic_write_text(self.generation_file, str(generation))
 
     def try_code(self, who: str, code: str, now: float | None = None) -> tuple[bool, float]:
         """(joined, seconds to wait). While ``who`` must wait, the code is not even looked at."""
@@ -115,12 +138,12 @@ def lan_mode(app: Flask | None = None) -> LanMode:
 
 
 def configure(app: Flask, address: str, port: int) -> LanMode:
-    """Let phones reach the app at ``address``: trust that host and start phone joining with a new code."""
+    """Let phones reach the app at ``address``: trust that host and open phone joining with a new code."""
     mode = lan_mode(app)
     mode.address, mode.port = address, port
     if address not in app.config["TRUSTED_HOSTS"]:
         app.config["TRUSTED_HOSTS"] = [*app.config["TRUSTED_HOSTS"], address]
-    mode.start()
+    mode.open()
     return mode
 
 
@@ -160,7 +183,7 @@ def _guard():
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[LAN_EXTENSION] = LanMode()
+    app.extensions[LAN_EXTENSION] = LanMode(generation_file=Path(app.config["DATA_DIR"]) / "lan_generation")
     app.before_request(_guard)
     app.register_blueprint(bp)
 

@@ -19,16 +19,15 @@ import functools
 import math
 import re
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from storyteller.jobs import checks, intake, state, uploads
-from storyteller.jobs.queue import enqueue
+from storyteller.jobs import checks, intake, uploads
 from storyteller.store import participants as people
 from storyteller.store import phone_uploads, plans, stories
 from storyteller.store.phone_uploads import PhoneUpload
 from storyteller.store.vault import TooLarge, VaultError
-from storyteller.web.context import get_db, get_huey, get_vault, unlocked_key
+from storyteller.web.context import get_db, get_vault, unlocked_key
 from storyteller.web.journey.access import (
     choose_workshop_and_sign_in,
     current_participant,
@@ -37,6 +36,7 @@ from storyteller.web.journey.access import (
     lock_session,
     story_asset_or_404,
 )
+from storyteller.web.journey.media import add_picture
 from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
 from storyteller.web.lan import SESSION_LAN, lan_mode, phone_joined
 from storyteller.web.vault_media import send_from_vault
@@ -309,28 +309,17 @@ def _keep_narration(upload: PhoneUpload):
 
 
 def _keep_photo(upload: PhoneUpload):
-    """Only the pixels are kept (no GPS, no camera details); the file as it came is destroyed."""
-    db, vault = get_db(), get_vault(upload.story_id)
+    """Kept as a picture from the laptop is (only its pixels); the file as it came is destroyed."""
+    vault = get_vault(upload.story_id)
     try:
         with vault.open(upload.vault_name) as raw:
-            picture = intake.receive_picture(vault, raw)
+            asset_id, _job = add_picture(raw, "photo", phone=True)
     except intake.PictureRefused as exc:
         return jsonify(message=_(str(exc))), 422
+    except plans.PlanError as exc:  # her storyboard filled up while this photo was on its way
+        return jsonify(message=_(str(exc))), 400
     finally:
         vault.delete(upload.vault_name)
-    asset_id = stories.add_asset(
-        db,
-        upload.story_id,
-        "photo",
-        picture.vault_name,
-        media_type=picture.media_type,
-        size_bytes=vault.size(picture.vault_name),
-        meta={"width": picture.width, "height": picture.height, "phone": True},
-    )
-    story = stories.get_story(db, upload.story_id, unlocked_key())
-    stories.save_plan(db, story.id, plans.with_picture(plans.plan_or_new(story.plan), asset_id).to_dict(), unlocked_key())
-    job_id = state.create_job(db, "photo_faces", {"asset": asset_id}, story_id=story.id)
-    enqueue(get_huey(), job_id, current_app.config["DATA_DIR"])
     return jsonify(
         message=_("Your photo is saved on the laptop. Faces in it are being covered."),
         asset=asset_id,

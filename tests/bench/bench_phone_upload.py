@@ -15,7 +15,6 @@ import http.cookiejar
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,6 +62,7 @@ def main(megabytes: int) -> None:
     from storyteller.store.participants import add_participant
     from storyteller.store.workshops import create_workshop
     from storyteller.web.phone import CHUNK_BYTES
+    from tests.journey_helpers import spawn_cli
 
     data_dir = Path(tempfile.mkdtemp()) / "data"
     create_app({"DATA_DIR": str(data_dir)})
@@ -71,30 +71,16 @@ def main(megabytes: int) -> None:
     rose = add_participant(conn, create_workshop(conn, "Bench", "ur", ""), "Rose", "4821")
     conn.close()
     port = 5990
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "storyteller.cli",
-            "serve",
-            "--lan",
-            "--lan-address",
-            "127.0.0.2",
-            "--port",
-            str(port),
-            "--data",
-            str(data_dir),
-            "--no-worker",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    # --unlock, the passphrase on its stdin: her pages need the workshop key (her words are sealed).
+    server = spawn_cli(
+        ["serve", "--lan", "--lan-address", "127.0.0.2", "--port", str(port), "--no-worker", "--unlock"],
+        data_dir,
+        feed=b"a long facilitator passphrase\n",
     )
     try:
         code = None
         while code is None:
-            code = (re.search(r"join code (\d{3} \d{3})", server.stdout.readline()) or [None, None])[1]
+            code = (re.search(r"join code (\d{3} \d{3})", server.stdout.readline().decode()) or [None, None])[1]
         phone, base = _client(), f"http://127.0.0.2:{port}/phone"
         time.sleep(1)
         _post(phone, base + "/", _csrf(phone, base + "/"), {"code": code})

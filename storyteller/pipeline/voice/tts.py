@@ -252,21 +252,36 @@ def _spans(owner: list[tuple[int, int]], frames: np.ndarray, offset: int) -> lis
     return [(offset + int(edges[a + 1]), offset + int(edges[b + 1])) for a, b in owner]
 
 
-def word_spans(
-    words: list[str], language: str, voice: Voice = Voice(), marks: Mapping[int, str] | None = None
-) -> tuple[list[tuple[int, int]], int]:
-    """Where each word of the phrase would fall in :func:`speak_words`'s audio, without making it
-    (the duration part of the model only); returns (spans, sample rate)."""
+def _walk(
+    words: list[str], language: str, voice: Voice, marks: Mapping[int, str] | None, speak: bool
+) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """The phrase piece by piece: (audio pieces, each word's span). Without ``speak`` only the
+    duration part of the model runs, and the spans are where :func:`speak_words` would put them."""
+    audio_parts: list[np.ndarray] = []
     spans: list[tuple[int, int]] = []
     offset = 0
     for tokens, owner in _phrase(words, language, marks):
         if not tokens:
             spans.extend((offset, offset) for _ in owner)
             continue
-        frames = _frames(tokens, _style(voice, len(tokens)), voice.speed)
+        if speak:
+            audio, frames = _run(tokens, _style(voice, len(tokens)), voice.speed)
+            audio_parts.append(audio)
+            length = len(audio)
+        else:
+            frames = _frames(tokens, _style(voice, len(tokens)), voice.speed)
+            length = int(round(float(np.sum(frames)) * _FRAME))
         spans += _spans(owner, frames, offset)
-        offset += int(round(float(np.sum(frames)) * _FRAME))
-    return spans, SAMPLE_RATE
+        offset += length
+    return audio_parts, spans
+
+
+def word_spans(
+    words: list[str], language: str, voice: Voice = Voice(), marks: Mapping[int, str] | None = None
+) -> tuple[list[tuple[int, int]], int]:
+    """Where each word of the phrase would fall in :func:`speak_words`'s audio, without making it
+    (the duration part of the model only); returns (spans, sample rate)."""
+    return _walk(words, language, voice, marks, speak=False)[1], SAMPLE_RATE
 
 
 def speak_words(
@@ -280,17 +295,7 @@ def speak_words(
     durations, so they are exact. A phrase too long for the model's context is
     cut between words.
     """
-    audio_parts: list[np.ndarray] = []
-    spans: list[tuple[int, int]] = []
-    offset = 0
-    for tokens, owner in _phrase(words, language, marks):
-        if not tokens:
-            spans.extend((offset, offset) for _ in owner)
-            continue
-        audio, frames = _run(tokens, _style(voice, len(tokens)), voice.speed)
-        spans += _spans(owner, frames, offset)
-        audio_parts.append(audio)
-        offset += len(audio)
+    audio_parts, spans = _walk(words, language, voice, marks, speak=True)
     audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.float32)
     return audio, spans, SAMPLE_RATE
 

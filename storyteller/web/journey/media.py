@@ -195,33 +195,50 @@ def pictures():
     return render_template("journey/pictures.html", story=story, pictures=_pictures(story, _plan(story)))
 
 
+def add_picture(stream, kind: str, **meta) -> tuple[int, int]:
+    """Keep a picture in her story: its pixels only, on her storyboard, faces looked for at once.
+
+    The one way a picture comes in, from the laptop's picture page and from her phone.
+    Returns (asset, job). Raises a UserError she may read: not a picture, or a full storyboard.
+    """
+    story = current_story()
+    if len(_plan(story).pictures) >= plans.MAX_PICTURES:  # before the work of reading it
+        raise plans.PlanError(plans.TOO_MANY_PICTURES)
+    db, vault = get_db(), get_vault(story.id)
+    picture = intake.receive_picture(vault, stream)
+    size = vault.size(picture.vault_name)
+    try:
+        # Her plan is read again under the write lock: two pictures that both started at 59 (two
+        # phone uploads) cannot both take the last place, nor one overwrite the other's.
+        with stories.write_transaction(db):
+            asset_id = stories.add_asset(
+                db,
+                story.id,
+                kind,
+                picture.vault_name,
+                media_type=picture.media_type,
+                size_bytes=size,
+                meta={"width": picture.width, "height": picture.height, **meta},
+            )
+            _save(plans.with_picture(_plan(stories.get_story(db, story.id, unlocked_key())), asset_id))
+    except BaseException:
+        vault.delete(picture.vault_name)
+        raise
+    return asset_id, _start("photo_faces", asset=asset_id)
+
+
 @bp.post("/pictures/add")
 @participant_required
 def picture_add():
     """A photo, a drawing or a webcam picture: only its pixels are kept, then faces are looked for at once."""
-    story = current_story()
     upload = request.files.get("picture")
     if upload is None or not upload.filename:
         return _reply(_("Choose a picture first."), "journey.pictures", 400)
     kind = "drawing" if request.form.get("kind") == "drawing" else "photo"
-    if len(_plan(story).pictures) >= plans.MAX_PICTURES:
-        return _reply(_(plans.TOO_MANY_PICTURES), "journey.pictures", 400)
     try:
-        picture = intake.receive_picture(get_vault(story.id), upload.stream)
-    except intake.PictureRefused as exc:
+        asset_id, job_id = add_picture(upload.stream, kind, webcam=request.form.get("source") == "webcam")
+    except (intake.PictureRefused, plans.PlanError) as exc:
         return _reply(_(str(exc)), "journey.pictures", 400)
-    asset_id = stories.add_asset(
-        get_db(),
-        story.id,
-        kind,
-        picture.vault_name,
-        media_type=picture.media_type,
-        size_bytes=get_vault(story.id).size(picture.vault_name),
-        meta={"width": picture.width, "height": picture.height, "webcam": request.form.get("source") == "webcam"},
-    )
-    plan = plans.with_picture(_plan(story), asset_id)
-    _save(plan)
-    job_id = _start("photo_faces", asset=asset_id)
     return _reply(_("Your picture is added. Faces are being covered."), "journey.pictures", asset=asset_id, job=job_id)
 
 
