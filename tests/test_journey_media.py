@@ -88,6 +88,29 @@ def test_her_photo_is_masked_on_arrival_and_her_corrections_are_kept(app, client
     assert "Show this face (your decision)" in client.get("/story/pictures").get_data(as_text=True)
 
 
+def test_her_box_edit_that_lands_while_the_face_job_runs_is_kept_and_its_copy_not_orphaned(app, client, db, tmp_path, monkeypatch):
+    """Her edit and the face job write the same picture's meta: neither may put back what the other replaced."""
+    story = her(db, client)
+    asset_id = upload(client, picture(tmp_path / "p.png").read_bytes()).json["asset"]
+    first_copy = stories.story_asset(db, story.id, asset_id).meta["masked_asset"]
+    real, landed = stories.add_asset, []
+
+    def her_edit_lands_as_the_job_keeps_its_copy(*args, **kwargs):
+        new_id = real(*args, **kwargs)
+        if kwargs.get("meta", {}).get("role") == "masked" and not landed:  # as her next request would, meanwhile
+            landed.append(stories.merge_asset_meta(db, asset_id, {"add": [[5, 5, 80, 80]]}))
+        return new_id
+
+    monkeypatch.setattr(stories, "add_asset", her_edit_lands_as_the_job_keeps_its_copy)
+    reply = client.post(f"/story/pictures/{asset_id}/boxes", headers=FETCH, json={"add": [], "remove": []})
+    status = client.get(f"/story/work/{reply.json['job']}").json
+    assert landed and status["state"] == "done" and status["result"] == {"stale": True}
+    meta = stories.story_asset(db, story.id, asset_id).meta
+    assert meta["add"] == [[5, 5, 80, 80]] and meta["masked_asset"] == first_copy
+    copies = [a.id for a in stories.story_assets(db, story.id, "other") if a.meta.get("of") == asset_id]
+    assert copies == [first_copy]
+
+
 def test_storyboard_order_motion_and_delete(app, client, db, tmp_path):
     story = her(db, client)
     ids = [upload(client, picture(tmp_path / f"p{i}.png", seed=i).read_bytes()).json["asset"] for i in range(3)]

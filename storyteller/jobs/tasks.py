@@ -144,18 +144,16 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
         cancel=ctx.cancelled,
     )
     boxes = [[round(b.x1), round(b.y1), round(b.x2), round(b.y2), b.source] for b in result.frames[0].boxes]
-    latest = stories.story_asset(ctx.conn, ctx.story_id, asset)
-    if latest is None or (latest.meta.get("add", []), latest.meta.get("remove", [])) != (
-        picture.meta.get("add", []),
-        picture.meta.get("remove", []),
-    ):
-        return {"stale": True}  # she changed the boxes meanwhile: the job that follows writes the picture
     masked, masked_name = _keep(ctx, out, src.suffix, "other", picture.media_type, {"role": "masked", "of": asset})
+    found = {"masked": masked_name, "masked_asset": masked, "boxes": boxes, "width": result.width, "height": result.height}
+    # Written only if her boxes are still the ones masked here, checked in the same write
+    edits = {"add": picture.meta.get("add", []), "remove": picture.meta.get("remove", [])}
+    if stories.merge_asset_meta(ctx.conn, asset, found, unchanged=edits) is None:
+        stories.remove_asset(ctx.conn, ctx.vault, stories.story_asset(ctx.conn, ctx.story_id, masked))
+        return {"stale": True}  # she changed the boxes meanwhile (or deleted it): the job that follows writes it
     for old in stories.story_assets(ctx.conn, ctx.story_id, "other"):
         if old.meta.get("role") == "masked" and old.meta.get("of") == asset and old.id != masked:
             stories.remove_asset(ctx.conn, ctx.vault, old)
-    meta = dict(latest.meta, masked=masked_name, masked_asset=masked, boxes=boxes, width=result.width, height=result.height)
-    stories.set_asset_meta(ctx.conn, asset, meta)
     return {"asset": asset, "masked": masked, "faces": len(boxes), "boxes": boxes, "warnings": list(result.warnings)}
 
 

@@ -409,6 +409,26 @@ def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict, size_byt
         )
 
 
+def merge_asset_meta(conn: sqlite3.Connection, asset_id: int, changes: dict, unchanged: dict | None = None) -> dict | None:
+    """Write ``changes`` into the asset's meta as it is now, read and written under one write lock.
+
+    Her box edits and the face job both write the same picture's meta: each
+    copying a meta it read earlier would undo the other's keys. With
+    ``unchanged``, nothing is written (None) unless those keys still hold those
+    values. None too when the asset is gone; else the meta written.
+    """
+    with write_transaction(conn):
+        row = conn.execute("SELECT meta FROM assets WHERE id = ?", (asset_id,)).fetchone()
+        if row is None:
+            return None
+        meta = json.loads(row["meta"] or "{}")
+        if any(meta.get(k, []) != v for k, v in (unchanged or {}).items()):
+            return None
+        meta.update(changes)
+        set_asset_meta(conn, asset_id, meta)
+    return meta
+
+
 def remove_asset(conn: sqlite3.Connection, vault: Vault, asset: Asset) -> None:
     """Forget an asset and destroy its file (or what has arrived of it)."""
     conn.execute("DELETE FROM assets WHERE id = ?", (asset.id,))

@@ -266,8 +266,8 @@ def picture_boxes(asset_id: int):
         abort(404)
     data = request.get_json(silent=True) or {}
     w, h = asset.meta.get("width", 1), asset.meta.get("height", 1)
-    meta = dict(asset.meta, add=_box_list(data.get("add", []), w, h), remove=_box_list(data.get("remove", []), w, h))
-    stories.set_asset_meta(get_db(), asset.id, meta)
+    edits = {"add": _box_list(data.get("add", []), w, h), "remove": _box_list(data.get("remove", []), w, h)}
+    stories.merge_asset_meta(get_db(), asset.id, edits)
     return jsonify(job=_start("photo_faces", asset=asset.id))
 
 
