@@ -143,10 +143,15 @@ def unit_marks(unit: list[TimedWord], sr: int) -> dict[int, str]:
     return marks
 
 
+# jf_alpha is left out of the blends: alone it was the one voice Whisper misheard (WER 4.6 against 1.5 for
+# each of the others, bench_voice.py), and blends with it made the judge's WER worse (see bench_voice.py).
+BLEND_VOICES = tuple(v for v in tts.VOICES if v != "jf_alpha")
+
+
 def synthetic_voice(secret) -> tts.Voice:
     """The story's synthetic voice: a secret blend of two of the shipped voices."""
     rng = secret_rng(secret, "synthetic")
-    first, second = rng.choice(tts.VOICES, size=2, replace=False)
+    first, second = rng.choice(BLEND_VOICES, size=2, replace=False)
     return tts.Voice(str(first), str(second), mix=float(rng.uniform(0.0, 0.5)))
 
 
