@@ -75,7 +75,10 @@ class Planes:
         w2, h2 = w - w % 2, h - h % 2
         pad -= pad % 2
         yuv = rgb_to_yuv444(rgb[:h2, :w2])
-        uv = cv2.resize(yuv[:, :, 1:], (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)
+        # Halved as all three channels, Y's half thrown away: OpenCV's exact-2x INTER_AREA
+        # path (a rounded mean of 2x2) covers 1, 3 and 4 channels, and a two-channel view
+        # took its generic path, 25 ms for a 1080p canvas against 1.2 ms (within one level).
+        uv = cv2.resize(yuv, (w2 // 2, h2 // 2), interpolation=cv2.INTER_AREA)[:, :, 1:]
         planes = [yuv[:, :, 0], uv]
         if pad:
             planes = [cv2.copyMakeBorder(p, b, b, b, b, cv2.BORDER_REPLICATE) for p, b in zip(planes, (pad, pad // 2))]
