@@ -18,7 +18,7 @@ Here the matrix is BT.709 and the output is tagged as such.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -59,6 +59,18 @@ class Planes:
     y: np.ndarray
     uv: np.ndarray
     pad: int = 0  # luma pixels of replicated border around the picture (even)
+    _uv4: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def uv4(self) -> np.ndarray:
+        """The chroma plane as four channels (U, V, U, V), made once, for warpAffine.
+
+        OpenCV's bilinear remap has vector code for 1, 3 and 4 channels only: a two-channel
+        warp took 2.1 ms at 640x360, the same warp on four channels 0.7 ms (plus 0.2 ms to
+        take two of them back), for the same U and V samples.
+        """
+        if self._uv4 is None:
+            self._uv4 = np.concatenate((self.uv, self.uv), axis=2)
+        return self._uv4
 
     @property
     def width(self) -> int:
@@ -167,9 +179,12 @@ def warp_planes(src: Planes, dst: Frame, scale_x: float, scale_y: float, x0: flo
         if scale_x >= 1.0 and scale_y >= 1.0 and _resize_into(plane, out, scale_x, scale_y, cx, cy):
             continue
         m = np.array([[scale_x, 0.0, cx], [0.0, scale_y, cy]], dtype=np.float64)
-        cv2.warpAffine(
-            plane, m, (out.shape[1], out.shape[0]), dst=out, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-        )
+        flags, size = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, (out.shape[1], out.shape[0])
+        if plane.ndim == 3:
+            four = cv2.warpAffine(src.uv4(), m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            cv2.mixChannels([four], [out], [0, 0, 1, 1])
+        else:
+            cv2.warpAffine(plane, m, size, dst=out, flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _premultiply(plane: np.ndarray, alpha: np.ndarray) -> np.ndarray:
