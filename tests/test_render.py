@@ -121,6 +121,39 @@ def test_a_scene_without_motion_is_warped_once_and_handed_out_as_copies() -> Non
     assert not np.array_equal(moving.frame(0.0).buf, moving.frame(2.0).buf)
 
 
+def test_a_still_picture_is_sent_again_without_recomposing_and_never_drawn_on() -> None:
+    """frame_loop queues the same frame while nothing changes, and draws fades and subtitles on copies."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from storyteller.pipeline.render.frames import CueTrack, Still, frame_loop
+    from storyteller.pipeline.speech.subtitles import Cue
+
+    class Pipe:
+        def __init__(self):
+            self.frames = []
+
+        def write(self, buf) -> None:
+            self.frames.append((buf, buf.copy()))  # the buffer as queued, and its bytes at that moment
+
+        def kill(self) -> None:
+            pass
+
+    still = Still(np.full((360, 640, 3), (200, 120, 40), np.uint8))
+    kept = still.peek(0.0)[0].buf.copy()
+    segment = SimpleNamespace(start=0.0, end=4.0, duration=4.0, overlap=0.0)
+    subs = CueTrack((Cue(1.0, 2.0, "A line"),), 640, 360, "en", False)
+    pipe = Pipe()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        frame_loop(pipe, [segment], lambda seg: still, pool, subs, 100, 25, 4.0, lambda f: None, lambda: False)
+    bufs = [b for b, _ in pipe.frames]
+    assert bufs[15] is bufs[20] is still.peek(0.0)[0].buf  # the picture itself, no copy
+    assert bufs[30] is bufs[40] and bufs[30] is not bufs[20]  # one composed frame under the subtitle
+    assert not np.array_equal(bufs[30], kept) and not np.array_equal(bufs[0], kept)  # subtitle, fade-in
+    assert np.array_equal(still.peek(0.0)[0].buf, kept)
+    assert all(np.array_equal(b, seen) for b, seen in pipe.frames)  # nothing changed after it was queued
+
+
 @pytest.mark.parametrize("size", [(300, 900), (1600, 400), (64, 64)])
 def test_other_shapes_are_framed_not_stretched(size) -> None:
     """A circle stays a circle when a portrait, panorama or square picture is framed into 16:9."""

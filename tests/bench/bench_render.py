@@ -246,7 +246,7 @@ STAGES = (  # (label, object, attribute): the stage is the time spent inside tha
     ("canvas blur", kenburns_mod, "prepare_canvas"),
     ("card", render_mod, "card_frame"),
     ("Ken Burns warp", kenburns_mod, "warp_planes"),
-    ("still/clip copy", frames_mod.Still, "frame"),
+    ("frame copy (to draw on)", yuv_mod.Frame, "copy"),
     ("crossfade", yuv_mod.Frame, "blend"),
     ("subtitle band (draw)", frames_mod.CueTrack, "at"),
     ("subtitle band (blend)", yuv_mod.Overlay, "blend_onto"),
