@@ -74,7 +74,7 @@ import storyteller.pipeline.render.encode as render_mod  # noqa: E402
 import storyteller.pipeline.render.frames as frames_mod  # noqa: E402
 import storyteller.pipeline.render.kenburns as kenburns_mod  # noqa: E402
 import storyteller.pipeline.render.yuv as yuv_mod  # noqa: E402
-from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, open_ffmpeg, run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, KeptWriter, open_ffmpeg, run_ffmpeg  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
 FACES = ROOT.parent / "shared" / "data" / "faces"
@@ -209,8 +209,13 @@ class _Sink:
         except OSError:
             pass
 
+        self.kept = KeptWriter(self.proc.stdin.fileno())
+
     def write(self, data) -> None:
         self.proc.stdin.write(data)
+
+    def write_kept(self, buf) -> None:  # as open_ffmpeg's: by reference where Linux allows
+        self.kept.write(buf)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -221,6 +226,7 @@ class _Sink:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait()
+        self.kept.release()
         return False
 
 
@@ -251,7 +257,7 @@ STAGES = (  # (label, object, attribute): the stage is the time spent inside tha
     ("subtitle band (draw)", frames_mod.CueTrack, "at"),
     ("subtitle band (blend)", yuv_mod.Overlay, "blend_onto"),
     ("fade", yuv_mod.Frame, "fade"),
-    ("pipe write", _Sink, "write"),
+    ("pipe write", _Sink, "write_kept"),
     ("sound mix (side thread)", render_mod, "mix_soundtrack"),
 )
 
@@ -338,6 +344,8 @@ def capture(story: Path, tmp: Path, frames: int):
 
         def write(self, data) -> None:
             self.fh.write(data)
+
+        write_kept = write
 
         def kill(self) -> None:
             pass

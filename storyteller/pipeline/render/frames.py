@@ -162,7 +162,7 @@ def frame_loop(
     def writer() -> None:
         try:
             while (item := frames.get()) is not None:
-                pipe.write(item.buf)
+                pipe.write_kept(item.buf)  # queued frames are never changed again (see peek)
         except BaseException as exc:  # surfaced in the main loop
             failure.append(exc)
             while frames.get() is not None:  # drain so the producer never blocks
