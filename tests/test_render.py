@@ -121,6 +121,69 @@ def test_a_scene_without_motion_is_warped_once_and_handed_out_as_copies() -> Non
     assert not np.array_equal(moving.frame(0.0).buf, moving.frame(2.0).buf)
 
 
+def test_a_still_picture_is_sent_again_without_recomposing_and_never_drawn_on() -> None:
+    """frame_loop queues the same frame while nothing changes, and draws fades and subtitles on copies."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from storyteller.pipeline.render.frames import CueTrack, Still, frame_loop
+    from storyteller.pipeline.speech.subtitles import Cue
+
+    class Pipe:
+        def __init__(self):
+            self.frames = []
+
+        def write_kept(self, buf) -> None:
+            self.frames.append((buf, buf.copy()))  # the buffer as queued, and its bytes at that moment
+
+        def kill(self) -> None:
+            pass
+
+    still = Still(np.full((360, 640, 3), (200, 120, 40), np.uint8))
+    kept = still.peek(0.0)[0].buf.copy()
+    segment = SimpleNamespace(start=0.0, end=4.0, duration=4.0, overlap=0.0)
+    subs = CueTrack((Cue(1.0, 2.0, "A line"),), 640, 360, "en", False)
+    pipe = Pipe()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        frame_loop(pipe, [segment], lambda seg: still, pool, subs, 100, 25, 4.0, lambda f: None, lambda: False)
+    bufs = [b for b, _ in pipe.frames]
+    assert bufs[15] is bufs[20] is still.peek(0.0)[0].buf  # the picture itself, no copy
+    assert bufs[30] is bufs[40] and bufs[30] is not bufs[20]  # one composed frame under the subtitle
+    assert not np.array_equal(bufs[30], kept) and not np.array_equal(bufs[0], kept)  # subtitle, fade-in
+    assert np.array_equal(still.peek(0.0)[0].buf, kept)
+    assert all(np.array_equal(b, seen) for b, seen in pipe.frames)  # nothing changed after it was queued
+
+
+def test_frames_written_by_reference_reach_ffmpeg_unchanged(tmp_path) -> None:
+    """write_kept hands the pipe a frame's own pages (vmsplice on Linux). Buffers are reused in a
+    ring as soon as the writer lets go of them: what ffmpeg read must still be what was written."""
+    import hashlib
+    import sys
+
+    from storyteller.pipeline.media.ffmpeg import open_ffmpeg
+
+    w, h = 1000, 701  # not a whole number of pages
+    out, expected, ring, reused = tmp_path / "md5.txt", hashlib.md5(), [], 0
+    args = ["-f", "rawvideo", "-pix_fmt", "gray", "-s", f"{w}x{h}", "-i", "pipe:0", "-f", "md5", "-y", str(out)]
+    with open_ffmpeg(args) as pipe:
+        if sys.platform.startswith("linux"):
+            assert pipe._kept._fn is not None  # else this test would prove nothing
+        for n in range(300):
+            held = [b for b, _ in pipe._kept._held]
+            free = [b for b in ring if not any(b is k for k in held)]
+            if free:
+                buf, reused = free[0], reused + 1
+            else:
+                buf = np.empty(w * h, np.uint8)
+                ring.append(buf)
+            buf.fill(n % 251)  # a memset: the writer outruns ffmpeg, so the pipe stays full
+            buf[n % 4096 :: 4099] = 255 - n % 251
+            expected.update(buf)
+            pipe.write_kept(buf)
+    assert reused > 250 and len(ring) <= 6
+    assert out.read_text().strip() == f"MD5={expected.hexdigest()}"
+
+
 @pytest.mark.parametrize("size", [(300, 900), (1600, 400), (64, 64)])
 def test_other_shapes_are_framed_not_stretched(size) -> None:
     """A circle stays a circle when a portrait, panorama or square picture is framed into 16:9."""

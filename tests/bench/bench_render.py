@@ -31,6 +31,27 @@ Also the fixed costs of the sample (import of the renderer in a fresh interprete
 seconds of a render outside its frame loop). Nothing is written into the repository.
 ``--json FILE`` appends one result row per story (for tests/bench/run_all.py).
 
+Measured 2026-12-01 23:14-23:26 UTC (--short, load average 4.6 -> 8.3 from other agents), after
+the subtitle blend on uint8, the fast chroma halving, the four-channel chroma warp fallback,
+still frames sent again without recomposing and frames handed to the pipe by vmsplice:
+    sample    render 16.8 s wall / 14.4 s CPU vs x264 alone 14.5 / 11.2: wall 1.16, CPU 1.28 (median of 3, ABAB)
+    story3min render 132.6 s / 122.0 s CPU vs x264 alone 132.0 / 95.7: wall 1.00, CPU 1.28 (median of 2, ABAB)
+The same --short at 22:52-23:07 UTC on the commit before (load 2.2 -> 9.7): sample wall 1.09,
+CPU 1.27; story3min wall 1.08, CPU 1.35. The frame loop's CPU a frame swings with the load
+more than it moved, so the before/after of the stages is a profile pair run back to back
+(A B A B A B, load 7-8, 23:26-23:29 UTC), in CPU ms a frame:
+    sample (3 pairs)    loop 5.35-6.05 -> 4.37-4.49; warp 2.48-2.87 -> 2.48-2.50; pipe write
+                        0.54-0.66 -> 0.22-0.30; subtitle blend 0.39-0.43 -> 0.09; colour
+                        conversion 0.41 -> 0.16; still copies 0.12-0.14 -> 0.03
+    story3min (1 pair)  loop 5.28 -> 4.27 (4.52 in a lone run); warp 2.97 -> 2.78; pipe write
+                        0.57 -> 0.22; subtitle blend 0.46 -> 0.13
+The warp is now almost all cv2.resize (Y about 1.3 ms, chroma 0.6); about 7% of planes still
+fall back to warpAffine, where the sub-pixel offset cannot be reached (scales near 1.5, at
+the slow ends of a move from or to the full picture). Tried and left out: resizing with the
+fewest extra rows and columns the sub-pixel trick allows (2-3% fewer pixels) measured no gain.
+After these figures, each line's width is measured once a layout (Typesetter.width): drawing a
+cue's band took 27 ms instead of 35 (30 cues, load 8), the "subtitle band (draw)" row.
+
 Measured 2026-12-01 05:06-05:15 UTC (run_all.py, load average 7 -> 13 from other agents), after
 the anchor was fed from memory and the mono sound (mix.py):
     sample    render 13.7 s wall / 7.4 s CPU vs x264 alone 13.7 / 5.5: wall 1.00, CPU 1.36 (median of 3, ABAB)
@@ -74,7 +95,7 @@ import storyteller.pipeline.render.encode as render_mod  # noqa: E402
 import storyteller.pipeline.render.frames as frames_mod  # noqa: E402
 import storyteller.pipeline.render.kenburns as kenburns_mod  # noqa: E402
 import storyteller.pipeline.render.yuv as yuv_mod  # noqa: E402
-from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, open_ffmpeg, run_ffmpeg  # noqa: E402
+from storyteller.pipeline.media.ffmpeg import PIPE_BYTES, KeptWriter, open_ffmpeg, run_ffmpeg  # noqa: E402
 
 SAMPLE = ROOT / "media" / "sample"
 FACES = ROOT.parent / "shared" / "data" / "faces"
@@ -209,8 +230,13 @@ class _Sink:
         except OSError:
             pass
 
+        self.kept = KeptWriter(self.proc.stdin.fileno())
+
     def write(self, data) -> None:
         self.proc.stdin.write(data)
+
+    def write_kept(self, buf) -> None:  # as open_ffmpeg's: by reference where Linux allows
+        self.kept.write(buf)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -221,6 +247,7 @@ class _Sink:
     def __exit__(self, *exc):
         self.proc.stdin.close()
         self.proc.wait()
+        self.kept.release()
         return False
 
 
@@ -246,12 +273,12 @@ STAGES = (  # (label, object, attribute): the stage is the time spent inside tha
     ("canvas blur", kenburns_mod, "prepare_canvas"),
     ("card", render_mod, "card_frame"),
     ("Ken Burns warp", kenburns_mod, "warp_planes"),
-    ("still/clip copy", frames_mod.Still, "frame"),
+    ("frame copy (to draw on)", yuv_mod.Frame, "copy"),
     ("crossfade", yuv_mod.Frame, "blend"),
     ("subtitle band (draw)", frames_mod.CueTrack, "at"),
     ("subtitle band (blend)", yuv_mod.Overlay, "blend_onto"),
     ("fade", yuv_mod.Frame, "fade"),
-    ("pipe write", _Sink, "write"),
+    ("pipe write", _Sink, "write_kept"),
     ("sound mix (side thread)", render_mod, "mix_soundtrack"),
 )
 
@@ -338,6 +365,8 @@ def capture(story: Path, tmp: Path, frames: int):
 
         def write(self, data) -> None:
             self.fh.write(data)
+
+        write_kept = write
 
         def kill(self) -> None:
             pass

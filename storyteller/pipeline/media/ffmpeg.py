@@ -13,6 +13,8 @@ lines are kept in ``.detail`` for developers.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import os
 import shutil
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -236,6 +239,75 @@ def run_ffmpeg(
 PIPE_BYTES = 1 << 20
 
 
+@cache
+def _vmsplice():
+    """libc's vmsplice(2) (Linux), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).vmsplice
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint]
+    fn.restype = ctypes.c_ssize_t
+    return fn
+
+
+class KeptWriter:
+    """Writes buffers their owner never changes again into a pipe by reference (vmsplice).
+
+    A write copies a 1.4 MB 720p frame into the pipe's pages (0.5 ms of CPU); vmsplice hands
+    the pipe the buffer's own pages, read by ffmpeg from there (0.25 ms less). So a buffer
+    freed too soon, its memory reused by the next frame, would be read changed. A pipe holds
+    at most its size in bytes, oldest first: a buffer is held until twice that many bytes
+    went in after it (all of them until ``release()``, ffmpeg gone). Else, plain writes.
+    """
+
+    def __init__(self, fd: int):
+        self.fd, self._fn = fd, _vmsplice()
+        self._held: deque = deque()  # (buffer, bytes written in all up to its last spliced one)
+        self._sent = 0
+        try:
+            self._window = 2 * fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        except (OSError, AttributeError):  # not a pipe, or no way to ask: copy
+            self._fn = None
+
+    def write(self, buf) -> None:
+        """Write a C-contiguous buffer (a numpy array) that is never changed afterwards."""
+        view = memoryview(buf).cast("B")
+        done = self._splice(view) if self._fn is not None and not view.readonly else 0
+        if done:
+            self._held.append((buf, self._sent + done))
+        while done < len(view):
+            done += os.write(self.fd, view[done:])
+        self._sent += len(view)
+        while self._held and self._sent - self._held[0][1] >= self._window:
+            self._held.popleft()
+
+    def _splice(self, view: memoryview) -> int:
+        """vmsplice as much of ``view`` as the kernel takes; the bytes it took."""
+        base = ctypes.addressof(ctypes.c_char.from_buffer(view))
+        iov = (ctypes.c_size_t * 2)()
+        done = 0
+        while done < len(view):
+            iov[0], iov[1] = base + done, len(view) - done
+            n = self._fn(self.fd, iov, 1, 0)
+            if n >= 0:
+                done += n
+                continue
+            err = ctypes.get_errno()
+            if err == errno.EPIPE:
+                raise BrokenPipeError(err, os.strerror(err))
+            if err != errno.EINTR:
+                self._fn = None  # no vmsplice here (ENOSYS, EINVAL ...): copy from now on
+                break
+        return done
+
+    def release(self) -> None:
+        """The reader is gone (exited or killed): nothing refers to the buffers any more."""
+        self._held.clear()
+
+
 class FFmpegPipe:
     """A running ffmpeg that reads raw data on stdin (for example rendered frames).
 
@@ -252,18 +324,33 @@ class FFmpegPipe:
             fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:  # a lower limit set by the system: the default pipe still works
             pass
+        self._kept = KeptWriter(self.proc.stdin.fileno())
 
     def write(self, data: bytes | memoryview) -> None:
+        self._send(self.proc.stdin.write, data)
+
+    def write_kept(self, buf) -> None:
+        """Write a buffer the caller never changes again (a frame), without copying it where
+        Linux allows (KeptWriter)."""
+        self._send(self._write_kept, buf)
+
+    def _write_kept(self, buf) -> None:
+        self.proc.stdin.flush()  # anything write() left buffered goes first
+        self._kept.write(buf)
+
+    def _send(self, write, data) -> None:
         try:
-            self.proc.stdin.write(data)
+            write(data)
         except BrokenPipeError:
             self.proc.wait()
+            self._kept.release()
             self._child.check()
             raise FFmpegError("The video tool stopped reading early.") from None
         self._child.touch()
 
     def kill(self) -> None:
-        self._child.kill()
+        self._child.kill()  # and waits: ffmpeg reads nothing more
+        self._kept.release()
 
     def __enter__(self) -> FFmpegPipe:
         return self
@@ -279,6 +366,7 @@ class FFmpegPipe:
             pass
         self._child.touch()  # closing flushes the last frames: the tail of the encode starts now
         self.proc.wait()  # bounded by the watchdog
+        self._kept.release()
         self._child.check()
 
 

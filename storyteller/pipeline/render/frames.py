@@ -24,9 +24,18 @@ from storyteller.pipeline.speech.subtitles import Cue
 FADE_IN, FADE_OUT = 0.4, 0.6
 
 
+# Every source has peek(t) -> (frame, kept): kept frames belong to the source and are handed
+# out again, so the caller must not draw on them (frame_loop copies one only when it draws,
+# and sends an unchanged still picture again without composing it anew); frame(t) is a
+# frame the caller may draw on.
+
+
 class Still:
     def __init__(self, rgb: np.ndarray):
         self._frame = Frame.from_planes(Planes.from_rgb(rgb))
+
+    def peek(self, t: float) -> tuple[Frame, bool]:
+        return self._frame, True
 
     def frame(self, t: float) -> Frame:
         return self._frame.copy()  # callers draw subtitles in place
@@ -40,15 +49,19 @@ class KenBurns:
         self.canvas, self.start, self.end, self.duration, self.w, self.h = canvas, start, end, duration, w, h
         self._still: Frame | None = None  # a scene without motion is warped once
 
+    def peek(self, t: float) -> tuple[Frame, bool]:
+        if self._still is None:
+            view = kenburns.view_at(self.start, self.end, t / self.duration if self.duration > 0 else 0.0)
+            out = Frame(self.w, self.h)
+            kenburns.warp(self.canvas, view, out)
+            if self.start != self.end:
+                return out, False
+            self._still = out
+        return self._still, True
+
     def frame(self, t: float) -> Frame:
-        if self._still is not None:
-            return self._still.copy()  # callers draw subtitles in place
-        view = kenburns.view_at(self.start, self.end, t / self.duration if self.duration > 0 else 0.0)
-        out = Frame(self.w, self.h)
-        kenburns.warp(self.canvas, view, out)
-        if self.start == self.end:
-            self._still = out.copy()
-        return out
+        out, kept = self.peek(t)
+        return out.copy() if kept else out  # callers draw subtitles in place
 
     def close(self) -> None:
         self.canvas = None
@@ -73,7 +86,7 @@ class Clip:
     def _convert(self, vf: VideoFrame) -> Frame:
         return Frame.from_planes(Planes.from_rgb(frame_photo(vf.rgb, self.w, self.h, self.fit if self.fit != "auto" else "blur")))
 
-    def frame(self, t: float) -> Frame:
+    def peek(self, t: float) -> tuple[Frame, bool]:
         while not self._done:
             if self._next is None:
                 try:
@@ -87,8 +100,11 @@ class Clip:
             else:
                 break
         if self._current is None:
-            return Frame.from_planes(Planes.from_rgb(np.zeros((self.h, self.w, 3), np.uint8)))
-        return self._current.copy()
+            self._current = Frame.from_planes(Planes.from_rgb(np.zeros((self.h, self.w, 3), np.uint8)))
+        return self._current, True  # held until the clip's next frame is due
+
+    def frame(self, t: float) -> Frame:
+        return self.peek(t)[0].copy()
 
     def close(self) -> None:
         self._frames.close()
@@ -146,7 +162,7 @@ def frame_loop(
     def writer() -> None:
         try:
             while (item := frames.get()) is not None:
-                pipe.write(item.buf)
+                pipe.write_kept(item.buf)  # queued frames are never changed again (see peek)
         except BaseException as exc:  # surfaced in the main loop
             failure.append(exc)
             while frames.get() is not None:  # drain so the producer never blocks
@@ -164,6 +180,9 @@ def frame_loop(
             futures[k + 1] = pool.submit(make_source, segments[k + 1])
         return sources[k]
 
+    # The last frame sent and what it was made of: a kept picture under the same subtitle,
+    # not fading, is the same frame, so it is queued again as it is (never drawn on after).
+    last: tuple = (None, None, None, None)
     last_poll = 0.0
     try:
         for n in range(n_frames):
@@ -181,18 +200,23 @@ def frame_loop(
             if len(active) >= 2 and segments[active[-1]].overlap > 0:
                 a, b = active[-2], active[-1]
                 mix = (t - segments[b].start) / segments[b].overlap
-                fa = source(a).frame(t - segments[a].start)
-                fb = source(b).frame(t - segments[b].start)
-                frame = fa.blend(fb, mix)
+                fa = source(a).peek(t - segments[a].start)[0]
+                fb = source(b).peek(t - segments[b].start)[0]
+                base, kept = fa.blend(fb, mix), False  # blend leaves both as they were
             else:
                 k = active[-1]
-                frame = source(k).frame(min(t - segments[k].start, segments[k].duration))
+                base, kept = source(k).peek(min(t - segments[k].start, segments[k].duration))
             overlay = subs.at(t)
-            if overlay is not None:
-                overlay.blend_onto(frame)
             fade = min(1.0, (t + 0.5 / fps) / FADE_IN, (duration - t - 0.5 / fps) / FADE_OUT)
-            if fade < 1.0:
-                frame.fade(fade)
+            if kept and last[0] is base and last[1] is overlay and last[2] == fade == 1.0:
+                frame = last[3]
+            else:
+                frame = base.copy() if kept and (overlay is not None or fade < 1.0) else base
+                if overlay is not None:
+                    overlay.blend_onto(frame)
+                if fade < 1.0:
+                    frame.fade(fade)
+                last = (base if kept else None, overlay, fade, frame)
             while True:
                 try:
                     frames.put(frame, timeout=0.2)

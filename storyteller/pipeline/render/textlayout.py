@@ -198,6 +198,7 @@ class Typesetter:
         self.language = language
         self.rtl = rtl
         self.bold = bold
+        self._widths: dict[str, float] = {}  # wrap() and _balance() measure the same lines again
 
     def _run_font(self, run: Run) -> ImageFont.FreeTypeFont:
         size = self.size if run.font == latin_font_path() else round(self.size * ARABIC_SCALE)
@@ -213,7 +214,9 @@ class Typesetter:
 
     def width(self, line: str) -> float:
         """Advance width of one line in pixels."""
-        return sum(self._advances(self._runs(line)))
+        if line not in self._widths:
+            self._widths[line] = sum(self._advances(self._runs(line)))
+        return self._widths[line]
 
     def _advances(self, runs: list[Run]) -> list[float]:
         # Nastaliq's space is narrow: add a little air where the direction changes
