@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--method", default="disguise")
     ap.add_argument("--sets", type=int, default=10)
+    ap.add_argument("--first", type=int, default=0, help="the first set (to run sets side by side, as voice_wer.py --first)")
     ap.add_argument("--no-wer", action="store_true")
     ap.add_argument("--invert", action="store_true", help="also the judge's pitch-inversion attacker (EER_invert)")
     ap.add_argument(
@@ -108,7 +109,7 @@ def main() -> None:
             print(f"originals: EER_orig={eer(sc, lb):.1f}", flush=True)
         refs = {}
         rows = []
-        for k in range(a.sets):
+        for k in range(a.first, a.first + a.sets):
             story = {s: 1000 + i + 100 * k for i, s in enumerate(spks)}
             attacker = {s: 5000 + i + 100 * k for i, s in enumerate(spks)}
             jobs = [(f, attacker[s]) for s in spks for f in files[s][:N_ENROLL]]
