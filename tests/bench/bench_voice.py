@@ -31,6 +31,8 @@ the app's, ``install_base(Path("/tmp/fw-models"))`` from storyteller.pipeline.sp
     set 1        0.6        35.7         42.3       39.3     14.9
     set 2        0.6        46.4         42.9       35.7     20.6
     mean         0.6        41.5         40.1       38.1     19.2   (targets >= 35, >= 35, >= 35, <= 18: WER not met)
+    pitch, set 0 (--method pitch --sets 1, 23:47-00:02 UTC, load 0.2-5):
+                 0.6         0.0          7.7        0.0      2.8
 Only 14 short prompts (3-8 s) make each WER, so it moves by 7 points between sets; the four
 voices differ in language (and one in sex), hence EER_orig 0.6: an easier set to tell apart than LibriSpeech.
 
