@@ -239,8 +239,11 @@ def test_ducking_and_loudness(tmp_path: Path) -> None:
     # Mono inputs make a mono mix: the same signal as either channel of the stereo one, as loud.
     mono = mix_soundtrack(SoundInput(voice, channels=1), SoundInput(music, channels=1), 6.0)
     assert mono.shape == (6 * 48000, 1)
-    left = stereo[:, 0]
-    assert 10 * np.log10(np.sum(left**2) / np.sum((mono[:, 0] - left) ** 2)) > 80.0
+    # The last 0.1 s is left out: in about one run in four ffmpeg drops the music's last 49 ms
+    # frame at the very end of its fade-out (at most -49 dBFS there, then silent), so two runs
+    # of the same mix differ only in that tail (measured 2026-12-02 on 16 runs of each).
+    left, body = stereo[:, 0], slice(0, -48000 // 10)
+    assert 10 * np.log10(np.sum(left[body] ** 2) / np.sum((mono[body, 0] - left[body]) ** 2)) > 80.0
 
 
 # ----------------------------------------------------------------- real renders
