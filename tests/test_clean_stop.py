@@ -59,8 +59,16 @@ def start_serve(data_dir: Path, port: int) -> subprocess.Popen:
             time.sleep(0.2)
 
 
+def command_line(pid: int) -> list[bytes]:
+    """The process's arguments; none when it ended since it was listed (a render's short-lived ffmpeg)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
 def worker_of(serve: subprocess.Popen) -> int:
-    workers = [p for p in descendants(serve.pid) if b"worker" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
+    workers = [p for p in descendants(serve.pid) if b"worker" in command_line(p)]
     assert len(workers) == 1, workers
     return workers[0]
 
