@@ -124,9 +124,10 @@ def _check_sound(story: Story, which: str) -> SoundInput | None:
         return None
     path, info = probed
     track = getattr(story, which)
-    if not (info.audio.duration or info.duration):
+    seconds = float(info.audio.duration or info.duration or 0.0)
+    if not seconds:
         return None  # a zero-length recording: render as if there were none
-    return SoundInput(path, track.start, track.volume, info.audio.channels or 2)
+    return SoundInput(path, track.start, track.volume, info.audio.channels or 2, seconds)
 
 
 def video_args(w: int, h: int, fps: int, q: Quality, out: Path) -> list[str]:

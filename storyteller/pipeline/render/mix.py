@@ -47,6 +47,7 @@ class SoundInput:
     start: float = 0.0
     volume: float = 1.0
     channels: int = 2  # the file's, as probed: a mix of mono inputs stays mono
+    seconds: float = 0.0  # the file's length, as probed; 0 when unknown
 
 
 def mix_channels(*inputs: SoundInput | None) -> int:
@@ -76,7 +77,10 @@ def mix_args(narration: SoundInput | None, music: SoundInput | None, duration: f
         graph.append(_fmt(f"{idx}:a", "nar", layout, f"volume={narration.volume * level:.6f},adelay={delay}:all=1,apad,atrim=0:{d}"))
         idx += 1
     if music is not None:
-        args += ["-stream_loop", "-1", "-i", str(music.path)]
+        # Loop only music shorter than the story: a looped input ends its last frame unevenly, so
+        # one run in four lost the fade-out's last 49 ms and two renders of one story differed.
+        loop = ["-stream_loop", "-1"] if music.seconds < duration else []
+        args += [*loop, "-i", str(music.path)]
         fade_out = max(0.0, duration - 2.0)
         graph.append(
             _fmt(
