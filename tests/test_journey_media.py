@@ -88,20 +88,35 @@ def test_her_photo_is_masked_on_arrival_and_her_corrections_are_kept(app, client
     assert "Show this face (your decision)" in client.get("/story/pictures").get_data(as_text=True)
 
 
-def test_her_box_edit_that_lands_while_the_face_job_runs_is_kept_and_its_copy_not_orphaned(app, client, db, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lands", ["as the job keeps its copy", "before the job keeps a copy"])
+def test_her_box_edit_that_lands_while_the_face_job_runs_is_kept_and_its_copy_not_orphaned(app, client, db, tmp_path, monkeypatch, lands):
     """Her edit and the face job write the same picture's meta: neither may put back what the other replaced."""
+    from storyteller.pipeline.faces import anonymize as faces
+
     story = her(db, client)
     asset_id = upload(client, picture(tmp_path / "p.png").read_bytes()).json["asset"]
     first_copy = stories.story_asset(db, story.id, asset_id).meta["masked_asset"]
-    real, landed = stories.add_asset, []
+    real_add, real_anonymize, landed, kept = stories.add_asset, faces.anonymize, [], []
 
-    def her_edit_lands_as_the_job_keeps_its_copy(*args, **kwargs):
-        new_id = real(*args, **kwargs)
-        if kwargs.get("meta", {}).get("role") == "masked" and not landed:  # as her next request would, meanwhile
-            landed.append(stories.merge_asset_meta(db, asset_id, {"add": [[5, 5, 80, 80]]}))
+    def her_edit_lands():  # as her next request would, meanwhile
+        landed.append(stories.merge_asset_meta(db, asset_id, {"add": [[5, 5, 80, 80]]}))
+
+    def add_asset(*args, **kwargs):
+        new_id = real_add(*args, **kwargs)
+        if kwargs.get("meta", {}).get("role") == "masked":
+            kept.append(new_id)
+            if lands == "as the job keeps its copy" and not landed:
+                her_edit_lands()
         return new_id
 
-    monkeypatch.setattr(stories, "add_asset", her_edit_lands_as_the_job_keeps_its_copy)
+    def anonymize(*args, **kwargs):
+        result = real_anonymize(*args, **kwargs)
+        if lands == "before the job keeps a copy":
+            her_edit_lands()
+        return result
+
+    monkeypatch.setattr(stories, "add_asset", add_asset)
+    monkeypatch.setattr(faces, "anonymize", anonymize)
     reply = client.post(f"/story/pictures/{asset_id}/boxes", headers=FETCH, json={"add": [], "remove": []})
     status = client.get(f"/story/work/{reply.json['job']}").json
     assert landed and status["state"] == "done" and status["result"] == {"stale": True}
@@ -109,6 +124,7 @@ def test_her_box_edit_that_lands_while_the_face_job_runs_is_kept_and_its_copy_no
     assert meta["add"] == [[5, 5, 80, 80]] and meta["masked_asset"] == first_copy
     copies = [a.id for a in stories.story_assets(db, story.id, "other") if a.meta.get("of") == asset_id]
     assert copies == [first_copy]
+    assert len(kept) == (1 if lands == "as the job keeps its copy" else 0)  # seen early, no copy is made in vain
 
 
 def test_storyboard_order_motion_and_delete(app, client, db, tmp_path):

@@ -110,12 +110,13 @@ def _keep(ctx: JobContext, path, suffix: str, kind: str, media_type: str, meta: 
     return asset_id, name
 
 
-def _drop(ctx: JobContext, kind: str, role: str, keep: int | None = None) -> None:
-    """Destroy her older outputs of one role (a new preview replaces the last one)."""
+def _drop(ctx: JobContext, kind: str, role: str, keep: int | None = None, of: int | None = None) -> None:
+    """Destroy her older outputs of one role (a new preview replaces the last one), only those
+    made from asset ``of`` when it is given."""
     from storyteller.store import stories
 
     for asset in stories.story_assets(ctx.conn, ctx.story_id, kind):
-        if asset.meta.get("role") == role and asset.id != keep:
+        if asset.meta.get("role") == role and asset.id != keep and (of is None or asset.meta.get("of") == of):
             stories.remove_asset(ctx.conn, ctx.vault, asset)
 
 
@@ -144,16 +145,17 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
         cancel=ctx.cancelled,
     )
     boxes = [[round(b.x1), round(b.y1), round(b.x2), round(b.y2), b.source] for b in result.frames[0].boxes]
+    edits = {"add": picture.meta.get("add", []), "remove": picture.meta.get("remove", [])}
+    now = stories.story_asset(ctx.conn, ctx.story_id, asset)
+    if now is None or any(now.meta.get(k, []) != v for k, v in edits.items()):
+        return {"stale": True}  # she changed the boxes meanwhile (or deleted it): the job that follows writes it
     masked, masked_name = _keep(ctx, out, src.suffix, "other", picture.media_type, {"role": "masked", "of": asset})
     found = {"masked": masked_name, "masked_asset": masked, "boxes": boxes, "width": result.width, "height": result.height}
-    # Written only if her boxes are still the ones masked here, checked in the same write
-    edits = {"add": picture.meta.get("add", []), "remove": picture.meta.get("remove", [])}
+    # The check above saves keeping a copy in vain; this one, in the same write, is what decides.
     if stories.merge_asset_meta(ctx.conn, asset, found, unchanged=edits) is None:
         stories.remove_asset(ctx.conn, ctx.vault, stories.story_asset(ctx.conn, ctx.story_id, masked))
-        return {"stale": True}  # she changed the boxes meanwhile (or deleted it): the job that follows writes it
-    for old in stories.story_assets(ctx.conn, ctx.story_id, "other"):
-        if old.meta.get("role") == "masked" and old.meta.get("of") == asset and old.id != masked:
-            stories.remove_asset(ctx.conn, ctx.vault, old)
+        return {"stale": True}
+    _drop(ctx, "other", "masked", keep=masked, of=asset)
     return {"asset": asset, "masked": masked, "faces": len(boxes), "boxes": boxes, "warnings": list(result.warnings)}
 
 
