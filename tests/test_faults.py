@@ -34,6 +34,7 @@ from tests.conftest import workshop_key
 from tests.test_kill import processes
 
 ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
+DISK_TROUBLE_STATUS = {errno.ENOSPC: 507, errno.EIO: 500}  # a page in her words either way
 SITES = ("write", "fsync", "replace")
 OLD, NEW = b"what she saved yesterday" * 100, b"what she tried to save today" * 100000
 KEY = bytes(range(32))  # the workshop key the jobs here are run with (the vault opens only with a key)
@@ -177,15 +178,20 @@ def test_enospc_picture_upload_says_so_and_keeps_the_database_whole(monkeypatch,
             content_type="multipart/form-data",
             data={"picture": (io.BytesIO(photo), "p.png")},
         )
-        page = reply.get_data(as_text=True)
-        assert reply.status_code in (500, 507)
-        message = reply.json["message"] if headers else page
-        assert plain_message(OSError(code, "")) in message
-        assert "Errno" not in page and "Traceback" not in page
+        assert_disk_trouble_page(reply, code, fetch=bool(headers))
     monkeypatch.undo()
     assert not stories.story_assets(conn, story.id)
     assert not [p for p in (data_dir / "vault").rglob("*") if p.is_file()]
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def assert_disk_trouble_page(reply, code: int, *, fetch: bool) -> None:
+    """A full disk is 507 (Insufficient Storage), a failing one 500; either way her words, never the errno."""
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == DISK_TROUBLE_STATUS[code], page
+    message = reply.json["message"] if fetch else page
+    assert plain_message(OSError(code, "")) in message
+    assert "Errno" not in page and "Traceback" not in page and "database or disk" not in page
 
 
 # ----------------------------------------------------------------- ffmpeg
