@@ -194,6 +194,42 @@ def assert_disk_trouble_page(reply, code: int, *, fetch: bool) -> None:
     assert "Errno" not in page and "Traceback" not in page and "database or disk" not in page
 
 
+def test_enospc_picture_upload_when_the_database_cannot_grow_says_so(monkeypatch, app, client, data_dir, tmp_path):
+    """The picture is sealed but the database's file cannot grow: SQLite says SQLITE_FULL, not an OSError.
+
+    The request's connection gets a page limit it has reached (PRAGMA max_page_count), so the
+    asset's row makes SQLite itself answer "database or disk is full", as a full disk would.
+    """
+    from storyteller.store import stories
+    from tests.render_helpers import picture
+
+    conn, story = _sign_in(app, client)
+    photo = picture(tmp_path / "p.png").read_bytes()
+    real_add_asset = stories.add_asset
+
+    def add_asset_on_a_full_disk(db, *args, meta=None, **kwargs):
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        try:  # a row too large for the pages left, so SQLite must grow the file and cannot
+            return real_add_asset(db, *args, meta={**(meta or {}), "pad": "x" * 200_000}, **kwargs)
+        finally:
+            db.execute("PRAGMA max_page_count = 1073741823")
+
+    monkeypatch.setattr(stories, "add_asset", add_asset_on_a_full_disk)
+    for fetch in (True, False):
+        reply = client.post(
+            "/story/pictures/add",
+            headers={"X-Requested-With": "fetch"} if fetch else {},
+            content_type="multipart/form-data",
+            data={"picture": (io.BytesIO(photo), "p.png")},
+        )
+        assert_disk_trouble_page(reply, errno.ENOSPC, fetch=fetch)
+    monkeypatch.undo()
+    assert not stories.story_assets(conn, story.id)
+    assert not [p for p in (data_dir / "vault").rglob("*") if p.is_file()]  # the sealed picture went with the row
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 # ----------------------------------------------------------------- ffmpeg
 @pytest.fixture
 def fake_ffmpeg(monkeypatch):
