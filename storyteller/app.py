@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import secrets
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from flask_wtf import CSRFProtect
 from werkzeug.exceptions import SecurityError
 
 from storyteller import config
-from storyteller.errors import UserError, plain_message
+from storyteller.errors import UserError, disk_fault, plain_message
 from storyteller.fsutil import atomic_write_text
 from storyteller.jobs.queue import make_huey
 from storyteller.jobs.runner import sweep_workdirs
@@ -117,16 +118,24 @@ def _register_error_pages(app: Flask) -> None:
     for code in ERROR_WORDS:
         app.register_error_handler(code, error_page)
 
-    def disk_trouble(exc: OSError):
-        """A full or failing disk: say so in her words (never the errno), and that nothing saved is lost."""
+    def disk_trouble(exc: OSError | sqlite3.OperationalError):
+        """A full or failing disk: say so in her words (never the errno), and that nothing saved is lost.
+
+        The same page whether the OS met the disk (an OSError) or SQLite did (SQLITE_FULL,
+        SQLITE_IOERR): a full disk often shows first as the database failing to grow.
+        """
+        fault = disk_fault(exc)
+        if fault is None:
+            raise exc  # a database error that is not the disk's (a bug): the 500 page, logged as one
         app.logger.warning("a request failed on the disk: %r", exc)
-        code = 507 if exc.errno in (errno.ENOSPC, errno.EDQUOT) else 500
+        code = 507 if fault in (errno.ENOSPC, errno.EDQUOT) else 500
         explanation = gettext(plain_message(exc))
         if request.headers.get("X-Requested-With") == "fetch":
             return {"message": explanation}, code
         return render_template("errors/error.html", code=code, title=_l("This could not be saved"), explanation=explanation), code
 
     app.register_error_handler(OSError, disk_trouble)
+    app.register_error_handler(sqlite3.OperationalError, disk_trouble)
 
     def locked_page(_exc):
         """Her media cannot be opened until the facilitator unlocks the workshop (after a restart)."""

@@ -8,6 +8,7 @@ or a library's own message and is not.
 from __future__ import annotations
 
 import errno
+import sqlite3
 from collections.abc import Callable
 
 # Long work reports the fraction done (0..1) and polls whether the person asked to stop.
@@ -48,10 +49,28 @@ _OS_MESSAGES = {
 SOMETHING_WENT_WRONG = N_("Something went wrong. Your files are safe; please tell the facilitator.")
 
 
+# SQLite meets the same full or failing disk but reports it as its own error, not an OSError.
+_SQLITE_DISK_ERRNOS = {sqlite3.SQLITE_FULL: errno.ENOSPC, sqlite3.SQLITE_IOERR: errno.EIO}
+
+
+def disk_fault(exc: BaseException) -> int | None:
+    """The errno of the disk trouble behind ``exc``, whether the OS or SQLite met it; None for anything else.
+
+    An OSError without an errno (a library's own) counts as disk trouble of no known kind (0).
+    """
+    if isinstance(exc, OSError):
+        return exc.errno or 0
+    code = getattr(exc, "sqlite_errorcode", None)  # set by SQLite only, not on one raised by hand
+    if isinstance(exc, sqlite3.Error) and code is not None:
+        return _SQLITE_DISK_ERRNOS.get(code & 0xFF)  # the primary code of an extended one
+    return None
+
+
 def plain_message(exc: BaseException) -> str:
     """What a person may read about ``exc``: its own sentence for a UserError, else a plain one."""
     if isinstance(exc, UserError) and str(exc):
         return str(exc)
-    if isinstance(exc, OSError):
-        return _OS_MESSAGES.get(exc.errno, N_("A file could not be read or written. Nothing already saved was lost; try again."))
+    fault = disk_fault(exc)
+    if fault is not None:
+        return _OS_MESSAGES.get(fault, N_("A file could not be read or written. Nothing already saved was lost; try again."))
     return SOMETHING_WENT_WRONG

@@ -11,6 +11,7 @@ its integrity check, no process is left behind, and the sentence she reads is pl
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import io
 import os
@@ -34,6 +35,7 @@ from tests.conftest import workshop_key
 from tests.test_kill import processes
 
 ERRNOS = {"enospc": errno.ENOSPC, "eio": errno.EIO}
+DISK_TROUBLE_STATUS = {errno.ENOSPC: 507, errno.EIO: 500}  # a page in her words either way
 SITES = ("write", "fsync", "replace")
 OLD, NEW = b"what she saved yesterday" * 100, b"what she tried to save today" * 100000
 KEY = bytes(range(32))  # the workshop key the jobs here are run with (the vault opens only with a key)
@@ -177,14 +179,55 @@ def test_enospc_picture_upload_says_so_and_keeps_the_database_whole(monkeypatch,
             content_type="multipart/form-data",
             data={"picture": (io.BytesIO(photo), "p.png")},
         )
-        page = reply.get_data(as_text=True)
-        assert reply.status_code in (500, 507)
-        message = reply.json["message"] if headers else page
-        assert plain_message(OSError(code, "")) in message
-        assert "Errno" not in page and "Traceback" not in page
+        assert_disk_trouble_page(reply, code, fetch=bool(headers))
     monkeypatch.undo()
     assert not stories.story_assets(conn, story.id)
     assert not [p for p in (data_dir / "vault").rglob("*") if p.is_file()]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def assert_disk_trouble_page(reply, code: int, *, fetch: bool) -> None:
+    """A full disk is 507 (Insufficient Storage), a failing one 500; either way her words, never the errno."""
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == DISK_TROUBLE_STATUS[code], page
+    message = reply.json["message"] if fetch else page
+    assert plain_message(OSError(code, "")) in message
+    assert "Errno" not in page and "Traceback" not in page and "database or disk" not in page
+
+
+def test_enospc_picture_upload_when_the_database_cannot_grow_says_so(monkeypatch, app, client, data_dir, tmp_path):
+    """The picture is sealed but the database's file cannot grow: SQLite says SQLITE_FULL, not an OSError.
+
+    The request's connection gets a page limit it has reached (PRAGMA max_page_count), so the
+    asset's row makes SQLite itself answer "database or disk is full", as a full disk would.
+    """
+    from storyteller.store import stories
+    from tests.render_helpers import picture
+
+    conn, story = _sign_in(app, client)
+    photo = picture(tmp_path / "p.png").read_bytes()
+    real_add_asset = stories.add_asset
+
+    def add_asset_on_a_full_disk(db, *args, meta=None, **kwargs):
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        try:  # a row too large for the pages left, so SQLite must grow the file and cannot
+            return real_add_asset(db, *args, meta={**(meta or {}), "pad": "x" * 200_000}, **kwargs)
+        finally:
+            db.execute("PRAGMA max_page_count = 1073741823")
+
+    monkeypatch.setattr(stories, "add_asset", add_asset_on_a_full_disk)
+    for fetch in (True, False):
+        reply = client.post(
+            "/story/pictures/add",
+            headers={"X-Requested-With": "fetch"} if fetch else {},
+            content_type="multipart/form-data",
+            data={"picture": (io.BytesIO(photo), "p.png")},
+        )
+        assert_disk_trouble_page(reply, errno.ENOSPC, fetch=fetch)
+    monkeypatch.undo()
+    assert not stories.story_assets(conn, story.id)
+    assert not [p for p in (data_dir / "vault").rglob("*") if p.is_file()]  # the sealed picture went with the row
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -313,30 +356,108 @@ def test_fault_ffmpeg_hanging_fails_the_job_and_leaves_no_process(fake_ffmpeg, s
 
 
 # ----------------------------------------------------------------- the database's write lock
-def test_fault_write_lock_held_a_save_waits_for_the_write_lock_and_succeeds(app, client, data_dir):
-    """Another connection holds the write lock (a job finishing, a backup): her save waits, then lands."""
-    conn, story = _sign_in(app, client)
-    blocker = sqlite3.connect(str(db_path(data_dir)), isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")
-    blocker.execute("UPDATE jobs SET stage = stage")
-    released = threading.Event()
+@contextlib.contextmanager
+def served(app):
+    """The app on waitress over loopback, four request threads as `storyteller serve` has; yields its URL."""
+    from waitress import wasyncore
+    from waitress.server import create_server
 
-    def release_later():
-        threading.Event().wait(2.0)
-        released.set()
-        blocker.execute("COMMIT")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, ident="")
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+        thread.join(timeout=10)
 
-    threading.Thread(target=release_later).start()
-    reply = client.post("/story/write/save", data={"script": "My words, kept.", "revision": 0})
-    page = client.get("/story/write")
-    assert reply.status_code == 200 and reply.json["saved"], reply.get_data(as_text=True)
-    assert released.is_set()  # it waited for the lock rather than failing around it
-    assert page.status_code == 200
+
+def _signed_in_browser(url: str, workshop: int, participant: int, pin: str):
+    import requests
+
+    browser = requests.Session()
+    reply = browser.post(f"{url}/story/signin", data={"workshop": workshop, "participant": participant, "pin": pin}, allow_redirects=False)
+    assert reply.status_code == 302, reply.text
+    return browser
+
+
+def test_fault_write_lock_held_concurrent_requests_wait_and_none_fails(app, data_dir):
+    """Another connection holds the write lock (a job finishing, a backup) while four requests arrive at once.
+
+    Her script save, another participant's autosave, her writing page (which notes her step)
+    and a job-status poll: none answers 500, each save lands once the lock is let go, and the
+    database is whole. The order is kept by events: the lock is let go only after all four
+    requests have reached the app, and a save can only finish after that.
+    """
     from storyteller.store import stories
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
 
-    assert stories.get_story(conn, story.id, workshop_key(app)).script == "My words, kept."
+    conn = open_database(db_path(data_dir))
+    workshop = create_workshop(conn, "Circle", "en")
+    sitara, amina = add_participant(conn, workshop, "Sitara", "4821"), add_participant(conn, workshop, "Amina", "7315")
+    her_story = stories.story_of(conn, sitara, "en", workshop_key(app))
+    other_story = stories.story_of(conn, amina, "en", workshop_key(app))
+    for story in (her_story, other_story):
+        stories.record_consent(conn, story.id, "workshop", "test", "en", workshop_key=workshop_key(app))
+    job = state.create_job(conn, "photo_faces", {}, story_id=her_story.id)
+
+    arrived, all_arrived = [], threading.Event()
+    serve_app = app.wsgi_app
+
+    def count_arrivals(environ, start_response):  # tells the test when every request is inside the app
+        arrived.append(environ["PATH_INFO"])
+        if len(arrived) == 4:
+            all_arrived.set()
+        return serve_app(environ, start_response)
+
+    with served(app) as url:
+        her = _signed_in_browser(url, workshop, sitara, "4821")
+        other = _signed_in_browser(url, workshop, amina, "7315")
+        fetch = {"X-Requested-With": "fetch"}
+        requests_at_once = {
+            "her script save": lambda: her.post(
+                f"{url}/story/write/save", data={"script": "My words, kept.", "title": "Kept", "revision": 0}
+            ),
+            "an autosave": lambda: other.post(f"{url}/story/write/save", headers=fetch, data={"script": "Her words too.", "revision": 0}),
+            "her writing page": lambda: her.get(f"{url}/story/write"),
+            "a job-status poll": lambda: her.get(f"{url}/jobs/{job}.json", headers=fetch),
+        }
+        app.wsgi_app = count_arrivals
+        blocker = sqlite3.connect(str(db_path(data_dir)), isolation_level=None, check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")
+        blocker.execute("UPDATE jobs SET stage = stage")
+        released = threading.Event()
+        replies: dict[str, tuple[int, bool, str]] = {}
+
+        def send(name, request):
+            reply = request()
+            replies[name] = (reply.status_code, released.is_set(), reply.text)
+
+        threads = [threading.Thread(target=send, args=item) for item in requests_at_once.items()]
+        for thread in threads:
+            thread.start()
+        try:
+            assert all_arrived.wait(timeout=60), arrived
+            threading.Event().wait(2.0)  # the lock stays held a while with all four inside (no assertion rests on it)
+        finally:
+            released.set()  # before COMMIT: a write that finished can only have seen it set
+            blocker.execute("COMMIT")
+            blocker.close()
+        for thread in threads:
+            thread.join(timeout=120)
+        app.wsgi_app = serve_app
+    assert sorted(replies) == sorted(requests_at_once)
+    for name, (status, after_release, text) in replies.items():
+        assert status == 200, (name, status, text[:500])
+        if name != "a job-status poll":  # a read needs no write lock; each of the others writes
+            assert after_release, f"{name} finished while another connection held the write lock"
+    assert stories.get_story(conn, her_story.id, workshop_key(app)).script == "My words, kept."
+    assert stories.get_story(conn, her_story.id, workshop_key(app)).title == "Kept"
+    assert stories.get_story(conn, other_story.id, workshop_key(app)).script == "Her words too."
+    assert stories.get_story(conn, her_story.id, workshop_key(app)).step == "story"  # her page noted where she is
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    blocker.close()
 
 
 # ----------------------------------------------------------------- nothing sent, nothing left

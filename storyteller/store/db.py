@@ -210,6 +210,17 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, unless SQLite has already undone it.
+
+    After some errors (a full disk: SQLITE_FULL, SQLITE_IOERR) SQLite rolls the whole
+    transaction back itself; a ROLLBACK then fails with "no transaction is active" and
+    hides the error that says what happened.
+    """
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the database; return the new version.
 
@@ -229,7 +240,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(f"PRAGMA user_version = {number}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     return schema_version(conn)
 

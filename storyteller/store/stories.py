@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from storyteller.errors import N_, UserError
 from storyteller.store import crypto
+from storyteller.store.db import rollback
 from storyteller.store.vault import LOCKED, Vault, WorkshopLocked
 from storyteller.textsafety import clean_label
 
@@ -124,8 +125,10 @@ class _Immediate:
         return self.conn
 
     def __exit__(self, exc_type, _exc, _tb):
-        if self.own:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if self.own and exc_type:
+            rollback(self.conn)
+        elif self.own:
+            self.conn.execute("COMMIT")
         return False
 
 
@@ -505,7 +508,7 @@ def delete_story(conn: sqlite3.Connection, vault: Vault, story_id: int) -> int:
         conn.execute("DELETE FROM stories WHERE id = ?", (story_id,))  # assets, consents, jobs follow (ON DELETE CASCADE)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for name in names:
