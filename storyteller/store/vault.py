@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -328,12 +329,48 @@ def spill_folder(data_dir: str | Path, needed_bytes: int = 0) -> Path:
     return work
 
 
+@contextlib.contextmanager
+def temp_files_in(folder: Path):
+    """Point TMPDIR (ffmpeg, libraries) and Python's tempfile at a plaintext folder.
+
+    The setting is process-wide: a process does one piece of such work at a time (a
+    worker's one thread, a render machine's one render, one CLI command).
+    """
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+
+
+@contextlib.contextmanager
+def plaintext_workspace(data_dir: str | Path, purpose: str, needed_bytes: int = 0) -> Iterator[Path]:
+    """A plaintext folder for one piece of work that also takes its temporary files; wiped when it ends, whatever happens."""
+    folder = make_plaintext_folder(data_dir, purpose, needed_bytes)
+    try:
+        with temp_files_in(folder):
+            yield folder
+    finally:
+        wipe_folder(folder)
+
+
 def plaintext_folders(data_dir: Path) -> Iterator[Path]:
     tag = _tag(data_dir)
     with contextlib.suppress(OSError):
         yield from SHM.glob(f"storyteller-{tag}-*")
     with contextlib.suppress(OSError):
         yield from (Path(data_dir) / "work").glob(f"plain-{tag}-*")
+
+
+def job_plaintext_folders(data_dir: str | Path, job_id: int) -> list[Path]:
+    """The plaintext folders of job ``job_id`` (``make_plaintext_folder``'s "job<ID>" purpose)."""
+    return [folder for folder in plaintext_folders(Path(data_dir)) if f"-job{job_id}-" in folder.name]
 
 
 def wipe_folder(folder: Path) -> None:
