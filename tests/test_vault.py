@@ -288,17 +288,24 @@ def test_plaintext_folders_are_private_and_swept_unless_their_job_runs(tmp_path)
     running = make_plaintext_folder(data, "job5")
     ended = make_plaintext_folder(data, "job6")
     request = make_plaintext_folder(data, "read")
+    export = make_plaintext_folder(data, "export")
     other_workshop = make_plaintext_folder(tmp_path / "other", "job6")
     try:
-        for folder in (running, ended, request):
+        for folder in (running, ended, request, export):
             assert folder.stat().st_mode & 0o777 == 0o700
             (folder / "plain.wav").write_bytes(b"her voice")
         assert sweep_plaintext(data, {5}) == 1
         assert running.exists() and not ended.exists() and request.exists() and other_workshop.exists()
         old = 1_000_000_000
-        os.utime(request, (old, old))
+        (export / "render").mkdir()
+        (export / "render" / "video.mp4").write_bytes(b"a long export still rendering")
+        for path in (request, request / "plain.wav", export, export / "plain.wav", export / "render"):
+            os.utime(path, (old, old))
         sweep_plaintext(data, set())
-        assert not running.exists() and not request.exists() and other_workshop.exists()
+        assert not running.exists() and not request.exists() and export.exists() and other_workshop.exists()
+        os.utime(export / "render" / "video.mp4", (old, old))
+        sweep_plaintext(data, set())
+        assert not export.exists()
     finally:
         sweep_plaintext(tmp_path / "other", set())
     assert not other_workshop.exists()

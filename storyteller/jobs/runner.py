@@ -148,7 +148,7 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
             return "failed"
         for earlier in job_plaintext_folders(data_dir, job_id):
             wipe_folder(earlier)  # left by an attempt of this job whose worker was killed
-        with plaintext_workspace(data_dir, f"job{job_id}", _room_needed(conn, job.story_id)) as workdir:
+        with plaintext_workspace(data_dir, f"job{job_id}", room_for_story_work(conn, job.story_id)) as workdir:
             ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id, workshop_key)
             beat = _Heartbeat(path, job_id)
             beat.start()
@@ -180,7 +180,7 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         conn.close()
 
 
-def _room_needed(conn: sqlite3.Connection, story_id: int | None) -> int:
+def room_for_story_work(conn: sqlite3.Connection, story_id: int | None) -> int:
     """About what a job writes in plain form: copies of the story's media, and a video."""
     row = conn.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM assets WHERE story_id IS ?", (story_id,)).fetchone()
     return 3 * int(row[0]) + (200 << 20)
