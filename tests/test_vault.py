@@ -395,7 +395,8 @@ def _places_holding(marker: bytes, data_dir, since: float) -> list[str]:
 @pytest.mark.slow
 def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     """Her narration and photo carry a random marker; through upload, face masking, a preview render
-    and delete, no file on disk (or in /dev/shm or the temp folder) ever holds it in plain form."""
+    and delete, no file on disk (or in /dev/shm or the temp folder) ever holds it in plain form,
+    nor the workshop key."""
     import time
 
     from storyteller.app import create_app
@@ -447,15 +448,21 @@ def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     video = client.get(status["asset_url"])
     assert video.status_code == 200 and video.data[4:8] == b"ftyp"
 
-    # The real point: while her story exists, her bytes are on disk only as ciphertext.
-    assert _places_holding(marker, data_dir, started) == []
+    # The real point: while her story exists, her bytes are on disk only as ciphertext, and the
+    # workshop key that opens them is in memory only (not as bytes, not written out in hex).
+    secrets_on_disk = {"marker": marker, "workshop key": key, "workshop key in hex": key.hex().encode()}
+    assert {what: _places_holding(secret, data_dir, started) for what, secret in secrets_on_disk.items()} == dict.fromkeys(
+        secrets_on_disk, []
+    )
     assert sum(1 for _ in vault_for(data_dir).root.glob("*.*")) >= 3
 
     stories.delete_story(conn, vault_for(data_dir), story.id)
     assert conn.execute("SELECT count(*) FROM stories WHERE id = ?", (story.id,)).fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM assets WHERE story_id = ?", (story.id,)).fetchone()[0] == 0
     assert not [p for p in vault_for(data_dir).root.rglob("*") if p.is_file()]
-    assert _places_holding(marker, data_dir, started) == []
+    assert {what: _places_holding(secret, data_dir, started) for what, secret in secrets_on_disk.items()} == dict.fromkeys(
+        secrets_on_disk, []
+    )
     conn.close()
 
 
