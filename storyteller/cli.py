@@ -702,14 +702,17 @@ def _open_store(data: Path | None):
 def export_cmd(story: int, out: Path, shapes: tuple[str, ...], data: Path | None) -> None:
     """Write STORY's export package (needs her consent for the organisation or the public)."""
     from storyteller.jobs.export import export_story
+    from storyteller.jobs.runner import room_for_story_work
     from storyteller.store.plans import ASPECTS
     from storyteller.store.stories import media_key
+    from storyteller.store.vault import plaintext_workspace
 
-    _data_dir, conn, vault = _open_store(data)
+    data_dir, conn, vault = _open_store(data)
     try:
         key = _ask_passphrase(conn)
         vault = vault.with_key(media_key(conn, story, key))
-        with plain_progress("Exporting") as update:
+        # Her video in plain form, and every temporary file of a render: where a job keeps them, never in /tmp.
+        with plaintext_workspace(data_dir, "export", room_for_story_work(conn, story)), plain_progress("Exporting") as update:
             result = export_story(conn, vault, story, out, shapes or ASPECTS, workshop_key=key, progress=update)
     finally:
         conn.close()

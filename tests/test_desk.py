@@ -4,6 +4,7 @@ the laptop check, and the export and wipe buttons."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from storyteller.store import participants as people
 from storyteller.store import passphrase, plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.kits import list_kits
+from storyteller.store.wipe import SSD_WARNING
 from storyteller.store.workshops import create_workshop
 from storyteller.web.desk.access import DESK_SEEN_EXTENSION
 from tests.conftest import DESK_PASSPHRASE, desk_sign_in, story_vault, whisper_model_or_skip, workshop_key
@@ -485,6 +487,11 @@ def test_export_follows_consent_and_wipe_needs_the_name(app, desk, circle):
     stories.record_consent(conn, story.id, "organisation", "v1", "ur", workshop_key=workshop_key(app))
     desk.post(f"/desk/stories/{story.id}/export")
     assert conn.execute("SELECT story_id FROM jobs WHERE kind = 'export'").fetchone()[0] == story.id
+    # The wipe page says honestly what no program can promise, in the words the CLI prints.
+    page = desk.get(f"/desk/workshops/{circle['workshop']}/wipe?lang=ur").get_data(as_text=True)
+    assert "فلیش ڈسک (SSD یا USB اسٹک)" in page
+    page = desk.get(f"/desk/workshops/{circle['workshop']}/wipe?lang=en").get_data(as_text=True)
+    assert html.escape(SSD_WARNING) in page
     # A wipe asks for the workshop's name; a wrong one wipes nothing, the right one wipes it all.
     r = desk.post(f"/desk/workshops/{circle['workshop']}/wipe", data={"confirm": "Lahore circle"})
     assert "The name is not the same. Nothing was wiped." in r.get_data(as_text=True)

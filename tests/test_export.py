@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import av
@@ -27,7 +28,7 @@ from storyteller.pipeline.render.encode import render_story
 from storyteller.store import passphrase, plans, stories
 from storyteller.store.db import db_path, open_database
 from storyteller.store.participants import add_participant
-from storyteller.store.vault import vault_for
+from storyteller.store.vault import plaintext_folders, vault_for
 from storyteller.store.workshops import create_workshop
 from tests.render_helpers import picture, tone
 
@@ -248,3 +249,32 @@ def test_cli_export_writes_the_package_and_refuses_plainly(tmp_path, data_dir, r
     r = runner.invoke(cli, ["export", str(story_id), "-o", str(out), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n")
     assert r.exit_code == 1 and "may not leave the laptop" in r.output and "Traceback" not in r.output
     assert len(list(out.iterdir())) == 1
+
+
+def test_cli_export_keeps_her_plain_video_out_of_the_system_temp_folder(tmp_path, data_dir, runner, conn, vault, monkeypatch):
+    """Decrypted, her video is in plain form: the CLI keeps it where a job would (a 0700 plaintext folder), never in /tmp."""
+    from storyteller.jobs import export
+
+    story_id = new_story(conn, vault.key, "public")
+    add_finished(conn, vault(story_id), story_id, tagged_video(tmp_path), "1:1")
+    system_temp = tmp_path / "system-temp"
+    system_temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_temp))
+    written_to_system_temp, plain_inputs = [], []
+    run_ffmpeg_for_real = export.run_ffmpeg
+
+    def watching(args, **kwargs):
+        written_to_system_temp.extend(system_temp.rglob("*"))
+        source = Path(args[args.index("-i") + 1])
+        plain_inputs.append((source.name, any(source.is_relative_to(f) for f in plaintext_folders(data_dir))))
+        return run_ffmpeg_for_real(args, **kwargs)
+
+    monkeypatch.setattr(export, "run_ffmpeg", watching)
+    r = runner.invoke(
+        cli, ["export", str(story_id), "-o", str(tmp_path / "usb"), "--shape", "1:1", "--data", str(data_dir)], input=PASSPHRASE + "\n"
+    )
+    assert r.exit_code == 0, r.output
+    assert written_to_system_temp == [] and list(system_temp.iterdir()) == []
+    name, in_a_plaintext_folder = plain_inputs[0]  # the finished video, decrypted for its clean copy
+    assert name.startswith("finished-") and in_a_plaintext_folder
+    assert not list(plaintext_folders(data_dir))  # wiped when the export ended

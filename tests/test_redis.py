@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -164,6 +166,69 @@ def test_redis_a_render_machine_needs_the_same_secret():
             remote.unseal(secret, sealed, key)
 
 
+class RedisInADict:
+    """The few Redis calls a render machine makes, without a Redis server."""
+
+    def __init__(self):
+        self.values: dict[str, bytes] = {}
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def exists(self, key):
+        return key in self.values
+
+    def set(self, key, value, ex=None):
+        self.values[key] = value if isinstance(value, bytes) else str(value).encode()
+
+    def incr(self, key):
+        self.values[key] = str(int(self.values.get(key, b"0")) + 1).encode()
+
+    def expire(self, key, seconds):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_a_render_machine_renders_in_a_private_folder_that_takes_every_temporary_file_and_is_wiped(tmp_path, monkeypatch):
+    """ffmpeg and the libraries write temporary files of her story too: they go into the 0700 plaintext folder, wiped after."""
+    from storyteller.jobs import remote
+    from storyteller.pipeline.render import encode
+
+    monkeypatch.setenv("STORYTELLER_RENDER_SECRET", SECRET)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    redis = RedisInADict()
+    monkeypatch.setattr(remote, "_redis", lambda url=None: redis)
+    story = tmp_path / "story"
+    story.mkdir()
+    (story / "story.json").write_text("{}")
+    key = remote.PREFIX + "0123abcd"
+    redis.set(key + ":in", remote.seal(SECRET.encode(), remote._pack(story, {"quality": "draft"}), key))
+    machine = tmp_path / "render-machine"
+    seen = {}
+
+    def render_story(folder, out, *, quality, progress, cancel):
+        work = folder.parent
+        seen.update(
+            work=work,
+            mode=work.stat().st_mode & 0o777,
+            one_of_its_plaintext_folders=work in list(plaintext_folders(machine)),
+            tmpdir=os.environ.get("TMPDIR"),
+            tempdir=tempfile.gettempdir(),
+        )
+        out.write_bytes(b"her video")
+        return SimpleNamespace(path=out, duration=1.0, width=2, height=2)
+
+    monkeypatch.setattr(encode, "render_story", render_story)
+    assert remote.render_here(key, machine) == "done"
+    assert seen["mode"] == 0o700 and seen["one_of_its_plaintext_folders"]
+    assert seen["tmpdir"] == seen["tempdir"] == str(seen["work"])
+    assert not seen["work"].exists() and not list(plaintext_folders(machine))
+    assert "TMPDIR" not in os.environ and tempfile.gettempdir() != str(seen["work"])
+    assert redis.exists(key + ":out")
+
+
 @pytest.mark.slow
 def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_killed_one_is_replaced(
     redis_url, data_dir, tmp_path, monkeypatch
@@ -188,7 +253,7 @@ def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_kille
         enqueue(make_huey(data_dir, redis_url=redis_url), job_id, data_dir)
         # Its progress comes back through Redis into her job row.
         wait_until(lambda: (j := state.get_job(conn, job_id)).stage == "rendering" and j.progress >= 0.6, 300, "remote render at 60%")
-        assert files_under(machines[0])  # it renders in its own folder
+        assert list(plaintext_folders(machines[0]))  # it renders in its own plaintext folder
         first.kill()  # the render machine loses power mid-render
         first.wait()
         second = start_render_machine(machines[1], redis_url, second_log)
@@ -204,9 +269,9 @@ def test_redis_render_machine_with_an_empty_folder_renders_her_story_and_a_kille
     assert info.has_video and info.has_audio and info.duration > her.narration_seconds
     assert "fell silent; sent again" in laptop_log.read_text()
     assert "done" in second_log.read_text()
-    assert files_under(machines[1]) == []  # no database, no vault, no copy of her story left
+    assert files_under(machines[1]) == [] and not list(plaintext_folders(machines[1]))  # no database, no vault, no copy of her story left
     restarted = start_render_machine(machines[0], redis_url, first_log)  # the killed one wipes its leftovers when it starts
-    wait_until(lambda: not files_under(machines[0]), 60, "leftovers wiped")
+    wait_until(lambda: not files_under(machines[0]) and not list(plaintext_folders(machines[0])), 60, "leftovers wiped")
     restarted.terminate()
     restarted.wait(timeout=30)
     client = redis.Redis.from_url(redis_url)

@@ -179,6 +179,16 @@ def test_every_story_byte_is_no_store_and_lock_and_exit_clear_the_site(client, c
     assert "Clear-Site-Data" not in client.get("/").headers
 
 
+def test_her_session_cookie_is_same_site_strict_and_out_of_reach_of_scripts(app, client, circle):
+    """Another site's page (a link, a form) never sends her session along, and no script can read it."""
+    client.get(f"/story/signin?workshop={circle['workshop']}")
+    r = client.post("/story/signin", data={"participant": circle["rose"]["id"], "pin": circle["rose"]["pin"]})
+    assert r.status_code == 302
+    (cookie,) = [c for c in r.headers.getlist("Set-Cookie") if c.startswith(app.config["SESSION_COOKIE_NAME"] + "=")]
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert "samesite=strict" in attributes and "httponly" in attributes
+
+
 def test_strict_headers_on_every_answer(client):
     for r in (client.get("/"), client.get("/no/such/page"), client.get("/story/signin")):
         assert r.headers["X-Frame-Options"] == "DENY"

@@ -288,17 +288,24 @@ def test_plaintext_folders_are_private_and_swept_unless_their_job_runs(tmp_path)
     running = make_plaintext_folder(data, "job5")
     ended = make_plaintext_folder(data, "job6")
     request = make_plaintext_folder(data, "read")
+    export = make_plaintext_folder(data, "export")
     other_workshop = make_plaintext_folder(tmp_path / "other", "job6")
     try:
-        for folder in (running, ended, request):
+        for folder in (running, ended, request, export):
             assert folder.stat().st_mode & 0o777 == 0o700
             (folder / "plain.wav").write_bytes(b"her voice")
         assert sweep_plaintext(data, {5}) == 1
         assert running.exists() and not ended.exists() and request.exists() and other_workshop.exists()
         old = 1_000_000_000
-        os.utime(request, (old, old))
+        (export / "render").mkdir()
+        (export / "render" / "video.mp4").write_bytes(b"a long export still rendering")
+        for path in (request, request / "plain.wav", export, export / "plain.wav", export / "render"):
+            os.utime(path, (old, old))
         sweep_plaintext(data, set())
-        assert not running.exists() and not request.exists() and other_workshop.exists()
+        assert not running.exists() and not request.exists() and export.exists() and other_workshop.exists()
+        os.utime(export / "render" / "video.mp4", (old, old))
+        sweep_plaintext(data, set())
+        assert not export.exists()
     finally:
         sweep_plaintext(tmp_path / "other", set())
     assert not other_workshop.exists()
@@ -388,7 +395,8 @@ def _places_holding(marker: bytes, data_dir, since: float) -> list[str]:
 @pytest.mark.slow
 def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     """Her narration and photo carry a random marker; through upload, face masking, a preview render
-    and delete, no file on disk (or in /dev/shm or the temp folder) ever holds it in plain form."""
+    and delete, no file on disk (or in /dev/shm or the temp folder) ever holds it in plain form,
+    nor the workshop key."""
     import time
 
     from storyteller.app import create_app
@@ -440,15 +448,21 @@ def test_her_marker_bytes_never_lie_on_disk_in_plain_form(data_dir):
     video = client.get(status["asset_url"])
     assert video.status_code == 200 and video.data[4:8] == b"ftyp"
 
-    # The real point: while her story exists, her bytes are on disk only as ciphertext.
-    assert _places_holding(marker, data_dir, started) == []
+    # The real point: while her story exists, her bytes are on disk only as ciphertext, and the
+    # workshop key that opens them is in memory only (not as bytes, not written out in hex).
+    secrets_on_disk = {"marker": marker, "workshop key": key, "workshop key in hex": key.hex().encode()}
+    assert {what: _places_holding(secret, data_dir, started) for what, secret in secrets_on_disk.items()} == dict.fromkeys(
+        secrets_on_disk, []
+    )
     assert sum(1 for _ in vault_for(data_dir).root.glob("*.*")) >= 3
 
     stories.delete_story(conn, vault_for(data_dir), story.id)
     assert conn.execute("SELECT count(*) FROM stories WHERE id = ?", (story.id,)).fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM assets WHERE story_id = ?", (story.id,)).fetchone()[0] == 0
     assert not [p for p in vault_for(data_dir).root.rglob("*") if p.is_file()]
-    assert _places_holding(marker, data_dir, started) == []
+    assert {what: _places_holding(secret, data_dir, started) for what, secret in secrets_on_disk.items()} == dict.fromkeys(
+        secrets_on_disk, []
+    )
     conn.close()
 
 

@@ -1,5 +1,6 @@
 """Wiping a workshop leaves none of its bytes in the data folder: not in the vault, the
-database, its write-ahead log or a job's scratch folder; other workshops are untouched."""
+database, its write-ahead log or a job's plaintext folder (in /dev/shm or the data folder);
+other workshops are untouched."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from storyteller.jobs import state
 from storyteller.store import participants as people
 from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import vault_for
+from storyteller.store.vault import make_plaintext_folder, plaintext_folders, vault_for, wipe_folder
 from storyteller.store.wipe import WipeError, find_workshop, wipe_workshop
 from storyteller.store.workshops import create_workshop, list_workshops
 
@@ -25,10 +26,12 @@ def conn(data_dir):
     conn = open_database(db_path(data_dir))
     yield conn
     conn.close()
+    for folder in list(plaintext_folders(data_dir)):  # the kept workshop's, left in /dev/shm
+        wipe_folder(folder)
 
 
 def seed(conn, data_dir: Path, workshop_name: str, marker: bytes) -> int:
-    """A workshop whose story carries ``marker`` in its pseudonyms, script, title, a recording, a picture and a job's scratch file."""
+    """A workshop whose story carries ``marker`` in its pseudonyms, script, title, a recording, a picture and a job's plain copy."""
     workshop_key = os.urandom(32)
     workshop = create_workshop(conn, workshop_name, "ur")
     for n, alias in enumerate(("Rose", "Jasmine")):
@@ -46,22 +49,23 @@ def seed(conn, data_dir: Path, workshop_name: str, marker: bytes) -> int:
         vault.append_growing(growing, marker * 10, 0)
         stories.add_asset(conn, story.id, "narration", growing, meta={"part": n, "growing": True})
         job = state.create_job(conn, "render_story", {"quality": "final"}, story_id=story.id)
-        work = data_dir / "work" / f"job-{job}"
-        work.mkdir(parents=True)
-        (work / "joined.wav").write_bytes(marker * 20)
+        (make_plaintext_folder(data_dir, f"job{job}") / "joined.wav").write_bytes(marker * 20)  # as a killed worker left it
     return workshop
 
 
 def holding(data_dir: Path, marker: bytes) -> list[str]:
-    """Every file under the data folder that holds ``marker``."""
-    return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.is_file() and marker in p.read_bytes())
+    """Every file under the data folder or in its plaintext folders that holds ``marker``."""
+    files = [*data_dir.rglob("*"), *(p for folder in plaintext_folders(data_dir) for p in folder.rglob("*"))]
+    return sorted(
+        str(p.relative_to(data_dir)) if p.is_relative_to(data_dir) else p.name for p in files if p.is_file() and marker in p.read_bytes()
+    )
 
 
 def test_wipe_leaves_no_byte_of_the_workshop_and_keeps_the_others(conn, data_dir):
     doomed = seed(conn, data_dir, "Mardan circle", GONE)
     kept = seed(conn, data_dir, "Multan circle", KEPT)
     assert "storyteller.sqlite3-wal" in holding(data_dir, GONE) or "storyteller.sqlite3" in holding(data_dir, GONE)
-    # The scan sees the database and the jobs' plain scratch files; the vault's files are
+    # The scan sees the database and the jobs' plain copies; the vault's files are
     # ciphertext, so the marker is never found in them, before the wipe or after.
     assert len(holding(data_dir, GONE)) >= 3
     assert not [p for p in holding(data_dir, GONE) if p.startswith("vault")]
@@ -70,7 +74,9 @@ def test_wipe_leaves_no_byte_of_the_workshop_and_keeps_the_others(conn, data_dir
 
     assert (report.stories, report.files) == (2, 6)
     assert holding(data_dir, GONE) == []
+    assert any(p.endswith("joined.wav") for p in holding(data_dir, KEPT))  # the other workshop's job keeps its folder
     assert [w.id for w in list_workshops(conn)] == [kept]
+    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2  # her jobs are forgotten: none of them will run
     assert len(holding(data_dir, KEPT)) >= 3
     for story in conn.execute("SELECT id FROM stories").fetchall():
         assert len(stories.story_assets(conn, story["id"])) == 2

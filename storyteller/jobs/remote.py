@@ -5,9 +5,9 @@ with the same ``STORYTELLER_REDIS_URL`` and ``STORYTELLER_RENDER_SECRET`` as the
 It never opens the laptop's database or vault, and needs no network share: the laptop's
 own worker builds the story folder as for a local render (masked pictures, the protected
 voice, music, story.json), seals it (AES-GCM, with a key derived from the shared secret)
-and puts it in Redis under a random key. The render machine opens it, renders in its own
-work folder, reports progress and a heartbeat, puts the sealed video back and deletes its
-copy. The laptop keeps the job row: it shows the progress, passes Stop on, sends the work
+and puts it in Redis under a random key. The render machine opens it, renders in a private
+plaintext folder (0700, in memory when it fits, TMPDIR pointed there), reports progress and a heartbeat, puts the sealed video back and deletes its
+plain copy. The laptop keeps the job row: it shows the progress, passes Stop on, sends the work
 again when the render machine falls silent, and keeps the video in her vault.
 
 What crosses the network: the sealed story folder and the sealed video (unreadable and
@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import tarfile
 import threading
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from storyteller import config
 from storyteller.errors import N_, CancelFn, Cancelled, ProgressFn, UserError, plain_message
 from storyteller.fsutil import atomic_write_bytes
+from storyteller.store.vault import plaintext_folders, plaintext_workspace, wipe_folder
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def render_elsewhere(
 
 # ----------------------------------------------------------------- the render machine's side
 def render_here(key: str, data_dir: Path) -> str:
-    """Render one sealed story from Redis in ``data_dir``'s work folder; return what became of it."""
+    """Render one sealed story from Redis in a plaintext folder of ``data_dir``; return what became of it."""
     from storyteller.pipeline.render.encode import render_story
 
     secret = render_secret()
@@ -195,9 +195,6 @@ def render_here(key: str, data_dir: Path) -> str:
     except RenderMachineError:
         log.error("render %s refused: it was sealed with another secret", key)
         return "refused"
-    work = data_dir / "work" / f"render-{key[len(PREFIX) :]}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     stop = threading.Event()
 
     def beat() -> None:
@@ -209,19 +206,21 @@ def render_here(key: str, data_dir: Path) -> str:
     r.incr(key + ":beat")
     beating.start()
     try:
-        header = _unpack(payload, work / "story")
-        del payload, blob
-        result = render_story(
-            work / "story",
-            work / "video.mp4",
-            quality=header["quality"],
-            progress=lambda f: r.set(key + ":progress", f"{f:.4f}", ex=KEEP_SECONDS),
-            cancel=lambda: bool(r.exists(key + ":cancel")),
-        )
+        with plaintext_workspace(data_dir, "render", 3 * len(payload) + (200 << 20)) as work:  # her story and its video, in plain form
+            header = _unpack(payload, work / "story")
+            del payload, blob
+            result = render_story(
+                work / "story",
+                work / "video.mp4",
+                quality=header["quality"],
+                progress=lambda f: r.set(key + ":progress", f"{f:.4f}", ex=KEEP_SECONDS),
+                cancel=lambda: bool(r.exists(key + ":cancel")),
+            )
+            video = result.path.read_bytes()
         facts = json.dumps({"duration": result.duration, "width": result.width, "height": result.height}).encode()
         stop.set()  # the last beat before the video: the laptop deletes every key of the job once it has it
         beating.join(timeout=5)
-        r.set(key + ":out", seal(secret, len(facts).to_bytes(4, "big") + facts + result.path.read_bytes(), key), ex=KEEP_SECONDS)
+        r.set(key + ":out", seal(secret, len(facts).to_bytes(4, "big") + facts + video, key), ex=KEEP_SECONDS)
         log.info("render %s done", key[len(PREFIX) :])
         return "done"
     except Cancelled:
@@ -238,19 +237,27 @@ def render_here(key: str, data_dir: Path) -> str:
     finally:
         stop.set()
         beating.join(timeout=5)
-        shutil.rmtree(work, ignore_errors=True)
         r.close()
 
 
-def run_render_machine(data_dir: str | Path, workers: int = 1) -> None:
-    """Take renders from the shared Redis queue until SIGINT/SIGTERM; only ``data_dir/work`` is written."""
+def run_render_machine(data_dir: str | Path) -> None:
+    """Take renders from the shared Redis queue, one at a time, until SIGINT/SIGTERM.
+
+    One at a time because a render points the process's TMPDIR at its own plaintext folder.
+    """
     from huey.consumer import Consumer
 
     data_dir = Path(data_dir).resolve()
-    shutil.rmtree(data_dir / "work", ignore_errors=True)  # copies left by a killed render
+    _wipe_plaintext(data_dir)  # copies left by a killed render
     huey = make_render_huey()
     huey.render_data_dir = str(data_dir)  # type: ignore[attr-defined]
     try:
-        Consumer(huey, workers=workers, worker_type="thread", periodic=False, check_worker_health=True, max_delay=0.5).run()
+        Consumer(huey, workers=1, worker_type="thread", periodic=False, check_worker_health=True, max_delay=0.5).run()
     finally:
-        shutil.rmtree(data_dir / "work", ignore_errors=True)  # a render stopped midway: the laptop sends it again
+        _wipe_plaintext(data_dir)  # a render stopped midway: the laptop sends it again
+
+
+def _wipe_plaintext(data_dir: Path) -> None:
+    """Every plaintext folder of this render machine: its data folder serves it alone."""
+    for folder in list(plaintext_folders(data_dir)):
+        wipe_folder(folder)

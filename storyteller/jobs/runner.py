@@ -11,11 +11,8 @@ library's message helps no participant (``errors.plain_message``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +23,7 @@ from storyteller.errors import Cancelled, UserError, plain_message
 from storyteller.jobs import state
 from storyteller.store import stories
 from storyteller.store.db import db_path, open_database
-from storyteller.store.vault import Vault, make_plaintext_folder, plaintext_folders, sweep_plaintext, vault_for, wipe_folder
+from storyteller.store.vault import Vault, job_plaintext_folders, plaintext_workspace, sweep_plaintext, vault_for, wipe_folder
 
 log = logging.getLogger(__name__)
 
@@ -128,26 +125,6 @@ def sweep_workdirs(conn: sqlite3.Connection, data_dir: str | Path) -> None:
             wipe_folder(folder)
 
 
-@contextlib.contextmanager
-def _temp_files_in(folder: Path):
-    """Point TMPDIR (ffmpeg, libraries) and Python's tempfile at the job's plaintext folder.
-
-    One job runs at a time in a worker process (``run_worker``'s one thread), so the
-    process-wide setting is the job's own.
-    """
-    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = str(folder)
-    tempfile.tempdir = str(folder)
-    try:
-        yield
-    finally:
-        tempfile.tempdir = saved_tempdir
-        if saved_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved_env
-
-
 def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]], workshop_key: bytes | None = None) -> str:
     """Run job ``job_id`` if it can be claimed; return its final state (or 'skipped', 'waiting').
 
@@ -169,44 +146,41 @@ def run_job(job_id: int, data_dir: str, handlers: dict[str, Callable[..., dict]]
         if handler is None:
             state.fail(conn, job_id, f"Unknown kind of work: {job.kind}.")
             return "failed"
-        for earlier in plaintext_folders(Path(data_dir)):
-            if f"-job{job_id}-" in earlier.name:
-                wipe_folder(earlier)  # left by an attempt of this job whose worker was killed
-        workdir = make_plaintext_folder(data_dir, f"job{job_id}", _room_needed(conn, job.story_id))
-        ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id, workshop_key)
-        beat = _Heartbeat(path, job_id)
-        beat.start()
-        with _running_lock:
-            _running.add(job_id)
-        log.info("job %s started: %s, attempt %s", job_id, job.kind, job.attempt)
-        try:
-            ctx.vault = ctx.vault.with_key(stories.media_key(conn, job.story_id, workshop_key))
-            with _temp_files_in(workdir):
-                result = handler(ctx, **job.params)
-            state.finish(conn, job_id, result or {})
-            return "done"
-        except (JobCancelled, Cancelled):
-            return _stopped(conn, job_id)
-        except Exception as exc:
-            if ctx.cancelled():  # an error raised while stopping is the stop, not a failure
-                return _stopped(conn, job_id)
-            if isinstance(exc, (UserError, OSError)):
-                log.warning("job %s failed: %s", job_id, exc)
-            else:
-                log.exception("job %s crashed", job_id)
-            state.fail(conn, job_id, plain_message(exc))
-            return "failed"
-        finally:
-            beat.stopped.set()
-            beat.join(timeout=5)
-            wipe_folder(workdir)
+        for earlier in job_plaintext_folders(data_dir, job_id):
+            wipe_folder(earlier)  # left by an attempt of this job whose worker was killed
+        with plaintext_workspace(data_dir, f"job{job_id}", room_for_story_work(conn, job.story_id)) as workdir:
+            ctx = JobContext(job_id, Path(data_dir), conn, vault_for(data_dir), workdir, job.story_id, workshop_key)
+            beat = _Heartbeat(path, job_id)
+            beat.start()
             with _running_lock:
-                _running.discard(job_id)
+                _running.add(job_id)
+            log.info("job %s started: %s, attempt %s", job_id, job.kind, job.attempt)
+            try:
+                ctx.vault = ctx.vault.with_key(stories.media_key(conn, job.story_id, workshop_key))
+                result = handler(ctx, **job.params)
+                state.finish(conn, job_id, result or {})
+                return "done"
+            except (JobCancelled, Cancelled):
+                return _stopped(conn, job_id)
+            except Exception as exc:
+                if ctx.cancelled():  # an error raised while stopping is the stop, not a failure
+                    return _stopped(conn, job_id)
+                if isinstance(exc, (UserError, OSError)):
+                    log.warning("job %s failed: %s", job_id, exc)
+                else:
+                    log.exception("job %s crashed", job_id)
+                state.fail(conn, job_id, plain_message(exc))
+                return "failed"
+            finally:
+                beat.stopped.set()
+                beat.join(timeout=5)
+                with _running_lock:
+                    _running.discard(job_id)
     finally:
         conn.close()
 
 
-def _room_needed(conn: sqlite3.Connection, story_id: int | None) -> int:
+def room_for_story_work(conn: sqlite3.Connection, story_id: int | None) -> int:
     """About what a job writes in plain form: copies of the story's media, and a video."""
     row = conn.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM assets WHERE story_id IS ?", (story_id,)).fetchone()
     return 3 * int(row[0]) + (200 << 20)

@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ _NAME = re.compile(r"^[0-9a-f]{32}(\.[a-z0-9]{1,5})?$")
 _SAFE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,5}$")
 SHM = Path("/dev/shm")  # nosec B108 - only 0700 folders with random names are made here
 SHM_MARGIN = 256 << 20  # leave memory for the work itself
-# A folder of a request (not of a job) older than this belongs to a process that died.
+# A folder of a request or a CLI export (not of a job) where nothing was written for this long belongs to a process that died.
 STALE_REQUEST_FOLDER_SECONDS = 600.0
 
 
@@ -302,7 +303,7 @@ def make_plaintext_folder(data_dir: str | Path, purpose: str, needed_bytes: int 
     """A new private folder for plain media: in memory when it fits, else in the data folder.
 
     ``purpose`` is "job<ID>" for a job (kept by the sweep while the job runs) or a
-    word for a request's short work.
+    word for other work (a request, a CLI export).
     """
     data_dir = Path(data_dir)
     stem = f"{_tag(data_dir)}-{purpose}-{secrets.token_hex(8)}"
@@ -328,12 +329,48 @@ def spill_folder(data_dir: str | Path, needed_bytes: int = 0) -> Path:
     return work
 
 
+@contextlib.contextmanager
+def temp_files_in(folder: Path):
+    """Point TMPDIR (ffmpeg, libraries) and Python's tempfile at a plaintext folder.
+
+    The setting is process-wide: a process does one piece of such work at a time (a
+    worker's one thread, a render machine's one render, one CLI command).
+    """
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+
+
+@contextlib.contextmanager
+def plaintext_workspace(data_dir: str | Path, purpose: str, needed_bytes: int = 0) -> Iterator[Path]:
+    """A plaintext folder for one piece of work that also takes its temporary files; wiped when it ends, whatever happens."""
+    folder = make_plaintext_folder(data_dir, purpose, needed_bytes)
+    try:
+        with temp_files_in(folder):
+            yield folder
+    finally:
+        wipe_folder(folder)
+
+
 def plaintext_folders(data_dir: Path) -> Iterator[Path]:
     tag = _tag(data_dir)
     with contextlib.suppress(OSError):
         yield from SHM.glob(f"storyteller-{tag}-*")
     with contextlib.suppress(OSError):
         yield from (Path(data_dir) / "work").glob(f"plain-{tag}-*")
+
+
+def job_plaintext_folders(data_dir: str | Path, job_id: int) -> list[Path]:
+    """The plaintext folders of job ``job_id`` (``make_plaintext_folder``'s "job<ID>" purpose)."""
+    return [folder for folder in plaintext_folders(Path(data_dir)) if f"-job{job_id}-" in folder.name]
 
 
 def wipe_folder(folder: Path) -> None:
@@ -358,8 +395,9 @@ def wipe_folder(folder: Path) -> None:
 def sweep_plaintext(data_dir: str | Path, running_jobs: set[int]) -> int:
     """Wipe this data folder's plaintext folders whose work has ended; returns how many.
 
-    A job's folder goes when the job is not running; a request's folder when it is
-    old (a request's work lasts seconds).
+    A job's folder goes when the job is not running; any other folder when nothing was
+    written in it for a while (a request's work lasts seconds; a CLI export renders deep
+    inside its folder for minutes).
     """
     count = 0
     for folder in list(plaintext_folders(Path(data_dir))):
@@ -369,10 +407,19 @@ def sweep_plaintext(data_dir: str | Path, running_jobs: set[int]) -> int:
                 continue
         else:
             try:
-                if time.time() - folder.stat().st_mtime < STALE_REQUEST_FOLDER_SECONDS:
+                if time.time() - _last_written(folder) < STALE_REQUEST_FOLDER_SECONDS:
                     continue
             except OSError:
                 continue
         wipe_folder(folder)
         count += 1
     return count
+
+
+def _last_written(folder: Path) -> float:
+    """When anything in the folder was last written: a long export renders deep inside it."""
+    newest = folder.stat().st_mtime
+    for path in folder.rglob("*"):
+        with contextlib.suppress(OSError):  # a file the work removes meanwhile
+            newest = max(newest, path.stat().st_mtime)
+    return newest

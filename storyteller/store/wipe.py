@@ -12,14 +12,13 @@ first: what the disk keeps is ciphertext whose key is gone.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from storyteller.errors import N_, UserError
 from storyteller.store import stories
-from storyteller.store.vault import vault_for
+from storyteller.store.vault import job_plaintext_folders, vault_for, wipe_folder
 from storyteller.store.workshops import Workshop, list_workshops
 
 SSD_WARNING = N_(
@@ -68,9 +67,12 @@ def wipe_workshop(conn: sqlite3.Connection, data_dir: str | Path, workshop_id: i
             story_ids,
         )
     ]
+    # Her jobs' rows go with her stories (ON DELETE CASCADE): a queued job then finds no row to
+    # claim and is skipped, a running one reads that as a cancel and stops.
     files = sum(stories.delete_story(conn, vault, story_id) for story_id in story_ids)
-    for job_id in job_ids:  # a job's scratch folder may hold decoded media of a story
-        shutil.rmtree(Path(data_dir) / "work" / f"job-{job_id}", ignore_errors=True)
+    for job_id in job_ids:  # a job's plaintext folder holds decrypted media of her story
+        for folder in job_plaintext_folders(data_dir, job_id):
+            wipe_folder(folder)
     conn.execute("DELETE FROM workshops WHERE id = ?", (workshop_id,))  # its participants go with it
     conn.execute("PRAGMA secure_delete = ON")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

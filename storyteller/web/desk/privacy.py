@@ -14,7 +14,7 @@ from storyteller.jobs.export import EXPORT_NEEDS
 from storyteller.jobs.export import REFUSED as EXPORT_REFUSED
 from storyteller.jobs.queue import enqueue
 from storyteller.store import stories
-from storyteller.store.wipe import wipe_workshop
+from storyteller.store.wipe import SSD_WARNING, wipe_workshop
 from storyteller.web.context import get_db, get_huey, unlocked_key
 from storyteller.web.desk.access import desk_required
 from storyteller.web.desk.blueprint import bp
@@ -50,4 +50,4 @@ def wipe(workshop_id: int):
             wipe_workshop(get_db(), current_app.config["DATA_DIR"], workshop.id)
             flash(_("The workshop “%(name)s” is wiped from this laptop.", name=workshop.name))
             return redirect(url_for("desk.workshops"))
-    return render_template("desk/wipe.html", workshop=workshop, error=error)
+    return render_template("desk/wipe.html", workshop=workshop, error=error, ssd_warning=_(SSD_WARNING))
