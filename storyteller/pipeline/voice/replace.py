@@ -57,10 +57,11 @@ _CLAUSE_END = re.compile(r"[,;:،؛]\W*$")
 UNIT_GAP = 0.7
 COMMA_GAP = 0.25  # a shorter pause of hers inside a unit: the voice pauses there too, as at a comma
 MAX_UNIT_WORDS = 40
-# A preview's first unit: a long opening sentence said whole kept the listener waiting (6.6 s of CPU
-# on one core for a 31-word sentence); cut after 8 words, 3.8 s of CPU until they are ready, the next
-# unit's made beside them included (bench_voice.py docstring).
-PREVIEW_FIRST_WORDS = 8
+# A preview's first unit: a long opening sentence said whole kept the listener waiting. Kokoro takes
+# about 1 s of one core per second of speech, so the first unit is short: 4 words instead of 8 took the
+# first sound 4.4 -> 2.5 s and the whole 10 s preview 10.0 -> 8.1 s (with her script, quiet machine,
+# 2026-12-02; the units after it share the two cores better).
+PREVIEW_FIRST_WORDS = 4
 SPEEDS = (0.8, 1.3)  # how much the voice may slow down or hurry to fit her time: beyond this it sounds unnatural
 WORKERS = 2  # units made at once, one core each
 MIN_GAP = 0.12  # seconds of silence kept between two units when the voice runs late
