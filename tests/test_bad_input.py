@@ -340,3 +340,102 @@ def test_bad_input_cli_render(name, role, tmp_path):
         return
     must_match(name, True, f"render ({role})")
     check_video_output(out)
+
+
+# ----------------------------------------------------------------- her phone (LAN mode)
+@pytest.fixture(scope="module")
+def phone_signed_in(tmp_path_factory):
+    """One phone joined and signed in for the whole module: 2 x 56 cases would otherwise sign in 112 times."""
+    from storyteller.app import create_app
+    from storyteller.store import stories
+    from storyteller.store.db import db_path, open_database
+    from storyteller.store.participants import add_participant
+    from storyteller.store.workshops import create_workshop
+    from storyteller.web import lan
+    from tests.test_lan import ROSE_PIN, joined_and_signed_in
+
+    data_dir = tmp_path_factory.mktemp("phone") / "data"
+    data_dir.mkdir()
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir), "WTF_CSRF_ENABLED": False})
+    unlock(app)
+    db = open_database(db_path(data_dir))
+    rose = add_participant(db, create_workshop(db, "Circle", "en"), "Rose", ROSE_PIN)
+    phone = joined_and_signed_in(app.test_client(), lan.configure(app, "127.0.0.2", 5000), {"rose": rose})
+    story = stories.story_of(db, rose, "en", workshop_key(app))
+    yield phone, db, story, data_dir
+    db.close()
+
+
+def phone_leftovers(db, data_dir: Path) -> dict:
+    """What an upload that ended may not leave behind: pieces, upload rows, plaintext, vault files no asset owns."""
+    from storyteller.store.vault import plaintext_folders
+
+    vault = data_dir / "vault"
+    owned = {row[0] for row in db.execute("SELECT vault_name FROM assets")}
+    return {
+        "pieces": sorted(p.name for p in (vault / "recording").glob("*.part")),
+        "upload rows": db.execute("SELECT COUNT(*) FROM phone_uploads").fetchone()[0],
+        "plaintext": sorted(p.name for p in plaintext_folders(data_dir)),
+        "unowned vault files": sorted(p.name for p in vault.iterdir() if p.is_file() and p.name not in owned),
+    }
+
+
+def send_from_phone(phone, kind: str, name: str):
+    """Announce, send in pieces and finish, as phone.js does; the answer that ended it (a refusal may come at the start)."""
+    from storyteller.web.phone import CHUNK_BYTES
+    from tests.test_lan import LAN, _send_pieces
+
+    data = (BAD / name).read_bytes()
+    form = {"kind": kind, "size": len(data), "name": upload_name(name), "type": ""}
+    start = phone.post("/phone/upload", data=form, headers=FETCH, base_url=LAN)
+    if start.status_code != 200:
+        return start
+    token = start.get_json()["upload"]
+    _send_pieces(phone, token, data, 0, CHUNK_BYTES)
+    return phone.post(f"/phone/upload/{token}/finish", headers=FETCH, base_url=LAN)
+
+
+@pytest.mark.parametrize("kind", ["narration", "photo"])
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_phone_upload(phone_signed_in, name, kind):
+    """The file sent from her phone in pieces, as her narration, then as a photo."""
+    from storyteller.pipeline.media.images import load_photo
+    from storyteller.store import stories
+
+    phone, db, story, data_dir = phone_signed_in
+    before = {a.id for a in stories.story_assets(db, story.id)}
+    reply = send_from_phone(phone, kind, name)
+    assert reply.status_code in (200, 400, 413, 415, 422), f"{name}: {reply.status_code} {reply.get_data(as_text=True)[:200]}"
+    assert_plain(reply.get_json()["message"], f"phone {kind} {name}", name)
+    added = [a for a in stories.story_assets(db, story.id) if a.id not in before]
+    vault = story_vault(phone.application, story.id)
+    try:
+        left = phone_leftovers(db, data_dir)
+        assert not any(left.values()), f"{name} as a {kind} left {left}"
+        if reply.status_code != 200:
+            assert not added, f"a refused {kind} was kept: {added}"
+            if kind == "photo":
+                assert expect(name) != "image", f"the usable picture {name} was refused: {reply.get_json()['message']}"
+            return
+        must_match(name, True, f"the phone's {kind} upload")
+        (asset,) = added
+        assert asset.kind == kind and asset.original_name == ""
+        assert re.fullmatch(r"[0-9a-f]+\.[a-z0-9]{1,5}", asset.vault_name), asset
+        if kind == "photo":
+            with vault.plain(asset.vault_name) as stored:
+                pixels = load_photo(stored)
+            check_picture(pixels)
+            assert pixels.shape[:2] == (asset.meta["height"], asset.meta["width"])
+        else:
+            from storyteller.jobs.uploads import stored_kind
+
+            # Stored under the suffix of what it is (the laptop's rule), not of what the phone called it.
+            assert stored_kind(asset.vault_name).media_type == asset.media_type, asset
+            assert asset.meta["seconds"] >= 1.0
+            with vault.plain(asset.vault_name) as stored:
+                check_audio_output(stored, written=False)
+    finally:
+        # The next case starts from an empty story: her storyboard has room, and only its own leftovers count.
+        for asset in added:
+            stories.remove_asset(db, vault, asset)
+        stories.save_plan(db, story.id, {}, workshop_key(phone.application))

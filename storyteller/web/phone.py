@@ -22,7 +22,7 @@ import re
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from storyteller.jobs import checks, intake, uploads
+from storyteller.jobs import intake, uploads
 from storyteller.store import participants as people
 from storyteller.store import phone_uploads, plans, stories
 from storyteller.store.phone_uploads import PhoneUpload
@@ -37,7 +37,7 @@ from storyteller.web.journey.access import (
     story_asset_or_404,
 )
 from storyteller.web.journey.media import add_picture
-from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, writing_prompts
+from storyteller.web.journey.words import MAX_RECORDING_BYTES, WORDS_PER_MINUTE, receive_narration, writing_prompts
 from storyteller.web.lan import SESSION_LAN, lan_mode, phone_joined
 from storyteller.web.vault_media import send_from_vault
 
@@ -281,30 +281,15 @@ def upload_finish(token: str):
 
 
 def _keep_narration(upload: PhoneUpload):
-    db, vault = get_db(), get_vault(upload.story_id)
-    # What the bytes are, not what the phone called them: the same check as the laptop's upload.
+    """Kept as a recording from the laptop is (the same intake and checks); the file as it came is destroyed."""
+    vault = get_vault(upload.story_id)
     try:
-        with vault.open(upload.vault_name) as head:
-            kind = uploads.recording_kind(head.read(uploads.SNIFF_BYTES))
-        with vault.plain(upload.vault_name) as plain:
-            uploads.probe_recording(plain, kind)
-            result = checks.check_narration(plain)
+        with vault.open(upload.vault_name) as raw:
+            asset_id = receive_narration(raw, phone=True)
     except uploads.UploadRefused as exc:
-        vault.delete(upload.vault_name)
         return jsonify(message=_(str(exc))), 422
-    if result.problem is not None:
+    finally:
         vault.delete(upload.vault_name)
-        return jsonify(message=_(result.problem)), 422
-    asset_id = stories.add_asset(
-        db,
-        upload.story_id,
-        "narration",
-        upload.vault_name,
-        media_type=kind.media_type,
-        size_bytes=upload.size,
-        meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True, "phone": True},
-    )
-    stories.keep_narration(db, vault, upload.story_id, asset_id)
     return jsonify(message=_("Your recording is saved on the laptop."), asset=asset_id, url=url_for("phone.media", asset_id=asset_id))
 
 

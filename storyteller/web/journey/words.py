@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
+from typing import BinaryIO
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
@@ -214,16 +216,12 @@ def _finish_take(asset: stories.Asset) -> tuple[stories.Asset | None, str | None
         return None, checks.TOO_SHORT
     with vault.plain(asset.vault_name) as plain:
         try:
-            uploads.probe_recording(plain, uploads.stored_kind(asset.vault_name))
+            seconds = usable_narration(plain, uploads.stored_kind(asset.vault_name))
         except uploads.UploadRefused as exc:
             stories.remove_asset(db, vault, asset)
             return None, str(exc)
-        result = checks.check_narration(plain)
         size = plain.stat().st_size
-    if result.problem is not None:
-        stories.remove_asset(db, vault, asset)
-        return None, result.problem
-    meta = {k: v for k, v in asset.meta.items() if k != "growing"} | {"seconds": round(result.seconds, 2)}
+    meta = {k: v for k, v in asset.meta.items() if k != "growing"} | {"seconds": round(seconds, 2)}
     stories.set_asset_meta(db, asset.id, meta, size_bytes=size)
     stories.keep_narration(db, vault, asset.story_id, asset.id)
     return stories.story_asset(db, asset.story_id, asset.id), None
@@ -327,54 +325,65 @@ def record_finish():
     return jsonify(_take_json(kept))
 
 
+def usable_narration(plain: Path, kind: uploads.Kind) -> float:
+    """The seconds of a recording fit to be her narration; UploadRefused with the sentence that tells her why not."""
+    uploads.probe_recording(plain, kind)
+    result = checks.check_narration(plain)
+    if result.problem is not None:
+        raise uploads.UploadRefused(result.problem)
+    return result.seconds
+
+
+def receive_narration(stream: BinaryIO, **meta) -> int:
+    """Keep a whole recording sent as a file as her narration take; returns the asset.
+
+    The one way a recording file comes in, from the laptop's upload and from her phone: what it
+    is comes from its first bytes, and it is stored under the suffix of that (never of the name
+    it was sent with), so every later step opens it with the right demuxer. Raises UploadRefused
+    with a sentence she may read; nothing of a refused file stays in the vault.
+    """
+    db, story = get_db(), current_story()
+    vault = get_vault(story.id)
+    kind = uploads.recording_kind(stream.read(uploads.SNIFF_BYTES))
+    stream.seek(0)
+    try:
+        name = vault.put_stream(stream, kind.suffix, max_bytes=MAX_RECORDING_BYTES)
+    except TooLarge as exc:
+        raise uploads.UploadRefused(checks.TOO_LONG) from exc
+    try:
+        with vault.plain(name) as plain:
+            seconds = usable_narration(plain, kind)
+            size = plain.stat().st_size
+        asset_id = stories.add_asset(
+            db,
+            story.id,
+            "narration",
+            name,
+            original_name="",
+            media_type=kind.media_type,
+            size_bytes=size,
+            meta={"part": "whole", "seconds": round(seconds, 2), "uploaded": True, **meta},
+        )
+    except BaseException:
+        vault.delete(name)
+        raise
+    stories.keep_narration(db, vault, story.id, asset_id)
+    return asset_id
+
+
 @bp.post("/record/upload")
 @participant_required
 def record_upload():
     """A sound file from the laptop instead of recording in the page."""
-    db, story = get_db(), current_story()
-    vault = get_vault(story.id)
     upload = request.files.get("audio")
     if upload is None or not upload.filename:
         flash(_("Choose a sound file first."))
         return redirect(url_for("journey.record"))
-    try:  # its kind from its first bytes; the name she gave it is never used
-        kind = uploads.recording_kind(upload.stream.read(uploads.SNIFF_BYTES))
-        upload.stream.seek(0)
-        name = vault.put_stream(upload.stream, kind.suffix, max_bytes=MAX_RECORDING_BYTES)
+    try:  # the name she gave it is never used
+        receive_narration(upload.stream)
     except uploads.UploadRefused as exc:
         flash(_(str(exc)))
         return redirect(url_for("journey.record"))
-    except TooLarge:
-        flash(_(checks.TOO_LONG))
-        return redirect(url_for("journey.record"))
-    with vault.plain(name) as plain:
-        try:
-            uploads.probe_recording(plain, kind)
-        except uploads.UploadRefused as exc:
-            refused = str(exc)
-        else:
-            refused = None
-            result = checks.check_narration(plain)
-            size = plain.stat().st_size
-    if refused is not None:
-        vault.delete(name)
-        flash(_(refused))
-        return redirect(url_for("journey.record"))
-    if result.problem is not None:
-        vault.delete(name)
-        flash(_(result.problem))
-        return redirect(url_for("journey.record"))
-    asset_id = stories.add_asset(
-        db,
-        story.id,
-        "narration",
-        name,
-        original_name="",
-        media_type=kind.media_type,
-        size_bytes=size,
-        meta={"part": "whole", "seconds": round(result.seconds, 2), "uploaded": True},
-    )
-    stories.keep_narration(db, vault, story.id, asset_id)
     flash(_("Your recording is saved."))
     return redirect(url_for("journey.record"))
 
