@@ -15,6 +15,23 @@ Speed: the disguise on a long take built from the same speech (in-process,
 median of 3), against the anchor of the plain WORLD pitch shift (the ``pitch``
 method) on the same take in the same run; and the 10 s preview.
 
+Synthetic over three secret draws, 2026-12-02 02:50-03:39 UTC (load 3-5: a CI run and benchmarks beside it;
+the four-voice blend without jf_alpha, word-by-word timing, no script: Whisper's words):
+
+    STORYTELLER_MODELS=$PWD/.venv/storyteller-test-data/models FW_MODEL=/tmp/fw-models/whisper-base \
+        /tmp/benchv/bin/python tests/bench/voice_draws.py ../shared/data/speech/librispeech-test-other \
+        --method synthetic --sets 3 --invert
+
+    synthetic  EER_orig  EER_ignorant  EER_lazy  EER_invert  WER
+    set 0        0.0        39.3         31.5       43.5      8.7
+    set 1        0.0        42.9         50.0       42.9      9.6
+    set 2        0.0        57.1         50.0       60.7      7.8
+    mean         0.0        46.4         43.8       49.0      8.7   (targets >= 48, >= 45, >= 45, <= 10)
+The mean misses ignorant and lazy by 2 points, and single draws range from 31 to 61. The voice is a pure function
+of the secret, so one draw pits four story voices against four attacker voices. The likely reason (a guess, not
+measured): with four base voices, one of them male, a story's voice and the attacker's match or clash by chance,
+and a voice may happen to share a speaker's sex. Voices that differ less between secrets should narrow the spread.
+
 Held-out speakers (issue 14: ``disguise`` on speakers it was not tuned on), 2026-12-01 22:52-23:44 UTC, load
 average 4-11 from other agents (8 most of the time), all at nice 19. Four speakers from Debian's Asterisk prompt
 packages, one per language (tests/bench/voice_heldout.py: en Allison, fr June, it Carlo (a man), ru ivrvoice;
