@@ -147,7 +147,7 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
     boxes = [[round(b.x1), round(b.y1), round(b.x2), round(b.y2), b.source] for b in result.frames[0].boxes]
     edits = {"add": picture.meta.get("add", []), "remove": picture.meta.get("remove", [])}
     now = stories.story_asset(ctx.conn, ctx.story_id, asset)
-    if now is None or any(now.meta.get(k, []) != v for k, v in edits.items()):
+    if now is None or not stories.meta_holds(now.meta, edits):
         return {"stale": True}  # she changed the boxes meanwhile (or deleted it): the job that follows writes it
     masked, masked_name = _keep(ctx, out, src.suffix, "other", picture.media_type, {"role": "masked", "of": asset})
     found = {"masked": masked_name, "masked_asset": masked, "boxes": boxes, "width": result.width, "height": result.height}

@@ -412,6 +412,11 @@ def set_asset_meta(conn: sqlite3.Connection, asset_id: int, meta: dict, size_byt
         )
 
 
+def meta_holds(meta: dict, values: dict) -> bool:
+    """Whether each key of ``values`` holds that value in ``meta`` (a missing key counts as [])."""
+    return all(meta.get(k, []) == v for k, v in values.items())
+
+
 def merge_asset_meta(conn: sqlite3.Connection, asset_id: int, changes: dict, unchanged: dict | None = None) -> dict | None:
     """Write ``changes`` into the asset's meta as it is now, read and written under one write lock.
 
@@ -425,7 +430,7 @@ def merge_asset_meta(conn: sqlite3.Connection, asset_id: int, changes: dict, unc
         if row is None:
             return None
         meta = json.loads(row["meta"] or "{}")
-        if any(meta.get(k, []) != v for k, v in (unchanged or {}).items()):
+        if not meta_holds(meta, unchanged or {}):
             return None
         meta.update(changes)
         set_asset_meta(conn, asset_id, meta)
