@@ -565,10 +565,11 @@ def test_synthetic_preview_never_says_a_hidden_word(tmp_path: Path):
     assert not np.array_equal(full.after, hidden.after) and np.sqrt(np.mean(hidden.after**2)) > 0.01
 
 
-def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Path, data_dir):
+def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Path, data_dir, monkeypatch):
     """The job's synthetic preview is exactly the pipeline's preview of her script with the hidden words
-    left out, not of her script as written (nor of what Whisper hears)."""
-    from storyteller.jobs import story_build
+    left out, not of her script as written (nor of what Whisper hears). Its first sentence is shown while
+    the job still runs, and is gone when the whole preview is kept."""
+    from storyteller.jobs import state, story_build
     from storyteller.store import stories
     from storyteller.store.db import db_path, open_database
     from tests.test_story_build import KEY, StoryVaults, add_take, new_story, plain, run
@@ -580,16 +581,30 @@ def test_the_preview_job_reads_her_script_without_the_words_she_hid(tmp_path: Pa
     stories.save_script(conn, story.id, script, story.revision, workshop_key=KEY)
     stories.save_plan(conn, story.id, {"hidden_words": ["Ayesha"]}, KEY)
     add_take(conn, vault, story.id, shared_data("speech", "librispeech-test-other", "1688", "1688-142285-0000.flac"), "whole")
+    shown = []  # the first sentence, as the page could fetch it while the job was still running
+
+    def publish(conn, job_id, partial):
+        first = stories.story_asset(conn, story.id, partial["first"])
+        shown.append((state.get_job(conn, job_id).state, read_wav(plain(vault, story.id, first.vault_name, tmp_path))[0]))
+        publish_for_real(conn, job_id, partial)
+
+    publish_for_real = state.publish
+    monkeypatch.setattr(state, "publish", publish)
     job = run(conn, data_dir, "voice_preview", story.id, method="synthetic")
     assert job.state == "done", job.error
     after = stories.story_asset(conn, story.id, job.result["after"])
     made, _, _ = read_wav(plain(vault, story.id, after.vault_name, tmp_path))
+    [(running, first)] = shown
+    assert running == "running" and 0.5 * SR < len(first) < len(made)
+    assert not [a for a in stories.story_assets(conn, story.id, "other") if a.meta.get("role") == "voice-after-first"]
     joined = story_build.join_narration(
         vault.of(story.id), story_build.narration_parts(conn, story.id), tmp_path / "joined.wav", lambda: False
     )
     secret = stories.get_story(conn, story.id, KEY).voice_secret
-    unsaid = voice.preview(joined, "synthetic", secret, script=script, hidden=("Ayesha",))
+    firsts = []
+    unsaid = voice.preview(joined, "synthetic", secret, script=script, hidden=("Ayesha",), on_first=firsts.append)
     said = voice.preview(joined, "synthetic", secret, script=script)
     assert "Ayesha" not in unsaid.said and "Ayesha" in said.said
     as_written = lambda p: read_wav(write_wav(tmp_path / "p.wav", p.after, p.sample_rate))[0]  # noqa: E731
     assert np.array_equal(made, as_written(unsaid)) and not np.array_equal(made, as_written(said))
+    assert np.array_equal(first, read_wav(write_wav(tmp_path / "f.wav", firsts[0], SR))[0])

@@ -104,6 +104,7 @@
       send(withId(box.dataset.statusUrl, jobId)).then(function (data) {
         if (data.httpStatus !== 200) { throw new Error("status " + data.httpStatus); }
         if (data.finished) { finish(data); return; }
+        if (handlers.partial) { handlers.partial(data); }
         busy();
         var pct = Math.round(100 * data.progress);
         bar.value = pct;
@@ -396,12 +397,26 @@
     var box = document.getElementById("preview-job");
     var pair = document.getElementById("preview-pair");
     if (!hear || !box) { return; }
+    var before = document.getElementById("voice-before");
+    var after = document.getElementById("voice-after");
+    var soFar = document.getElementById("voice-so-far");
+    // The synthetic voice's first sentence can be heard while the rest is made; the whole
+    // ten seconds replace it when they are ready, but never while she is listening to it.
+    function firstSentence(data) {
+      if (!data.first_url || !pair.hidden) { return; }
+      before.src = data.before_url;
+      after.src = data.first_url;
+      soFar.hidden = false;
+      pair.hidden = false;
+    }
     function show(data) {
-      document.getElementById("voice-before").src = data.before_url;
-      document.getElementById("voice-after").src = data.after_url;
+      if (before.getAttribute("src") !== data.before_url) { before.src = data.before_url; }
+      function whole() { after.src = data.after_url; soFar.hidden = true; }
+      if (after.paused) { whole(); } else { after.addEventListener("ended", whole, { once: true }); }
       pair.hidden = false;
       box.hidden = true;
     }
+    var handlers = { partial: firstSentence, done: show, again: start };
     function start() {
       var chosen = document.querySelector('input[name="method"]:checked');
       var data = new FormData();
@@ -409,11 +424,11 @@
       hear.disabled = true;
       send(section.dataset.previewUrl, { method: "POST", body: data }).then(function (reply) {
         hear.disabled = false;
-        if (reply.job) { pair.hidden = true; watchJob(box, reply.job, { done: show, again: start }); }
+        if (reply.job) { pair.hidden = true; watchJob(box, reply.job, handlers); }
       });
     }
     hear.addEventListener("click", start);
-    if (box.dataset.job) { watchJob(box, box.dataset.job, { done: show, again: start }); }
+    if (box.dataset.job) { watchJob(box, box.dataset.job, handlers); }
   }
 
   // ------------------------------------------------------------ 7. subtitles

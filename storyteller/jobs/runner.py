@@ -72,6 +72,10 @@ class JobContext:
             state.report(self.conn, self.job_id, fraction, stage)
             self._last_report = now
 
+    def publish(self, partial: dict) -> None:
+        """Show what is already made before the job ends (the page may use it at once)."""
+        state.publish(self.conn, self.job_id, partial)
+
     def stage_progress(self, stage: str, start: float, end: float) -> Callable[[float], None]:
         """A 0..1 callback for one stage that maps into ``start..end`` of the whole job."""
         self.progress(start, stage)

@@ -114,6 +114,11 @@ def beat(conn: sqlite3.Connection, job_id: int) -> None:
     conn.execute("UPDATE jobs SET heartbeat = ? WHERE id = ? AND state = 'running'", (time.time(), job_id))
 
 
+def publish(conn: sqlite3.Connection, job_id: int, partial: dict) -> None:
+    """What a running job has already made (a preview's first sentence): ``finish`` replaces it."""
+    conn.execute("UPDATE jobs SET result = ? WHERE id = ? AND state = 'running'", (json.dumps(partial), job_id))
+
+
 def finish(conn: sqlite3.Connection, job_id: int, result: dict | None = None) -> None:
     conn.execute(
         f"UPDATE jobs SET state = 'done', progress = 1, stage = 'done', result = ?, {_TOUCH} WHERE id = ?",

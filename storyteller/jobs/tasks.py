@@ -177,27 +177,44 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     before = y[start : start + int(voice.PREVIEW_SECONDS * voice.SAMPLE_RATE)]
     if len(before) < voice.MIN_SECONDS * voice.SAMPLE_RATE:
         raise UserError(N_("The recording is too short to preview."))
-    write_wav(ctx.workdir / "before.wav", before, voice.SAMPLE_RATE)
+    # the last preview goes now: the first sentence of this one may be shown before the job ends
+    for role in ("voice-before", "voice-after", "voice-after-first"):
+        _drop(ctx, "other", role)
+    before_id, _ = _keep(
+        ctx,
+        write_wav(ctx.workdir / "before.wav", before, voice.SAMPLE_RATE),
+        ".wav",
+        "other",
+        "audio/wav",
+        {"role": "voice-before", "method": method},
+    )
     if method == "own":
-        after = ctx.workdir / "before.wav"
-    elif method == "synthetic":
-        # her script, as the render reads it: no Whisper runs (the first sentence is made first), and
-        # never a word she hid (without a script, Whisper's words of the opening, the hidden ones dropped)
+        return {"method": method, "before": before_id, "after": before_id}
+    if method == "synthetic":
+        # her script, as the render reads it: no Whisper runs (the first sentence is made first and shown
+        # at once), and never a word she hid (without a script, Whisper's words of the opening, the hidden
+        # ones dropped)
+        def first_sentence(audio) -> None:
+            path = write_wav(ctx.workdir / "after-first.wav", audio, voice.SAMPLE_RATE)
+            first, _ = _keep(ctx, path, ".wav", "other", "audio/wav", {"role": "voice-after-first", "method": method})
+            ctx.publish({"before": before_id, "first": first})
+
         hidden = plans.plan_or_new(story.plan).hidden_words
         heard = voice.preview(
-            joined, method, story.voice_secret, script=story.script.strip() or None, language=story.language, hidden=hidden
+            joined,
+            method,
+            story.voice_secret,
+            script=story.script.strip() or None,
+            language=story.language,
+            hidden=hidden,
+            on_first=first_sentence,
         )
-        after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)
     else:
         heard = voice.preview(joined, method, story.voice_secret, start=start / voice.SAMPLE_RATE)
-        after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)
     ctx.progress(0.9)
-    _drop(ctx, "other", "voice-before")
-    _drop(ctx, "other", "voice-after")
-    before_id, _ = _keep(ctx, ctx.workdir / "before.wav", ".wav", "other", "audio/wav", {"role": "voice-before", "method": method})
-    after_id = (
-        before_id if method == "own" else _keep(ctx, after, ".wav", "other", "audio/wav", {"role": "voice-after", "method": method})[0]
-    )
+    after = write_wav(ctx.workdir / "after.wav", heard.after, heard.sample_rate)
+    after_id, _ = _keep(ctx, after, ".wav", "other", "audio/wav", {"role": "voice-after", "method": method})
+    _drop(ctx, "other", "voice-after-first")
     return {"method": method, "before": before_id, "after": after_id}
 
 

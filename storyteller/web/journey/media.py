@@ -127,6 +127,8 @@ def job_status(job_id: int):
     data["stage_words"] = str(JOB_STAGES.get(data["stage"], JOB_STAGES[""]))
     if job.kind == "render_story":
         data["quality"] = job.params.get("quality")
+    if job.state == "running" and job.kind == "voice_preview" and isinstance(job.result.get("first"), int):
+        data["before_url"], data["first_url"] = _asset_url(job.result["before"]), _asset_url(job.result["first"])
     if job.state == "failed":
         data["error"] = _(job.error) if job.error else _("The work could not be finished.")
     if job.state == "done":
