@@ -405,6 +405,13 @@ def pictures(j: Journey) -> None:
 # --- 6. voice ----------------------------------------------------------------------------------
 
 
+def _preview_lengths(j: Journey) -> None:
+    for which in ("#voice-before", "#voice-after"):
+        j.page.evaluate("(sel) => document.querySelector(sel).load()", which)
+        seconds = jh.wait_for(lambda which=which: _media_duration(j.page, which), 15, f"{which} to load")
+        assert 3 < seconds <= 11, f"{which} is {seconds:.1f} s long"
+
+
 def voice(j: Journey) -> None:
     """Choose how her voice is protected and hear 10 s before and after."""
     j.page.wait_for_url("**/story/voice")
@@ -423,11 +430,19 @@ def voice(j: Journey) -> None:
     j.timed("voice preview, whole", jh.wait_for, lambda: not j.page.is_visible("#preview-job") or failed(), 60, "the whole preview")
     assert not failed(), j.page.inner_text("#preview-job .job-error")
     assert not j.page.is_visible("#voice-so-far"), "the whole preview replaced the first sentence"
-    for which in ("#voice-before", "#voice-after"):
-        j.page.evaluate("(sel) => document.querySelector(sel).load()", which)
-        seconds = jh.wait_for(lambda which=which: _media_duration(j.page, which), 15, f"{which} to load")
-        assert 3 < seconds <= 11, f"{which} is {seconds:.1f} s long"
+    _preview_lengths(j)
     j.step("voice")
+    # the computer voice, heard without saving it: its first sentence may show before the rest is made
+    j.page.check("#voice-synthetic")
+    j.page.click("#hear-voice")
+    j.timed("synthetic preview, first sound", jh.wait_for, lambda: j.page.is_visible("#preview-pair") or failed(), 60, "it")
+    if j.page.is_visible("#voice-so-far"):
+        j.step("voice-first-sentence")
+    j.timed("synthetic preview, whole", jh.wait_for, lambda: not j.page.is_visible("#preview-job") or failed(), 60, "it whole")
+    assert not failed(), j.page.inner_text("#preview-job .job-error")
+    assert not j.page.is_visible("#voice-so-far")
+    _preview_lengths(j)
+    j.page.check(f"#voice-{chosen}")
     j.page.click("#to-subtitles")
 
 

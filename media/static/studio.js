@@ -422,9 +422,10 @@
       var data = new FormData();
       data.append("method", chosen ? chosen.value : "disguise");
       hear.disabled = true;
+      pair.hidden = true;  // the last preview is not what she asked to hear now
       send(section.dataset.previewUrl, { method: "POST", body: data }).then(function (reply) {
         hear.disabled = false;
-        if (reply.job) { pair.hidden = true; watchJob(box, reply.job, handlers); }
+        if (reply.job) { watchJob(box, reply.job, handlers); } else { pair.hidden = !before.getAttribute("src"); }
       });
     }
     hear.addEventListener("click", start);
