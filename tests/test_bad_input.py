@@ -439,3 +439,22 @@ def test_bad_input_phone_upload(phone_signed_in, name, kind):
         for asset in added:
             stories.remove_asset(db, vault, asset)
         stories.save_plan(db, story.id, {}, workshop_key(phone.application))
+
+
+# ----------------------------------------------------------------- a workshop kit
+@pytest.mark.parametrize("part", ["kit.toml", "text.en.toml"])
+@pytest.mark.parametrize("name", corpus())
+def test_bad_input_kit_check(name, part, tmp_path):
+    """A kit's file swapped for any corpus file: `kit check` refuses it, one plain line per problem
+    naming the file, and never a parser's words."""
+    import shutil
+
+    kit = shutil.copytree(Path(__file__).resolve().parents[1] / "workshops" / "story-circle", tmp_path / "kit")
+    shutil.copyfile(BAD / name, kit / part)
+    result = run_cli(["kit", "check", str(kit)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), f"kit check {name}: {result.output!r}"
+    problems = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert problems, f"kit check {name}: no problem named"
+    for line in problems:
+        assert line.startswith(f"{kit}/"), f"kit check {name}: a line that names no file: {line!r}"
+        assert_plain(line.removeprefix(f"{kit}/"), f"kit check {name}", name)
