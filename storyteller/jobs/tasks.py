@@ -161,8 +161,10 @@ def photo_faces(ctx: JobContext, asset: int) -> dict:
 
 def voice_preview(ctx: JobContext, method: str) -> dict:
     """Ten seconds of her narration as recorded and as it will sound, for listening before she chooses."""
+    import numpy as np
+
     from storyteller.jobs import story_build
-    from storyteller.pipeline.media.audio import decode_audio, write_wav
+    from storyteller.pipeline.media.audio import decode_audio, iter_audio_blocks, write_wav
     from storyteller.pipeline.voice import methods as voice
     from storyteller.store import plans, stories
 
@@ -172,8 +174,11 @@ def voice_preview(ctx: JobContext, method: str) -> dict:
     parts = story_build.narration_parts(ctx.conn, ctx.story_id)
     joined = story_build.join_narration(ctx.vault, parts, ctx.workdir / "joined.wav", ctx.cancelled)
     ctx.progress(0.2, "voice")
-    y = decode_audio(joined, voice.SAMPLE_RATE)
-    start = voice.loudest_start(y, voice.SAMPLE_RATE, voice.PREVIEW_SECONDS) if method != "synthetic" else 0
+    if method == "synthetic":  # the opening (the voice reads the whole take itself, to lay her script on it)
+        y, start = next(iter_audio_blocks(joined, voice.SAMPLE_RATE, 1, voice.PREVIEW_SECONDS), np.zeros(0, np.float32)), 0
+    else:
+        y = decode_audio(joined, voice.SAMPLE_RATE)
+        start = voice.loudest_start(y, voice.SAMPLE_RATE, voice.PREVIEW_SECONDS)
     before = y[start : start + int(voice.PREVIEW_SECONDS * voice.SAMPLE_RATE)]
     if len(before) < voice.MIN_SECONDS * voice.SAMPLE_RATE:
         raise UserError(N_("The recording is too short to preview."))
