@@ -12,7 +12,7 @@ With ``--script`` the take's own greedy transcript is given as her script, as
 ``voice_scripted.py`` does for the judge. Run from the project folder:
 
     PYTHONPATH=$PWD STORYTELLER_MODELS=... .venv/bin/python tests/bench/voice_wer.py \\
-        ../shared/data/speech/librispeech-test-other --draws 3 [--script]
+        ../shared/data/speech/librispeech-test-other --draws 3 [--script] [--blend jf_nezumi,jf_tebukuro,0.25,0.5]
 """
 
 from __future__ import annotations
@@ -66,7 +66,13 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=0, help="the first draw (to run draws side by side)")
     ap.add_argument("--script", action="store_true", help="give the take's own transcript as her script")
     ap.add_argument("--keep", help="folder to keep the outputs in (to listen to them)")
+    ap.add_argument("--blend", help="another blend to try: FIRST,SECOND,LOW,HIGH (the share of SECOND drawn in LOW..HIGH)")
     a = ap.parse_args()
+    if a.blend:
+        from storyteller.pipeline.voice import replace
+
+        first, second, low, high = a.blend.split(",")
+        replace.BLEND, replace.BLEND_MIX = (first, second), (float(low), float(high))
     heard = lambda p: " ".join(s.text for s in transcribe(p, "en", model="whisper-base", beam_size=1).segments)  # noqa: E731
     tmp = Path(a.keep or tempfile.mkdtemp(prefix="voice-wer-"))
     tmp.mkdir(parents=True, exist_ok=True)

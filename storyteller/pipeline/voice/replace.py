@@ -155,9 +155,8 @@ def synthetic_voice(secret) -> tts.Voice:
 
     Any two of the voices at any mix left stories sounding apart, and an attacker who made his own
     blends found her story's among them more often than by chance (EER_lazy 43.8 over three draws);
-    blends held near one voice sound alike from story to story (EER_lazy 51.0), and this pair, mostly
-    jf_tebukuro, was the best understood of three such pairs (WER 7.9 against 9.3 and 9.8; all in
-    bench_voice.py's docstring).
+    blends held near one voice sound alike from story to story (EER_lazy 45.4 over six), and this pair,
+    mostly jf_tebukuro, was the best understood of three such pairs (all in bench_voice.py's docstring).
     """
     rng = secret_rng(secret, "synthetic")
     return tts.Voice(*BLEND, mix=float(rng.uniform(*BLEND_MIX)))
