@@ -89,9 +89,10 @@ def get_job(conn: sqlite3.Connection, job_id: int) -> Job | None:
 
 
 def claim(conn: sqlite3.Connection, job_id: int) -> bool:
-    """Move a queued or interrupted job to running; False if someone else has it."""
+    """Move a queued or interrupted job to running; False if someone else has it. What an earlier attempt
+    published is cleared: its files went with it."""
     cur = conn.execute(
-        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', "
+        f"UPDATE jobs SET state = 'running', attempt = attempt + 1, heartbeat = ?, error = '', result = '{{}}', "
         f"stage = CASE WHEN stage = 'locked' THEN '' ELSE stage END, {_TOUCH} "
         "WHERE id = ? AND state IN ('queued', 'interrupted') AND cancel_requested = 0",
         (time.time(), job_id),

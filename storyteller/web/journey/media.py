@@ -127,15 +127,14 @@ def job_status(job_id: int):
     data["stage_words"] = str(JOB_STAGES.get(data["stage"], JOB_STAGES[""]))
     if job.kind == "render_story":
         data["quality"] = job.params.get("quality")
-    if job.state == "running" and job.kind == "voice_preview" and isinstance(job.result.get("first"), int):
-        data["before_url"], data["first_url"] = _asset_url(job.result["before"]), _asset_url(job.result["first"])
     if job.state == "failed":
         data["error"] = _(job.error) if job.error else _("The work could not be finished.")
-    if job.state == "done":
-        data["result"] = {k: v for k, v in job.result.items() if k in ("asset", "before", "after", "masked", "faces", "boxes", "stale")}
-        for key in ("asset", "before", "after"):
+    if job.state in ("running", "done"):  # while it runs, its result is what it has published (a first sentence)
+        for key in ("asset", "before", "after", "first"):
             if isinstance(job.result.get(key), int) and job.kind != "photo_faces":
                 data[f"{key}_url"] = _asset_url(job.result[key])
+    if job.state == "done":
+        data["result"] = {k: v for k, v in job.result.items() if k in ("asset", "before", "after", "masked", "faces", "boxes", "stale")}
         data["warnings"] = [_(w) for w in job.result.get("warnings", [])]
     return jsonify(data)
 
